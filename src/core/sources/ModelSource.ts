@@ -1,0 +1,31 @@
+/** A file of a model repository or folder. */
+export interface RepoFile {
+  /** Path relative to the repository root, with "/" separators. */
+  path: string;
+  size: number;
+}
+
+/**
+ * Where a model's files come from: a local folder (Node fs), browser File objects,
+ * or a Hub repository pinned to one commit. Everything the merge reads goes through
+ * `read`, a byte range of one file, so no source ever loads a whole file.
+ */
+export interface ModelSource {
+  /** What a user calls this model in messages: "org/name@sha" or a folder path. */
+  readonly label: string;
+  /** The repo id for Hub sources ("org/name"); undefined for local folders. */
+  readonly repoId?: string;
+  /** The commit sha the source is pinned to (Hub only). */
+  readonly revision?: string;
+  listFiles(signal?: AbortSignal): Promise<RepoFile[]>;
+  /** Reads bytes [offset, offset + length) of `path`; rejects if fewer bytes exist. */
+  read(path: string, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Releases open handles; the source is unusable afterwards. */
+  close?(): Promise<void>;
+}
+
+/** Reads a whole (small) file as UTF-8 text: config.json, tokenizer files, index json. */
+export async function readTextFile(source: ModelSource, file: RepoFile, signal?: AbortSignal): Promise<string> {
+  const bytes = await source.read(file.path, 0, file.size, signal);
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+}
