@@ -1,0 +1,21 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startHubServer } from "../src/hub-server/startHubServer.ts";
+import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+
+const port = Number(process.env.DEMO_HUB_PORT ?? 5181);
+
+const root = await mkdtemp(join(tmpdir(), "merge-studio-demo-hub-"));
+await writeDemoHub(root);
+const hub = await startHubServer({ root, port, host: "127.0.0.1", faults: {} });
+console.log(`Demo hub serving ${root} at ${hub.url}`);
+
+async function stop() {
+  await hub.close();
+  await rm(root, { recursive: true, force: true });
+  process.exit(0);
+}
+
+process.once("SIGINT", () => void stop());
+process.once("SIGTERM", () => void stop());

@@ -1,0 +1,52 @@
+import { defineConfig, devices } from "@playwright/test";
+
+const ci = Boolean(process.env.CI);
+
+export default defineConfig({
+  testDir: "e2e",
+  forbidOnly: ci,
+  retries: 0,
+  workers: 1,
+  reporter: ci ? "list" : [["list"], ["html", { open: "never" }]],
+  use: {
+    baseURL: "http://127.0.0.1:5180",
+    trace: "retain-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          executablePath: "/usr/bin/chromium",
+          args: [
+            "--headless=new",
+            "--no-sandbox",
+            "--enable-unsafe-webgpu",
+            "--enable-features=Vulkan",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+          ],
+        },
+      },
+    },
+  ],
+  webServer: [
+    {
+      name: "demo hub",
+      command: "tsx e2e/serveDemoHub.ts",
+      url: "http://127.0.0.1:5181/api/models",
+      reuseExistingServer: !ci,
+      gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
+      stdout: "pipe",
+    },
+    {
+      name: "studio",
+      command: "vite preview --port 5180 --strictPort",
+      url: "http://127.0.0.1:5180",
+      reuseExistingServer: !ci,
+    },
+  ],
+});

@@ -1,0 +1,131 @@
+import { parseArgs } from "node:util";
+import { parseFloatDtype } from "../core/dtypes.ts";
+import { inThreadComputer } from "../core/engine/ChunkComputer.ts";
+import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
+import { getMergeMethod } from "../core/methods/mergeMethods.ts";
+import { inspectModel } from "../core/model/inspectModel.ts";
+import { planMerge, type MergePlan, type Role, type VocabMode } from "../core/plan/planMerge.ts";
+import { parseByteSize } from "../core/safetensors/planShards.ts";
+import { openNodeFolderSink } from "../core/sinks/openNodeFolderSink.ts";
+import { openModelSource } from "../core/sources/openModelSource.ts";
+import type { ModelSource } from "../core/sources/ModelSource.ts";
+import { TOOL_VERSION } from "../core/version.ts";
+import { formatBytes, UsageError } from "./format.ts";
+
+export const MERGE_USAGE = `merge-studio merge --target T --plus P --minus M --alpha A --out DIR [options]
+
+  T, P, M           local folders, or Hub repo ids (ORG/NAME or ORG/NAME@REVISION)
+  --alpha A         scale of (plus - minus); 0 gives the target, negative subtracts (default 1)
+  --out DIR         output folder, written as DIR.partial and renamed when complete
+  --out-dtype D     bf16 | f16 | f32 (default: the target's dtype)
+  --shard-size S    largest shard, e.g. 5GB (default), 500MB
+  --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes differ
+  --hub-url URL     Hub to use (default https://huggingface.co); token from HF_TOKEN
+  --force           replace DIR if it exists
+  --check           print the compatibility report and stop`;
+
+export async function mergeCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: "string" },
+      plus: { type: "string" },
+      minus: { type: "string" },
+      alpha: { type: "string", default: "1" },
+      out: { type: "string" },
+      "out-dtype": { type: "string" },
+      "shard-size": { type: "string", default: "5GB" },
+      vocab: { type: "string", default: "exact" },
+      "hub-url": { type: "string" },
+      force: { type: "boolean", default: false },
+      check: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const alpha = Number(values.alpha);
+  if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
+  if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
+  for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required`);
+  if (!values.out && !values.check) throw new UsageError("--out is required");
+  const outDtype = values["out-dtype"] === undefined ? undefined : parseFloatDtype(values["out-dtype"]);
+  const shardSize = parseByteSize(values["shard-size"]);
+
+  const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined };
+  const sources: ModelSource[] = [];
+  try {
+    const open = async (role: Role) => {
+      const source = await openModelSource(values[role]!, hub);
+      sources.push(source);
+      return inspectModel(source);
+    };
+    const models = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
+    const plan = planMerge(models, { method: getMergeMethod("task_arithmetic"), parameters: { alpha }, outDtype, vocab: values.vocab });
+    printReport(plan);
+    if (!plan.ok) {
+      const errors = plan.issues.filter((issue) => issue.severity === "error");
+      throw new Error(`cannot merge: ${errors[0]!.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ""}`);
+    }
+    if (values.check) return;
+    const sink = await openNodeFolderSink(values.out!, { force: values.force });
+    const progress = createProgressPrinter();
+    const controller = new AbortController();
+    const onSignal = () => controller.abort(new Error("interrupted"));
+    process.once("SIGINT", onSignal);
+    try {
+      const result = await writeMergedModel(plan, sink, {
+        shardSize,
+        computer: inThreadComputer,
+        signal: controller.signal,
+        onProgress: progress,
+        toolVersion: TOOL_VERSION,
+      });
+      progress.finish();
+      const gbps = result.bytesWritten / result.seconds / 1e9;
+      process.stderr.write(
+        `wrote ${result.location}: ${Object.keys(result.files).length} files, ${formatBytes(result.bytesWritten)} of weights in ${result.seconds.toFixed(1)} s (${gbps.toFixed(2)} GB/s)\n`,
+      );
+    } finally {
+      process.off("SIGINT", onSignal);
+    }
+  } finally {
+    await Promise.all(sources.map((source) => source.close?.()));
+  }
+}
+
+function printReport(plan: MergePlan): void {
+  const lines: string[] = [];
+  for (const role of ["target", "plus", "minus"] as const) {
+    const s = plan.summaries[role];
+    lines.push(
+      `${role.padEnd(6)} ${s.label}: ${s.architecture}, ${s.layers ?? "?"} layers, hidden ${s.hiddenSize ?? "?"}, vocab ${s.vocabRows ?? "?"}, ` +
+        `${(s.parameterCount / 1e6).toFixed(1)}M params, ${s.dtypes.join("/")}, ${formatBytes(s.weightBytes)} in ${s.shardCount} file(s)${s.tieWordEmbeddings ? ", tied embeddings" : ""}`,
+    );
+  }
+  for (const issue of plan.issues) lines.push(`${issue.severity}: ${issue.message}`);
+  const merged = plan.tensors.filter((tensor) => tensor.mergedElements > 0).length;
+  lines.push(plan.ok ? `compatible: ${merged} of ${plan.tensors.length} tensors merged, the rest copied from the target` : "not compatible");
+  process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+function createProgressPrinter(): ((progress: MergeProgress) => void) & { finish(): void } {
+  const tty = process.stderr.isTTY;
+  let lastPrint = 0;
+  let last: MergeProgress | undefined;
+  const line = (p: MergeProgress) => {
+    const percent = p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 100;
+    const eta = p.bytesPerSecond > 0 ? (p.bytesTotal - p.bytesDone) / p.bytesPerSecond : 0;
+    return `${percent.toFixed(1).padStart(5)}%  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  ${(p.bytesPerSecond / 1e9).toFixed(2)} GB/s  ETA ${eta.toFixed(0)} s  ${p.tensor}`;
+  };
+  const print = (progress: MergeProgress) => {
+    last = progress;
+    const now = performance.now();
+    if (now - lastPrint < (tty ? 200 : 5000)) return;
+    lastPrint = now;
+    process.stderr.write(tty ? `\r\x1b[K${line(progress)}` : `${line(progress)}\n`);
+  };
+  return Object.assign(print, {
+    finish() {
+      if (tty && last) process.stderr.write(`\r\x1b[K${line(last)}\n`);
+    },
+  });
+}

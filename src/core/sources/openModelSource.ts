@@ -1,0 +1,13 @@
+import { stat } from "node:fs/promises";
+import { openFolderSource } from "./openFolderSource.ts";
+import { openHubSource, type HubSourceOptions } from "./openHubSource.ts";
+import type { ModelSource } from "./ModelSource.ts";
+
+/**
+ * Opens a model named on the command line (Node only): an existing local folder, else a Hub repo
+ * id with an optional `@revision`.
+ */
+export async function openModelSource(spec: string, hub: HubSourceOptions): Promise<ModelSource> {
+  const isFolder = await stat(spec).then((info) => info.isDirectory(), () => false);
+  return isFolder ? openFolderSource(spec) : openHubSource(spec, hub);
+}
