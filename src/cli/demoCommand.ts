@@ -2,11 +2,6 @@ import { parseArgs } from "node:util";
 import { writeDemoHub } from "../testmodels/writeDemoHub.ts";
 import { UsageError } from "./format.ts";
 
-export const DEMO_USAGE = `merge-studio demo --root DIR
-
-  Writes the generated demo repos (demo/Qwen2-Small-Instruct, -GRPO, -SFT, -BigVocab) into DIR,
-  ready for "merge-studio hub --root DIR".`;
-
 export async function demoCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { root: { type: "string" } }, strict: true });
   if (!values.root) throw new UsageError("--root is required");

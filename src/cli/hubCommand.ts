@@ -2,14 +2,6 @@ import { parseArgs } from "node:util";
 import { startHubServer } from "../hub-server/startHubServer.ts";
 import { UsageError } from "./format.ts";
 
-export const HUB_USAGE = `merge-studio hub --root DIR [--port N] [--host H] [--token T] [--fail-every K] [--truncate-every K] [--delay-ms N]
-
-  Serves DIR/OWNER/NAME/... as read-only Hub model repos (the routes @huggingface/hub uses).
-  --token T          require "Authorization: Bearer T"
-  --fail-every K     every K-th file request fails (503 or a dropped connection)
-  --truncate-every K every K-th file body is cut short
-  --delay-ms N       wait N ms before each answer`;
-
 export async function hubCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,

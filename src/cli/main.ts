@@ -1,12 +1,38 @@
 import { UsageError } from "./format.ts";
-import { demoCommand, DEMO_USAGE } from "./demoCommand.ts";
-import { hubCommand, HUB_USAGE } from "./hubCommand.ts";
-import { mergeCommand, MERGE_USAGE } from "./mergeCommand.ts";
 
-const commands: Record<string, { run: (args: string[]) => Promise<void>; usage: string }> = {
-  merge: { run: mergeCommand, usage: MERGE_USAGE },
-  hub: { run: hubCommand, usage: HUB_USAGE },
-  demo: { run: demoCommand, usage: DEMO_USAGE },
+/** Each command's module is loaded only when that command runs, so one never pays for another's imports. */
+const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
+  merge: {
+    usage: `merge-studio merge --target T --plus P --minus M --alpha A --out DIR [options]
+
+  T, P, M           local folders, or Hub repo ids (ORG/NAME or ORG/NAME@REVISION)
+  --alpha A         scale of (plus - minus); 0 gives the target, negative subtracts (default 1)
+  --out DIR         output folder, written as DIR.partial and renamed when complete
+  --out-dtype D     bf16 | f16 | f32 (default: the target's dtype)
+  --shard-size S    largest shard, e.g. 5GB (default), 500MB
+  --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes differ
+  --hub-url URL     Hub to use (default https://huggingface.co); token from HF_TOKEN
+  --force           replace DIR if it exists
+  --check           print the compatibility report and stop`,
+    run: async (args) => (await import("./mergeCommand.ts")).mergeCommand(args),
+  },
+  hub: {
+    usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [--fail-every K] [--truncate-every K] [--delay-ms N]
+
+  Serves DIR/OWNER/NAME/... as read-only Hub model repos (the routes @huggingface/hub uses).
+  --token T          require "Authorization: Bearer T"
+  --fail-every K     every K-th file request fails (503 or a dropped connection)
+  --truncate-every K every K-th file body is cut short
+  --delay-ms N       wait N ms before each answer`,
+    run: async (args) => (await import("./hubCommand.ts")).hubCommand(args),
+  },
+  demo: {
+    usage: `merge-studio demo --root DIR
+
+  Writes the generated demo repos (demo/Qwen2-Small-Instruct, -GRPO, -SFT, -BigVocab) into DIR,
+  ready for "merge-studio hub --root DIR".`,
+    run: async (args) => (await import("./demoCommand.ts")).demoCommand(args),
+  },
 };
 
 const usage = `usage: merge-studio <command> [options]\n\n${Object.values(commands).map((command) => command.usage).join("\n\n")}\n`;

@@ -12,18 +12,6 @@ import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
 import { formatBytes, UsageError } from "./format.ts";
 
-export const MERGE_USAGE = `merge-studio merge --target T --plus P --minus M --alpha A --out DIR [options]
-
-  T, P, M           local folders, or Hub repo ids (ORG/NAME or ORG/NAME@REVISION)
-  --alpha A         scale of (plus - minus); 0 gives the target, negative subtracts (default 1)
-  --out DIR         output folder, written as DIR.partial and renamed when complete
-  --out-dtype D     bf16 | f16 | f32 (default: the target's dtype)
-  --shard-size S    largest shard, e.g. 5GB (default), 500MB
-  --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes differ
-  --hub-url URL     Hub to use (default https://huggingface.co); token from HF_TOKEN
-  --force           replace DIR if it exists
-  --check           print the compatibility report and stop`;
-
 export async function mergeCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
