@@ -8,7 +8,7 @@ const port = Number(process.env.DEMO_HUB_PORT ?? 5181);
 
 const root = await mkdtemp(join(tmpdir(), "merge-studio-demo-hub-"));
 await writeDemoHub(root);
-const hub = await startHubServer({ root, port, host: "127.0.0.1", faults: {} });
+const hub = await startHubServer({ root, port, host: "127.0.0.1" });
 console.log(`Demo hub serving ${root} at ${hub.url}`);
 
 async function stop() {

@@ -19,7 +19,7 @@ if (!existsSync(demoHubRoot)) {
   await rename(partial, demoHubRoot);
 }
 
-const hub = await startHubServer({ root: demoHubRoot, port: HUB_PORT, host: "127.0.0.1", faults: {} });
+const hub = await startHubServer({ root: demoHubRoot, port: HUB_PORT, host: "127.0.0.1" });
 process.env.VITE_HUB_URL = hub.url;
 const studio = await createServer({ root: projectRoot, server: { port: STUDIO_PORT, strictPort: true } });
 await studio.listen();

@@ -70,7 +70,7 @@ export const useStudioStore = create<StudioState>()((set, get) => ({
     set({ modelList: { status: "loading", hubUrl } });
     try {
       const models: HubModel[] = [];
-      for await (const entry of listModels({ hubUrl, limit: MODEL_LIST_LIMIT })) {
+      for await (const entry of listModels({ hubUrl, limit: MODEL_LIST_LIMIT, sort: "downloads" })) {
         models.push({ name: entry.name, downloads: entry.downloads, likes: entry.likes, updatedAt: entry.updatedAt });
       }
       if (request === latestRequest) set({ modelList: { status: "loaded", hubUrl, models } });

@@ -1,0 +1,7 @@
+import { parentPort } from "node:worker_threads";
+import { answerChunkRequest, type ChunkRequest } from "./workerPoolComputer.ts";
+
+parentPort!.on("message", (request: ChunkRequest) => {
+  const { response, transfer } = answerChunkRequest(request);
+  parentPort!.postMessage(response, transfer);
+});
