@@ -42,7 +42,7 @@ function bitsToBytes(dtype: FloatDtype, bits: number[]): Uint8Array {
 }
 
 function modelTensors(dtype: FloatDtype, variant: number): TestTensor[] {
-  const tensors = SHAPES.map(([name, shape], index) => {
+  const tensors: TestTensor[] = SHAPES.map(([name, shape], index) => {
     const count = shape.reduce((a, b) => a * b, 1);
     return { name, dtype, shape, data: bitsToBytes(dtype, tensorBits(dtype, count, index + 1, variant)) };
   });

@@ -4,7 +4,7 @@ import { inThreadComputer } from "../core/engine/ChunkComputer.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel } from "../core/model/inspectModel.ts";
-import { planMerge, type MergePlan, type Role, type VocabMode } from "../core/plan/planMerge.ts";
+import { planMerge, type MergePlan, type Role } from "../core/plan/planMerge.ts";
 import { parseByteSize } from "../core/safetensors/planShards.ts";
 import { openNodeFolderSink } from "../core/sinks/openNodeFolderSink.ts";
 import { openModelSource } from "../core/sources/openModelSource.ts";

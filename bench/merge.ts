@@ -1,0 +1,216 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
+import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+
+/**
+ * Merge throughput benchmark (npm run bench:merge): a Qwen2.5-0.5B-shaped trio, merged from local
+ * folders and through the local Hub server, against the I/O floor of the same reads and writes.
+ */
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const BENCH_DIR = join(REPO_ROOT, ".bench");
+const HUB_ROOT = join(BENCH_DIR, "hub");
+const OUT_DIR = join(BENCH_DIR, "out");
+const MARKER = join(BENCH_DIR, "models.json");
+const CLI = join(REPO_ROOT, "src", "cli", "main.ts");
+const REPORT_PEAK_RSS = pathToFileURL(join(REPO_ROOT, "bench", "reportPeakRss.ts")).href;
+/** The merge engine's default input chunk (writeMergedModel's DEFAULT_CHUNK_BYTES). */
+const CHUNK_BYTES = 8 * 2 ** 20;
+const TARGET_RATIO = 1.5;
+const FLOOR_RUNS = 3;
+const TARGET_RSS_BYTES = 600e6;
+
+const MODELS = [
+  { repo: "bench/target", variantSeed: undefined, tokenizer: true },
+  { repo: "bench/plus", variantSeed: 1, tokenizer: false },
+  { repo: "bench/minus", variantSeed: 2, tokenizer: false },
+];
+const GENERATION = { preset: "qwen2.5-0.5b", dtype: "BF16", initSeed: 0, models: MODELS } as const;
+const repoDir = (repo: string) => join(HUB_ROOT, ...repo.split("/"));
+
+interface ChildResult {
+  seconds: number;
+  peakRssBytes: number | undefined;
+}
+
+async function main(): Promise<void> {
+  await generateModels();
+  const [target, plus, minus] = MODELS.map((model) => repoDir(model.repo)) as [string, string, string];
+  const floorArgs = [join(REPO_ROOT, "bench", "ioFloor.ts"), target, plus, minus, join(OUT_DIR, "floor"), String(CHUNK_BYTES)];
+
+  process.stdout.write("warming the page cache: one untimed I/O floor run\n");
+  await runChild("I/O floor (warm-up)", floorArgs);
+
+  const rows: { phase: string; result: ChildResult | Error; outDir: string }[] = [];
+  const measure = async (phase: string, outDir: string, run: () => Promise<ChildResult>) => {
+    await rm(outDir, { recursive: true, force: true });
+    process.stdout.write(`running ${phase}\n`);
+    const result = await run().catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+    rows.push({ phase, result, outDir });
+  };
+  // The floor's own run-to-run noise is large on a small machine; the fastest of a few runs is the floor.
+  await measure(`I/O floor (best of ${FLOOR_RUNS})`, join(OUT_DIR, "floor"), async () => {
+    const runs: ChildResult[] = [];
+    for (let i = 0; i < FLOOR_RUNS; i++) runs.push(await runChild("I/O floor", floorArgs));
+    return runs.reduce((best, run) => (run.seconds < best.seconds ? run : best));
+  });
+  const localOut = join(OUT_DIR, "local");
+  await measure("merge, local folders", localOut, () =>
+    runChild("merge", [CLI, "merge", "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1", "--out", localOut, "--force"]),
+  );
+  const hubOut = join(OUT_DIR, "hub");
+  let hubRss: number | undefined;
+  await measure("merge, local Hub server", hubOut, async () => {
+    const hub = await startHub();
+    try {
+      const [t, p, m] = MODELS.map((model) => model.repo) as [string, string, string];
+      return await runChild("merge", [CLI, "merge", "--target", t, "--plus", p, "--minus", m, "--alpha", "1", "--out", hubOut, "--force", "--hub-url", hub.url]);
+    } finally {
+      hubRss = await hub.stop();
+    }
+  });
+  await printReport(rows, hubRss);
+  await rm(OUT_DIR, { recursive: true, force: true });
+}
+
+async function generateModels(): Promise<void> {
+  const expected = JSON.stringify(GENERATION);
+  if ((await readFile(MARKER, "utf8").catch(() => "")) === expected) return;
+  await rm(MARKER, { force: true });
+  for (const model of MODELS) {
+    const started = performance.now();
+    await generateQwen2Model({
+      dir: repoDir(model.repo),
+      shape: QWEN2_PRESETS[GENERATION.preset],
+      dtype: GENERATION.dtype,
+      initSeed: GENERATION.initSeed,
+      variantSeed: model.variantSeed,
+      tokenizer: model.tokenizer,
+    });
+    process.stdout.write(`generated ${model.repo} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  await writeFile(MARKER, expected);
+}
+
+/** Spawns `node --import tsx --import reportPeakRss.ts ARGS`, with a file for the child's peak RSS. */
+function spawnNode(args: string[], rssFile: string): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "--import", REPORT_PEAK_RSS, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PEAK_RSS_FILE: rssFile },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+async function readPeakRss(rssFile: string): Promise<number | undefined> {
+  const text = await readFile(rssFile, "utf8").catch(() => undefined);
+  await rm(rssFile, { force: true });
+  return text === undefined ? undefined : Number(text);
+}
+
+async function runChild(label: string, args: string[]): Promise<ChildResult> {
+  await mkdir(OUT_DIR, { recursive: true });
+  const rssFile = join(BENCH_DIR, `rss-${process.pid}.txt`);
+  const started = performance.now();
+  const child = spawnNode(args, rssFile);
+  let output = "";
+  child.stdout!.on("data", (data: Buffer) => (output += data.toString()));
+  child.stderr!.on("data", (data: Buffer) => (output += data.toString()));
+  const [code] = (await once(child, "close")) as [number | null];
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssBytes = await readPeakRss(rssFile);
+  if (code !== 0) throw new Error(`${label} exited with ${code}:\n${output.trim().split("\n").slice(-10).join("\n")}`);
+  return { seconds, peakRssBytes };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === "string") throw new Error("could not find a free port");
+  return address.port;
+}
+
+/** Starts `main.ts hub` on a free port and waits for the URL it prints; stop() returns its peak RSS. */
+async function startHub(): Promise<{ url: string; stop: () => Promise<number | undefined> }> {
+  const rssFile = join(BENCH_DIR, `rss-hub-${process.pid}.txt`);
+  const child = spawnNode([CLI, "hub", "--root", HUB_ROOT, "--port", String(await freePort())], rssFile);
+  const closed = once(child, "close");
+  let output = "";
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the hub server printed no URL within 30 s:\n${output}`)), 30_000);
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      const match = /https?:\/\/\S+/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[0]);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    void closed.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the hub server exited before printing its URL:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    child.kill("SIGTERM");
+    await closed;
+    throw error;
+  });
+  return {
+    url,
+    async stop() {
+      child.kill("SIGTERM");
+      await closed;
+      return readPeakRss(rssFile);
+    },
+  };
+}
+
+async function safetensorsBytes(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => []);
+  const sizes = await Promise.all(names.filter((name) => name.endsWith(".safetensors")).map(async (name) => (await stat(join(dir, name))).size));
+  return sizes.reduce((sum, size) => sum + size, 0);
+}
+
+async function printReport(rows: { phase: string; result: ChildResult | Error; outDir: string }[], hubRss: number | undefined): Promise<void> {
+  const floor = rows[0]!.result;
+  const mb = (bytes: number | undefined) => (bytes === undefined ? "?" : `${Math.round(bytes / 1e6)} MB`);
+  const lines = [
+    "",
+    `Qwen2.5-0.5B-shaped trio, bf16, one file each; chunk ${CHUNK_BYTES / 2 ** 20} MiB.`,
+    "Page cache warm for all three phases (inputs read once before timing). Wall time includes node + tsx start-up.",
+    `Targets: merge within ${TARGET_RATIO}x of the I/O floor, peak RSS under ${mb(TARGET_RSS_BYTES)}.`,
+    "",
+    `${"phase".padEnd(26)}${"wall s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}  verdict`,
+  ];
+  for (const { phase, result, outDir } of rows) {
+    if (result instanceof Error) {
+      lines.push(`${phase.padEnd(26)} FAILED: ${result.message.replaceAll("\n", "\n    ")}`);
+      continue;
+    }
+    const bytes = await safetensorsBytes(outDir);
+    const ratio = floor instanceof Error ? undefined : result.seconds / floor.seconds;
+    const verdict = result === floor
+      ? ""
+      : [
+          ratio === undefined ? "ratio ?" : ratio <= TARGET_RATIO ? "speed ok" : "speed MISSED",
+          result.peakRssBytes === undefined ? "rss ?" : result.peakRssBytes < TARGET_RSS_BYTES ? "rss ok" : "rss MISSED",
+        ].join(", ");
+    lines.push(
+      `${phase.padEnd(26)}${result.seconds.toFixed(2).padStart(8)}${(bytes / 1e9 / result.seconds).toFixed(2).padStart(8)}` +
+        `${(ratio === undefined ? "?" : ratio.toFixed(2)).padStart(9)}${mb(result.peakRssBytes).padStart(10)}  ${verdict}`,
+    );
+  }
+  if (hubRss !== undefined) lines.push("", `hub server peak RSS during the Hub merge: ${mb(hubRss)}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+await main();
