@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FloatDtype } from "../src/core/dtypes.ts";
-import { openFolderSource } from "../src/core/sources/openFolderSource.ts";
+import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { mergeSources } from "./helpers/mergeFolders.ts";
 import { decodeFloat, encodeFloat, referenceMerge } from "./helpers/referenceNumerics.ts";
 import { elementBits, readTestModel } from "./helpers/readTestModel.ts";

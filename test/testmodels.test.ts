@@ -8,7 +8,7 @@ import { float32BitsToBfloat16Bits } from "../src/core/numeric/bfloat16.ts";
 import { float32BitsToFloat16Bits } from "../src/core/numeric/float16.ts";
 import { INDEX_FILE_NAME } from "../src/core/safetensors/planShards.ts";
 import { readSafetensorsHeader, type SafetensorsHeader } from "../src/core/safetensors/readSafetensorsHeader.ts";
-import { openFolderSource } from "../src/core/sources/openFolderSource.ts";
+import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { generateQwen2Model, type GenerateQwen2Options } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";

@@ -4,7 +4,7 @@ import { writeMergedModel, type MergeResult } from "../../src/core/engine/writeM
 import { taskArithmetic } from "../../src/core/methods/taskArithmetic.ts";
 import { inspectModel } from "../../src/core/model/inspectModel.ts";
 import { planMerge, type MergePlan, type VocabMode } from "../../src/core/plan/planMerge.ts";
-import { openNodeFolderSink } from "../../src/core/sinks/openNodeFolderSink.ts";
+import { openNodeFolderSink } from "../../src/core/node/openNodeFolderSink.ts";
 import type { ModelSource } from "../../src/core/sources/ModelSource.ts";
 
 export interface MergeFoldersOptions {

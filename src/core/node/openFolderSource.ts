@@ -1,6 +1,6 @@
 import { open, readdir, stat, type FileHandle } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import type { ModelSource, RepoFile } from "./ModelSource.ts";
+import type { ModelSource, RepoFile } from "../sources/ModelSource.ts";
 
 /** A model folder on the local disk (Node only). File handles stay open until `close`. */
 export async function openFolderSource(dir: string): Promise<ModelSource> {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { FileSink, FolderSink } from "./FolderSink.ts";
+import type { FileSink, FolderSink } from "../sinks/FolderSink.ts";
 
 /**
  * Writes into `OUT.partial/` and renames it to `OUT/` on commit, so an interrupted merge never

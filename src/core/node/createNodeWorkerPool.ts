@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import type { ChunkComputer } from "./ChunkComputer.ts";
-import { createWorkerPoolComputer, type ChunkWorkerPort } from "./workerPoolComputer.ts";
+import type { ChunkComputer } from "../engine/ChunkComputer.ts";
+import { createWorkerPoolComputer, type ChunkWorkerPort } from "../engine/workerPoolComputer.ts";
 
 /**
  * Chunk arithmetic in Node worker threads, so the main thread keeps reading, hashing and writing

@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { answerChunkRequest, type ChunkRequest } from "./workerPoolComputer.ts";
+import { answerChunkRequest, type ChunkRequest } from "../engine/workerPoolComputer.ts";
 
 parentPort!.on("message", (request: ChunkRequest) => {
   const { response, transfer } = answerChunkRequest(request);

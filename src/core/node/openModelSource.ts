@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { openFolderSource } from "./openFolderSource.ts";
-import { openHubSource, type HubSourceOptions } from "./openHubSource.ts";
-import type { ModelSource } from "./ModelSource.ts";
+import { openHubSource, type HubSourceOptions } from "../sources/openHubSource.ts";
+import type { ModelSource } from "../sources/ModelSource.ts";
 
 /**
  * Opens a model named on the command line (Node only): an existing local folder, else a Hub repo
