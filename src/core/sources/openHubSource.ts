@@ -9,7 +9,7 @@ export interface HubSourceOptions {
   fetch?: typeof fetch;
   /** Retries after a network error, a 5xx, a 429 or a body cut short. Default 5. */
   retries?: number;
-  /** The n-th retry waits retryBaseMs * 2^n milliseconds. Default 200. */
+  /** The n-th retry waits about retryBaseMs * 2^n milliseconds (0.5x to 1.5x, at random). Default 200. */
   retryBaseMs?: number;
 }
 
@@ -263,7 +263,8 @@ function hubFetch(client: HubClient, subject: Subject, signal?: AbortSignal, che
         const what = subject.path ? `${subject.name}: ${subject.path}` : subject.name;
         throw new HubSourceError(`${what}: the Hub at ${client.hubUrl} kept failing (${lastProblem}) after ${attempt + 1} attempts`);
       }
-      await sleep(client.retryBaseMs * 2 ** attempt, signal);
+      // Jitter, so that parallel reads that failed together do not retry in lockstep.
+      await sleep(client.retryBaseMs * 2 ** attempt * (0.5 + Math.random()), signal);
     }
   };
 }
