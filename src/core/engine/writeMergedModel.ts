@@ -6,6 +6,7 @@ import type { FileSink, FolderSink, WrittenFile } from "../sinks/FolderSink.ts";
 import { renderMergedConfig, FILES_COPIED_FROM_TARGET } from "../output/renderMergedConfig.ts";
 import { renderModelCard } from "../output/renderModelCard.ts";
 import { renderMergeRecipe, RECIPE_FILE_NAME } from "../output/renderMergeRecipe.ts";
+import { ChunkBufferPool } from "./ChunkBufferPool.ts";
 import { inThreadComputer, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
 
 export interface MergeProgress {
@@ -106,11 +107,14 @@ async function streamTensors(
 ): Promise<void> {
   const computer = options.computer ?? inThreadComputer;
   const readAhead = options.readAhead ?? 3;
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const pool = new ChunkBufferPool(chunkBytes);
   const pending: { job: ChunkJob; result: Promise<Uint8Array> }[] = [];
   const writeOldest = async () => {
     const { job, result } = pending.shift()!;
     const bytes = await result;
     await out.write(bytes);
+    pool.give(bytes);
     progress.bytesDone += bytes.byteLength;
     if (job.end === numel(job.tensor.shape)) progress.tensorIndex++;
     const elapsedSeconds = (performance.now() - progress.started) / 1000;
@@ -126,9 +130,9 @@ async function streamTensors(
   };
   try {
     for (const tensor of tensors) {
-      for (const job of chunkJobs(tensor, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)) {
+      for (const job of chunkJobs(tensor, chunkBytes)) {
         options.signal?.throwIfAborted();
-        const result = computeJob(plan, job, computer, options.signal);
+        const result = computeJob(plan, job, computer, pool, options.signal);
         // A rejection is handled when the job is written; this keeps it from being reported as unhandled first.
         result.catch(() => undefined);
         pending.push({ job, result });
@@ -155,15 +159,23 @@ function* chunkJobs(tensor: PlannedTensor, chunkBytes: number): Generator<ChunkJ
   }
 }
 
-async function computeJob(plan: MergePlan, job: ChunkJob, computer: ChunkComputer, signal: AbortSignal | undefined): Promise<Uint8Array> {
+async function computeJob(
+  plan: MergePlan,
+  job: ChunkJob,
+  computer: ChunkComputer,
+  pool: ChunkBufferPool,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
   const { tensor, start, end } = job;
   const read = (role: "target" | "plus" | "minus") => {
     const location = tensor[role]!;
     const size = DTYPE_BYTES[location.dtype];
-    return plan.models[role].source.read(location.file, location.offset + start * size, (end - start) * size, signal);
+    const length = (end - start) * size;
+    return plan.models[role].source.read(location.file, location.offset + start * size, length, signal, pool.take(length));
   };
   if (start < tensor.mergedElements) {
     const [target, plus, minus] = await Promise.all([read("target"), read("plus"), read("minus")]);
+    const inputs = [target, plus, minus];
     const task: ChunkTask = {
       kind: "merge",
       methodId: plan.options.method.id,
@@ -173,9 +185,17 @@ async function computeJob(plan: MergePlan, job: ChunkJob, computer: ChunkCompute
       minus: { dtype: tensor.minus!.dtype as FloatDtype, bytes: minus },
       outDtype: tensor.outDtype as FloatDtype,
     };
-    return computer.compute(task);
+    try {
+      return await computer.compute(task);
+    } finally {
+      for (const input of inputs) pool.give(input);
+    }
   }
   const bytes = await read("target");
   if (tensor.outDtype === tensor.target.dtype || !isFloatDtype(tensor.target.dtype)) return bytes;
-  return computer.compute({ kind: "convert", input: { dtype: tensor.target.dtype, bytes }, outDtype: tensor.outDtype as FloatDtype });
+  try {
+    return await computer.compute({ kind: "convert", input: { dtype: tensor.target.dtype, bytes }, outDtype: tensor.outDtype as FloatDtype });
+  } finally {
+    pool.give(bytes);
+  }
 }

@@ -32,10 +32,10 @@ export async function openFolderSource(dir: string): Promise<ModelSource> {
       }
       return files.sort((a, b) => (a.path < b.path ? -1 : 1));
     },
-    async read(path, offset, length, signal) {
+    async read(path, offset, length, signal, into) {
       signal?.throwIfAborted();
       const handle = await handleFor(path);
-      const bytes = new Uint8Array(length);
+      const bytes = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(bytes, done, length - done, offset + done);

@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { nodeHttpRequest } from "./nodeHttpRequest.ts";
 import { openFolderSource } from "./openFolderSource.ts";
 import { openHubSource, type HubSourceOptions } from "../sources/openHubSource.ts";
 import type { ModelSource } from "../sources/ModelSource.ts";
@@ -9,5 +10,5 @@ import type { ModelSource } from "../sources/ModelSource.ts";
  */
 export async function openModelSource(spec: string, hub: HubSourceOptions): Promise<ModelSource> {
   const isFolder = await stat(spec).then((info) => info.isDirectory(), () => false);
-  return isFolder ? openFolderSource(spec) : openHubSource(spec, hub);
+  return isFolder ? openFolderSource(spec) : openHubSource(spec, { request: nodeHttpRequest, ...hub });
 }

@@ -18,8 +18,12 @@ export interface ModelSource {
   /** The commit sha the source is pinned to (Hub only). */
   readonly revision?: string;
   listFiles(signal?: AbortSignal): Promise<RepoFile[]>;
-  /** Reads bytes [offset, offset + length) of `path`; rejects if fewer bytes exist. */
-  read(path: string, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Reads bytes [offset, offset + length) of `path`; rejects if fewer bytes exist. With `into`
+   * (at least `length` bytes), the bytes go there where the source can, so that a merge reuses a
+   * few chunk buffers instead of allocating gigabytes; the result may still be another array.
+   */
+  read(path: string, offset: number, length: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array>;
   /** Releases open handles; the source is unusable afterwards. */
   close?(): Promise<void>;
 }
