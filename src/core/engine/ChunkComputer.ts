@@ -1,6 +1,8 @@
 import type { FloatDtype } from "../dtypes.ts";
 import { getMergeMethod } from "../methods/mergeMethods.ts";
 import type { MergeParameters } from "../methods/MergeMethod.ts";
+import { taskArithmetic } from "../methods/taskArithmetic.ts";
+import { createWasmMergeKernel, mergeKernelWasmBytes, type WasmMergeKernel } from "../numeric/wasm/createWasmMergeKernel.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "./mergeChunk.ts";
 
 /** One unit of arithmetic: merge three input chunks, or convert one, into `outDtype` bytes. */
@@ -17,10 +19,27 @@ export interface ChunkComputer {
   close?(): Promise<void>;
 }
 
+/**
+ * This thread's WebAssembly SIMD kernel, created on first use; null where the engine cannot run it
+ * (no SIMD), and the JavaScript path, the reference, computes instead. Validating the kernel itself
+ * checks every feature it uses, SIMD included.
+ */
+let wasmKernel: WasmMergeKernel | null | undefined;
+function getWasmKernel(): WasmMergeKernel | null {
+  wasmKernel ??= WebAssembly.validate(mergeKernelWasmBytes()) ? createWasmMergeKernel() : null;
+  return wasmKernel;
+}
+
 export function computeChunkHere(task: ChunkTask): Uint8Array {
-  return task.kind === "merge"
-    ? mergeChunk(getMergeMethod(task.methodId), task.parameters, task.target, task.plus, task.minus, task.outDtype)
-    : convertChunk(task.input, task.outDtype);
+  const kernel = getWasmKernel();
+  if (task.kind === "convert") {
+    return kernel ? kernel.convertChunkWasm(task.input, task.outDtype) : convertChunk(task.input, task.outDtype);
+  }
+  if (kernel && task.methodId === taskArithmetic.id) {
+    // The same default as taskArithmetic.mergeBlock.
+    return kernel.mergeChunkWasm(task.parameters.alpha ?? 1, task.target, task.plus, task.minus, task.outDtype);
+  }
+  return mergeChunk(getMergeMethod(task.methodId), task.parameters, task.target, task.plus, task.minus, task.outDtype);
 }
 
 /** Computes on the calling thread. */

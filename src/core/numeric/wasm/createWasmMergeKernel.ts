@@ -1,0 +1,101 @@
+import type { FloatDtype } from "../../dtypes.ts";
+import type { FloatChunk } from "../../engine/mergeChunk.ts";
+import { MERGE_KERNEL_WASM_BASE64 } from "./mergeKernelWasm.ts";
+
+/** The WebAssembly SIMD merge kernel; same bytes as mergeChunk / convertChunk (src/core/engine/mergeChunk.ts). */
+export interface WasmMergeKernel {
+  /** mergeChunk for task arithmetic: target + alpha * (plus - minus), rounded to outDtype. */
+  mergeChunkWasm(alpha: number, target: FloatChunk, plus: FloatChunk, minus: FloatChunk, outDtype: FloatDtype): Uint8Array;
+  /** convertChunk: widens input exactly and rounds it to outDtype. */
+  convertChunkWasm(input: FloatChunk, outDtype: FloatDtype): Uint8Array;
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  dataStart: WebAssembly.Global;
+  merge(tType: number, t: number, pType: number, p: number, mType: number, m: number, outType: number, out: number, n: number, alpha: number): void;
+  convert(inType: number, input: number, outType: number, out: number, n: number): void;
+}
+
+/** Dtype codes of mergeKernel.wat. */
+const DTYPE_CODE: Record<FloatDtype, number> = { BF16: 0, F16: 1, F32: 2 };
+const WIDTH: Record<FloatDtype, number> = { BF16: 2, F16: 2, F32: 4 };
+
+/**
+ * Elements staged in wasm memory per kernel call. Chunks pass through in stages rather than being
+ * copied in whole, so the copies in and out stay in cache and the memory stays small (about 256
+ * KiB) whatever the chunk size. A multiple of 4, as the kernel works on 4 elements at a time.
+ */
+const STAGE = 16384;
+const REGION_BYTES = STAGE * 4;
+
+let kernelModule: WebAssembly.Module | undefined;
+
+/** The kernel's binary, decoded; atob exists in Node, browsers and workers alike. */
+export function mergeKernelWasmBytes(): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(MERGE_KERNEL_WASM_BASE64), (char) => char.charCodeAt(0));
+}
+
+const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / WIDTH[chunk.dtype]);
+
+/**
+ * Instantiates the kernel synchronously (the module is compiled once per thread). Each instance
+ * owns its memory: use one per thread or worker. Needs WebAssembly SIMD; callers check with
+ * WebAssembly.validate(mergeKernelWasmBytes()) first.
+ */
+export function createWasmMergeKernel(): WasmMergeKernel {
+  kernelModule ??= new WebAssembly.Module(mergeKernelWasmBytes());
+  const kernel = new WebAssembly.Instance(kernelModule).exports as unknown as KernelExports;
+  const dataStart = kernel.dataStart.value as number;
+  const regions = { t: dataStart, p: dataStart + REGION_BYTES, m: dataStart + 2 * REGION_BYTES, out: dataStart + 3 * REGION_BYTES };
+  const needed = regions.out + REGION_BYTES;
+  kernel.memory.grow(Math.max(0, Math.ceil((needed - kernel.memory.buffer.byteLength) / 65536)));
+  // Taken after the one grow: growing detaches the old buffer, and the memory never grows again.
+  const heap = new Uint8Array(kernel.memory.buffer);
+
+  const stageIn = (chunk: FloatChunk, region: number, start: number, n: number) => {
+    const width = WIDTH[chunk.dtype];
+    heap.set(chunk.bytes.subarray(start * width, (start + n) * width), region);
+  };
+
+  return {
+    mergeChunkWasm(alpha, target, plus, minus, outDtype) {
+      const count = elementCount(target);
+      if (elementCount(plus) !== count || elementCount(minus) !== count) {
+        throw new Error(
+          `internal: chunk sizes differ (target ${count}, plus ${elementCount(plus)}, minus ${elementCount(minus)} elements)`,
+        );
+      }
+      const outWidth = WIDTH[outDtype];
+      const out = new Uint8Array(count * outWidth);
+      for (let start = 0; start < count; start += STAGE) {
+        const n = Math.min(STAGE, count - start);
+        stageIn(target, regions.t, start, n);
+        stageIn(plus, regions.p, start, n);
+        stageIn(minus, regions.m, start, n);
+        kernel.merge(
+          DTYPE_CODE[target.dtype], regions.t,
+          DTYPE_CODE[plus.dtype], regions.p,
+          DTYPE_CODE[minus.dtype], regions.m,
+          DTYPE_CODE[outDtype], regions.out,
+          n, alpha,
+        );
+        out.set(heap.subarray(regions.out, regions.out + n * outWidth), start * outWidth);
+      }
+      return out;
+    },
+
+    convertChunkWasm(input, outDtype) {
+      const count = elementCount(input);
+      const outWidth = WIDTH[outDtype];
+      const out = new Uint8Array(count * outWidth);
+      for (let start = 0; start < count; start += STAGE) {
+        const n = Math.min(STAGE, count - start);
+        stageIn(input, regions.t, start, n);
+        kernel.convert(DTYPE_CODE[input.dtype], regions.t, DTYPE_CODE[outDtype], regions.out, n);
+        out.set(heap.subarray(regions.out, regions.out + n * outWidth), start * outWidth);
+      }
+      return out;
+    },
+  };
+}
