@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
 import { parseFloatDtype } from "../core/dtypes.ts";
-import { inThreadComputer } from "../core/engine/ChunkComputer.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel } from "../core/model/inspectModel.ts";
@@ -62,7 +61,6 @@ export async function mergeCommand(args: string[]): Promise<void> {
     try {
       const result = await writeMergedModel(plan, sink, {
         shardSize,
-        computer: inThreadComputer,
         signal: controller.signal,
         onProgress: progress,
         toolVersion: TOOL_VERSION,

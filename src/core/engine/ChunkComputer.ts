@@ -6,9 +6,13 @@ import { createWasmMergeKernel, mergeKernelWasmBytes, type WasmMergeKernel } fro
 import { convertChunk, mergeChunk, type FloatChunk } from "./mergeChunk.ts";
 
 /** One unit of arithmetic: merge three input chunks, or convert one, into `outDtype` bytes. */
-export type ChunkTask =
+export type ChunkTask = (
   | { kind: "merge"; methodId: string; parameters: MergeParameters; target: FloatChunk; plus: FloatChunk; minus: FloatChunk; outDtype: FloatDtype }
-  | { kind: "convert"; input: FloatChunk; outDtype: FloatDtype };
+  | { kind: "convert"; input: FloatChunk; outDtype: FloatDtype }
+) & {
+  /** Where the result goes if it fits (a reused buffer); otherwise a new array is returned. */
+  into?: Uint8Array;
+};
 
 /**
  * Runs chunk arithmetic somewhere: on this thread, in a pool of workers, or on a GPU. Every
@@ -33,13 +37,13 @@ function getWasmKernel(): WasmMergeKernel | null {
 export function computeChunkHere(task: ChunkTask): Uint8Array {
   const kernel = getWasmKernel();
   if (task.kind === "convert") {
-    return kernel ? kernel.convertChunkWasm(task.input, task.outDtype) : convertChunk(task.input, task.outDtype);
+    return kernel ? kernel.convertChunkWasm(task.input, task.outDtype, task.into) : convertChunk(task.input, task.outDtype, task.into);
   }
   if (kernel && task.methodId === taskArithmetic.id) {
     // The same default as taskArithmetic.mergeBlock.
-    return kernel.mergeChunkWasm(task.parameters.alpha ?? 1, task.target, task.plus, task.minus, task.outDtype);
+    return kernel.mergeChunkWasm(task.parameters.alpha ?? 1, task.target, task.plus, task.minus, task.outDtype, task.into);
   }
-  return mergeChunk(getMergeMethod(task.methodId), task.parameters, task.target, task.plus, task.minus, task.outDtype);
+  return mergeChunk(getMergeMethod(task.methodId), task.parameters, task.target, task.plus, task.minus, task.outDtype, task.into);
 }
 
 /** Computes on the calling thread. */

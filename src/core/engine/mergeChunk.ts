@@ -1,6 +1,7 @@
-import type { FloatDtype } from "../dtypes.ts";
+import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
 import type { MergeMethod, MergeParameters } from "../methods/MergeMethod.ts";
-import { allocateFloatBits, narrowFromFloat32Bits, viewFloatBits, widenToFloat32Bits } from "../numeric/floatBlocks.ts";
+import { narrowFromFloat32Bits, viewFloatBits, widenToFloat32Bits, writableFloatBits } from "../numeric/floatBlocks.ts";
+import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
 
 export interface FloatChunk {
   dtype: FloatDtype;
@@ -36,6 +37,7 @@ export function mergeChunk(
   plus: FloatChunk,
   minus: FloatChunk,
   outDtype: FloatDtype,
+  into?: Uint8Array,
 ): Uint8Array {
   const t = viewFloatBits(target.dtype, target.bytes);
   const p = viewFloatBits(plus.dtype, plus.bytes);
@@ -44,7 +46,8 @@ export function mergeChunk(
   if (p.length !== count || m.length !== count) {
     throw new Error(`internal: chunk sizes differ (target ${count}, plus ${p.length}, minus ${m.length} elements)`);
   }
-  const out = allocateFloatBits(outDtype, count);
+  const outBytes = outputBytes(count * DTYPE_BYTES[outDtype], into);
+  const out = writableFloatBits(outDtype, outBytes);
   for (let start = 0; start < count; start += BLOCK) {
     const n = Math.min(BLOCK, count - start);
     widenToFloat32Bits(target.dtype, t, start, n, scratchBits.target);
@@ -53,17 +56,18 @@ export function mergeChunk(
     method.mergeBlock(scratch.target, scratch.plus, scratch.minus, scratch.out, n, parameters);
     narrowFromFloat32Bits(outDtype, scratchBits.out, n, out, start);
   }
-  return new Uint8Array(out.buffer);
+  return outBytes;
 }
 
 /** Converts a chunk of float elements to another float dtype (widen, then round to nearest even). */
-export function convertChunk(input: FloatChunk, outDtype: FloatDtype): Uint8Array {
+export function convertChunk(input: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array {
   const bits = viewFloatBits(input.dtype, input.bytes);
-  const out = allocateFloatBits(outDtype, bits.length);
+  const outBytes = outputBytes(bits.length * DTYPE_BYTES[outDtype], into);
+  const out = writableFloatBits(outDtype, outBytes);
   for (let start = 0; start < bits.length; start += BLOCK) {
     const n = Math.min(BLOCK, bits.length - start);
     widenToFloat32Bits(input.dtype, bits, start, n, scratchBits.target);
     narrowFromFloat32Bits(outDtype, scratchBits.target, n, out, start);
   }
-  return new Uint8Array(out.buffer);
+  return outBytes;
 }

@@ -184,6 +184,7 @@ async function computeJob(
       plus: { dtype: tensor.plus!.dtype as FloatDtype, bytes: plus },
       minus: { dtype: tensor.minus!.dtype as FloatDtype, bytes: minus },
       outDtype: tensor.outDtype as FloatDtype,
+      into: pool.take((end - start) * DTYPE_BYTES[tensor.outDtype]),
     };
     try {
       return await computer.compute(task);
@@ -194,7 +195,9 @@ async function computeJob(
   const bytes = await read("target");
   if (tensor.outDtype === tensor.target.dtype || !isFloatDtype(tensor.target.dtype)) return bytes;
   try {
-    return await computer.compute({ kind: "convert", input: { dtype: tensor.target.dtype, bytes }, outDtype: tensor.outDtype as FloatDtype });
+    const outDtype = tensor.outDtype as FloatDtype;
+    const into = pool.take((end - start) * DTYPE_BYTES[outDtype]);
+    return await computer.compute({ kind: "convert", input: { dtype: tensor.target.dtype, bytes }, outDtype, into });
   } finally {
     pool.give(bytes);
   }

@@ -22,9 +22,11 @@ export function viewFloatBits(dtype: FloatDtype, bytes: Uint8Array): FloatBits {
     : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
 }
 
-/** Allocates an output chunk of `count` elements of `dtype`. */
-export function allocateFloatBits(dtype: FloatDtype, count: number): FloatBits {
-  return dtype === "F32" ? new Uint32Array(count) : new Uint16Array(count);
+/** Views output bytes as element bits for writing; the bytes must be aligned to the element width. */
+export function writableFloatBits(dtype: FloatDtype, bytes: Uint8Array): FloatBits {
+  return dtype === "F32"
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+    : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
 }
 
 /** Widens src[start .. start+count) to float32 bits in dst[0 .. count). Exact for every input dtype. */

@@ -5,9 +5,9 @@ import { MERGE_KERNEL_WASM_BASE64 } from "./mergeKernelWasm.ts";
 /** The WebAssembly SIMD merge kernel; same bytes as mergeChunk / convertChunk (src/core/engine/mergeChunk.ts). */
 export interface WasmMergeKernel {
   /** mergeChunk for task arithmetic: target + alpha * (plus - minus), rounded to outDtype. */
-  mergeChunkWasm(alpha: number, target: FloatChunk, plus: FloatChunk, minus: FloatChunk, outDtype: FloatDtype): Uint8Array;
+  mergeChunkWasm(alpha: number, target: FloatChunk, plus: FloatChunk, minus: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array;
   /** convertChunk: widens input exactly and rounds it to outDtype. */
-  convertChunkWasm(input: FloatChunk, outDtype: FloatDtype): Uint8Array;
+  convertChunkWasm(input: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array;
 }
 
 interface KernelExports {
@@ -36,6 +36,10 @@ export function mergeKernelWasmBytes(): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(MERGE_KERNEL_WASM_BASE64), (char) => char.charCodeAt(0));
 }
 
+/** `into`'s first `length` bytes when it is large enough, else a new array. */
+export const outputBytes = (length: number, into: Uint8Array | undefined) =>
+  into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
+
 const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / WIDTH[chunk.dtype]);
 
 /**
@@ -59,7 +63,7 @@ export function createWasmMergeKernel(): WasmMergeKernel {
   };
 
   return {
-    mergeChunkWasm(alpha, target, plus, minus, outDtype) {
+    mergeChunkWasm(alpha, target, plus, minus, outDtype, into) {
       const count = elementCount(target);
       if (elementCount(plus) !== count || elementCount(minus) !== count) {
         throw new Error(
@@ -67,7 +71,7 @@ export function createWasmMergeKernel(): WasmMergeKernel {
         );
       }
       const outWidth = WIDTH[outDtype];
-      const out = new Uint8Array(count * outWidth);
+      const out = outputBytes(count * outWidth, into);
       for (let start = 0; start < count; start += STAGE) {
         const n = Math.min(STAGE, count - start);
         stageIn(target, regions.t, start, n);
@@ -85,10 +89,10 @@ export function createWasmMergeKernel(): WasmMergeKernel {
       return out;
     },
 
-    convertChunkWasm(input, outDtype) {
+    convertChunkWasm(input, outDtype, into) {
       const count = elementCount(input);
       const outWidth = WIDTH[outDtype];
-      const out = new Uint8Array(count * outWidth);
+      const out = outputBytes(count * outWidth, into);
       for (let start = 0; start < count; start += STAGE) {
         const n = Math.min(STAGE, count - start);
         stageIn(input, regions.t, start, n);
