@@ -8,7 +8,8 @@ import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
 import { planMerge } from "../src/core/plan/planMerge.ts";
-import { openHubSource } from "../src/core/sources/openHubSource.ts";
+import { nodeHttpRequest } from "../src/core/node/nodeHttpRequest.ts";
+import { openHubSource, type HttpRequest } from "../src/core/sources/openHubSource.ts";
 import { startHubServer, type HubFaults, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
@@ -36,9 +37,9 @@ afterAll(async () => {
 
 const fast = { retryBaseMs: 1 };
 
-async function mergeFromHub(url: string, out: string, alpha = 0.5) {
+async function mergeFromHub(url: string, out: string, alpha = 0.5, request?: HttpRequest) {
   // Many retries: under injected faults a read may fail several times in a row by chance.
-  const options = { hubUrl: url, retryBaseMs: 1, retries: 20 };
+  const options = { hubUrl: url, retryBaseMs: 1, retries: 20, request };
   const sources = {
     target: await openHubSource(repos.target, options),
     plus: await openHubSource(repos.plus, options),
@@ -72,14 +73,17 @@ describe("merging through the Hub", () => {
     expect(card).toContain(`base_model:\n- ${repos.target}\n- ${repos.plus}\n- ${repos.minus}\n`);
   });
 
-  it("gives identical output when the server fails requests, cuts bodies short and is slow", async () => {
-    const clean = join(root, "out", "clean");
-    await mergeFromHub(hub.url, clean, -1);
+  it.each([
+    ["fetch", undefined],
+    ["Node's undici requests", nodeHttpRequest],
+  ])("gives identical output when the server fails requests, cuts bodies short and is slow (%s)", async (name, request) => {
+    const clean = join(root, "out", `clean-${name}`);
+    await mergeFromHub(hub.url, clean, -1, request);
     for (const faults of [{ failEvery: 3 }, { truncateEvery: 2 }, { failEvery: 5, truncateEvery: 4, delayMs: 2 }] as HubFaults[]) {
       const faulty = await startHubServer({ root: join(root, "hub"), port: 0, faults });
       try {
-        const out = join(root, "out", `faulty-${Object.keys(faults).join("-")}`);
-        await mergeFromHub(faulty.url, out, -1);
+        const out = join(root, "out", `faulty-${name}-${Object.keys(faults).join("-")}`);
+        await mergeFromHub(faulty.url, out, -1, request);
         expect(faulty.requestCount()).toBeGreaterThan(10);
         const [expected, got] = [await folderBytes(clean), await folderBytes(out)];
         expect([...got.keys()]).toEqual([...expected.keys()]);
