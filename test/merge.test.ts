@@ -200,3 +200,35 @@ describe("merged folder layout", () => {
     expect(await readFile(join(out, "config.json"), "utf8")).toBe(JSON.stringify(config));
   });
 });
+
+describe("vocabulary mismatch with vocab common", () => {
+  it("merges the common rows and keeps the target's extra rows unchanged", async () => {
+    const dir = join(root, "vocab");
+    const config = { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", tie_word_embeddings: true };
+    const embedding = (rows: number, variant: number): TestTensor => ({
+      name: "model.embed_tokens.weight",
+      dtype: "BF16",
+      shape: [rows, 16],
+      data: bitsToBytes("BF16", tensorBits("BF16", rows * 16, 1, variant)),
+    });
+    await writeTestModel(join(dir, "target"), [embedding(12, 0)], { config });
+    await writeTestModel(join(dir, "plus"), [embedding(10, 1)], { config });
+    await writeTestModel(join(dir, "minus"), [embedding(11, 2)], { config });
+    const sources = {
+      target: await openFolderSource(join(dir, "target")),
+      plus: await openFolderSource(join(dir, "plus")),
+      minus: await openFolderSource(join(dir, "minus")),
+    };
+    const out = join(root, "out", "vocab-common");
+    const { plan } = await mergeSources(sources, { alpha: 1, out, vocab: "common" });
+    expect(plan.issues.map((issue) => issue.message).join("\n")).toMatch(/target has 12 rows, plus 10, minus 11.*merging the 10 common rows/);
+    const merged = elementBits("BF16", (await readTestModel(out)).get("model.embed_tokens.weight")!.data);
+    const [t, p, m] = [0, 1, 2].map((variant) => tensorBits("BF16", 12 * 16, 1, variant));
+    expect(merged.length).toBe(12 * 16);
+    for (let i = 0; i < 12 * 16; i++) {
+      const expected = i < 10 * 16 ? encodeFloat("BF16", referenceMerge(decodeFloat("BF16", t[i]!), decodeFloat("BF16", p[i]!), decodeFloat("BF16", m[i]!), 1)) : t[i];
+      if (expected === undefined) expect(Number.isNaN(decodeFloat("BF16", merged[i]!))).toBe(true);
+      else expect(merged[i], `element ${i}`).toBe(expected);
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import type { FloatDtype } from "../../src/core/dtypes.ts";
 import type { ChunkComputer } from "../../src/core/engine/ChunkComputer.ts";
-import { writeMergedModel, type MergeResult } from "../../src/core/engine/writeMergedModel.ts";
+import { writeMergedModel, type MergeProgress, type MergeResult } from "../../src/core/engine/writeMergedModel.ts";
 import { taskArithmetic } from "../../src/core/methods/taskArithmetic.ts";
 import { inspectModel } from "../../src/core/model/inspectModel.ts";
 import { planMerge, type MergePlan, type VocabMode } from "../../src/core/plan/planMerge.ts";
@@ -16,6 +16,7 @@ export interface MergeFoldersOptions {
   chunkBytes?: number;
   computer?: ChunkComputer;
   signal?: AbortSignal;
+  onProgress?: (progress: MergeProgress) => void;
 }
 
 /** Plans and runs a merge of three opened sources through the core API. */
@@ -34,6 +35,7 @@ export async function mergeSources(
     chunkBytes: options.chunkBytes ?? 1000,
     computer: options.computer,
     signal: options.signal,
+    onProgress: options.onProgress,
     toolVersion: "test",
     now: () => new Date("2026-01-01T00:00:00Z"),
   });
