@@ -223,7 +223,7 @@ describe("vocabulary mismatch with vocab common", () => {
     const { plan } = await mergeSources(sources, { alpha: 1, out, vocab: "common" });
     expect(plan.issues.map((issue) => issue.message).join("\n")).toMatch(/target has 12 rows, plus 10, minus 11.*merging the 10 common rows/);
     const merged = elementBits("BF16", (await readTestModel(out)).get("model.embed_tokens.weight")!.data);
-    const [t, p, m] = [0, 1, 2].map((variant) => tensorBits("BF16", 12 * 16, 1, variant));
+    const [t, p, m] = [0, 1, 2].map((variant) => tensorBits("BF16", 12 * 16, 1, variant)) as [number[], number[], number[]];
     expect(merged.length).toBe(12 * 16);
     for (let i = 0; i < 12 * 16; i++) {
       const expected = i < 10 * 16 ? encodeFloat("BF16", referenceMerge(decodeFloat("BF16", t[i]!), decodeFloat("BF16", p[i]!), decodeFloat("BF16", m[i]!), 1)) : t[i];
