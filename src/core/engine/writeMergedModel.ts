@@ -60,10 +60,11 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     const shards = planShards(outputTensors, options.shardSize);
     const bytesTotal = outputTensors.reduce((sum, tensor) => sum + tensorByteLength(tensor), 0);
     const progress = { bytesDone: 0, bytesTotal, tensorIndex: 0, started };
+    const pool = new ChunkBufferPool(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     for (const shard of shards) {
       const out = await sink.createFile(shard.fileName);
       await out.write(writeSafetensorsHeader(shard.tensors));
-      await streamTensors(plan, shard.tensors, out, progress, options);
+      await streamTensors(plan, shard.tensors, out, pool, progress, options);
       files[shard.fileName] = await out.close();
     }
     const writeText = async (path: string, text: string | Uint8Array) => {
@@ -102,13 +103,12 @@ async function streamTensors(
   plan: MergePlan,
   tensors: PlannedTensor[],
   out: FileSink,
+  pool: ChunkBufferPool,
   progress: { bytesDone: number; bytesTotal: number; tensorIndex: number; started: number },
   options: WriteMergedModelOptions,
 ): Promise<void> {
   const computer = options.computer ?? inThreadComputer;
   const readAhead = options.readAhead ?? 3;
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const pool = new ChunkBufferPool(chunkBytes);
   const pending: { job: ChunkJob; result: Promise<Uint8Array> }[] = [];
   const writeOldest = async () => {
     const { job, result } = pending.shift()!;
@@ -130,7 +130,7 @@ async function streamTensors(
   };
   try {
     for (const tensor of tensors) {
-      for (const job of chunkJobs(tensor, chunkBytes)) {
+      for (const job of chunkJobs(tensor, pool.capacity)) {
         options.signal?.throwIfAborted();
         const result = computeJob(plan, job, computer, pool, options.signal);
         // A rejection is handled when the job is written; this keeps it from being reported as unhandled first.
