@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { LOCAL_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 
@@ -19,8 +20,8 @@ const OUT_DIR = join(BENCH_DIR, "out");
 const MARKER = join(BENCH_DIR, "models.json");
 const CLI = join(REPO_ROOT, "src", "cli", "main.ts");
 const REPORT_PEAK_RSS = pathToFileURL(join(REPO_ROOT, "bench", "reportPeakRss.ts")).href;
-/** The merge engine's default input chunk (writeMergedModel's DEFAULT_CHUNK_BYTES). */
-const CHUNK_BYTES = 8 * 2 ** 20;
+/** The floor reads in the chunks the merge uses for local folders. */
+const CHUNK_BYTES = LOCAL_CHUNK_BYTES;
 const TARGET_RATIO = 1.5;
 const FLOOR_RUNS = 3;
 const TARGET_RSS_BYTES = 600e6;

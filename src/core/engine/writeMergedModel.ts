@@ -22,7 +22,7 @@ export interface MergeProgress {
 
 export interface WriteMergedModelOptions {
   shardSize: number;
-  /** Upper bound on one input chunk in bytes (default 8 MiB). */
+  /** Upper bound on one input chunk in bytes (default: HUB_CHUNK_BYTES if any input is a Hub repo, else LOCAL_CHUNK_BYTES). */
   chunkBytes?: number;
   /** Chunks read ahead of the one being written (default 3): overlaps I/O with arithmetic. */
   readAhead?: number;
@@ -40,7 +40,13 @@ export interface MergeResult {
   seconds: number;
 }
 
-const DEFAULT_CHUNK_BYTES = 8 * 2 ** 20;
+/**
+ * Input chunk sizes, measured on the 0.5B bench: local files merge fastest in 2 MiB chunks (a chunk
+ * is still in cache between its read and its arithmetic; 8 MiB took 30% longer), Hub reads in
+ * 8 MiB chunks (fewer requests; 2 and 16 MiB were slower).
+ */
+export const LOCAL_CHUNK_BYTES = 2 * 2 ** 20;
+export const HUB_CHUNK_BYTES = 8 * 2 ** 20;
 
 /**
  * Runs a merge plan: streams every tensor chunk by chunk from the three sources, computes, and
@@ -60,7 +66,8 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     const shards = planShards(outputTensors, options.shardSize);
     const bytesTotal = outputTensors.reduce((sum, tensor) => sum + tensorByteLength(tensor), 0);
     const progress = { bytesDone: 0, bytesTotal, tensorIndex: 0, started };
-    const pool = new ChunkBufferPool(options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    const fromHub = Object.values(plan.models).some((model) => model.source.repoId !== undefined);
+    const pool = new ChunkBufferPool(options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES));
     for (const shard of shards) {
       const out = await sink.createFile(shard.fileName);
       await out.write(writeSafetensorsHeader(shard.tensors));
