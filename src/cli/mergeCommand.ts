@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
 import { parseFloatDtype } from "../core/dtypes.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
@@ -56,6 +57,8 @@ export async function mergeCommand(args: string[]): Promise<void> {
     const sink = await openNodeFolderSink(values.out!, { force: values.force });
     const progress = createProgressPrinter();
     const controller = new AbortController();
+    // Every read in flight listens to this one signal: a dozen at once is expected, not a leak.
+    setMaxListeners(100, controller.signal);
     const onSignal = () => controller.abort(new Error("interrupted"));
     process.once("SIGINT", onSignal);
     try {
@@ -87,7 +90,8 @@ function printReport(plan: MergePlan): void {
         `${(s.parameterCount / 1e6).toFixed(1)}M params, ${s.dtypes.join("/")}, ${formatBytes(s.weightBytes)} in ${s.shardCount} file(s)${s.tieWordEmbeddings ? ", tied embeddings" : ""}`,
     );
   }
-  for (const issue of plan.issues) lines.push(`${issue.severity}: ${issue.message}`);
+  const marks = { error: "✗", warning: "!", info: "·" };
+  for (const issue of plan.issues) lines.push(`${marks[issue.severity]} ${issue.message}`);
   const merged = plan.tensors.filter((tensor) => tensor.mergedElements > 0).length;
   lines.push(plan.ok ? `compatible: ${merged} of ${plan.tensors.length} tensors merged, the rest copied from the target` : "not compatible");
   process.stderr.write(`${lines.join("\n")}\n`);
