@@ -1,12 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { LOCAL_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
-import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
-import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import { BENCH_DIR, BENCH_MODELS as MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
 
 /**
  * Merge throughput benchmark (npm run bench:merge): a Qwen2.5-0.5B-shaped trio, merged from local
@@ -14,10 +13,7 @@ import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
  */
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const BENCH_DIR = join(REPO_ROOT, ".bench");
-const HUB_ROOT = join(BENCH_DIR, "hub");
 const OUT_DIR = join(BENCH_DIR, "out");
-const MARKER = join(BENCH_DIR, "models.json");
 const CLI = join(REPO_ROOT, "src", "cli", "main.ts");
 const REPORT_PEAK_RSS = pathToFileURL(join(REPO_ROOT, "bench", "reportPeakRss.ts")).href;
 /** The floor reads in the chunks the merge uses for local folders. */
@@ -26,13 +22,6 @@ const TARGET_RATIO = 1.5;
 const FLOOR_RUNS = 3;
 const TARGET_RSS_BYTES = 600e6;
 
-const MODELS = [
-  { repo: "bench/target", variantSeed: undefined, tokenizer: true },
-  { repo: "bench/plus", variantSeed: 1, tokenizer: false },
-  { repo: "bench/minus", variantSeed: 2, tokenizer: false },
-];
-const GENERATION = { preset: "qwen2.5-0.5b", dtype: "BF16", initSeed: 0, models: MODELS } as const;
-const repoDir = (repo: string) => join(HUB_ROOT, ...repo.split("/"));
 
 interface ChildResult {
   seconds: number;
@@ -40,7 +29,7 @@ interface ChildResult {
 }
 
 async function main(): Promise<void> {
-  await generateModels();
+  await generateBenchModels();
   const [target, plus, minus] = MODELS.map((model) => repoDir(model.repo)) as [string, string, string];
   const floorArgs = [join(REPO_ROOT, "bench", "ioFloor.ts"), target, plus, minus, join(OUT_DIR, "floor"), String(CHUNK_BYTES)];
 
@@ -79,25 +68,6 @@ async function main(): Promise<void> {
   });
   await printReport(rows, hubRss);
   await rm(OUT_DIR, { recursive: true, force: true });
-}
-
-async function generateModels(): Promise<void> {
-  const expected = JSON.stringify(GENERATION);
-  if ((await readFile(MARKER, "utf8").catch(() => "")) === expected) return;
-  await rm(MARKER, { force: true });
-  for (const model of MODELS) {
-    const started = performance.now();
-    await generateQwen2Model({
-      dir: repoDir(model.repo),
-      shape: QWEN2_PRESETS[GENERATION.preset],
-      dtype: GENERATION.dtype,
-      initSeed: GENERATION.initSeed,
-      variantSeed: model.variantSeed,
-      tokenizer: model.tokenizer,
-    });
-    process.stdout.write(`generated ${model.repo} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-  }
-  await writeFile(MARKER, expected);
 }
 
 /** Spawns `node --import tsx --import reportPeakRss.ts ARGS`, with a file for the child's peak RSS. */

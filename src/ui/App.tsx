@@ -1,31 +1,70 @@
-import { useEffect } from "react";
-import { HubModelList } from "./HubModelList.tsx";
-import { HubUrlForm } from "./HubUrlForm.tsx";
-import { useStudioStore } from "./store.ts";
+import { AlphaControl } from "./components/AlphaControl.tsx";
+import { CompatibilityReport } from "./components/CompatibilityReport.tsx";
+import { ErrorMessage } from "./components/ErrorMessage.tsx";
+import { HubSettings } from "./components/HubSettings.tsx";
+import { MergePanel } from "./components/MergePanel.tsx";
+import { ModelCard } from "./components/ModelCard.tsx";
+import { OutputSettings } from "./components/OutputSettings.tsx";
+import { PaperPresetButton } from "./components/PaperPresetButton.tsx";
+import { ShareLink } from "./components/ShareLink.tsx";
+import { sectionClass, sectionTitleClass } from "./components/styles.ts";
+import { ROLES } from "./state/recipeLink.ts";
+import { useStudioStore } from "./state/studioStore.ts";
 
 export function App() {
-  const loadModels = useStudioStore((state) => state.loadModels);
-
-  useEffect(() => {
-    void loadModels();
-  }, [loadModels]);
+  const merging = useStudioStore((state) => state.merge.status === "running");
+  const linkProblems = useStudioStore((state) => state.linkProblems);
 
   return (
     <div className="min-h-screen bg-slate-50 text-slate-900">
-      <main className="mx-auto flex max-w-4xl flex-col gap-6 px-6 py-10">
+      <main className="mx-auto flex max-w-6xl flex-col gap-6 px-6 py-10">
         <header className="flex flex-col gap-2">
           <h1 className="text-3xl font-semibold tracking-tight">Merge Studio</h1>
           <p className="text-slate-600">
             Merges three models of one family with{" "}
-            <code className="rounded bg-slate-200/70 px-1.5 py-0.5 font-mono text-sm text-slate-800">
-              merged = target + α · (plus − minus)
-            </code>
-            , e.g. plus = GRPO, minus = SFT.
+            <code className="rounded bg-slate-200/70 px-1.5 py-0.5 font-mono text-sm text-slate-800">merged = target + α · (plus − minus)</code>, in
+            this browser, from the safetensors headers first and the weights streamed after.
           </p>
         </header>
-        <section className="flex flex-col gap-5 rounded-xl border border-slate-200 bg-white p-6 shadow-sm">
-          <HubUrlForm />
-          <HubModelList />
+        {linkProblems.map((problem) => (
+          <ErrorMessage key={problem}>{problem}</ErrorMessage>
+        ))}
+        <fieldset disabled={merging} className="flex min-w-0 flex-col gap-6">
+          <legend className="sr-only">Recipe</legend>
+          <section aria-labelledby="hub-title" className={sectionClass}>
+            <h2 id="hub-title" className={sectionTitleClass}>
+              Hub
+            </h2>
+            <HubSettings />
+          </section>
+          <section aria-labelledby="models-title" className="flex flex-col gap-4">
+            <div className="flex flex-col gap-2">
+              <h2 id="models-title" className={sectionTitleClass}>
+                Models
+              </h2>
+              <PaperPresetButton />
+            </div>
+            <div className="grid gap-4 lg:grid-cols-3">
+              {ROLES.map((role) => (
+                <ModelCard key={role} role={role} />
+              ))}
+            </div>
+          </section>
+          <CompatibilityReport />
+          <section aria-labelledby="recipe-title" className={sectionClass}>
+            <h2 id="recipe-title" className={sectionTitleClass}>
+              Recipe
+            </h2>
+            <AlphaControl />
+            <OutputSettings />
+          </section>
+        </fieldset>
+        <section aria-labelledby="merge-title" className={sectionClass}>
+          <h2 id="merge-title" className={sectionTitleClass}>
+            Merge
+          </h2>
+          <MergePanel />
+          <ShareLink />
         </section>
       </main>
     </div>

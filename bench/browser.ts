@@ -1,0 +1,228 @@
+import { chromium, type Page } from "@playwright/test";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { HUB_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
+import { startHubServer } from "../src/hub-server/startHubServer.ts";
+import { BENCH_MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
+
+/**
+ * Browser merge benchmark (npm run bench:browser, after vite build): in headless Chromium, the
+ * 0.5B bench trio merged from the local Hub server into OPFS by startBrowserMerge, against an
+ * in-browser I/O floor (the same ranged reads, the output's bytes written to OPFS, no arithmetic),
+ * with the peak resident memory of all of Chromium's processes.
+ */
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const FLOOR_RUNS = 2;
+const TARGET_RATIO = 1.5;
+const TARGET_RSS_BYTES = 1.5e9;
+const RSS_SAMPLE_MS = 200;
+/** Chunks in flight in the floor, as in the merge: the one being written and three read ahead. */
+const FLOOR_IN_FLIGHT = 4;
+
+/**
+ * The floor, run in a dedicated worker made from this source: reads the three files in HUB_CHUNK_BYTES
+ * ranges, FLOOR_IN_FLIGHT chunks at a time, and writes the target's bytes in order to an OPFS file.
+ */
+const FLOOR_WORKER = `
+onmessage = async ({ data: { urls, size, chunkBytes, inFlight } }) => {
+  const started = performance.now();
+  const root = await navigator.storage.getDirectory();
+  const handle = await (await root.getFileHandle("bench-floor.bin", { create: true })).createSyncAccessHandle();
+  handle.truncate(0);
+  const read = (url, start, end) => fetch(url, { headers: { Range: "bytes=" + start + "-" + (end - 1) } }).then((r) => r.arrayBuffer());
+  const pending = [];
+  let written = 0;
+  for (let offset = 0; offset < size || pending.length > 0; offset += chunkBytes) {
+    if (offset < size) {
+      const end = Math.min(size, offset + chunkBytes);
+      pending.push(Promise.all(urls.map((url) => read(url, offset, end))));
+    }
+    if (pending.length >= inFlight || offset >= size) {
+      const [target] = await pending.shift();
+      written += handle.write(new Uint8Array(target), { at: written });
+    }
+  }
+  handle.flush();
+  handle.close();
+  await root.removeEntry("bench-floor.bin");
+  postMessage({ seconds: (performance.now() - started) / 1000, written });
+};`;
+
+/** What the bench uses of src/ui/merge/browserMerge.ts, exposed on ?e2e=1 pages by src/ui/merge/exposeForTests.ts. */
+interface MergeStudioHook {
+  startBrowserMerge(request: unknown, onProgress: () => void): { done: Promise<{ files: Record<string, { size: number }>; workers: number }> };
+  discardMerge(result: unknown): Promise<void>;
+}
+
+interface Phase {
+  name: string;
+  seconds: number;
+  bytes: number;
+  peak: { rss: number; pss: number };
+}
+
+async function main(): Promise<void> {
+  await generateBenchModels();
+  const hub = await startHubServer({ root: HUB_ROOT, port: 0, host: "127.0.0.1" });
+  const preview = await startPreview();
+  const browserServer = await chromium.launchServer({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const rss = sampleTreeRss(browserServer.process().pid!);
+  try {
+    const browser = await chromium.connect(browserServer.wsEndpoint());
+    const page = await browser.newPage();
+    await page.goto(`${preview.url}/?e2e=1`);
+    await page.waitForFunction(() => "__mergeStudio" in window);
+
+    const fileName = "model.safetensors";
+    const size = (await stat(join(repoDir(BENCH_MODELS[0]!.repo), fileName))).size;
+    const urls = BENCH_MODELS.map((model) => `${hub.url}/${model.repo}/resolve/main/${fileName}`);
+    const phases: Phase[] = [];
+    let floor: Phase | undefined;
+    for (let run = 0; run < FLOOR_RUNS; run++) {
+      rss.reset();
+      const seconds = await runFloor(page, urls, size);
+      const phase = { name: `I/O floor (best of ${FLOOR_RUNS})`, seconds, bytes: size, peak: rss.peak() };
+      if (!floor || phase.seconds < floor.seconds) floor = phase;
+    }
+    phases.push(floor!);
+    rss.reset();
+    const merge = await runMerge(page, hub.url);
+    phases.push({ name: `merge, ${merge.workers} compute worker(s)`, seconds: merge.seconds, bytes: merge.bytes, peak: rss.peak() });
+    await browser.close();
+    printReport(phases);
+  } finally {
+    rss.stop();
+    await browserServer.close();
+    preview.stop();
+    await hub.close();
+  }
+}
+
+async function runFloor(page: Page, urls: string[], size: number): Promise<number> {
+  return page.evaluate(
+    async ({ source, urls, size, chunkBytes, inFlight }) => {
+      const worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+      const started = performance.now();
+      const done = new Promise<{ written: number }>((resolve, reject) => {
+        worker.onmessage = (event: MessageEvent<{ written: number }>) => resolve(event.data);
+        worker.onerror = (event) => reject(new Error(event.message));
+      });
+      worker.postMessage({ urls, size, chunkBytes, inFlight });
+      const { written } = await done;
+      worker.terminate();
+      if (written !== size) throw new Error(`the floor wrote ${written} of ${size} bytes`);
+      return (performance.now() - started) / 1000;
+    },
+    { source: FLOOR_WORKER, urls, size, chunkBytes: HUB_CHUNK_BYTES, inFlight: FLOOR_IN_FLIGHT },
+  );
+}
+
+async function runMerge(page: Page, hubUrl: string): Promise<{ seconds: number; bytes: number; workers: number }> {
+  const [target, plus, minus] = BENCH_MODELS.map((model) => ({ kind: "hub" as const, repo: model.repo }));
+  return page.evaluate(
+    async (request) => {
+      const api = (window as unknown as { __mergeStudio: MergeStudioHook }).__mergeStudio;
+      const started = performance.now();
+      const result = await api.startBrowserMerge(request, () => undefined).done;
+      const seconds = (performance.now() - started) / 1000;
+      await api.discardMerge(result);
+      const bytes = Object.entries(result.files).reduce((sum, [path, file]) => sum + (path.endsWith(".safetensors") ? file.size : 0), 0);
+      return { seconds, bytes, workers: result.workers };
+    },
+    { hubUrl, inputs: { target: target!, plus: plus!, minus: minus! }, alpha: 1, shardSize: 5e9, vocab: "exact" as const },
+  );
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === "string") throw new Error("could not find a free port");
+  return address.port;
+}
+
+/** `vite preview` of the built app (dist/) on a free port. */
+async function startPreview(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const vite = join(REPO_ROOT, "node_modules", "vite", "bin", "vite.js");
+  const child = spawn(process.execPath, [vite, "preview", "--port", String(port), "--strictPort"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const url = `http://127.0.0.1:${port}`;
+  let output = "";
+  child.stdout!.on("data", (data: Buffer) => (output += data.toString()));
+  for (let waited = 0; !output.includes(String(port)); waited += 100) {
+    if (waited > 30_000 || child.exitCode !== null) throw new Error(`vite preview did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * Samples the summed RSS of a process and all its descendants from /proc every RSS_SAMPLE_MS, and
+ * their summed PSS: RSS counts the pages Chromium's processes share (its binary, shared memory)
+ * once per process, PSS splits them, so the PSS sum is the memory the browser really holds.
+ */
+function sampleTreeRss(rootPid: number): { reset(): void; peak(): { rss: number; pss: number }; stop(): void } {
+  let peak = { rss: 0, pss: 0 };
+  const sample = async () => {
+    const parents = new Map<number, number>();
+    const rssOf = new Map<number, number>();
+    for (const name of await readdir("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      const status = await readFile(`/proc/${name}/status`, "utf8").catch(() => "");
+      const ppid = /^PPid:\s+(\d+)/m.exec(status);
+      const rssKb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+      if (ppid) parents.set(Number(name), Number(ppid[1]));
+      if (rssKb) rssOf.set(Number(name), Number(rssKb[1]) * 1024);
+    }
+    const inTree = (pid: number): boolean => pid === rootPid || (pid > 1 && parents.has(pid) && inTree(parents.get(pid)!));
+    let rss = 0;
+    let pss = 0;
+    for (const [pid, bytes] of rssOf) {
+      if (!inTree(pid)) continue;
+      rss += bytes;
+      const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+      pss += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
+    }
+    peak = { rss: Math.max(peak.rss, rss), pss: Math.max(peak.pss, pss) };
+  };
+  const timer = setInterval(() => void sample(), RSS_SAMPLE_MS);
+  return {
+    reset: () => (peak = { rss: 0, pss: 0 }),
+    peak: () => peak,
+    stop: () => clearInterval(timer),
+  };
+}
+
+function printReport(phases: Phase[]): void {
+  const floor = phases[0]!;
+  const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`;
+  const lines = [
+    "",
+    `Qwen2.5-0.5B-shaped trio, bf16, from the local Hub server into OPFS, in headless Chromium; chunk ${HUB_CHUNK_BYTES / 2 ** 20} MiB.`,
+    `Targets: merge within ${TARGET_RATIO}x of the in-browser I/O floor, peak memory of Chromium's processes under ${mb(TARGET_RSS_BYTES)}`,
+    "(sums over all of its processes, sampled every 200 ms; the verdict uses PSS, RSS counts shared pages once per process).",
+    "",
+    `${"phase".padEnd(30)}${"wall s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}${"peak PSS".padStart(10)}  verdict`,
+  ];
+  for (const phase of phases) {
+    const ratio = phase.seconds / floor.seconds;
+    const verdict =
+      phase === floor ? "" : `${ratio <= TARGET_RATIO ? "speed ok" : "speed MISSED"}, ${phase.peak.pss < TARGET_RSS_BYTES ? "memory ok" : "memory MISSED"}`;
+    lines.push(
+      `${phase.name.padEnd(30)}${phase.seconds.toFixed(2).padStart(8)}${(phase.bytes / 1e9 / phase.seconds).toFixed(2).padStart(8)}` +
+        `${ratio.toFixed(2).padStart(9)}${mb(phase.peak.rss).padStart(10)}${mb(phase.peak.pss).padStart(10)}  ${verdict}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+await main();

@@ -1,0 +1,171 @@
+import { expect, test, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { readStoredZip } from "./readStoredZip.ts";
+
+const DEMO_HUB_URL = "http://127.0.0.1:5181";
+const TRIO = { target: "demo/Qwen2-Small-Instruct", plus: "demo/Qwen2-Small-GRPO", minus: "demo/Qwen2-Small-SFT" };
+const REQUEST = {
+  hubUrl: DEMO_HUB_URL,
+  inputs: {
+    target: { kind: "hub", repo: TRIO.target },
+    plus: { kind: "hub", repo: TRIO.plus },
+    minus: { kind: "hub", repo: TRIO.minus },
+  },
+  alpha: 1,
+  shardSize: 5e9,
+  vocab: "exact",
+};
+
+/** The parts of src/ui/merge/browserMerge.ts this test uses, as src/ui/merge/exposeForTests.ts exposes them on ?e2e=1. */
+interface BrowserMergeResult {
+  folder: string;
+  files: Record<string, { size: number; sha256: string }>;
+  bytesWritten: number;
+  workers: number;
+}
+declare global {
+  interface Window {
+    __mergeStudio: {
+      startBrowserMerge(request: typeof REQUEST, onProgress: (progress: { bytesDone: number; bytesTotal: number }) => void): { cancel(): void; done: Promise<BrowserMergeResult> };
+      saveToDirectory(result: BrowserMergeResult, directory: FileSystemDirectoryHandle, folderName: string): Promise<void>;
+      downloadAsZip(result: BrowserMergeResult, zipName: string): Promise<void>;
+      discardMerge(result: BrowserMergeResult): Promise<void>;
+    };
+  }
+}
+
+let cliDir: string;
+let cliFiles: Map<string, Buffer>;
+
+// Each test merges the demo trio in the browser; the CLI merge runs once before them.
+test.describe.configure({ timeout: 120_000 });
+
+test.beforeAll(async () => {
+  cliDir = await mkdtemp(join(tmpdir(), "merge-studio-cli-"));
+  const out = join(cliDir, "merged");
+  const args = ["merge", "--hub-url", DEMO_HUB_URL, "--target", TRIO.target, "--plus", TRIO.plus, "--minus", TRIO.minus, "--alpha", "1", "--out", out];
+  execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: "pipe" });
+  cliFiles = await readTree(out);
+});
+
+test.afterAll(async () => {
+  await rm(cliDir, { recursive: true, force: true });
+});
+
+async function readTree(root: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const path = join(entry.parentPath, entry.name);
+      files.set(relative(root, path).split("\\").join("/"), await readFile(path));
+    }
+  }
+  return files;
+}
+
+/** Compares a merge's files with the CLI's: equal bytes, merge_recipe.json equal but for created_at. */
+function expectSameAsCli(files: Map<string, Buffer>): void {
+  expect([...files.keys()].sort()).toEqual([...cliFiles.keys()].sort());
+  for (const [path, bytes] of files) {
+    if (path === "merge_recipe.json") {
+      const withoutDate = (json: Buffer) => ({ ...(JSON.parse(json.toString("utf8")) as object), created_at: undefined });
+      expect(withoutDate(bytes)).toEqual(withoutDate(cliFiles.get(path)!));
+    } else {
+      expect(bytes.equals(cliFiles.get(path)!), `${path} differs from the CLI's`).toBe(true);
+    }
+  }
+}
+
+async function openStudio(page: Page): Promise<void> {
+  await page.goto("/?e2e=1");
+  await page.waitForFunction(() => "__mergeStudio" in window);
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    for (const name of ["merges", "saved"]) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+  });
+}
+
+const mergeInPage = (page: Page) =>
+  page.evaluate(async (request) => {
+    const progress: number[] = [];
+    const result = await window.__mergeStudio.startBrowserMerge(request, (p) => progress.push(p.bytesDone)).done;
+    return { result, progress };
+  }, REQUEST);
+
+const opfsMergeEntries = (page: Page) =>
+  page.evaluate(async () => {
+    const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
+    const names: string[] = [];
+    for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+    return names;
+  });
+
+test("merges the demo trio into OPFS and saves it to a folder, byte-identical to the CLI", async ({ page }) => {
+  await openStudio(page);
+  const { result, progress } = await mergeInPage(page);
+  expect(result.workers).toBeGreaterThanOrEqual(1);
+  expect(progress.at(-1)).toBe(result.bytesWritten);
+  expect(await opfsMergeEntries(page)).toEqual([result.folder]);
+
+  const saved = await page.evaluate(async (result: BrowserMergeResult) => {
+    const saved = await (await navigator.storage.getDirectory()).getDirectoryHandle("saved", { create: true });
+    await window.__mergeStudio.saveToDirectory(result, saved, result.folder);
+    const folder = await saved.getDirectoryHandle(result.folder);
+    const files: Record<string, string> = {};
+    for (const path of Object.keys(result.files)) {
+      const parts = path.split("/");
+      let directory = folder;
+      for (const part of parts.slice(0, -1)) directory = await directory.getDirectoryHandle(part);
+      const file = await (await directory.getFileHandle(parts.at(-1)!)).getFile();
+      const dataUrl = await new Promise<string>((resolve) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result as string);
+        reader.readAsDataURL(file);
+      });
+      files[path] = dataUrl.slice(dataUrl.indexOf(",") + 1);
+    }
+    return files;
+  }, result);
+  expectSameAsCli(new Map(Object.entries(saved).map(([path, base64]) => [path, Buffer.from(base64, "base64")])));
+
+  await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
+  expect(await opfsMergeEntries(page)).toEqual([]);
+});
+
+test("cancelling mid-merge leaves no OPFS folder", async ({ page }) => {
+  await openStudio(page);
+  const outcome = await page.evaluate(async (request) => {
+    let sawProgress = false;
+    const job = window.__mergeStudio.startBrowserMerge(request, (p) => {
+      if (!sawProgress && p.bytesDone < p.bytesTotal) job.cancel();
+      sawProgress = true;
+    });
+    try {
+      await job.done;
+      return "completed";
+    } catch (error) {
+      return error instanceof DOMException ? error.name : String(error);
+    }
+  }, REQUEST);
+  expect(outcome).toBe("AbortError");
+  expect(await opfsMergeEntries(page)).toEqual([]);
+});
+
+test("downloads the merge as a zip of the same bytes", async ({ page }) => {
+  await openStudio(page);
+  const { result } = await mergeInPage(page);
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.evaluate((result) => window.__mergeStudio.downloadAsZip(result, "merged.zip"), result),
+  ]);
+  expect(download.suggestedFilename()).toBe("merged.zip");
+  const entries = readStoredZip(await readFile(await download.path()));
+  expect([...entries.keys()].every((name) => name.startsWith("merged/"))).toBe(true);
+  expectSameAsCli(new Map([...entries].map(([name, bytes]) => [name.slice("merged/".length), bytes])));
+
+  await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
+  expect(await opfsMergeEntries(page)).toEqual([]);
+});

@@ -1,0 +1,131 @@
+import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
+import type { BrowserMergeResult } from "../merge/browserMerge.ts";
+import { formatBytes, formatDuration } from "../format.ts";
+import { buildMergeRequest, canSaveToFolder, type SaveState } from "../state/mergeSlice.ts";
+import { useStudioStore } from "../state/studioStore.ts";
+import { ErrorMessage } from "./ErrorMessage.tsx";
+import { primaryButtonClass, secondaryButtonClass } from "./styles.ts";
+
+/** Runs the merge in this browser, shows its progress, and saves the merged folder. */
+export function MergePanel() {
+  const merge = useStudioStore((state) => state.merge);
+  const startMerge = useStudioStore((state) => state.startMerge);
+  const cancelMerge = useStudioStore((state) => state.cancelMerge);
+  const blocker = useStudioStore((state) => {
+    const built = buildMergeRequest(state);
+    return "error" in built ? built.error : undefined;
+  });
+  const running = merge.status === "running";
+
+  return (
+    <div className="flex flex-col gap-4">
+      <div className="flex flex-wrap items-center gap-3">
+        <button
+          type="button"
+          data-testid="merge-button"
+          className={primaryButtonClass}
+          disabled={blocker !== undefined || running}
+          onClick={startMerge}
+          aria-describedby="merge-help"
+        >
+          {running ? "Merging…" : "Merge in this browser"}
+        </button>
+        {running && (
+          <button type="button" data-testid="merge-cancel" className={secondaryButtonClass} onClick={cancelMerge}>
+            Cancel
+          </button>
+        )}
+        <p id="merge-help" className="text-sm text-slate-500">
+          {blocker ?? "Streams the weights over HTTP range requests; memory stays bounded whatever the model size."}
+        </p>
+      </div>
+      {running && <MergeProgressBar progress={merge.progress} />}
+      {merge.status === "cancelled" && <p className="text-sm text-slate-600">The merge was cancelled; nothing was kept.</p>}
+      {merge.status === "failed" && <ErrorMessage>{merge.error}</ErrorMessage>}
+      {merge.status === "done" && <MergeDone result={merge.result} />}
+    </div>
+  );
+}
+
+function MergeProgressBar({ progress }: { progress: MergeProgress | undefined }) {
+  const fraction = progress && progress.bytesTotal > 0 ? progress.bytesDone / progress.bytesTotal : 0;
+  const percent = Math.floor(fraction * 100);
+  const speed = progress?.bytesPerSecond ?? 0;
+  const eta = progress && speed > 0 ? (progress.bytesTotal - progress.bytesDone) / speed : Number.NaN;
+  return (
+    <div data-testid="merge-progress" className="flex flex-col gap-2">
+      <div
+        role="progressbar"
+        aria-label="Merge progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent}
+        className="h-2.5 overflow-hidden rounded-full bg-slate-200"
+      >
+        <div className="h-full rounded-full bg-indigo-600 transition-[width]" style={{ width: `${fraction * 100}%` }} />
+      </div>
+      <p className="flex flex-wrap gap-x-4 gap-y-1 text-sm text-slate-600 tabular-nums">
+        <span className="font-medium text-slate-900">{percent}%</span>
+        {progress ? (
+          <>
+            <span>
+              {formatBytes(progress.bytesDone)} of {formatBytes(progress.bytesTotal)}
+            </span>
+            <span>{(speed / 1e9).toFixed(2)} GB/s</span>
+            <span>{formatDuration(eta)} left</span>
+            <span className="min-w-0 truncate font-mono text-xs leading-5 text-slate-500">
+              {progress.tensor} ({progress.tensorIndex + 1} of {progress.tensorCount})
+            </span>
+          </>
+        ) : (
+          <span>Starting…</span>
+        )}
+      </p>
+    </div>
+  );
+}
+
+function MergeDone({ result }: { result: BrowserMergeResult }) {
+  const save = useStudioStore((state) => state.save);
+  const saveToFolder = useStudioStore((state) => state.saveToFolder);
+  const saveAsZip = useStudioStore((state) => state.saveAsZip);
+  const folderSupported = canSaveToFolder();
+  const saving = save.status === "saving";
+  const fileCount = Object.keys(result.files).length;
+
+  return (
+    <div data-testid="merge-done" className="flex flex-col gap-3 rounded-lg border border-emerald-200 bg-emerald-50 p-4">
+      <p className="text-sm text-emerald-900">
+        <span className="font-medium">Merged {result.folder}</span>: {fileCount} files, {formatBytes(result.bytesWritten)} in{" "}
+        {formatDuration(result.seconds)} on {result.workers} {result.workers === 1 ? "worker" : "workers"}.
+      </p>
+      <div className="flex flex-wrap items-center gap-3">
+        <button
+          type="button"
+          data-testid="save-folder-button"
+          className={primaryButtonClass}
+          disabled={!folderSupported || saving}
+          onClick={() => void saveToFolder()}
+        >
+          Save to folder…
+        </button>
+        <button type="button" data-testid="save-zip-button" className={secondaryButtonClass} disabled={saving} onClick={() => void saveAsZip()}>
+          Download .zip
+        </button>
+        {!folderSupported && <p className="text-sm text-slate-600">This browser cannot write to a folder; download the .zip instead.</p>}
+      </div>
+      <SaveStatus save={save} />
+    </div>
+  );
+}
+
+function SaveStatus({ save }: { save: SaveState }) {
+  if (save.status === "idle") return null;
+  if (save.status === "failed") return <ErrorMessage>{save.error}</ErrorMessage>;
+  if (save.status === "saved") return <p role="status" className="text-sm text-emerald-900">{save.message}</p>;
+  return (
+    <p role="status" className="text-sm text-slate-600 tabular-nums">
+      {save.target === "folder" ? "Saving" : "Zipping"}… {formatBytes(save.bytesDone)} of {formatBytes(save.bytesTotal)}
+    </p>
+  );
+}

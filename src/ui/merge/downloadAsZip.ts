@@ -1,0 +1,34 @@
+import { makeZip } from "client-zip";
+import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
+import type { BrowserMergeResult } from "./browserMerge.ts";
+import { openMergedFile, pathsInSaveOrder } from "./mergedFiles.ts";
+
+/** How long the download's object URL lives: the browser holds the file once the download has started. */
+const OBJECT_URL_LIFETIME_MS = 60_000;
+
+/** Where the zip of a merge is built, next to its folder in OPFS merges/. */
+export const zipFileName = (result: BrowserMergeResult) => `${result.folder}.zip`;
+
+/**
+ * Offers the merged folder as one .zip download (stored, Zip64 where sizes need it) for browsers
+ * without showDirectoryPicker. The zip is streamed from the merged files into an OPFS file and the
+ * download reads that file, so no file is ever whole in memory; discardMerge removes it.
+ */
+export async function downloadAsZip(result: BrowserMergeResult, zipName: string): Promise<void> {
+  const root = zipName.replace(/\.zip$/i, "") || result.folder;
+  async function* entries() {
+    for (const path of pathsInSaveOrder(result)) {
+      const file = await openMergedFile(result, path);
+      yield { name: `${root}/${path}`, input: file, lastModified: file.lastModified, size: file.size };
+    }
+  }
+  const merges = await openOpfsMergesFolder();
+  const zipHandle = await merges.getFileHandle(zipFileName(result), { create: true });
+  await makeZip(entries()).pipeTo(await zipHandle.createWritable());
+  const url = URL.createObjectURL(await zipHandle.getFile());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = zipName;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), OBJECT_URL_LIFETIME_MS);
+}

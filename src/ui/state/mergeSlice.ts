@@ -1,0 +1,158 @@
+import type { StateCreator } from "zustand";
+import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
+import {
+  discardMerge,
+  downloadAsZip,
+  saveToDirectory,
+  startBrowserMerge,
+  type BrowserMergeRequest,
+  type BrowserMergeResult,
+} from "../merge/browserMerge.ts";
+import { selectMergePlan } from "./selectMergePlan.ts";
+import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
+import type { StudioState } from "./studioStore.ts";
+
+export type MergeState =
+  | { status: "idle" }
+  | { status: "running"; progress: MergeProgress | undefined; cancel: () => void }
+  | { status: "done"; result: BrowserMergeResult }
+  | { status: "cancelled" }
+  | { status: "failed"; error: string };
+
+export type SaveTarget = "folder" | "zip";
+
+export type SaveState =
+  | { status: "idle" }
+  | { status: "saving"; target: SaveTarget; bytesDone: number; bytesTotal: number }
+  | { status: "saved"; target: SaveTarget; message: string }
+  | { status: "failed"; target: SaveTarget; error: string };
+
+export interface MergeSlice {
+  merge: MergeState;
+  save: SaveState;
+  startMerge: () => void;
+  cancelMerge: () => void;
+  /** Forgets a finished merge and frees its storage: called whenever the recipe changes, so no stale result can be saved. */
+  discardMergeResult: () => void;
+  saveToFolder: () => Promise<void>;
+  saveAsZip: () => Promise<void>;
+}
+
+interface WindowWithDirectoryPicker {
+  showDirectoryPicker?: (options?: { mode?: "read" | "readwrite"; id?: string }) => Promise<FileSystemDirectoryHandle>;
+}
+
+export function canSaveToFolder(): boolean {
+  return typeof (window as WindowWithDirectoryPicker).showDirectoryPicker === "function";
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const isAbort = (error: unknown) => error instanceof DOMException && error.name === "AbortError";
+
+/** The request for the current recipe, or why there is none. */
+export function buildMergeRequest(state: StudioState): { request: BrowserMergeRequest } | { error: string } {
+  const plan = selectMergePlan(state);
+  if (!plan) return { error: "Pick and inspect all three models first." };
+  if (!plan.ok) return { error: "The models are not compatible: see the compatibility report." };
+  const shard = shardSizeBytes(state.shardSizeText);
+  if ("error" in shard) return shard;
+  const { target, plus, minus } = state.models;
+  if (target.status !== "ready" || plus.status !== "ready" || minus.status !== "ready") {
+    return { error: "Pick and inspect all three models first." };
+  }
+  const accessToken = usableToken(state);
+  return {
+    request: {
+      hubUrl: state.hubUrl,
+      ...(accessToken ? { accessToken } : {}),
+      inputs: { target: target.input, plus: plus.input, minus: minus.input },
+      alpha: state.alpha,
+      ...(state.outDtype !== "target" ? { outDtype: state.outDtype } : {}),
+      shardSize: shard.bytes,
+      vocab: state.vocab,
+    },
+  };
+}
+
+export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (set, get) => ({
+  merge: { status: "idle" },
+  save: { status: "idle" },
+
+  startMerge: () => {
+    if (get().merge.status === "running") return;
+    get().discardMergeResult();
+    const built = buildMergeRequest(get());
+    if ("error" in built) {
+      set({ merge: { status: "failed", error: built.error } });
+      return;
+    }
+    let cancelled = false;
+    const job = startBrowserMerge(built.request, (progress) => {
+      const merge = get().merge;
+      if (merge.status === "running") set({ merge: { ...merge, progress } });
+    });
+    const cancel = () => {
+      cancelled = true;
+      job.cancel();
+      set({ merge: { status: "cancelled" } });
+    };
+    set({ merge: { status: "running", progress: undefined, cancel }, save: { status: "idle" } });
+    job.done.then(
+      (result) => {
+        if (!cancelled) set({ merge: { status: "done", result } });
+      },
+      (error: unknown) => {
+        if (!cancelled) set({ merge: isAbort(error) ? { status: "cancelled" } : { status: "failed", error: message(error) } });
+      },
+    );
+  },
+
+  cancelMerge: () => {
+    const merge = get().merge;
+    if (merge.status === "running") merge.cancel();
+  },
+
+  discardMergeResult: () => {
+    const merge = get().merge;
+    if (merge.status === "running") return;
+    // Best effort: a browser that refuses to delete leaves a stale folder in private storage, nothing worse.
+    if (merge.status === "done") discardMerge(merge.result).catch(() => undefined);
+    set({ merge: { status: "idle" }, save: { status: "idle" } });
+  },
+
+  saveToFolder: async () => {
+    const merge = get().merge;
+    const picker = (window as WindowWithDirectoryPicker).showDirectoryPicker;
+    if (merge.status !== "done" || !picker) return;
+    const { result } = merge;
+    let directory: FileSystemDirectoryHandle;
+    try {
+      directory = await picker({ mode: "readwrite", id: "merge-studio-output" });
+    } catch (error) {
+      if (!isAbort(error)) set({ save: { status: "failed", target: "folder", error: message(error) } });
+      return;
+    }
+    set({ save: { status: "saving", target: "folder", bytesDone: 0, bytesTotal: result.bytesWritten } });
+    try {
+      await saveToDirectory(result, directory, result.folder, (bytesDone, bytesTotal) =>
+        set({ save: { status: "saving", target: "folder", bytesDone, bytesTotal } }),
+      );
+      set({ save: { status: "saved", target: "folder", message: `Saved as ${directory.name}/${result.folder}.` } });
+    } catch (error) {
+      set({ save: { status: "failed", target: "folder", error: message(error) } });
+    }
+  },
+
+  saveAsZip: async () => {
+    const merge = get().merge;
+    if (merge.status !== "done") return;
+    const zipName = `${merge.result.folder}.zip`;
+    set({ save: { status: "saving", target: "zip", bytesDone: 0, bytesTotal: merge.result.bytesWritten } });
+    try {
+      await downloadAsZip(merge.result, zipName);
+      set({ save: { status: "saved", target: "zip", message: `Downloading ${zipName}.` } });
+    } catch (error) {
+      set({ save: { status: "failed", target: "zip", error: message(error) } });
+    }
+  },
+});

@@ -1,0 +1,114 @@
+import type { StateCreator } from "zustand";
+import type { ModelInfo } from "../../core/model/inspectModel.ts";
+import { inspectModel } from "../../core/model/inspectModel.ts";
+import type { Role } from "../../core/plan/planMerge.ts";
+import { summarizeModel, type ModelSummary } from "../../core/plan/summarizeModel.ts";
+import { openFileListSource } from "../../core/sources/openFileListSource.ts";
+import { openHubSource } from "../../core/sources/openHubSource.ts";
+import { findPaperTrio } from "./findPaperTrio.ts";
+import { inputTitle, type ModelInput } from "./modelInput.ts";
+import { ROLES, type LinkRecipe } from "./recipeLink.ts";
+import { usableToken } from "./settingsSlice.ts";
+import type { StudioState } from "./studioStore.ts";
+
+export type ModelSlot =
+  | { status: "empty" }
+  | { status: "inspecting"; input: ModelInput }
+  | { status: "ready"; input: ModelInput; info: ModelInfo; summary: ModelSummary }
+  | { status: "failed"; input: ModelInput; error: string };
+
+export type PresetState = { status: "idle" } | { status: "searching" } | { status: "failed"; error: string };
+
+export interface ModelsSlice {
+  models: Record<Role, ModelSlot>;
+  preset: PresetState;
+  /** Picks a model for a role and reads its config.json and safetensors headers (no weights). */
+  pickModel: (role: Role, input: ModelInput) => void;
+  clearModel: (role: Role) => void;
+  reinspectHubModels: () => void;
+  /** Fills the three roles with an Instruct / GRPO / SFT trio of one family, found on the current Hub. */
+  applyPaperPreset: () => Promise<void>;
+}
+
+/** The inspection in flight per role: a newer pick aborts the older one. */
+const inspections = new Map<Role, AbortController>();
+
+async function openAndInspect(input: ModelInput, hubUrl: string, accessToken: string | undefined, signal: AbortSignal) {
+  const source =
+    input.kind === "hub"
+      ? await openHubSource(inputTitle(input), { hubUrl, ...(accessToken ? { accessToken } : {}) })
+      : openFileListSource(input.label, input.files);
+  try {
+    return await inspectModel(source, signal);
+  } catch (error) {
+    await source.close?.();
+    throw error;
+  }
+}
+
+function releaseSlot(slot: ModelSlot): void {
+  if (slot.status === "ready") void slot.info.source.close?.();
+}
+
+export const createModelsSlice =
+  (link: LinkRecipe): StateCreator<StudioState, [], [], ModelsSlice> =>
+  (set, get) => {
+    const setSlot = (role: Role, slot: ModelSlot) => set((state) => ({ models: { ...state.models, [role]: slot } }));
+
+    return {
+      models: {
+        target: link.inputs.target ? { status: "inspecting", input: link.inputs.target } : { status: "empty" },
+        plus: link.inputs.plus ? { status: "inspecting", input: link.inputs.plus } : { status: "empty" },
+        minus: link.inputs.minus ? { status: "inspecting", input: link.inputs.minus } : { status: "empty" },
+      },
+      preset: { status: "idle" },
+
+      pickModel: (role, input) => {
+        inspections.get(role)?.abort();
+        const controller = new AbortController();
+        inspections.set(role, controller);
+        releaseSlot(get().models[role]);
+        setSlot(role, { status: "inspecting", input });
+        get().discardMergeResult();
+        const state = get();
+        openAndInspect(input, state.hubUrl, usableToken(state), controller.signal).then(
+          (info) => {
+            if (controller.signal.aborted) return void info.source.close?.();
+            setSlot(role, { status: "ready", input, info, summary: summarizeModel(info) });
+          },
+          (error: unknown) => {
+            if (controller.signal.aborted) return;
+            setSlot(role, { status: "failed", input, error: error instanceof Error ? error.message : String(error) });
+          },
+        );
+      },
+
+      clearModel: (role) => {
+        inspections.get(role)?.abort();
+        inspections.delete(role);
+        releaseSlot(get().models[role]);
+        setSlot(role, { status: "empty" });
+        get().discardMergeResult();
+      },
+
+      reinspectHubModels: () => {
+        for (const role of ROLES) {
+          const slot = get().models[role];
+          if (slot.status !== "empty" && slot.input.kind === "hub") get().pickModel(role, slot.input);
+        }
+      },
+
+      applyPaperPreset: async () => {
+        set({ preset: { status: "searching" } });
+        try {
+          const state = get();
+          const trio = await findPaperTrio(state.hubUrl, usableToken(state));
+          for (const role of ROLES) get().pickModel(role, { kind: "hub", repo: trio[role] });
+          get().setAlpha(1);
+          set({ preset: { status: "idle" } });
+        } catch (error) {
+          set({ preset: { status: "failed", error: error instanceof Error ? error.message : String(error) } });
+        }
+      },
+    };
+  };

@@ -1,0 +1,80 @@
+import { writeMergedModel, type MergeProgress } from "../src/core/engine/writeMergedModel.ts";
+import { createWorkerPoolComputer } from "../src/core/engine/workerPoolComputer.ts";
+import { getMergeMethod } from "../src/core/methods/mergeMethods.ts";
+import { inspectModel } from "../src/core/model/inspectModel.ts";
+import { planMerge } from "../src/core/plan/planMerge.ts";
+import { openOpfsFolderSink } from "../src/core/sinks/openOpfsFolderSink.ts";
+import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { openFileListSource } from "../src/core/sources/openFileListSource.ts";
+import { openHubSource } from "../src/core/sources/openHubSource.ts";
+import { TOOL_VERSION } from "../src/core/version.ts";
+import type { BrowserMergeRequest, InputSpec } from "../src/ui/merge/browserMerge.ts";
+import { mergeFolderName } from "../src/ui/merge/mergeFolderName.ts";
+import type { MergeWorkerCommand, MergeWorkerEvent } from "../src/ui/merge/mergeWorkerMessages.ts";
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const PROGRESS_INTERVAL_MS = 100;
+const post = (event: MergeWorkerEvent) => scope.postMessage(event);
+
+let controller: AbortController | undefined;
+
+scope.onmessage = (event: MessageEvent<MergeWorkerCommand>) => {
+  const command = event.data;
+  if (command.type === "cancel") controller?.abort(new DOMException("the merge was cancelled", "AbortError"));
+  else if (!controller) void run(command.request, (controller = new AbortController()).signal);
+};
+
+async function run(request: BrowserMergeRequest, signal: AbortSignal): Promise<void> {
+  const workers = Math.max(1, navigator.hardwareConcurrency - 1);
+  const computer = createWorkerPoolComputer(workers, () => new Worker(new URL("./chunkWorker.ts", import.meta.url), { type: "module" }));
+  const sources: ModelSource[] = [];
+  try {
+    const open = async (spec: InputSpec) => {
+      const source =
+        spec.kind === "hub"
+          ? await openHubSource(spec.revision ? `${spec.repo}@${spec.revision}` : spec.repo, { hubUrl: request.hubUrl, accessToken: request.accessToken })
+          : openFileListSource(spec.label, spec.files);
+      sources.push(source);
+      signal.throwIfAborted();
+      return inspectModel(source, signal);
+    };
+    const { inputs } = request;
+    const models = { target: await open(inputs.target), plus: await open(inputs.plus), minus: await open(inputs.minus) };
+    const plan = planMerge(models, {
+      method: getMergeMethod("task_arithmetic"),
+      parameters: { alpha: request.alpha },
+      outDtype: request.outDtype,
+      vocab: request.vocab,
+    });
+    if (!plan.ok) {
+      const errors = plan.issues.filter((issue) => issue.severity === "error");
+      throw new Error(`cannot merge: ${errors.map((issue) => issue.message).join("; ")}`);
+    }
+    signal.throwIfAborted();
+    const sink = await openOpfsFolderSink(mergeFolderName(inputs.target));
+    post({ type: "folder", folder: sink.name });
+    let lastPosted = 0;
+    let last: MergeProgress | undefined;
+    const result = await writeMergedModel(plan, sink, {
+      shardSize: request.shardSize,
+      computer,
+      signal,
+      toolVersion: TOOL_VERSION,
+      onProgress: (progress) => {
+        last = progress;
+        const now = performance.now();
+        if (now - lastPosted < PROGRESS_INTERVAL_MS) return;
+        lastPosted = now;
+        post({ type: "progress", progress });
+      },
+    });
+    if (last) post({ type: "progress", progress: last });
+    const { location: folder, files, bytesWritten, seconds } = result;
+    post({ type: "done", result: { folder, files, bytesWritten, seconds, workers } });
+  } catch (error) {
+    post({ type: "failed", message: error instanceof Error ? error.message : String(error), aborted: signal.aborted });
+  } finally {
+    await computer.close?.();
+    await Promise.all(sources.map((source) => source.close?.()));
+  }
+}
