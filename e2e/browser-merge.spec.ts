@@ -1,18 +1,14 @@
 import { expect, test, type Page } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
 import { readStoredZip } from "./readStoredZip.ts";
 
-const DEMO_HUB_URL = "http://127.0.0.1:5181";
-const TRIO = { target: "demo/Qwen2-Small-Instruct", plus: "demo/Qwen2-Small-GRPO", minus: "demo/Qwen2-Small-SFT" };
 const REQUEST = {
   hubUrl: DEMO_HUB_URL,
   inputs: {
-    target: { kind: "hub", repo: TRIO.target },
-    plus: { kind: "hub", repo: TRIO.plus },
-    minus: { kind: "hub", repo: TRIO.minus },
+    target: { kind: "hub", repo: DEMO_TRIO.target },
+    plus: { kind: "hub", repo: DEMO_TRIO.plus },
+    minus: { kind: "hub", repo: DEMO_TRIO.minus },
   },
   alpha: 1,
   shardSize: 5e9,
@@ -37,47 +33,14 @@ declare global {
   }
 }
 
-let cliDir: string;
 let cliFiles: Map<string, Buffer>;
 
 // Each test merges the demo trio in the browser; the CLI merge runs once before them.
 test.describe.configure({ timeout: 120_000 });
 
 test.beforeAll(async () => {
-  cliDir = await mkdtemp(join(tmpdir(), "merge-studio-cli-"));
-  const out = join(cliDir, "merged");
-  const args = ["merge", "--hub-url", DEMO_HUB_URL, "--target", TRIO.target, "--plus", TRIO.plus, "--minus", TRIO.minus, "--alpha", "1", "--out", out];
-  execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: "pipe" });
-  cliFiles = await readTree(out);
+  cliFiles = await mergeWithCli();
 });
-
-test.afterAll(async () => {
-  await rm(cliDir, { recursive: true, force: true });
-});
-
-async function readTree(root: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) {
-      const path = join(entry.parentPath, entry.name);
-      files.set(relative(root, path).split("\\").join("/"), await readFile(path));
-    }
-  }
-  return files;
-}
-
-/** Compares a merge's files with the CLI's: equal bytes, merge_recipe.json equal but for created_at. */
-function expectSameAsCli(files: Map<string, Buffer>): void {
-  expect([...files.keys()].sort()).toEqual([...cliFiles.keys()].sort());
-  for (const [path, bytes] of files) {
-    if (path === "merge_recipe.json") {
-      const withoutDate = (json: Buffer) => ({ ...(JSON.parse(json.toString("utf8")) as object), created_at: undefined });
-      expect(withoutDate(bytes)).toEqual(withoutDate(cliFiles.get(path)!));
-    } else {
-      expect(bytes.equals(cliFiles.get(path)!), `${path} differs from the CLI's`).toBe(true);
-    }
-  }
-}
 
 async function openStudio(page: Page): Promise<void> {
   await page.goto("/?e2e=1");
@@ -129,7 +92,7 @@ test("merges the demo trio into OPFS and saves it to a folder, byte-identical to
     }
     return files;
   }, result);
-  expectSameAsCli(new Map(Object.entries(saved).map(([path, base64]) => [path, Buffer.from(base64, "base64")])));
+  expectSameAsCli(new Map(Object.entries(saved).map(([path, base64]) => [path, Buffer.from(base64, "base64")])), cliFiles);
 
   await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
   expect(await opfsMergeEntries(page)).toEqual([]);
@@ -164,7 +127,7 @@ test("downloads the merge as a zip of the same bytes", async ({ page }) => {
   expect(download.suggestedFilename()).toBe("merged.zip");
   const entries = readStoredZip(await readFile(await download.path()));
   expect([...entries.keys()].every((name) => name.startsWith("merged/"))).toBe(true);
-  expectSameAsCli(new Map([...entries].map(([name, bytes]) => [name.slice("merged/".length), bytes])));
+  expectSameAsCli(new Map([...entries].map(([name, bytes]) => [name.slice("merged/".length), bytes])), cliFiles);
 
   await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
   expect(await opfsMergeEntries(page)).toEqual([]);

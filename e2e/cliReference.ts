@@ -1,0 +1,46 @@
+import { expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+export const DEMO_HUB_URL = "http://127.0.0.1:5181";
+export const DEMO_TRIO = { target: "demo/Qwen2-Small-Instruct", plus: "demo/Qwen2-Small-GRPO", minus: "demo/Qwen2-Small-SFT" };
+
+/** The demo trio merged at alpha 1 by the real CLI: what every browser merge of the same recipe must equal. */
+export async function mergeWithCli(): Promise<Map<string, Buffer>> {
+  const dir = await mkdtemp(join(tmpdir(), "merge-studio-cli-"));
+  try {
+    const out = join(dir, "merged");
+    const { target, plus, minus } = DEMO_TRIO;
+    const args = ["merge", "--hub-url", DEMO_HUB_URL, "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1", "--out", out];
+    execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: "pipe" });
+    return await readTree(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function readTree(root: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const path = join(entry.parentPath, entry.name);
+      files.set(relative(root, path).split("\\").join("/"), await readFile(path));
+    }
+  }
+  return files;
+}
+
+/** Same file names and bytes as the CLI's output; merge_recipe.json equal but for created_at. */
+export function expectSameAsCli(files: Map<string, Buffer>, cliFiles: Map<string, Buffer>): void {
+  expect([...files.keys()].sort()).toEqual([...cliFiles.keys()].sort());
+  for (const [path, bytes] of files) {
+    if (path === "merge_recipe.json") {
+      const withoutDate = (json: Buffer) => ({ ...(JSON.parse(json.toString("utf8")) as object), created_at: undefined });
+      expect(withoutDate(bytes)).toEqual(withoutDate(cliFiles.get(path)!));
+    } else {
+      expect(bytes.equals(cliFiles.get(path)!), `${path} differs from the CLI's`).toBe(true);
+    }
+  }
+}

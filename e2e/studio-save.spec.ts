@@ -1,0 +1,78 @@
+import { expect, test, type Page } from "@playwright/test";
+import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
+
+let cliFiles: Map<string, Buffer>;
+test.describe.configure({ timeout: 120_000 });
+test.beforeAll(async () => {
+  cliFiles = await mergeWithCli();
+});
+
+const recipe = `/?hub=${DEMO_HUB_URL}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1`;
+
+/** Opens the recipe with showDirectoryPicker answering an OPFS folder "picked", as a user picking a folder would. */
+async function openRecipe(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    Object.assign(window, {
+      showDirectoryPicker: async () => (await navigator.storage.getDirectory()).getDirectoryHandle("picked", { create: true }),
+    });
+  });
+  await page.goto(recipe);
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    for (const name of ["merges", "picked"]) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+  });
+  await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
+}
+
+/** Every file under an OPFS folder, base64-encoded by path. */
+const readOpfsFolder = (page: Page, path: string[]) =>
+  page.evaluate(async (path) => {
+    let folder = await navigator.storage.getDirectory();
+    for (const part of path) folder = await folder.getDirectoryHandle(part);
+    const files: Record<string, string> = {};
+    const walk = async (directory: FileSystemDirectoryHandle, prefix: string) => {
+      for await (const [name, handle] of (directory as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+        if (handle.kind === "directory") await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`);
+        else {
+          const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
+          let binary = "";
+          for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+          files[`${prefix}${name}`] = btoa(binary);
+        }
+      }
+    };
+    await walk(folder, "");
+    return files;
+  }, path);
+
+test("Save to folder writes the CLI's bytes into the picked folder", async ({ page }) => {
+  await openRecipe(page);
+  await page.getByTestId("merge-button").click();
+  await expect(page.getByTestId("merge-progress")).toBeVisible();
+  await page.screenshot({ path: "test-results/screenshots/studio-merging.png", fullPage: true });
+  await expect(page.getByTestId("merge-done")).toBeVisible({ timeout: 90_000 });
+  await page.getByTestId("save-folder-button").click();
+  const saved = page.getByTestId("merge-done").getByRole("status");
+  await expect(saved).toContainText("Saved as picked/", { timeout: 60_000 });
+  const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
+  const files = await readOpfsFolder(page, ["picked", folderName]);
+  expectSameAsCli(new Map(Object.entries(files).map(([path, base64]) => [path, Buffer.from(base64, "base64")])), cliFiles);
+});
+
+test("Cancel stops the merge, shows nothing as done and leaves no output", async ({ page }) => {
+  await openRecipe(page);
+  await page.getByTestId("merge-button").click();
+  await expect(page.getByTestId("merge-progress")).toBeVisible();
+  await page.getByTestId("merge-cancel").click();
+  await expect(page.getByTestId("merge-progress")).toHaveCount(0);
+  await expect(page.getByTestId("merge-done")).toHaveCount(0);
+  await expect(page.getByTestId("merge-button")).toBeEnabled();
+  const leftovers = () =>
+    page.evaluate(async () => {
+      const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
+      const names: string[] = [];
+      for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+      return names;
+    });
+  await expect.poll(leftovers).toEqual([]);
+});
