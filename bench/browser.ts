@@ -1,13 +1,12 @@
 import { chromium, type Page } from "@playwright/test";
 import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HUB_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { BENCH_MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
+import { freePort } from "./freePort.ts";
 
 /**
  * Browser merge benchmark (npm run bench:browser, after vite build): in headless Chromium, the
@@ -138,16 +137,6 @@ async function runMerge(page: Page, hubUrl: string): Promise<{ seconds: number; 
     },
     { hubUrl, inputs: { target: target!, plus: plus!, minus: minus! }, alpha: 1, shardSize: 5e9, vocab: "exact" as const },
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("could not find a free port");
-  return address.port;
 }
 
 /** `vite preview` of the built app (dist/) on a free port. */

@@ -1,11 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { LOCAL_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { BENCH_DIR, BENCH_MODELS as MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
+import { freePort } from "./freePort.ts";
 
 /**
  * Merge throughput benchmark (npm run bench:merge): a Qwen2.5-0.5B-shaped trio, merged from local
@@ -98,16 +98,6 @@ async function runChild(label: string, args: string[]): Promise<ChildResult> {
   const peakRssBytes = await readPeakRss(rssFile);
   if (code !== 0) throw new Error(`${label} exited with ${code}:\n${output.trim().split("\n").slice(-10).join("\n")}`);
   return { seconds, peakRssBytes };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === "string") throw new Error("could not find a free port");
-  return address.port;
 }
 
 /** Starts `main.ts hub` on a free port and waits for the URL it prints; stop() returns its peak RSS. */
