@@ -50,8 +50,8 @@ export async function readSafetensorsHeader(
   return parseSafetensorsHeader(file.path, file.size, json);
 }
 
-/** Validates the JSON header bytes of a file of `fileSize` bytes. Exported for tests and in-memory buffers. */
-export function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8Array): SafetensorsHeader {
+/** Validates the JSON header bytes of a file of `fileSize` bytes. */
+function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8Array): SafetensorsHeader {
   const fail = (problem: string, tensor?: string): never => {
     throw new SafetensorsError(fileName, problem, tensor);
   };
