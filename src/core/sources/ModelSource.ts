@@ -21,7 +21,8 @@ export interface ModelSource {
   /**
    * Reads bytes [offset, offset + length) of `path`; rejects if fewer bytes exist. With `into`
    * (at least `length` bytes), the bytes go there where the source can, so that a merge reuses a
-   * few chunk buffers instead of allocating gigabytes; the result may still be another array.
+   * few chunk buffers instead of allocating gigabytes; the result may still be another array, and
+   * `into` may be detached by the call (a browser's fetch transfers it): use only the result.
    */
   read(path: string, offset: number, length: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array>;
   /** Releases open handles; the source is unusable afterwards. */

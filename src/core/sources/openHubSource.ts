@@ -1,4 +1,5 @@
 import { fileDownloadInfo, listFiles, modelInfo, type FileDownloadInfoOutput } from "@huggingface/hub";
+import { fetchRequest } from "./fetchRequest.ts";
 import type { ModelSource, RepoFile } from "./ModelSource.ts";
 
 export interface HubSourceOptions {
@@ -38,13 +39,6 @@ export interface HttpRequestInit {
 
 /** Sends one request and reads the whole body; rejects (like fetch) when the network fails. */
 export type HttpRequest = (url: string, init: HttpRequestInit) => Promise<HttpResponse>;
-
-/** HttpRequest over the platform's fetch (browsers, workers). */
-export const fetchRequest: HttpRequest = async (url, { into: _into, ...init }) => {
-  const response = await fetch(url, init);
-  const body = init.method === "HEAD" ? new Uint8Array(0) : new Uint8Array(await response.arrayBuffer());
-  return { status: response.status, statusText: response.statusText, headers: response.headers, body };
-};
 
 interface HubClient {
   hubUrl: string;
