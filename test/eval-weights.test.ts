@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FloatDtype } from "../src/core/dtypes.ts";
+import { inspectModel } from "../src/core/model/inspectModel.ts";
+import { openFolderSource } from "../src/core/node/openFolderSource.ts";
+import type { VocabMode } from "../src/core/plan/planMerge.ts";
+import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
+import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
+import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import { mergeSources } from "./helpers/mergeFolders.ts";
+
+let root: string;
+const opened: ModelSource[] = [];
+async function open(dir: string): Promise<ModelSource> {
+  const source = await openFolderSource(join(root, dir));
+  opened.push(source);
+  return source;
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "eval-weights-"));
+  const tiny = QWEN2_PRESETS.tiny;
+  const roles = [
+    ["target", tiny, undefined],
+    ["plus", tiny, 1],
+    ["minus", tiny, 2],
+    ["minus-bigvocab", { ...tiny, vocabSize: tiny.vocabSize + 64 }, 2],
+  ] as const;
+  for (const [role, shape, variantSeed] of roles) {
+    await generateQwen2Model({ dir: join(root, role), shape, dtype: "BF16", initSeed: 7, variantSeed, noiseScale: 0.1, shardSize: 40_000 });
+  }
+});
+afterAll(async () => {
+  for (const source of opened) await source.close?.();
+  await rm(root, { recursive: true, force: true });
+});
+
+/**
+ * The evaluator's merged tensors must be the saved merge's values: each is compared bit for bit with
+ * the tensor read back from the folder that writeMergedModel wrote for the same recipe.
+ */
+describe("mergedTensorLoader", () => {
+  it.each([
+    [1, undefined, "minus", "exact"],
+    [-0.5, "F16", "minus", "exact"],
+    [0.3, "F32", "minus-bigvocab", "common"],
+  ] as [number, FloatDtype | undefined, string, VocabMode][])("gives the saved merge's values (alpha %s, out %s, %s, vocab %s)", async (alpha, outDtype, minusDir, vocab) => {
+    const sources = { target: await open("target"), plus: await open("plus"), minus: await open(minusDir) };
+    const out = join("out", `${alpha}-${outDtype}-${vocab}`);
+    const { plan } = await mergeSources(sources, { alpha, outDtype, vocab, out: join(root, out) });
+    const saved = modelTensorLoader(await inspectModel(await open(out)));
+    const merged = mergedTensorLoader(plan);
+    expect(plan.tensors.length).toBeGreaterThan(10);
+    for (const tensor of plan.tensors) {
+      const [got, expected] = [await merged(tensor.name), await saved(tensor.name)];
+      expect(got.length, tensor.name).toBe(expected.length);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), tensor.name).toBe(true);
+    }
+    const target = modelTensorLoader(await inspectModel(sources.target));
+    const name = "model.layers.0.mlp.down_proj.weight";
+    const [mergedValues, targetValues] = [await merged(name), await target(name)];
+    expect(mergedValues.some((value, i) => value !== targetValues[i])).toBe(true);
+  });
+
+  it("refuses a plan with errors and names a missing tensor", async () => {
+    const sources = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
+    const { plan } = await mergeSources(sources, { alpha: 1, out: join(root, "out", "names") });
+    await expect(mergedTensorLoader(plan)("model.layers.9.mlp.up_proj.weight")).rejects.toThrow("the merged model has no tensor model.layers.9.mlp.up_proj.weight");
+    expect(() => mergedTensorLoader({ ...plan, ok: false })).toThrow(/cannot be merged/);
+  });
+});
