@@ -76,3 +76,41 @@ test("Cancel stops the merge, shows nothing as done and leaves no output", async
     });
   await expect.poll(leftovers).toEqual([]);
 });
+
+/** The names under OPFS merges/. */
+const mergesEntries = (page: Page) =>
+  page.evaluate(async () => {
+    const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
+    const names: string[] = [];
+    for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+    return names.sort();
+  });
+
+/** The page's own sweep of merges left by closed tabs (run once at start), awaited: the names it removed. */
+const startupSweep = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
+
+test("a new tab removes the merges of closed tabs and keeps those of open ones", async ({ page, context }) => {
+  await openRecipe(page);
+  await page.getByTestId("merge-button").click();
+  await expect(page.getByTestId("merge-done")).toBeVisible({ timeout: 90_000 });
+  const [kept] = await mergesEntries(page);
+  expect(kept).toMatch(/-merged$/);
+  await page.evaluate(async () => {
+    const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges");
+    const orphan = await merges.getDirectoryHandle("closed-tab-merged", { create: true });
+    await (await orphan.getFileHandle("model.safetensors", { create: true })).createWritable().then((file) => file.close());
+    await (await merges.getFileHandle("closed-tab-merged.zip", { create: true })).createWritable().then((file) => file.close());
+  });
+
+  const second = await context.newPage();
+  await second.goto("/?e2e=1");
+  expect((await startupSweep(second)).sort()).toEqual(["closed-tab-merged", "closed-tab-merged.zip"]);
+  expect(await mergesEntries(second)).toEqual([kept]);
+
+  await page.close();
+  const third = await context.newPage();
+  await third.goto("/?e2e=1");
+  expect(await startupSweep(third)).toEqual([kept]);
+  expect(await mergesEntries(third)).toEqual([]);
+});

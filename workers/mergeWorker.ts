@@ -1,3 +1,5 @@
+import { createBackendComputer, type BackendReport } from "../src/core/engine/createBackendComputer.ts";
+import type { ChunkComputer } from "../src/core/engine/ChunkComputer.ts";
 import { writeMergedModel, type MergeProgress } from "../src/core/engine/writeMergedModel.ts";
 import { createWorkerPoolComputer } from "../src/core/engine/workerPoolComputer.ts";
 import { getMergeMethod } from "../src/core/methods/mergeMethods.ts";
@@ -9,7 +11,6 @@ import { openFileListSource } from "../src/core/sources/openFileListSource.ts";
 import { openHubSource } from "../src/core/sources/openHubSource.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
 import type { BrowserMergeRequest, InputSpec } from "../src/ui/merge/browserMerge.ts";
-import { mergeFolderName } from "../src/ui/merge/mergeFolderName.ts";
 import type { MergeWorkerCommand, MergeWorkerEvent } from "../src/ui/merge/mergeWorkerMessages.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -21,12 +22,14 @@ let controller: AbortController | undefined;
 scope.onmessage = (event: MessageEvent<MergeWorkerCommand>) => {
   const command = event.data;
   if (command.type === "cancel") controller?.abort(new DOMException("the merge was cancelled", "AbortError"));
-  else if (!controller) void run(command.request, (controller = new AbortController()).signal);
+  else if (!controller) void run(command.request, command.folder, (controller = new AbortController()).signal);
 };
 
-async function run(request: BrowserMergeRequest, signal: AbortSignal): Promise<void> {
+async function run(request: BrowserMergeRequest, folder: string, signal: AbortSignal): Promise<void> {
   const workers = Math.max(1, navigator.hardwareConcurrency - 1);
-  const computer = createWorkerPoolComputer(workers, () => new Worker(new URL("./chunkWorker.ts", import.meta.url), { type: "module" }));
+  const pool = createWorkerPoolComputer(workers, () => new Worker(new URL("./chunkWorker.ts", import.meta.url), { type: "module" }));
+  let computer: ChunkComputer | undefined;
+  let backend: BackendReport = { backend: { kind: "cpu", workers } };
   const sources: ModelSource[] = [];
   try {
     const open = async (spec: InputSpec) => {
@@ -51,8 +54,18 @@ async function run(request: BrowserMergeRequest, signal: AbortSignal): Promise<v
       throw new Error(`cannot merge: ${errors.map((issue) => issue.message).join("; ")}`);
     }
     signal.throwIfAborted();
-    const sink = await openOpfsFolderSink(mergeFolderName(inputs.target));
-    post({ type: "folder", folder: sink.name });
+    const hookedDispatches = request.testHooks?.destroyGpuDeviceAfterDispatches;
+    computer = await createBackendComputer(
+      request.backend ?? "auto",
+      { computer: pool, workers },
+      (report) => {
+        backend = report;
+        post({ type: "backend", report });
+      },
+      hookedDispatches !== undefined ? { destroyGpuDeviceAfterDispatches: hookedDispatches } : {},
+    );
+    signal.throwIfAborted();
+    const sink = await openOpfsFolderSink(folder);
     let lastPosted = 0;
     let last: MergeProgress | undefined;
     const result = await writeMergedModel(plan, sink, {
@@ -69,12 +82,13 @@ async function run(request: BrowserMergeRequest, signal: AbortSignal): Promise<v
       },
     });
     if (last) post({ type: "progress", progress: last });
-    const { location: folder, files, bytesWritten, seconds } = result;
-    post({ type: "done", result: { folder, files, bytesWritten, seconds, workers } });
+    const { files, bytesWritten, seconds } = result;
+    post({ type: "done", result: { folder, files, bytesWritten, seconds, workers, backend } });
   } catch (error) {
     post({ type: "failed", message: error instanceof Error ? error.message : String(error), aborted: signal.aborted });
   } finally {
-    await computer.close?.();
+    await computer?.close?.();
+    await pool.close?.();
     await Promise.all(sources.map((source) => source.close?.()));
   }
 }

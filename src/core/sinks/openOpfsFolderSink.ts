@@ -21,15 +21,17 @@ export async function openOpfsMergesFolder(): Promise<FileSystemDirectoryHandle>
 }
 
 /**
- * Writes a merged model into a new folder `merges/<name>/` of the origin private file system,
- * `name` being `baseName` or, if that is taken, `baseName-2`, `-3`... Files are written through
- * synchronous access handles, so this sink runs in a dedicated worker only. OPFS cannot rename a
- * folder, so the folder exists from the start: what marks it complete is `commit` resolving;
- * `abort` removes it.
+ * Writes a merged model into a new folder `merges/<name>/` of the origin private file system; an
+ * existing entry of that name is an error (the page chooses free names, see
+ * src/ui/merge/opfsMergeOwnership.ts). Files are written through synchronous access handles, so
+ * this sink runs in a dedicated worker only. OPFS cannot rename a folder, so the folder exists from
+ * the start: what marks it complete is `commit` resolving; `abort` removes it.
  */
-export async function openOpfsFolderSink(baseName: string): Promise<FolderSink & { name: string }> {
+export async function openOpfsFolderSink(name: string): Promise<FolderSink & { name: string }> {
   const merges = await openOpfsMergesFolder();
-  const name = await freeName(merges, baseName);
+  for await (const existing of merges.keys()) {
+    if (existing === name) throw new Error(`the browser's storage already holds merges/${name}`);
+  }
   const folder = await merges.getDirectoryHandle(name, { create: true });
   const open = new Set<SyncAccessHandle>();
 
@@ -70,20 +72,4 @@ export async function openOpfsFolderSink(baseName: string): Promise<FolderSink &
       await merges.removeEntry(name, { recursive: true });
     },
   };
-}
-
-async function freeName(merges: FileSystemDirectoryHandle, baseName: string): Promise<string> {
-  let name = baseName;
-  for (let n = 2; await isTaken(merges, name); n++) name = `${baseName}-${n}`;
-  return name;
-}
-
-async function isTaken(merges: FileSystemDirectoryHandle, name: string): Promise<boolean> {
-  try {
-    await merges.getDirectoryHandle(name);
-    return true;
-  } catch (error) {
-    // A file of that name (TypeMismatchError) takes the name too.
-    return !(error instanceof DOMException && error.name === "NotFoundError");
-  }
 }

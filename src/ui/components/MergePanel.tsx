@@ -1,3 +1,4 @@
+import { describeBackend, type BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import type { BrowserMergeResult } from "../merge/browserMerge.ts";
 import { formatBytes, formatDuration } from "../format.ts";
@@ -39,7 +40,12 @@ export function MergePanel() {
           {blocker ?? "Streams the weights over HTTP range requests; memory stays bounded whatever the model size."}
         </p>
       </div>
-      {running && <MergeProgressBar progress={merge.progress} />}
+      {running && (
+        <>
+          <MergeProgressBar progress={merge.progress} />
+          <BackendStatus report={merge.backend} />
+        </>
+      )}
       {merge.status === "cancelled" && <p className="text-sm text-slate-600">The merge was cancelled; nothing was kept.</p>}
       {merge.status === "failed" && <ErrorMessage>{merge.error}</ErrorMessage>}
       {merge.status === "done" && <MergeDone result={merge.result} />}
@@ -85,6 +91,26 @@ function MergeProgressBar({ progress }: { progress: MergeProgress | undefined })
   );
 }
 
+/** Which backend computes the merge (data-testid="merge-backend"), and a notice when it fell back from the GPU. */
+function BackendStatus({ report, finished = false }: { report: BackendReport | undefined; finished?: boolean }) {
+  return (
+    <div className="flex flex-col gap-2 text-sm">
+      <p className="text-slate-600">
+        {finished ? "Computed on" : "Computing on"}{" "}
+        <span data-testid="merge-backend" className="font-medium text-slate-900">
+          {report ? describeBackend(report.backend) : "…"}
+        </span>
+        {report?.note && !report.fallback && <span className="text-slate-500"> · {report.note}</span>}
+      </p>
+      {report?.fallback && (
+        <p role="status" data-testid="merge-backend-notice" className="rounded-lg border border-amber-200 bg-amber-50 px-3 py-2 text-amber-900">
+          {report.note}
+        </p>
+      )}
+    </div>
+  );
+}
+
 function MergeDone({ result }: { result: BrowserMergeResult }) {
   const save = useStudioStore((state) => state.save);
   const saveToFolder = useStudioStore((state) => state.saveToFolder);
@@ -97,8 +123,9 @@ function MergeDone({ result }: { result: BrowserMergeResult }) {
     <div data-testid="merge-done" className="flex flex-col gap-3 rounded-lg border border-emerald-200 bg-emerald-50 p-4">
       <p className="text-sm text-emerald-900">
         <span className="font-medium">Merged {result.folder}</span>: {fileCount} files, {formatBytes(result.bytesWritten)} in{" "}
-        {formatDuration(result.seconds)} on {result.workers} {result.workers === 1 ? "worker" : "workers"}.
+        {formatDuration(result.seconds)}.
       </p>
+      <BackendStatus report={result.backend} finished />
       <div className="flex flex-wrap items-center gap-3">
         <button
           type="button"

@@ -1,9 +1,12 @@
 import type { FloatDtype } from "../../core/dtypes.ts";
+import type { BackendChoice, BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import type { VocabMode } from "../../core/plan/planMerge.ts";
 import type { WrittenFile } from "../../core/sinks/FolderSink.ts";
 import { removeOpfsMerge } from "./mergedFiles.ts";
+import { mergeFolderName } from "./mergeFolderName.ts";
 import type { MergeWorkerCommand, MergeWorkerEvent } from "./mergeWorkerMessages.ts";
+import { disownMergeFolder, reserveMergeFolder } from "./opfsMergeOwnership.ts";
 
 export { saveToDirectory } from "./saveToDirectory.ts";
 export { downloadAsZip } from "./downloadAsZip.ts";
@@ -19,6 +22,10 @@ export interface BrowserMergeRequest {
   outDtype?: FloatDtype;
   shardSize: number;
   vocab: VocabMode;
+  /** Where the chunk arithmetic runs (default "auto": the GPU when calibration finds it not slower). */
+  backend?: BackendChoice;
+  /** Test-only: destroys the GPU device after this many dispatches, a lost device mid-merge. */
+  testHooks?: { destroyGpuDeviceAfterDispatches?: number };
 }
 
 export interface BrowserMergeResult {
@@ -27,53 +34,71 @@ export interface BrowserMergeResult {
   files: Record<string, WrittenFile>;
   bytesWritten: number;
   seconds: number;
-  /** Compute workers the merge ran its arithmetic on. */
+  /** Compute workers of the CPU pool (which computes when the GPU does not). */
   workers: number;
+  /** The backend that computed last, and what happened to the GPU if anything did. */
+  backend: BackendReport;
 }
 
 /**
- * Runs the core engine in a dedicated worker (workers/mergeWorker.ts), with the chunk arithmetic in
- * a pool of max(1, hardwareConcurrency - 1) compute workers (workers/chunkWorker.ts), writing into
- * OPFS merges/<folder>/. Cancel or failure removes that folder before `done` rejects (with an
- * AbortError DOMException after cancel).
+ * Runs the core engine in a dedicated worker (workers/mergeWorker.ts), with the chunk arithmetic on
+ * the GPU (WebGPU) or in a pool of max(1, hardwareConcurrency - 1) compute workers
+ * (workers/chunkWorker.ts) as `request.backend` says, writing into OPFS merges/<folder>/, a folder
+ * this tab owns (opfsMergeOwnership.ts) until `discardMerge`. `onBackend` hears which backend
+ * computes, at the start and whenever that changes. Cancel or failure removes that folder before
+ * `done` rejects (with an AbortError DOMException after cancel).
  */
-export function startBrowserMerge(request: BrowserMergeRequest, onProgress: (progress: MergeProgress) => void): { cancel(): void; done: Promise<BrowserMergeResult> } {
-  const worker = new Worker(new URL("../../../workers/mergeWorker.ts", import.meta.url), { type: "module" });
-  const send = (command: MergeWorkerCommand) => worker.postMessage(command);
+export function startBrowserMerge(
+  request: BrowserMergeRequest,
+  onProgress: (progress: MergeProgress) => void,
+  onBackend?: (report: BackendReport) => void,
+): { cancel(): void; done: Promise<BrowserMergeResult> } {
   let cancelled = false;
-  let folder: string | undefined;
+  let worker: Worker | undefined;
   const cancelledError = () => new DOMException("the merge was cancelled", "AbortError");
 
-  const done = new Promise<BrowserMergeResult>((resolve, reject) => {
-    const finish = (outcome: () => void) => {
-      worker.terminate();
-      outcome();
-    };
-    worker.onmessage = (event: MessageEvent<MergeWorkerEvent>) => {
-      const message = event.data;
-      if (message.type === "progress") {
-        if (!cancelled) onProgress(message.progress);
-      } else if (message.type === "folder") {
-        folder = message.folder;
-      } else if (message.type === "done") {
+  const run = (folder: string) =>
+    new Promise<BrowserMergeResult>((resolve, reject) => {
+      worker = new Worker(new URL("../../../workers/mergeWorker.ts", import.meta.url), { type: "module" });
+      worker.onmessage = (event: MessageEvent<MergeWorkerEvent>) => {
+        const message = event.data;
+        if (message.type === "progress" || message.type === "backend") {
+          if (cancelled) return;
+          if (message.type === "progress") onProgress(message.progress);
+          else onBackend?.(message.report);
+          return;
+        }
+        worker!.terminate();
         // A cancel that arrived as the merge completed still wins: the folder is not kept.
-        if (cancelled) finish(() => removeOpfsMerge(message.result.folder).then(() => reject(cancelledError()), reject));
-        else finish(() => resolve(message.result));
-      } else {
-        finish(() => reject(message.aborted ? cancelledError() : new Error(message.message)));
-      }
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      const error = new Error(`the merge worker failed: ${event.message || "it could not be started"}`);
-      finish(() => (folder ? removeOpfsMerge(folder) : Promise.resolve()).finally(() => reject(error)));
-    };
-  });
-  send({ type: "start", request });
+        if (message.type === "done" && !cancelled) resolve(message.result);
+        else if (message.type === "done" || message.aborted || cancelled) reject(cancelledError());
+        else reject(new Error(message.message));
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        worker!.terminate();
+        reject(new Error(`the merge worker failed: ${event.message || "it could not be started"}`));
+      };
+      const start: MergeWorkerCommand = { type: "start", request, folder };
+      worker.postMessage(start);
+      if (cancelled) worker.postMessage({ type: "cancel" } satisfies MergeWorkerCommand);
+    });
+
+  const done = (async () => {
+    const folder = await reserveMergeFolder(mergeFolderName(request.inputs.target));
+    try {
+      if (cancelled) throw cancelledError();
+      return await run(folder);
+    } catch (error) {
+      await removeOpfsMerge(folder);
+      disownMergeFolder(folder);
+      throw error;
+    }
+  })();
   return {
     cancel() {
       cancelled = true;
-      send({ type: "cancel" });
+      worker?.postMessage({ type: "cancel" } satisfies MergeWorkerCommand);
     },
     done,
   };

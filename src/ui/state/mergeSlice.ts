@@ -1,4 +1,5 @@
 import type { StateCreator } from "zustand";
+import type { BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import {
   discardMerge,
@@ -14,7 +15,7 @@ import type { StudioState } from "./studioStore.ts";
 
 export type MergeState =
   | { status: "idle" }
-  | { status: "running"; progress: MergeProgress | undefined; cancel: () => void }
+  | { status: "running"; progress: MergeProgress | undefined; backend: BackendReport | undefined; cancel: () => void }
   | { status: "done"; result: BrowserMergeResult }
   | { status: "cancelled" }
   | { status: "failed"; error: string };
@@ -70,6 +71,7 @@ export function buildMergeRequest(state: StudioState): { request: BrowserMergeRe
       ...(state.outDtype !== "target" ? { outDtype: state.outDtype } : {}),
       shardSize: shard.bytes,
       vocab: state.vocab,
+      backend: state.backend,
     },
   };
 }
@@ -87,16 +89,23 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
       return;
     }
     let cancelled = false;
-    const job = startBrowserMerge(built.request, (progress) => {
-      const merge = get().merge;
-      if (merge.status === "running") set({ merge: { ...merge, progress } });
-    });
+    const job = startBrowserMerge(
+      built.request,
+      (progress) => {
+        const merge = get().merge;
+        if (merge.status === "running") set({ merge: { ...merge, progress } });
+      },
+      (backend) => {
+        const merge = get().merge;
+        if (merge.status === "running") set({ merge: { ...merge, backend } });
+      },
+    );
     const cancel = () => {
       cancelled = true;
       job.cancel();
       set({ merge: { status: "cancelled" } });
     };
-    set({ merge: { status: "running", progress: undefined, cancel }, save: { status: "idle" } });
+    set({ merge: { status: "running", progress: undefined, backend: undefined, cancel }, save: { status: "idle" } });
     job.done.then(
       (result) => {
         if (!cancelled) set({ merge: { status: "done", result } });

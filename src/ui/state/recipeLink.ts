@@ -1,4 +1,5 @@
 import { parseFloatDtype, type FloatDtype } from "../../core/dtypes.ts";
+import { BACKEND_CHOICES, isBackendChoice, type BackendChoice } from "../../core/engine/createBackendComputer.ts";
 import type { Role, VocabMode } from "../../core/plan/planMerge.ts";
 import { parseByteSize } from "../../core/safetensors/planShards.ts";
 import { parseHubSpec } from "../../core/sources/openHubSource.ts";
@@ -8,7 +9,7 @@ import type { HubInput, ModelInput } from "./modelInput.ts";
 export const ROLES: readonly Role[] = ["target", "plus", "minus"];
 
 /** The query parameters a recipe link owns; any other parameter of the page's URL is left alone. */
-export const RECIPE_PARAMETERS: readonly string[] = ["hub", ...ROLES, "alpha", "dtype", "shard", "vocab"];
+export const RECIPE_PARAMETERS: readonly string[] = ["hub", ...ROLES, "alpha", "dtype", "shard", "vocab", "backend"];
 
 /** The recipe a shared link carries (never the access token). */
 export interface LinkRecipe {
@@ -17,6 +18,7 @@ export interface LinkRecipe {
   outDtype?: FloatDtype;
   shardSize?: string;
   vocab?: VocabMode;
+  backend?: BackendChoice;
   /** What in the link could not be used, in plain words. */
   problems: string[];
 }
@@ -53,6 +55,10 @@ export function readRecipeLink(search: string): LinkRecipe {
     if (value !== "common" && value !== "exact") throw new Error('use "common" or "exact"');
     link.vocab = value;
   });
+  attempt("backend", (value) => {
+    if (!isBackendChoice(value)) throw new Error(`use ${BACKEND_CHOICES.map((choice) => `"${choice}"`).join(", ")}`);
+    link.backend = value;
+  });
   return link;
 }
 
@@ -64,6 +70,7 @@ export interface RecipeForLink {
   shardSizeText: string;
   defaultShardSize: string;
   vocab: VocabMode;
+  backend: BackendChoice;
 }
 
 /**
@@ -81,6 +88,7 @@ export function writeRecipeLink(recipe: RecipeForLink, others: [string, string][
   if (recipe.outDtype !== "target") entries.push(["dtype", recipe.outDtype.toLowerCase()]);
   if (recipe.shardSizeText.trim() !== recipe.defaultShardSize) entries.push(["shard", recipe.shardSizeText.trim()]);
   if (recipe.vocab !== "exact") entries.push(["vocab", recipe.vocab]);
+  if (recipe.backend !== "auto") entries.push(["backend", recipe.backend]);
   return `?${entries.map(([key, value]) => `${key}=${encodeQueryValue(value)}`).join("&")}`;
 }
 

@@ -1,5 +1,6 @@
 import type { StateCreator } from "zustand";
 import type { FloatDtype } from "../../core/dtypes.ts";
+import type { BackendChoice } from "../../core/engine/createBackendComputer.ts";
 import { parseByteSize } from "../../core/safetensors/planShards.ts";
 import { initialHubUrl, normalizeHubUrl } from "./hubUrl.ts";
 import type { LinkRecipe } from "./recipeLink.ts";
@@ -17,12 +18,15 @@ export interface SettingsSlice {
   rememberToken: boolean;
   outDtype: OutDtypeChoice;
   shardSizeText: string;
+  /** Where the merge computes: "auto" (the GPU when it is not slower), or forced to the GPU or the CPU. */
+  backend: BackendChoice;
   /** Validates and applies a Hub URL; models picked from the Hub are read again from the new one. */
   setHubUrl: (text: string) => void;
   setAccessToken: (token: string) => void;
   setRememberToken: (remember: boolean) => void;
   setOutDtype: (dtype: OutDtypeChoice) => void;
   setShardSizeText: (text: string) => void;
+  setBackend: (backend: BackendChoice) => void;
 }
 
 function storedToken(): string {
@@ -50,6 +54,7 @@ export function initialSettings(link: LinkRecipe) {
     rememberToken: token !== "",
     outDtype: link.outDtype ?? "target",
     shardSizeText: link.shardSize ?? DEFAULT_SHARD_SIZE,
+    backend: link.backend ?? "auto",
   } satisfies Partial<SettingsSlice>;
 }
 
@@ -80,6 +85,8 @@ export const createSettingsSlice =
       set({ shardSizeText });
       get().discardMergeResult();
     },
+    // Every backend writes the same bytes, so a finished merge stays valid.
+    setBackend: (backend) => set({ backend }),
   });
 
 /** Why the token cannot be used, if it cannot; openHubSource refuses anything not starting with hf_. */

@@ -19,6 +19,7 @@ export function recipeQuery(state: StudioState, currentSearch: string): string {
     shardSizeText: state.shardSizeText,
     defaultShardSize: DEFAULT_SHARD_SIZE,
     vocab: state.vocab,
+    backend: state.backend,
   };
   return writeRecipeLink(recipe, others);
 }

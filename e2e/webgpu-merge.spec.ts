@@ -1,0 +1,142 @@
+import { expect, test, type Page } from "@playwright/test";
+import { createHash } from "node:crypto";
+import { DEMO_HUB_URL, DEMO_TRIO, mergeWithCli } from "./cliReference.ts";
+
+type BackendInUse = { kind: "gpu"; adapter: string; software: boolean } | { kind: "cpu"; workers: number } | { kind: "calibrating" };
+interface BackendReport {
+  backend: BackendInUse;
+  note?: string;
+  fallback?: boolean;
+}
+/** The parts of src/ui/merge/browserMerge.ts these tests use, as src/ui/merge/exposeForTests.ts exposes them on ?e2e=1. */
+interface MergeResult {
+  folder: string;
+  files: Record<string, { size: number; sha256: string }>;
+  backend: BackendReport;
+}
+interface MergeRequest {
+  hubUrl: string;
+  inputs: Record<"target" | "plus" | "minus", { kind: "hub"; repo: string }>;
+  alpha: number;
+  outDtype?: "BF16" | "F16" | "F32";
+  shardSize: number;
+  vocab: "exact";
+  backend: "auto" | "gpu" | "cpu";
+  testHooks?: { destroyGpuDeviceAfterDispatches: number };
+}
+interface MergeApi {
+  startBrowserMerge(request: MergeRequest, onProgress: () => void, onBackend: (report: BackendReport) => void): { done: Promise<MergeResult> };
+  discardMerge(result: MergeResult): Promise<void>;
+}
+
+const SHOTS = "test-results/screenshots";
+const RECIPE_FILE = "merge_recipe.json";
+
+const request = (backend: MergeRequest["backend"], extra: Partial<MergeRequest> = {}): MergeRequest => ({
+  hubUrl: DEMO_HUB_URL,
+  inputs: { target: { kind: "hub", repo: DEMO_TRIO.target }, plus: { kind: "hub", repo: DEMO_TRIO.plus }, minus: { kind: "hub", repo: DEMO_TRIO.minus } },
+  alpha: 1,
+  shardSize: 5e9,
+  vocab: "exact",
+  backend,
+  ...extra,
+});
+
+/** Merges in the page; returns the result (with each file's size and SHA-256 as written to OPFS) and every backend report, then frees the OPFS folder. */
+function mergeInPage(page: Page, mergeRequest: MergeRequest): Promise<{ result: MergeResult; reports: BackendReport[] }> {
+  return page.evaluate(async (mergeRequest) => {
+    const api = (window as unknown as { __mergeStudio: MergeApi }).__mergeStudio;
+    const reports: BackendReport[] = [];
+    const result = await api.startBrowserMerge(mergeRequest, () => undefined, (report) => reports.push(report)).done;
+    await api.discardMerge(result);
+    return { result, reports };
+  }, mergeRequest);
+}
+
+/** Sizes and SHA-256 of every file but the recipe, whose created_at differs from run to run. */
+const fingerprints = (files: Record<string, { size: number; sha256: string }>) =>
+  Object.fromEntries(Object.entries(files).filter(([path]) => path !== RECIPE_FILE).map(([path, file]) => [path, `${file.size} ${file.sha256}`]));
+
+let cliFingerprints: Record<string, string>;
+
+test.describe.configure({ timeout: 180_000 });
+
+test.beforeAll(async () => {
+  const cliFiles = await mergeWithCli();
+  cliFingerprints = fingerprints(
+    Object.fromEntries([...cliFiles].map(([path, bytes]) => [path, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") }])),
+  );
+});
+
+test.beforeEach(async ({ page }) => {
+  await page.goto("/?e2e=1");
+  await page.waitForFunction(() => "__mergeStudio" in window);
+});
+
+test("the demo trio merged on the GPU and on the CPU: identical folders, the CLI's bytes", async ({ page }) => {
+  const onGpu = await mergeInPage(page, request("gpu"));
+  expect(onGpu.result.backend.backend.kind).toBe("gpu");
+  expect(onGpu.result.backend.fallback).toBeUndefined();
+  expect(onGpu.reports.map((report) => report.backend.kind)).toEqual(["gpu"]);
+  const onCpu = await mergeInPage(page, request("cpu"));
+  expect(onCpu.result.backend.backend.kind).toBe("cpu");
+
+  expect(fingerprints(onGpu.result.files)).toEqual(cliFingerprints);
+  expect(fingerprints(onCpu.result.files)).toEqual(cliFingerprints);
+  expect(Object.keys(onGpu.result.files).sort()).toEqual(Object.keys(onCpu.result.files).sort());
+});
+
+test("to float16 at alpha -0.3 the GPU and the CPU write identical folders", async ({ page }) => {
+  const onGpu = await mergeInPage(page, request("gpu", { outDtype: "F16", alpha: -0.3 }));
+  const onCpu = await mergeInPage(page, request("cpu", { outDtype: "F16", alpha: -0.3 }));
+  expect(onGpu.result.backend.backend.kind).toBe("gpu");
+  expect(fingerprints(onGpu.result.files)).toEqual(fingerprints(onCpu.result.files));
+  expect(fingerprints(onGpu.result.files)).not.toEqual(cliFingerprints);
+});
+
+test("a GPU device lost mid-merge: the rest runs on the CPU, with a notice, and the bytes are the CLI's", async ({ page }) => {
+  const { result, reports } = await mergeInPage(page, request("gpu", { testHooks: { destroyGpuDeviceAfterDispatches: 3 } }));
+  expect(reports.map((report) => report.backend.kind)).toEqual(["gpu", "cpu"]);
+  expect(result.backend.backend.kind).toBe("cpu");
+  expect(result.backend.fallback).toBe(true);
+  expect(result.backend.note).toMatch(/GPU failed mid-merge \(the GPU device was lost/);
+  expect(fingerprints(result.files)).toEqual(cliFingerprints);
+});
+
+test("auto times the GPU against the CPU on the first chunks, then keeps one, with the same bytes", async ({ page }) => {
+  const { result, reports } = await mergeInPage(page, request("auto"));
+  expect(reports[0]!.backend.kind).toBe("calibrating");
+  expect(reports).toHaveLength(2);
+  expect(reports[1]!.note).toMatch(/^Auto chose the (GPU|CPU): on the first chunks the GPU computed [\d.]+ GB\/s, the CPU [\d.]+ GB\/s\.$/);
+  expect(result.backend).toEqual(reports[1]);
+  expect(fingerprints(result.files)).toEqual(cliFingerprints);
+});
+
+test("the backend setting goes into the link, and the merge panel shows the backend in use", async ({ page }) => {
+  await page.goto(`/?hub=${DEMO_HUB_URL}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1&backend=gpu`);
+  await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
+  const select = page.getByTestId("backend-select");
+  await expect(select).toHaveValue("gpu");
+
+  await page.getByTestId("merge-button").click();
+  await expect(page.getByTestId("merge-backend")).toHaveText("GPU: google swiftshader (software)");
+  await page.getByRole("heading", { name: "Merge", exact: true }).scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/merge-backend-gpu-running.png` });
+  await expect(page.getByTestId("merge-done")).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId("merge-done").getByTestId("merge-backend")).toHaveText("GPU: google swiftshader (software)");
+  await expect(page.getByTestId("merge-backend-notice")).toHaveCount(0);
+  await page.getByTestId("merge-done").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/merge-backend-gpu-done.png`, fullPage: true });
+
+  await select.selectOption("cpu");
+  await expect(page).toHaveURL(/[?&]backend=cpu(&|$)/);
+  await expect(page.getByTestId("merge-done")).toBeVisible();
+  await select.selectOption("auto");
+  await expect(page).not.toHaveURL(/backend=/);
+});
+
+test("a link with an unknown backend says so and uses auto", async ({ page }) => {
+  await page.goto(`/?hub=${DEMO_HUB_URL}&backend=tpu`);
+  await expect(page.getByTestId("error")).toContainText('The link\'s backend “tpu” was ignored: use "auto", "gpu", "cpu".');
+  await expect(page.getByTestId("backend-select")).toHaveValue("auto");
+});

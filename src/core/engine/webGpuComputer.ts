@@ -1,0 +1,201 @@
+/// <reference types="@webgpu/types" />
+import { DTYPE_BYTES } from "../dtypes.ts";
+import { taskArithmetic } from "../methods/taskArithmetic.ts";
+import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
+import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../numeric/webgpu/mergeKernelWgsl.ts";
+import type { WebGpuMergeKernel } from "../numeric/webgpu/requestWebGpuMergeKernel.ts";
+import type { ChunkComputer, ChunkTask } from "./ChunkComputer.ts";
+import type { FloatChunk } from "./mergeChunk.ts";
+
+export interface WebGpuComputerOptions {
+  /** Computes what the GPU does not: other merge methods, and every task once the GPU has failed. */
+  fallback: ChunkComputer;
+  /** Called once, when the GPU fails (device lost, out of memory, an error it reports); later tasks run on `fallback`. */
+  onGpuFailure?: (reason: string) => void;
+  /** Dispatches in flight at once (default 3): one uploading, one computing, one read back. */
+  slots?: number;
+  /** Elements per dispatch at most (default and upper bound: the kernel's maxElements); a larger task is split. */
+  maxElementsPerDispatch?: number;
+  /** Test-only: destroys the device right after this many dispatches were submitted, a lost device mid-merge. */
+  destroyDeviceAfterDispatches?: number;
+}
+
+/** One set of buffers for a dispatch in flight; buffers hold 4 bytes per element, whatever the dtypes. */
+interface Slot {
+  capacity: number;
+  buffers: GPUBuffer[];
+  inputs: GPUBuffer[];
+  output?: GPUBuffer;
+  readback?: GPUBuffer;
+  params?: GPUBuffer;
+  bindGroup?: GPUBindGroup;
+}
+
+const DEFAULT_SLOTS = 3;
+/**
+ * How long a failed dispatch waits for `device.lost` before it names its own error: a lost device
+ * first rejects the pending mapAsync calls and resolves `lost` later (in a worker in Chromium here,
+ * about a second later). Only a failure waits, once per task in flight.
+ */
+const LOSS_GRACE_MS = 5000;
+/** Smallest slot capacity in elements: small tensors share one allocation size instead of growing a slot by steps. */
+const MIN_CAPACITY = 2 ** 16;
+
+const elementCount = (chunk: FloatChunk) => chunk.bytes.byteLength / DTYPE_BYTES[chunk.dtype];
+const alignTo4 = (bytes: number) => Math.ceil(bytes / 4) * 4;
+
+/**
+ * A ChunkComputer on one WebGPU device (the kernels of mergeKernelWgsl.ts), returning the bytes
+ * computeChunkHere returns. Several compute calls are served at once, each in its own slot, so the
+ * GPU and the transfers overlap: while one chunk computes, the next one's inputs are written
+ * (queue.writeBuffer) and the previous one is read back (copy into a staging buffer, mapAsync).
+ * Inputs are only read, never transferred, so a task the GPU fails on runs again on `fallback`;
+ * after a failure every task does.
+ */
+export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuComputerOptions): ChunkComputer {
+  const { device } = kernel;
+  const maxElements = Math.min(kernel.maxElements, options.maxElementsPerDispatch ?? kernel.maxElements);
+  const slots: Slot[] = Array.from({ length: options.slots ?? DEFAULT_SLOTS }, () => ({ capacity: 0, buffers: [], inputs: [] }));
+  const free = [...slots];
+  const waiting: ((slot: Slot) => void)[] = [];
+  let failure: string | undefined;
+  let closed = false;
+  let dispatches = 0;
+
+  const fail = (reason: string) => {
+    if (failure !== undefined || closed) return;
+    failure = reason;
+    options.onGpuFailure?.(reason);
+  };
+  const lostReason = (info: GPUDeviceLostInfo) => `the GPU device was lost (${info.message || info.reason})`;
+  const lost = device.lost.then((info) => {
+    fail(lostReason(info));
+    throw new Error(lostReason(info));
+  });
+  // Awaited by every read-back; this keeps the rejection from being reported as unhandled when none waits.
+  lost.catch(() => undefined);
+
+  const acquire = (): Promise<Slot> => {
+    const slot = free.pop();
+    return slot ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (slot: Slot) => {
+    const next = waiting.shift();
+    if (next) next(slot);
+    else free.push(slot);
+  };
+
+  const ensureCapacity = (slot: Slot, elements: number) => {
+    if (slot.capacity >= elements) return;
+    for (const buffer of slot.buffers) buffer.destroy();
+    const capacity = Math.min(maxElements, Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(elements))));
+    const create = (label: string, size: number, usage: number) => device.createBuffer({ label, size, usage });
+    const storageIn = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+    slot.inputs = ["target", "plus", "minus"].map((role) => create(role, capacity * 4, storageIn));
+    slot.output = create("output", capacity * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    slot.readback = create("read-back", capacity * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    slot.params = create("parameters", PARAMS_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    slot.buffers = [...slot.inputs, slot.output, slot.readback, slot.params];
+    slot.bindGroup = device.createBindGroup({
+      layout: kernel.layout,
+      entries: [slot.params, ...slot.inputs, slot.output].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    slot.capacity = capacity;
+  };
+
+  /** Writes bytes at the start of a buffer; writeBuffer takes whole 4-byte words, so an odd tail goes in a padded word. */
+  const upload = (buffer: GPUBuffer, bytes: Uint8Array) => {
+    const whole = bytes.byteLength & ~3;
+    // GPUAllowSharedBufferSource accepts shared memory too, but its type names only ArrayBuffer views.
+    if (whole > 0) device.queue.writeBuffer(buffer, 0, bytes as Uint8Array<ArrayBuffer>, 0, whole);
+    if (whole < bytes.byteLength) {
+      const tail = new Uint8Array(4);
+      tail.set(bytes.subarray(whole));
+      device.queue.writeBuffer(buffer, whole, tail);
+    }
+  };
+
+  /** Computes elements [start, start + count) of a task into `out` (that range of the output). */
+  const dispatch = async (slot: Slot, task: ChunkTask, start: number, count: number, out: Uint8Array) => {
+    device.pushErrorScope("validation");
+    device.pushErrorScope("out-of-memory");
+    ensureCapacity(slot, count);
+    const inputs = task.kind === "merge" ? [task.target, task.plus, task.minus] : [task.input];
+    inputs.forEach((chunk, index) => {
+      const width = DTYPE_BYTES[chunk.dtype];
+      upload(slot.inputs[index]!, chunk.bytes.subarray(start * width, (start + count) * width));
+    });
+    const dtypes = task.kind === "merge" ? [task.target.dtype, task.plus.dtype, task.minus.dtype] : [task.input.dtype, task.input.dtype, task.input.dtype];
+    const alphaBits = new Uint32Array(new Float32Array([task.kind === "merge" ? (task.parameters.alpha ?? 1) : 0]).buffer)[0]!;
+    const invocations = Math.ceil(count / ELEMENTS_PER_INVOCATION);
+    const params = new Uint32Array(PARAMS_BYTES / 4);
+    params.set([count, alphaBits, ...dtypes.map((dtype) => WGSL_DTYPE_CODE[dtype]), WGSL_DTYPE_CODE[task.outDtype], invocations]);
+    device.queue.writeBuffer(slot.params!, 0, params);
+
+    const workgroups = Math.ceil(invocations / WORKGROUP_SIZE);
+    const columns = Math.min(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(task.kind === "merge" ? kernel.merge : kernel.convert);
+    pass.setBindGroup(0, slot.bindGroup!);
+    pass.dispatchWorkgroups(columns, Math.ceil(workgroups / columns));
+    pass.end();
+    const outBytes = out.byteLength;
+    encoder.copyBufferToBuffer(slot.output!, 0, slot.readback!, 0, alignTo4(outBytes));
+    device.queue.submit([encoder.finish()]);
+    const errors = [device.popErrorScope(), device.popErrorScope()];
+    if (++dispatches === options.destroyDeviceAfterDispatches) device.destroy();
+
+    const readback = slot.readback!;
+    await Promise.race([readback.mapAsync(GPUMapMode.READ, 0, alignTo4(outBytes)), lost]);
+    try {
+      for (const error of await Promise.all(errors)) if (error) throw new Error(`the GPU reported: ${error.message}`);
+      out.set(new Uint8Array(readback.getMappedRange(0, alignTo4(outBytes)), 0, outBytes));
+    } finally {
+      readback.unmap();
+    }
+  };
+
+  const computeOnGpu = async (task: ChunkTask, count: number): Promise<Uint8Array> => {
+    const width = DTYPE_BYTES[task.outDtype];
+    const out = outputBytes(count * width, task.into);
+    for (let start = 0; start < count; start += maxElements) {
+      const pieceCount = Math.min(maxElements, count - start);
+      const slot = await acquire();
+      try {
+        // A task that waited for a slot while the GPU failed goes straight to the fallback.
+        if (failure !== undefined) throw new Error(failure);
+        await dispatch(slot, task, start, pieceCount, out.subarray(start * width, (start + pieceCount) * width));
+      } finally {
+        release(slot);
+      }
+    }
+    return out;
+  };
+
+  return {
+    async compute(task) {
+      if (closed) throw new Error("the GPU computer was closed");
+      if (task.kind === "merge" && task.methodId !== taskArithmetic.id) return options.fallback.compute(task);
+      const count = elementCount(task.kind === "merge" ? task.target : task.input);
+      if (task.kind === "merge" && (elementCount(task.plus) !== count || elementCount(task.minus) !== count)) {
+        throw new Error(`internal: chunk sizes differ (target ${count}, plus ${elementCount(task.plus)}, minus ${elementCount(task.minus)} elements)`);
+      }
+      if (failure === undefined) {
+        try {
+          return await computeOnGpu(task, count);
+        } catch (error) {
+          if (closed) throw error;
+          const lostInfo = await Promise.race([device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);
+          fail(lostInfo ? lostReason(lostInfo) : error instanceof Error ? error.message : String(error));
+        }
+      }
+      return options.fallback.compute(task);
+    },
+    async close() {
+      closed = true;
+      for (const slot of slots) for (const buffer of slot.buffers) buffer.destroy();
+      device.destroy();
+    },
+  };
+}

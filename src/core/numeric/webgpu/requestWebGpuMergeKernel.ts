@@ -1,0 +1,65 @@
+/// <reference types="@webgpu/types" />
+import { ELEMENTS_PER_INVOCATION, MERGE_KERNEL_WGSL, WORKGROUP_SIZE } from "./mergeKernelWgsl.ts";
+
+/** The merge kernels compiled on one GPU device, which a whole merge uses. */
+export interface WebGpuMergeKernel {
+  device: GPUDevice;
+  /** The adapter in words, e.g. "NVIDIA GeForce RTX 4090" or "google swiftshader". */
+  adapterName: string;
+  /** A software adapter (SwiftShader, WARP): it computes on the CPU. */
+  software: boolean;
+  layout: GPUBindGroupLayout;
+  merge: GPUComputePipeline;
+  convert: GPUComputePipeline;
+  /** Most elements one dispatch may cover: each buffer holds 4 bytes per element, within the device's limits. */
+  maxElements: number;
+}
+
+export type WebGpuMergeKernelRequest = { kernel: WebGpuMergeKernel } | { unavailable: string };
+
+/**
+ * Elements per dispatch at most, whatever the limits allow: 16 MiB per buffer, so that a slot (three
+ * inputs, an output and a read-back buffer) stays under 80 MiB. The engine's chunks (2 or 8 MiB of
+ * input) fit in one dispatch.
+ */
+const MAX_ELEMENTS = 2 ** 22;
+
+/**
+ * Opens a GPU device and compiles the merge kernels on it, or says why there is none. `gpu` is the
+ * page's or worker's `navigator.gpu`; undefined where WebGPU does not exist (Node, older browsers).
+ */
+export async function requestWebGpuMergeKernel(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<WebGpuMergeKernelRequest> {
+  if (!gpu) return { unavailable: "this browser has no WebGPU" };
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return { unavailable: "no GPU adapter was found" };
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice();
+  } catch (error) {
+    return { unavailable: `the GPU refused a device: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const module = device.createShaderModule({ label: "merge kernels", code: MERGE_KERNEL_WGSL });
+  const errors = (await module.getCompilationInfo()).messages.filter((message) => message.type === "error");
+  if (errors.length > 0) {
+    device.destroy();
+    throw new Error(`internal: the merge kernels do not compile: ${errors.map((error) => `${error.lineNum}:${error.linePos} ${error.message}`).join("; ")}`);
+  }
+  const storage = (type: GPUBufferBindingType, binding: number): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+  const layout = device.createBindGroupLayout({
+    label: "merge kernels",
+    entries: [storage("uniform", 0), storage("read-only-storage", 1), storage("read-only-storage", 2), storage("read-only-storage", 3), storage("storage", 4)],
+  });
+  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  const [merge, convert] = await Promise.all(
+    ["merge", "convert"].map((entryPoint) => device.createComputePipelineAsync({ label: entryPoint, layout: pipelineLayout, compute: { module, entryPoint } })),
+  );
+  const { limits } = device;
+  const maxElements = Math.min(
+    MAX_ELEMENTS,
+    Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 4),
+    limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * ELEMENTS_PER_INVOCATION,
+  );
+  const { info } = adapter;
+  const adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || "unnamed adapter";
+  return { kernel: { device, adapterName, software: info.isFallbackAdapter === true, layout, merge: merge!, convert: convert!, maxElements } };
+}
