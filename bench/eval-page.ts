@@ -1,0 +1,110 @@
+import * as ort from "onnxruntime-web";
+import { inspectModel } from "../src/core/model/inspectModel.ts";
+import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { openHubSource } from "../src/core/sources/openHubSource.ts";
+import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
+import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
+import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+
+/**
+ * The page side of bench/eval.ts, bundled by it and served from the local Hub server's origin:
+ * reads a model from that Hub, builds its graph and runs onnxruntime-web's wasm provider.
+ */
+
+export interface EvalBenchRequest {
+  repo: string;
+  format: Qwen2OnnxFormat;
+  prompt: number[];
+  newTokens: number;
+  threads: number;
+  runs: number;
+}
+
+export interface EvalBenchResult {
+  buildSeconds: number;
+  sessionSeconds: number;
+  /** Best prefill and decode rates over the runs. */
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  copyBytesPerSecond: number;
+  threads: number;
+}
+
+/**
+ * Bytes copied per second by `threads` workers at once, each copying its own 256 MiB with
+ * TypedArray.set 5 times after a shared start (the page is cross-origin isolated, so they can share
+ * a SharedArrayBuffer to start together); the sum of each worker's best rate.
+ */
+async function measureCopyBandwidth(threads: number): Promise<number> {
+  const start = new Int32Array(new SharedArrayBuffer(4));
+  const source = `
+    onmessage = ({ data: start }) => {
+      const bytes = 256 * 2 ** 20;
+      const from = new Uint8Array(bytes).fill(1);
+      const to = new Uint8Array(bytes);
+      to.set(from);
+      postMessage("ready");
+      Atomics.wait(start, 0, 0);
+      let best = 0;
+      for (let run = 0; run < 5; run++) {
+        const started = performance.now();
+        to.set(from);
+        best = Math.max(best, bytes / ((performance.now() - started) / 1000));
+      }
+      postMessage(best);
+    };`;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const workers = Array.from({ length: threads }, () => new Worker(url));
+  try {
+    const ready = workers.map((worker) => new Promise((resolve) => worker.addEventListener("message", resolve, { once: true })));
+    const rates = workers.map(
+      (worker) => new Promise<number>((resolve) => worker.addEventListener("message", (event: MessageEvent) => typeof event.data === "number" && resolve(event.data))),
+    );
+    for (const worker of workers) worker.postMessage(start);
+    await Promise.all(ready);
+    Atomics.store(start, 0, 1);
+    Atomics.notify(start, 0);
+    return (await Promise.all(rates)).reduce((sum, rate) => sum + rate, 0);
+  } finally {
+    for (const worker of workers) worker.terminate();
+    URL.revokeObjectURL(url);
+  }
+}
+
+async function runEvalBench(request: EvalBenchRequest): Promise<EvalBenchResult> {
+  // The glue's own file, so that onnxruntime's worker threads load it rather than this bundle.
+  ort.env.wasm.wasmPaths = {
+    wasm: new URL("ort-wasm-simd-threaded.jsep.wasm", document.baseURI).href,
+    mjs: new URL("ort-wasm-simd-threaded.jsep.mjs", document.baseURI).href,
+  };
+  ort.env.wasm.numThreads = request.threads;
+  const copyBytesPerSecond = await measureCopyBandwidth(request.threads);
+  const source = await openHubSource(request.repo, { hubUrl: location.origin });
+  const { decoder, buildSeconds, sessionSeconds } = await openDecoder(source, request.format);
+  try {
+    let prefill = 0;
+    let decode = 0;
+    for (let run = 0; run < request.runs; run++) {
+      const result = await decoder.generate(request.prompt, { maxNewTokens: request.newTokens });
+      prefill = Math.max(prefill, result.prefillTokensPerSecond);
+      decode = Math.max(decode, result.decodeTokensPerSecond);
+    }
+    return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, copyBytesPerSecond, threads: ort.env.wasm.numThreads };
+  } finally {
+    await decoder.release();
+    await source.close?.();
+  }
+}
+
+/** Builds the graph and opens its session; the graph's buffers are dropped on return. */
+async function openDecoder(source: ModelSource, format: Qwen2OnnxFormat): Promise<{ decoder: OnnxCausalDecoder; buildSeconds: number; sessionSeconds: number }> {
+  let started = performance.now();
+  const model = await inspectModel(source);
+  const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
+  const buildSeconds = (performance.now() - started) / 1000;
+  started = performance.now();
+  const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { executionProviders: ["wasm"] } });
+  return { decoder, buildSeconds, sessionSeconds: (performance.now() - started) / 1000 };
+}
+
+Object.assign(window, { __evalBench: { runEvalBench } });

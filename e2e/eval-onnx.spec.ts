@@ -1,0 +1,144 @@
+import { expect, test, type Page } from "@playwright/test";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "vite";
+import { q4ReferenceWeights } from "../test/helpers/q4Reference.ts";
+import { referenceLogits, type ReferenceShape } from "../test/helpers/qwen2Reference.ts";
+import { randomQwen2Weights } from "../test/helpers/randomQwen2Weights.ts";
+import type { EvalOnnxCase, EvalOnnxResult } from "./eval-onnx-page.ts";
+
+/**
+ * The Qwen2 ONNX graph on onnxruntime-web in Chromium, wasm and WebGPU (SwiftShader here), against
+ * the float64 forward pass of test/helpers/qwen2Reference.ts. The page bundle (e2e/eval-onnx-page.ts)
+ * is built by this spec and served by route under PREFIX, so it needs nothing from the app.
+ */
+const PREFIX = "/__eval-onnx/";
+
+declare global {
+  interface Window {
+    __evalOnnx: { runEvalOnnxCase(request: EvalOnnxCase): Promise<EvalOnnxResult> };
+  }
+}
+
+/** GQA (2 query heads per kv head), untied, intermediate size not a multiple of 32: as in test/eval-onnx.test.ts. */
+const SHAPE: ReferenceShape = {
+  hiddenSize: 64,
+  intermediateSize: 80,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 16,
+  vocabSize: 300,
+  ropeTheta: 10000,
+  rmsNormEps: 1e-6,
+  tieWordEmbeddings: false,
+};
+const SEED = 7;
+const PROMPT = [3, 141, 59, 26, 53, 58, 97];
+const NEW_TOKENS = 6;
+
+/**
+ * Tolerances as a fraction of the logit scale (largest |reference logit|), as in test/eval-onnx.test.ts:
+ * float32 (and q4 against its dequantised weights) 1e-5 on both providers (measured 1e-6; RoPE's
+ * cos and sin come from tables, so WGSL's 2^-11 sin and cos never enter); float16 5e-3 on wasm
+ * and 2e-2 on WebGPU, whose float16 products may also accumulate in float16 (2^-11 per addition).
+ */
+const TOLERANCE = { f32: { wasm: 1e-5, webgpu: 1e-5 }, q4: { wasm: 1e-5, webgpu: 1e-5 }, f16: { wasm: 5e-3, webgpu: 2e-2 } } as const;
+
+let bundleDir: string;
+const ortDist = join(createRequire(import.meta.url).resolve("onnxruntime-web"), "..");
+
+test.describe.configure({ timeout: 180_000 });
+
+test.beforeAll(async () => {
+  bundleDir = await mkdtemp(join(tmpdir(), "eval-onnx-page-"));
+  await build({
+    configFile: false,
+    logLevel: "error",
+    build: {
+      outDir: bundleDir,
+      emptyOutDir: true,
+      minify: false,
+      lib: { entry: "e2e/eval-onnx-page.ts", formats: ["es"], fileName: () => "page.js" },
+    },
+  });
+});
+
+test.afterAll(async () => {
+  await rm(bundleDir, { recursive: true, force: true });
+});
+
+async function openPage(page: Page): Promise<void> {
+  await page.route(`**${PREFIX}**`, async (route) => {
+    const name = new URL(route.request().url()).pathname.slice(PREFIX.length);
+    if (name === "index.html") {
+      await route.fulfill({ contentType: "text/html", body: `<!doctype html><script type="module" src="page.js"></script>` });
+    } else if (name === "page.js") {
+      await route.fulfill({ contentType: "text/javascript", body: await readFile(join(bundleDir, "page.js")) });
+    } else if (name === "ort-wasm-simd-threaded.jsep.wasm") {
+      await route.fulfill({ contentType: "application/wasm", body: await readFile(join(ortDist, name)) });
+    } else {
+      await route.fulfill({ status: 404, body: "" });
+    }
+  });
+  await page.goto(`${PREFIX}index.html`);
+  await page.waitForFunction(() => "__evalOnnx" in window);
+}
+
+/** Largest |computed - reference| as a fraction of the largest |reference|. */
+function relativeDifference(computed: readonly number[], reference: Float64Array): number {
+  expect(computed).toHaveLength(reference.length);
+  let scale = 0;
+  let difference = 0;
+  reference.forEach((value, i) => {
+    scale = Math.max(scale, Math.abs(value));
+    difference = Math.max(difference, Math.abs(computed[i]! - value));
+  });
+  return difference / scale;
+}
+
+const lastRow = (logits: Float64Array) => logits.subarray(logits.length - SHAPE.vocabSize);
+
+for (const executionProvider of ["wasm", "webgpu"] as const) {
+  for (const format of ["f32", "q4", "f16"] as const) {
+    const refusal = format === "f16" && executionProvider === "webgpu" ? " (or a clear refusal where the GPU lacks shader-f16)" : "";
+    test(`${executionProvider}, ${format}${format === "q4" ? " (accuracy_level 0)" : ""}: prompt logits, greedy tokens and KV-cache steps against the float64 pass${refusal}`, async ({ page }) => {
+      await openPage(page);
+      if (executionProvider === "webgpu") expect(await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)).toBe(true);
+      const request: EvalOnnxCase = { shape: SHAPE, seed: SEED, format, q4AccuracyLevel: 0, executionProvider, kvCacheOnGpu: executionProvider === "webgpu", prompt: PROMPT, newTokens: NEW_TOKENS };
+      const run = () => page.evaluate((request) => window.__evalOnnx.runEvalOnnxCase(request), request);
+      if (format === "f16" && executionProvider === "webgpu" && !(await page.evaluate(async () => (await navigator.gpu.requestAdapter())!.features.has("shader-f16")))) {
+        // SwiftShader has no float16 shaders: the decoder must refuse rather than return zeros.
+        await expect(run()).rejects.toThrow(/needs the GPU feature "shader-f16"/);
+        return;
+      }
+      const result = await run();
+
+      const weights = randomQwen2Weights(SHAPE, SEED);
+      const reference =
+        format === "q4"
+          ? q4ReferenceWeights(SHAPE, weights)
+          : { shape: SHAPE, weights: (name: string) => Float64Array.from(weights.get(name)!) };
+      const tolerance = TOLERANCE[format][executionProvider];
+      const measured = [relativeDifference(result.promptLogits, referenceLogits(reference.shape, reference.weights, PROMPT))];
+      const sequence = [...PROMPT];
+      for (let step = 0; step < result.cachedSteps.length; step++) {
+        const expected = lastRow(referenceLogits(reference.shape, reference.weights, sequence));
+        measured.push(relativeDifference(result.cachedSteps[step]!, expected), relativeDifference(result.recomputedSteps[step]!, expected));
+        if (format !== "f16") {
+          // The greedy choice must be the reference's wherever its margin exceeds what the tolerance allows.
+          const sorted = [...expected].sort((a, b) => b - a);
+          const scale = Math.max(...expected.map(Math.abs));
+          expect(sorted[0]! - sorted[1]!).toBeGreaterThan(2 * tolerance * scale);
+          expect(result.tokens[step]).toBe(expected.indexOf(sorted[0]!));
+        }
+        sequence.push(result.tokens[step]!);
+      }
+      console.log(`${executionProvider} ${format}: max difference ${Math.max(...measured).toExponential(2)} of the logit scale; ${result.decodeTokensPerSecond.toFixed(1)} tokens/s`);
+      expect(Math.max(...measured)).toBeLessThanOrEqual(tolerance);
+      expect(result.tokens).toHaveLength(NEW_TOKENS);
+    });
+  }
+}

@@ -1,0 +1,365 @@
+import { float32BitsToFloat16Bits } from "../../core/numeric/float16.ts";
+import { OnnxDataType, type OnnxAttributeValue } from "./encodeOnnxModel.ts";
+import { OnnxGraphBuilder, type BuiltOnnxModel } from "./OnnxGraphBuilder.ts";
+import { matMulNBitsSizes, Q4_BLOCK_SIZE, quantizeMatMulNBits } from "./quantizeMatMulNBits.ts";
+import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
+
+/**
+ * How weights are stored and multiplied:
+ * - f32: every weight float32, float32 arithmetic (CPU, wasm);
+ * - f16: linear layers' weights and the embedding float16, matrix products in float16 (inputs cast to
+ *   float16, results cast back); norms, biases, RoPE, attention, the KV cache and the residual stream
+ *   stay float32, so the overflow-prone sums (RMS norm, residual) never run in float16. For WebGPU
+ *   (needs the adapter feature shader-f16); onnxruntime's CPU provider runs these products in
+ *   float32 after casting, so there f16 only rounds the weights;
+ * - q4: linear layers and lm_head as com.microsoft MatMulNBits (4 bits, blocks of 32, see
+ *   quantizeMatMulNBits) with float32 activations; the embedding table stays float32 for Gather.
+ */
+export type Qwen2OnnxFormat = "f32" | "f16" | "q4";
+export const QWEN2_ONNX_FORMATS: readonly Qwen2OnnxFormat[] = ["f32", "f16", "q4"];
+
+/** Reads one transformers tensor (e.g. "model.layers.0.mlp.up_proj.weight") as row-major float32 values. */
+export type TensorLoader = (name: string) => Promise<Float32Array>;
+
+export interface BuildQwen2OnnxOptions {
+  format: Qwen2OnnxFormat;
+  loadTensor: TensorLoader;
+  /**
+   * RMS norm as onnxruntime's SimplifiedLayerNormalization (default: one kernel, float32 statistics)
+   * or as standard ops (Pow, ReduceMean, Add, Sqrt, Div, Mul).
+   */
+  rmsNorm?: "SimplifiedLayerNormalization" | "standard";
+  /**
+   * MatMulNBits accuracy_level for q4. 4 (default) lets the CPU kernel quantise activations to int8
+   * per block and use integer dot products (AVX-VNNI, ARM SDOT): logits move by about 3% of their
+   * scale against float32 arithmetic over the same 4-bit weights, and CPU decoding runs faster
+   * (measured 1.2x-1.6x here; 2.3x reported for Qwen2.5-0.5B in onnxruntime/mobius#402).
+   * 0 keeps float32 arithmetic (exact dequantised weights).
+   */
+  q4AccuracyLevel?: 0 | 4;
+  /**
+   * Logits of every input position ([1, sequence, vocab], the default) or of the last one only
+   * ([1, 1, vocab]): generation needs only the last, and skips lm_head over the rest of a prompt.
+   */
+  logits?: "all" | "last";
+  /** Largest external data file (default 1 GiB: well under Chrome's 2 GB ArrayBuffer limit). */
+  maxExternalDataFileBytes?: number;
+  signal?: AbortSignal;
+  /** Bytes of external data written so far, and in all. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+export interface Qwen2Onnx extends BuiltOnnxModel {
+  config: Qwen2Config;
+  format: Qwen2OnnxFormat;
+}
+
+/** Graph input: token ids, int64 [1, sequence]. Positions are past length + 0..sequence-1 (no padding, batch 1). */
+export const INPUT_IDS = "input_ids";
+/** Graph output: float32 [1, sequence, vocab], the logits of every input position ([1, 1, vocab] when built with logits "last"). */
+export const LOGITS = "logits";
+
+/** Graph inputs of layer `layer`'s cache: float32 [1, kv_heads, past_sequence, head_dim], keys after RoPE. */
+export function pastKeyValueNames(layer: number): { key: string; value: string } {
+  return { key: `past_key_values.${layer}.key`, value: `past_key_values.${layer}.value` };
+}
+
+/** Graph outputs of layer `layer`'s cache: past and this call's positions, float32 [1, kv_heads, past + sequence, head_dim]. */
+export function presentNames(layer: number): { key: string; value: string } {
+  return { key: `present.${layer}.key`, value: `present.${layer}.value` };
+}
+
+const DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES = 2 ** 30;
+/** Opset 17 has every standard op used here and is implemented by every onnxruntime execution provider. */
+const ONNX_OPSET = 17;
+const IR_VERSION = 8;
+const FLOAT32_LOWEST = -3.4028234663852886e38;
+
+const int = (value: number): OnnxAttributeValue => ({ type: "int", value });
+const ints = (value: number[]): OnnxAttributeValue => ({ type: "ints", value });
+const float = (value: number): OnnxAttributeValue => ({ type: "float", value });
+
+/**
+ * Builds the ONNX graph of a Qwen2ForCausalLM (transformers' modeling_qwen2) from its config.json
+ * and its tensors, read one at a time through `loadTensor`. The weights go into external data
+ * files held in memory (pass `externalData` to InferenceSession.create); the model proto holds
+ * only the graph.
+ *
+ * The graph, standard ONNX ops (opset 17) plus onnxruntime's SimplifiedLayerNormalization and, for
+ * q4, com.microsoft MatMulNBits: Gather of the embedding; per layer RMS norm, one fused q/k/v
+ * projection with its biases, RoPE with cos/sin gathered from tables by position, the new keys and
+ * values appended to the cache (Concat on the sequence axis: present = past + new), attention as
+ * MatMul / Softmax / MatMul with the query heads that share a kv head stacked as rows of one
+ * matrix (no repeated keys or values), a causal mask over past + new positions, o_proj, residual,
+ * RMS norm, fused gate/up projection, SiLU(gate) x up, down_proj, residual; final norm and lm_head
+ * (Gemm with transB on the embedding table when tied). onnxruntime's GroupQueryAttention and
+ * RotaryEmbedding contrib ops are not used: the standard ops are proven against a float64 forward
+ * pass on the CPU, wasm and WebGPU providers, while GroupQueryAttention has open WebGPU bugs
+ * (microsoft/onnxruntime#26064 wrong results under flash attention, #32716 growing KV caches).
+ */
+export async function buildQwen2Onnx(configJson: Record<string, unknown>, options: BuildQwen2OnnxOptions): Promise<Qwen2Onnx> {
+  const config = readQwen2Config(configJson);
+  const { format, loadTensor } = options;
+  const { hiddenSize: hidden, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, ropeTheta, rmsNormEps } = config;
+  const groupSize = numHeads / numKvHeads;
+  const b = new OnnxGraphBuilder(
+    [
+      { domain: "", version: ONNX_OPSET },
+      { domain: "com.microsoft", version: 1 },
+    ],
+    IR_VERSION,
+  );
+  const loadChecked = async (name: string, shape: number[]): Promise<Float32Array> => {
+    const values = await loadTensor(name);
+    const expected = shape.reduce((product, dim) => product * dim, 1);
+    if (values.length !== expected) {
+      throw new Error(`tensor ${name} has ${values.length} values; config.json implies shape [${shape.join(", ")}] (${expected} values)`);
+    }
+    return values;
+  };
+  const q4AccuracyLevel = options.q4AccuracyLevel ?? 4;
+
+  /** A float32 vector weight (norm scales, biases) that is the concatenation of `sources`. */
+  const vectorWeight = (name: string, sources: Array<{ name: string; length: number }>): string =>
+    b.weight(name, OnnxDataType.FLOAT, [sources.reduce((sum, source) => sum + source.length, 0)], async (into) => {
+      const out = new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4);
+      let offset = 0;
+      for (const source of sources) {
+        out.set(await loadChecked(source.name, [source.length]), offset);
+        offset += source.length;
+      }
+    });
+
+  /**
+   * y = x W^T + bias, where W stacks the transformers weights `sources` ([rows, columns] each) along
+   * the output dimension. x and y are float32 [1, sequence, features] whatever the format.
+   */
+  const linear = (x: string, name: string, sources: Array<{ name: string; rows: number }>, columns: number, bias?: string): string => {
+    const rows = sources.reduce((sum, source) => sum + source.rows, 0);
+    let y: string;
+    if (format === "q4") {
+      const sizes = matMulNBitsSizes(rows, columns);
+      const names = { codes: `${name}.q4_codes`, scales: `${name}.q4_scales`, zeroPoints: `${name}.q4_zero_points` };
+      b.weightGroup(
+        [
+          { name: names.codes, dataType: OnnxDataType.UINT8, dims: [rows, sizes.blocksPerRow, Q4_BLOCK_SIZE / 2] },
+          { name: names.scales, dataType: OnnxDataType.FLOAT, dims: [sizes.scaleCount] },
+          { name: names.zeroPoints, dataType: OnnxDataType.UINT8, dims: [sizes.zeroPointBytes] },
+        ],
+        async ([codes, scales, zeroPoints]) => {
+          const out = { codes: codes!, scales: new Float32Array(scales!.buffer, scales!.byteOffset, sizes.scaleCount), zeroPoints: zeroPoints! };
+          let rowOffset = 0;
+          for (const source of sources) {
+            quantizeMatMulNBits(await loadChecked(source.name, [source.rows, columns]), source.rows, columns, out, rowOffset);
+            rowOffset += source.rows;
+          }
+        },
+      );
+      y = b.op(
+        "MatMulNBits",
+        [x, names.codes, names.scales, names.zeroPoints],
+        { K: int(columns), N: int(rows), bits: int(4), block_size: int(Q4_BLOCK_SIZE), accuracy_level: int(q4AccuracyLevel) },
+        { domain: "com.microsoft" },
+      );
+    } else {
+      const half = format === "f16";
+      const weight = b.weight(`${name}.weight_transposed`, half ? OnnxDataType.FLOAT16 : OnnxDataType.FLOAT, [columns, rows], async (into) => {
+        let rowOffset = 0;
+        for (const source of sources) {
+          const values = await loadChecked(source.name, [source.rows, columns]);
+          if (half) transposeToFloat16(values, source.rows, columns, new Uint16Array(into.buffer, into.byteOffset, into.byteLength / 2), rows, rowOffset);
+          else transposeInto(values, source.rows, columns, new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4), rows, rowOffset);
+          rowOffset += source.rows;
+        }
+      });
+      y = half ? b.op("Cast", [b.op("MatMul", [b.op("Cast", [x], { to: int(OnnxDataType.FLOAT16) }), weight])], { to: int(OnnxDataType.FLOAT) }) : b.op("MatMul", [x, weight]);
+    }
+    return bias ? b.op("Add", [y, bias]) : y;
+  };
+
+  const rmsNorm = (x: string, weightName: string): string => {
+    const weight = vectorWeight(weightName, [{ name: weightName, length: hidden }]);
+    if ((options.rmsNorm ?? "SimplifiedLayerNormalization") === "SimplifiedLayerNormalization") {
+      return b.op("SimplifiedLayerNormalization", [x, weight], { axis: int(-1), epsilon: float(rmsNormEps), stash_type: int(1) });
+    }
+    const meanSquare = b.op("ReduceMean", [b.op("Pow", [x, b.float32([2], [])])], { axes: ints([-1]), keepdims: int(1) });
+    const rms = b.op("Sqrt", [b.op("Add", [meanSquare, b.float32([rmsNormEps], [])])]);
+    return b.op("Mul", [b.op("Div", [x, rms]), weight]);
+  };
+
+  // Inputs, and what every layer shares: positions, RoPE cos and sin, the causal mask.
+  const inputIds = b.input(INPUT_IDS, OnnxDataType.INT64, [1, "sequence"]);
+  for (let layer = 0; layer < numLayers; layer++) {
+    const past = pastKeyValueNames(layer);
+    b.input(past.key, OnnxDataType.FLOAT, [1, numKvHeads, "past_sequence", headDim]);
+    b.input(past.value, OnnxDataType.FLOAT, [1, numKvHeads, "past_sequence", headDim]);
+  }
+  const scalarAxis = b.int64([0]);
+  const pastLength = b.op("Squeeze", [b.op("Shape", [pastKeyValueNames(0).key], { start: int(2), end: int(3) }), scalarAxis]);
+  const sequenceLength = b.op("Squeeze", [b.op("Shape", [inputIds], { start: int(1), end: int(2) }), scalarAxis]);
+  const totalLength = b.op("Add", [pastLength, sequenceLength]);
+  const one = b.int64([1], []);
+  const positions = b.op("Range", [pastLength, totalLength, one]);
+  // cos and sin of every position's angles, computed here in float64 and rounded once: WGSL's sin and
+  // cos may be off by 2^-11 (WebGPU), and a float32 angle by position x 2^-24 radians.
+  const ropeTable = (name: string, trig: (angle: number) => number): string =>
+    b.weight(name, OnnxDataType.FLOAT, [config.maxPositionEmbeddings, headDim / 2], async (into) => {
+      const table = new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4);
+      const inverseFrequencies = Array.from({ length: headDim / 2 }, (_, i) => 1 / ropeTheta ** ((2 * i) / headDim));
+      for (let position = 0; position < config.maxPositionEmbeddings; position++) {
+        for (let i = 0; i < headDim / 2; i++) table[position * (headDim / 2) + i] = trig(position * inverseFrequencies[i]!);
+      }
+    });
+  const cos = b.op("Gather", [ropeTable("rope.cos", Math.cos), positions], { axis: int(0) });
+  const sin = b.op("Gather", [ropeTable("rope.sin", Math.sin), positions], { axis: int(0) });
+  const keyPositions = b.op("Range", [b.int64([0], []), totalLength, one]);
+  const future = b.op("Greater", [keyPositions, b.op("Unsqueeze", [positions, b.int64([1])])]);
+  const causalMask = b.op("Where", [future, b.float32([FLOAT32_LOWEST], []), b.float32([0], [])]);
+  // Query rows of one kv head are (group member, position): repeat the [sequence, total] mask per member.
+  const groupedMask = groupSize === 1 ? causalMask : b.op("Tile", [causalMask, b.int64([groupSize, 1])]);
+  const halfSplit = b.int64([headDim / 2, headDim / 2]);
+
+  /** Rotates each (x[i], x[i + headDim/2]) pair by its angle: transformers' rotate_half layout. */
+  const rope = (x: string): string => {
+    const [first, second] = b.opMulti("Split", [x, halfSplit], 2, { axis: int(-1) });
+    const rotatedFirst = b.op("Sub", [b.op("Mul", [first!, cos]), b.op("Mul", [second!, sin])]);
+    const rotatedSecond = b.op("Add", [b.op("Mul", [second!, cos]), b.op("Mul", [first!, sin])]);
+    return b.op("Concat", [rotatedFirst, rotatedSecond], { axis: int(-1) });
+  };
+  const toHeads = (x: string, heads: number): string => b.op("Transpose", [b.op("Reshape", [x, b.int64([1, -1, heads, headDim])])], { perm: ints([0, 2, 1, 3]) });
+
+  const embedName = "model.embed_tokens.weight";
+  /** A [vocab, hidden] table stored as transformers stores it: float16 in the f16 format, else float32. */
+  const tableWeight = (name: string): string =>
+    format === "f16"
+      ? b.weight(`${name}.f16`, OnnxDataType.FLOAT16, [vocabSize, hidden], async (into) =>
+          toFloat16(await loadChecked(name, [vocabSize, hidden]), new Uint16Array(into.buffer, into.byteOffset, into.byteLength / 2)),
+        )
+      : b.weight(name, OnnxDataType.FLOAT, [vocabSize, hidden], async (into) =>
+          new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4).set(await loadChecked(name, [vocabSize, hidden])),
+        );
+  const embedding = tableWeight(embedName);
+  let hiddenStates = b.op("Gather", [embedding, inputIds], { axis: int(0) });
+  if (format === "f16") hiddenStates = b.op("Cast", [hiddenStates], { to: int(OnnxDataType.FLOAT) });
+  const queryScale = b.float32([1 / Math.sqrt(headDim)], []);
+  const qkvSplit = b.int64([numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim]);
+  const gateUpSplit = b.int64([intermediateSize, intermediateSize]);
+
+  for (let layer = 0; layer < numLayers; layer++) {
+    const prefix = `model.layers.${layer}`;
+    const attention = `${prefix}.self_attn`;
+    const normed = rmsNorm(hiddenStates, `${prefix}.input_layernorm.weight`);
+    const qkvBias = vectorWeight(`${attention}.qkv_proj.bias`, [
+      { name: `${attention}.q_proj.bias`, length: numHeads * headDim },
+      { name: `${attention}.k_proj.bias`, length: numKvHeads * headDim },
+      { name: `${attention}.v_proj.bias`, length: numKvHeads * headDim },
+    ]);
+    const qkv = linear(
+      normed,
+      `${attention}.qkv_proj`,
+      [
+        { name: `${attention}.q_proj.weight`, rows: numHeads * headDim },
+        { name: `${attention}.k_proj.weight`, rows: numKvHeads * headDim },
+        { name: `${attention}.v_proj.weight`, rows: numKvHeads * headDim },
+      ],
+      hidden,
+      qkvBias,
+    );
+    const [query, key, value] = b.opMulti("Split", [qkv, qkvSplit], 3, { axis: int(-1) });
+    const past = pastKeyValueNames(layer);
+    const present = presentNames(layer);
+    const presentKey = b.op("Concat", [past.key, rope(toHeads(key!, numKvHeads))], { axis: int(2) }, { as: present.key });
+    const presentValue = b.op("Concat", [past.value, toHeads(value!, numKvHeads)], { axis: int(2) }, { as: present.value });
+    b.output(presentKey, present.key, OnnxDataType.FLOAT, [1, numKvHeads, "total_sequence", headDim]);
+    b.output(presentValue, present.value, OnnxDataType.FLOAT, [1, numKvHeads, "total_sequence", headDim]);
+    // Grouped-query attention without repeating keys and values: the queries of the heads that share
+    // a kv head become rows of one matrix, [1, kv_heads, group * sequence, head_dim].
+    const groupedQuery = b.op("Reshape", [b.op("Mul", [rope(toHeads(query!, numHeads)), queryScale]), b.int64([1, numKvHeads, -1, headDim])]);
+    const scores = b.op("MatMul", [groupedQuery, b.op("Transpose", [presentKey], { perm: ints([0, 1, 3, 2]) })]);
+    const probabilities = b.op("Softmax", [b.op("Add", [scores, groupedMask])], { axis: int(-1) });
+    const context = b.op("MatMul", [probabilities, presentValue]);
+    const merged = b.op("Reshape", [
+      b.op("Transpose", [b.op("Reshape", [context, b.int64([1, numHeads, -1, headDim])])], { perm: ints([0, 2, 1, 3]) }),
+      b.int64([1, -1, numHeads * headDim]),
+    ]);
+    const attentionOutput = linear(merged, `${attention}.o_proj`, [{ name: `${attention}.o_proj.weight`, rows: hidden }], numHeads * headDim);
+    hiddenStates = b.op("Add", [hiddenStates, attentionOutput]);
+
+    const mlp = `${prefix}.mlp`;
+    const gateUp = linear(
+      rmsNorm(hiddenStates, `${prefix}.post_attention_layernorm.weight`),
+      `${mlp}.gate_up_proj`,
+      [
+        { name: `${mlp}.gate_proj.weight`, rows: intermediateSize },
+        { name: `${mlp}.up_proj.weight`, rows: intermediateSize },
+      ],
+      hidden,
+    );
+    const [gate, up] = b.opMulti("Split", [gateUp, gateUpSplit], 2, { axis: int(-1) });
+    const activated = b.op("Mul", [b.op("Mul", [gate!, b.op("Sigmoid", [gate!])]), up!]);
+    hiddenStates = b.op("Add", [hiddenStates, linear(activated, `${mlp}.down_proj`, [{ name: `${mlp}.down_proj.weight`, rows: hidden }], intermediateSize)]);
+  }
+
+  const logitPositions = options.logits === "last" ? 1 : "sequence";
+  if (logitPositions === 1) hiddenStates = b.op("Gather", [hiddenStates, b.int64([-1])], { axis: int(1) });
+  const finalNormed = rmsNorm(hiddenStates, "model.norm.weight");
+  const lmHeadName = config.tieWordEmbeddings ? embedName : "lm_head.weight";
+  let logits: string;
+  if (format === "q4") {
+    logits = linear(finalNormed, "lm_head", [{ name: lmHeadName, rows: vocabSize }], hidden);
+  } else {
+    // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares the embedding's initializer.
+    const lmHead = config.tieWordEmbeddings ? embedding : tableWeight(lmHeadName);
+    let rows = b.op("Reshape", [finalNormed, b.int64([-1, hidden])]);
+    if (format === "f16") rows = b.op("Cast", [rows], { to: int(OnnxDataType.FLOAT16) });
+    let product = b.op("Gemm", [rows, lmHead], { transB: int(1) });
+    if (format === "f16") product = b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) });
+    logits = b.op("Reshape", [product, b.int64([1, -1, vocabSize])]);
+  }
+  b.output(logits, LOGITS, OnnxDataType.FLOAT, [1, logitPositions, vocabSize]);
+
+  const built = await b.finish("qwen2", {
+    maxFileBytes: options.maxExternalDataFileBytes ?? DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES,
+    filePrefix: `qwen2-${format}-weights-`,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+  return { ...built, config, format };
+}
+
+/** Edge of the square tiles a transpose copies at a time, so reads and writes both stay in cache. */
+const TRANSPOSE_TILE = 64;
+
+/** Writes source [rows, columns] transposed into out [columns, outRows] at columns rowOffset.. of each out row. */
+function transposeInto(source: Float32Array, rows: number, columns: number, out: Float32Array, outRows: number, rowOffset: number): void {
+  for (let rowTile = 0; rowTile < rows; rowTile += TRANSPOSE_TILE) {
+    const rowEnd = Math.min(rows, rowTile + TRANSPOSE_TILE);
+    for (let columnTile = 0; columnTile < columns; columnTile += TRANSPOSE_TILE) {
+      const columnEnd = Math.min(columns, columnTile + TRANSPOSE_TILE);
+      for (let row = rowTile; row < rowEnd; row++) {
+        for (let column = columnTile; column < columnEnd; column++) out[column * outRows + rowOffset + row] = source[row * columns + column]!;
+      }
+    }
+  }
+}
+
+/** transposeInto, rounding each value to float16 bits (nearest even). */
+function transposeToFloat16(source: Float32Array, rows: number, columns: number, out: Uint16Array, outRows: number, rowOffset: number): void {
+  const bits = new Uint32Array(source.buffer, source.byteOffset, source.length);
+  for (let rowTile = 0; rowTile < rows; rowTile += TRANSPOSE_TILE) {
+    const rowEnd = Math.min(rows, rowTile + TRANSPOSE_TILE);
+    for (let columnTile = 0; columnTile < columns; columnTile += TRANSPOSE_TILE) {
+      const columnEnd = Math.min(columns, columnTile + TRANSPOSE_TILE);
+      for (let row = rowTile; row < rowEnd; row++) {
+        for (let column = columnTile; column < columnEnd; column++) {
+          out[column * outRows + rowOffset + row] = float32BitsToFloat16Bits(bits[row * columns + column]!);
+        }
+      }
+    }
+  }
+}
+
+function toFloat16(source: Float32Array, out: Uint16Array): void {
+  const bits = new Uint32Array(source.buffer, source.byteOffset, source.length);
+  for (let i = 0; i < bits.length; i++) out[i] = float32BitsToFloat16Bits(bits[i]!);
+}
