@@ -7,11 +7,10 @@ import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { planMerge } from "../src/core/plan/planMerge.ts";
 import { openOpfsFolderSink } from "../src/core/sinks/openOpfsFolderSink.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
-import { openFileListSource } from "../src/core/sources/openFileListSource.ts";
-import { openHubSource } from "../src/core/sources/openHubSource.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
 import type { BrowserMergeRequest, InputSpec } from "../src/ui/merge/browserMerge.ts";
 import type { MergeWorkerCommand, MergeWorkerEvent } from "../src/ui/merge/mergeWorkerMessages.ts";
+import { openInputSource } from "../src/ui/merge/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const PROGRESS_INTERVAL_MS = 100;
@@ -33,10 +32,7 @@ async function run(request: BrowserMergeRequest, folder: string, signal: AbortSi
   const sources: ModelSource[] = [];
   try {
     const open = async (spec: InputSpec) => {
-      const source =
-        spec.kind === "hub"
-          ? await openHubSource(spec.revision ? `${spec.repo}@${spec.revision}` : spec.repo, { hubUrl: request.hubUrl, accessToken: request.accessToken })
-          : openFileListSource(spec.label, spec.files);
+      const source = await openInputSource(spec, request);
       sources.push(source);
       signal.throwIfAborted();
       return inspectModel(source, signal);

@@ -16,6 +16,23 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --check           print the compatibility report and stop`,
     run: async (args) => (await import("./mergeCommand.ts")).mergeCommand(args),
   },
+  eval: {
+    usage: `merge-studio eval (--model M | --target T --plus P --minus M [--alpha A]) [options]
+
+  Runs GSM8K test problems with greedy decoding under onnxruntime-node and prints each model's
+  answers and accuracy; with a recipe, the target and the merge side by side (paired comparison).
+  --n N               problems drawn at random (default 20), --seed S (default 2509)
+  --problems 1,2,3    these problems (0-based lines of the test set) instead
+  --prompt P          zero-shot-boxed (default) | think-step-by-step | eight-shot-cot
+  --max-new-tokens N  (default 512)
+  --format F          f32 (default) | f16 | q4 (4-bit MatMulNBits, block 32)
+  --json FILE         also write the problems, every answer and the summary as JSON
+  --ids 1,2,3 --steps N --dump FILE
+                      numeric check: writes {"logits": [last-position logits of these token ids],
+                      "greedy_ids": [N greedy tokens]} for --model, and stops
+  --vocab MODE, --hub-url URL as for merge; token from HF_TOKEN`,
+    run: async (args) => (await import("./evalCommand.ts")).evalCommand(args),
+  },
   hub: {
     usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [--fail-every K] [--truncate-every K] [--delay-ms N]
 

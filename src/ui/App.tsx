@@ -1,6 +1,7 @@
 import { AlphaControl } from "./components/AlphaControl.tsx";
 import { CompatibilityReport } from "./components/CompatibilityReport.tsx";
 import { ErrorMessage } from "./components/ErrorMessage.tsx";
+import { EvalPanel } from "./components/EvalPanel.tsx";
 import { HubSettings } from "./components/HubSettings.tsx";
 import { MergePanel } from "./components/MergePanel.tsx";
 import { ModelCard } from "./components/ModelCard.tsx";
@@ -65,6 +66,15 @@ export function App() {
           </h2>
           <MergePanel />
           <ShareLink />
+        </section>
+        <section aria-labelledby="eval-title" className={sectionClass}>
+          <div className="flex flex-col gap-1">
+            <h2 id="eval-title" className={sectionTitleClass}>
+              Evaluate on GSM8K
+            </h2>
+            <p className="text-sm text-slate-600">Grade-school math word problems (GSM8K test set, MIT licence): does the merge answer more of them than the target?</p>
+          </div>
+          <EvalPanel />
         </section>
       </main>
     </div>

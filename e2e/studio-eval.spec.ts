@@ -1,0 +1,62 @@
+import { expect, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEMO_HUB_URL, DEMO_TRIO } from "./cliReference.ts";
+
+const PROBLEMS = 3;
+const MAX_NEW_TOKENS = 6;
+
+interface CliReport {
+  problems: { index: number; gold: string }[];
+  answers: Record<"target" | "merged", { output: string; correct: boolean }[]>;
+}
+
+/** The same evaluation by the CLI under onnxruntime-node: the browser's greedy outputs must be the same text. */
+async function evaluateWithCli(): Promise<CliReport> {
+  const dir = await mkdtemp(join(tmpdir(), "merge-studio-eval-"));
+  try {
+    const json = join(dir, "report.json");
+    const { target, plus, minus } = DEMO_TRIO;
+    const args = ["eval", "--hub-url", DEMO_HUB_URL, "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1"];
+    execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args, "--n", String(PROBLEMS), "--max-new-tokens", String(MAX_NEW_TOKENS), "--json", json], { stdio: "pipe" });
+    return JSON.parse(await readFile(json, "utf8")) as CliReport;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test.describe.configure({ timeout: 240_000 });
+
+test("evaluates target and merged on GSM8K problems in the browser, as the CLI does", async ({ page }) => {
+  const cli = await evaluateWithCli();
+  await page.goto(`/?hub=${DEMO_HUB_URL}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1`);
+  await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
+  const panel = page.getByTestId("eval-panel");
+  await page.getByTestId("eval-n").fill(String(PROBLEMS));
+  await panel.getByLabel("Max new tokens").fill(String(MAX_NEW_TOKENS));
+  await page.getByTestId("eval-run").click();
+  await expect(page.getByTestId("eval-progress")).toBeVisible();
+  await page.screenshot({ path: "test-results/screenshots/studio-evaluating.png", fullPage: true });
+  await expect(page.getByTestId("eval-done")).toBeVisible({ timeout: 200_000 });
+
+  const rows = page.getByTestId("eval-table").locator("tbody tr");
+  await expect(rows).toHaveCount(PROBLEMS);
+  for (const [row, problem] of cli.problems.entries()) {
+    const cells = rows.nth(row).locator("td");
+    await expect(cells.nth(0)).toContainText(`#${problem.index}`);
+    for (const [column, role] of (["target", "merged"] as const).entries()) {
+      const expected = cli.answers[role][row]!;
+      const cell = cells.nth(2 + column);
+      await expect(cell.locator("pre")).toHaveText(expected.output, { useInnerText: false });
+      await expect(cell.locator("summary")).toContainText(expected.correct ? "✓" : "✗");
+    }
+  }
+  for (const role of ["target", "merged"] as const) {
+    const right = cli.answers[role].filter((answer) => answer.correct).length;
+    await expect(page.getByTestId(`eval-accuracy-${role}`)).toContainText(`${right} / ${PROBLEMS} right`);
+  }
+  await rows.first().locator("td").nth(2).locator("summary").click();
+  await page.screenshot({ path: "test-results/screenshots/studio-evaluated.png", fullPage: true });
+});

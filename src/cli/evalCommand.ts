@@ -1,0 +1,180 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-node";
+import { getMergeMethod } from "../core/methods/mergeMethods.ts";
+import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
+import { openModelSource } from "../core/node/openModelSource.ts";
+import { planMerge } from "../core/plan/planMerge.ts";
+import type { ModelSource } from "../core/sources/ModelSource.ts";
+import { argmax, OnnxCausalDecoder } from "../eval/decoder/OnnxCausalDecoder.ts";
+import { GSM8K_TEST_SET_PATH, parseGsm8k, type Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
+import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../eval/gsm8k/sampleProblems.ts";
+import { loadEvalModel, readModelTokenizer } from "../eval/loadEvalModel.ts";
+import { buildQwen2Onnx, QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
+import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
+import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
+import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
+import { runGsm8kEvaluation, summarizeEvaluation, type EvalModelSpec, type EvalRole, type ProblemResult } from "../eval/runGsm8kEvaluation.ts";
+import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
+import { UsageError } from "./format.ts";
+
+/** The GSM8K test set shipped with the app (public/ is served as the web root). */
+const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
+
+export async function evalCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      target: { type: "string" },
+      plus: { type: "string" },
+      minus: { type: "string" },
+      alpha: { type: "string", default: "1" },
+      vocab: { type: "string", default: "exact" },
+      n: { type: "string", default: String(DEFAULT_SAMPLE_COUNT) },
+      seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
+      problems: { type: "string" },
+      prompt: { type: "string", default: PROMPT_PRESETS[0]!.id },
+      "max-new-tokens": { type: "string", default: "512" },
+      format: { type: "string", default: "f32" },
+      ids: { type: "string" },
+      steps: { type: "string", default: "8" },
+      dump: { type: "string" },
+      json: { type: "string" },
+      "hub-url": { type: "string" },
+    },
+    strict: true,
+  });
+  const format = values.format as Qwen2OnnxFormat;
+  if (!QWEN2_ONNX_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${QWEN2_ONNX_FORMATS.join(", ")}, got "${values.format}"`);
+  const recipe = values.target !== undefined || values.plus !== undefined || values.minus !== undefined;
+  if (recipe === (values.model !== undefined)) throw new UsageError("give either --model, or --target, --plus and --minus (to compare the target with the merge)");
+  const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined };
+  const sources: ModelSource[] = [];
+  const inspect = async (spec: string) => {
+    const source = await openModelSource(spec, hub);
+    sources.push(source);
+    return inspectModel(source);
+  };
+  try {
+    if (values.dump !== undefined || values.ids !== undefined) {
+      if (values.model === undefined || values.dump === undefined || values.ids === undefined) throw new UsageError("--ids and --dump go together, with --model");
+      await dumpLogits(await inspect(values.model), format, parseIds(values.ids, "--ids"), positiveInteger(values.steps, "--steps"), values.dump);
+      return;
+    }
+    const problems = await chooseProblems(values.problems, values.n, values.seed);
+    const preset = PROMPT_PRESETS.find((candidate) => candidate.id === values.prompt);
+    if (!preset) throw new UsageError(`--prompt must be one of ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}, got "${values.prompt}"`);
+    const models: EvalModelSpec[] = [];
+    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async () =>
+      loadEvalModel(ort, { config: model.config, loadTensor, tokenizer: await readModelTokenizer(model) }, format, { onProgress: buildProgress() });
+    if (values.model !== undefined) {
+      const model = await inspect(values.model);
+      readQwen2Config(model.config);
+      models.push({ role: "target", label: values.model, load: load(model) });
+    } else {
+      for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required with a recipe`);
+      const alpha = Number(values.alpha);
+      if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
+      if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
+      const trio = { target: await inspect(values.target!), plus: await inspect(values.plus!), minus: await inspect(values.minus!) };
+      readQwen2Config(trio.target.config);
+      const plan = planMerge(trio, { method: getMergeMethod("task_arithmetic"), parameters: { alpha }, vocab: values.vocab });
+      if (!plan.ok) throw new Error(`cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
+      models.push({ role: "target", label: values.target!, load: load(trio.target) });
+      models.push({ role: "merged", label: `merged (alpha ${alpha})`, load: load(trio.target, mergedTensorLoader(plan)) });
+    }
+    const settings = { problems, promptTemplate: preset.template, stopSequences: preset.stopSequences, maxNewTokens: positiveInteger(values["max-new-tokens"], "--max-new-tokens") };
+    process.stderr.write(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}\n`);
+    const results = await runGsm8kEvaluation(models, settings, {
+      onModelLoading: (role) => process.stderr.write(`${role}: building the ONNX graph (${format})...\n`),
+      onAnswer: (role, result) => process.stderr.write(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)\n`),
+    });
+    process.stdout.write(renderResults(problems, models.map((model) => model.role), results));
+    if (values.json !== undefined) {
+      const report = { problems: problems.map(({ index, question, gold }) => ({ index, question, gold })), answers: Object.fromEntries(results), summary: summarizeEvaluation(results) };
+      await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+      process.stderr.write(`wrote ${values.json}\n`);
+    }
+  } finally {
+    await Promise.all(sources.map((source) => source.close?.()));
+  }
+}
+
+async function chooseProblems(ids: string | undefined, count: string, seed: string): Promise<Gsm8kProblem[]> {
+  const all = parseGsm8k(await readFile(GSM8K_FILE, "utf8"));
+  if (ids !== undefined) return selectProblems(all, parseIds(ids, "--problems"));
+  return sampleProblems(all, positiveInteger(count, "--n"), nonNegativeInteger(seed, "--seed"));
+}
+
+/** The prompt's last-position logits and `steps` greedy tokens, for numeric checks against another implementation. */
+async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number[], steps: number, path: string): Promise<void> {
+  const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
+  const decoder = await OnnxCausalDecoder.create(ort, built);
+  try {
+    const vocab = decoder.vocabSize;
+    const outOfRange = ids.find((id) => id >= vocab);
+    if (outOfRange !== undefined) throw new UsageError(`--ids: token ${outOfRange} is outside the vocabulary (${vocab} rows)`);
+    const logits = await decoder.forward(ids, { lastOnly: true });
+    const greedy: number[] = [];
+    for (let next = logits; greedy.length < steps; ) {
+      greedy.push(argmax(next));
+      if (greedy.length < steps) next = await decoder.forward([greedy.at(-1)!], { lastOnly: true });
+    }
+    await writeFile(path, JSON.stringify({ logits: Array.from(logits), greedy_ids: greedy }));
+    process.stderr.write(`wrote ${path}: ${logits.length} logits, ${greedy.length} greedy tokens\n`);
+  } finally {
+    await decoder.release();
+  }
+}
+
+function renderResults(problems: readonly Gsm8kProblem[], roles: readonly EvalRole[], results: Map<EvalRole, ProblemResult[]>): string {
+  const rows = [["problem", "gold", ...roles]];
+  problems.forEach((problem, i) => {
+    const cells = roles.map((role) => {
+      const result = results.get(role)?.[i];
+      return result ? `${result.extracted?.value ?? "-"} ${result.correct ? "✓" : "✗"}` : "";
+    });
+    rows.push([`#${problem.index}`, problem.gold, ...cells]);
+  });
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
+  const summary = summarizeEvaluation(results);
+  lines.push("");
+  for (const { role, correct, total, accuracy } of summary.accuracies) {
+    lines.push(`${role}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%)`);
+  }
+  const paired = summary.targetVsMerged;
+  if (paired) {
+    lines.push(`target -> merged: ${paired.wrongToRight} fixed, ${paired.rightToWrong} broken, exact McNemar p = ${paired.pValue.toPrecision(3)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function buildProgress(): (done: number, total: number) => void {
+  let shown = -1;
+  return (done, total) => {
+    const percent = Math.floor((100 * done) / Math.max(1, total));
+    if (percent >= shown + 25 || done === total) {
+      shown = percent - (percent % 25);
+      process.stderr.write(`  weights ${percent}%\n`);
+    }
+  };
+}
+
+function parseIds(text: string, flag: string): number[] {
+  const ids = text.split(",").map((part) => part.trim());
+  if (ids.some((id) => !/^\d+$/.test(id))) throw new UsageError(`${flag} must be comma-separated non-negative integers, got "${text}"`);
+  return ids.map(Number);
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < 1) throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+function nonNegativeInteger(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag} must be a non-negative integer, got "${text}"`);
+  return Number(text);
+}

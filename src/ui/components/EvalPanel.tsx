@@ -1,0 +1,193 @@
+import { useId } from "react";
+import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
+import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
+import { EVAL_ROLES, type EvalRole } from "../../eval/runGsm8kEvaluation.ts";
+import type { EvalExecutionProvider } from "../eval/evalWorkerMessages.ts";
+import { formatBytes } from "../format.ts";
+import { buildMergeRequest } from "../state/mergeSlice.ts";
+import { useStudioStore } from "../state/studioStore.ts";
+import { ErrorMessage } from "./ErrorMessage.tsx";
+import { EvalResults } from "./EvalResults.tsx";
+import { inputClass, primaryButtonClass, secondaryButtonClass } from "./styles.ts";
+
+const ROLE_LABELS: Record<EvalRole, string> = { target: "Target", merged: "Merged (current recipe)", plus: "Plus", minus: "Minus" };
+/** Measured by bench:eval: on WebAssembly float32 decodes fastest (onnxruntime-web's 4-bit kernel is slow there); float16 needs WebGPU's shader-f16. */
+const FORMAT_LABELS: Record<Qwen2OnnxFormat, string> = { f32: "float32 (best on CPU)", f16: "float16 (WebGPU with shader-f16)", q4: "4-bit, blocks of 32 (WebGPU; slow on CPU)" };
+
+/** GSM8K on the target and the merged model (and optionally plus / minus), in this browser. */
+export function EvalPanel() {
+  const state = useStudioStore();
+  const run = state.evalRun;
+  const running = run.status === "running";
+  const blocker = useStudioStore((store) => {
+    const built = buildMergeRequest(store);
+    return "error" in built ? built.error : undefined;
+  });
+  const id = useId();
+
+  return (
+    <div data-testid="eval-panel" className="flex flex-col gap-4">
+      <fieldset disabled={running} className="grid min-w-0 gap-4 sm:grid-cols-4">
+        <legend className="sr-only">Evaluation settings</legend>
+        <div className="flex flex-col gap-1.5">
+          <label htmlFor={`${id}-n`} className="text-sm font-medium text-slate-700">
+            Problems
+          </label>
+          <input
+            id={`${id}-n`}
+            data-testid="eval-n"
+            type="number"
+            min={1}
+            max={1319}
+            value={Number.isNaN(state.evalCount) ? "" : state.evalCount}
+            disabled={state.evalPickedIds.trim() !== ""}
+            onChange={(event) => state.setEvalSettings({ evalCount: event.target.valueAsNumber })}
+            className={inputClass}
+          />
+          <p className="text-xs text-slate-500">Drawn from the 1319 test problems.</p>
+        </div>
+        <div className="flex flex-col gap-1.5">
+          <label htmlFor={`${id}-seed`} className="text-sm font-medium text-slate-700">
+            Seed
+          </label>
+          <input
+            id={`${id}-seed`}
+            type="number"
+            min={0}
+            value={Number.isNaN(state.evalSeed) ? "" : state.evalSeed}
+            disabled={state.evalPickedIds.trim() !== ""}
+            onChange={(event) => state.setEvalSettings({ evalSeed: event.target.valueAsNumber })}
+            className={inputClass}
+          />
+          <p className="text-xs text-slate-500">Same seed, same problems.</p>
+        </div>
+        <div className="flex flex-col gap-1.5 sm:col-span-2">
+          <label htmlFor={`${id}-ids`} className="text-sm font-medium text-slate-700">
+            Or pick problems by number
+          </label>
+          <input
+            id={`${id}-ids`}
+            type="text"
+            placeholder="e.g. 0, 17, 101"
+            value={state.evalPickedIds}
+            onChange={(event) => state.setEvalSettings({ evalPickedIds: event.target.value })}
+            className={inputClass}
+          />
+          <p className="text-xs text-slate-500">Line numbers of the test set, from 0.</p>
+        </div>
+        <div className="flex flex-col gap-1.5 sm:col-span-2">
+          <label htmlFor={`${id}-preset`} className="text-sm font-medium text-slate-700">
+            Prompt
+          </label>
+          <select id={`${id}-preset`} value={state.evalPresetId} onChange={(event) => state.setEvalPreset(event.target.value as PromptPreset["id"])} className={inputClass}>
+            {PROMPT_PRESETS.map((preset) => (
+              <option key={preset.id} value={preset.id}>
+                {preset.label}
+              </option>
+            ))}
+          </select>
+          <label htmlFor={`${id}-prompt`} className="sr-only">
+            Prompt text
+          </label>
+          <textarea
+            id={`${id}-prompt`}
+            rows={3}
+            value={state.evalPrompt}
+            onChange={(event) => state.setEvalSettings({ evalPrompt: event.target.value })}
+            className={`${inputClass} font-mono text-xs`}
+          />
+          <p className="text-xs text-slate-500">
+            Sent as the user message through the model's chat template; <code>{"{question}"}</code> is replaced by the problem. Greedy decoding.
+          </p>
+        </div>
+        <fieldset className="flex flex-col gap-1.5">
+          <legend className="text-sm font-medium text-slate-700">Models</legend>
+          {EVAL_ROLES.map((role) => (
+            <label key={role} className="flex items-center gap-2 text-sm text-slate-700">
+              <input type="checkbox" checked={state.evalRoles[role]} onChange={(event) => state.setEvalRole(role, event.target.checked)} />
+              {ROLE_LABELS[role]}
+            </label>
+          ))}
+        </fieldset>
+        <div className="flex flex-col gap-3">
+          <div className="flex flex-col gap-1.5">
+            <label htmlFor={`${id}-format`} className="text-sm font-medium text-slate-700">
+              Weights
+            </label>
+            <select id={`${id}-format`} value={state.evalFormat} onChange={(event) => state.setEvalSettings({ evalFormat: event.target.value as Qwen2OnnxFormat })} className={inputClass}>
+              {(Object.keys(FORMAT_LABELS) as Qwen2OnnxFormat[]).map((format) => (
+                <option key={format} value={format}>
+                  {FORMAT_LABELS[format]}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="flex flex-col gap-1.5">
+            <label htmlFor={`${id}-provider`} className="text-sm font-medium text-slate-700">
+              Runs on
+            </label>
+            <select id={`${id}-provider`} value={state.evalProvider} onChange={(event) => state.setEvalSettings({ evalProvider: event.target.value as EvalExecutionProvider })} className={inputClass}>
+              <option value="wasm">CPU (WebAssembly)</option>
+              <option value="webgpu">GPU (WebGPU)</option>
+            </select>
+          </div>
+          <div className="flex flex-col gap-1.5">
+            <label htmlFor={`${id}-max`} className="text-sm font-medium text-slate-700">
+              Max new tokens
+            </label>
+            <input
+              id={`${id}-max`}
+              type="number"
+              min={1}
+              value={Number.isNaN(state.evalMaxNewTokens) ? "" : state.evalMaxNewTokens}
+              onChange={(event) => state.setEvalSettings({ evalMaxNewTokens: event.target.valueAsNumber })}
+              className={inputClass}
+            />
+          </div>
+        </div>
+      </fieldset>
+      <div className="flex flex-wrap items-center gap-3">
+        <button type="button" data-testid="eval-run" className={primaryButtonClass} disabled={blocker !== undefined || running} onClick={() => void state.startEval()}>
+          {running ? "Evaluating…" : "Evaluate"}
+        </button>
+        {running && (
+          <button type="button" className={secondaryButtonClass} onClick={state.cancelEval}>
+            Cancel
+          </button>
+        )}
+        <p className="text-sm text-slate-500">{blocker ?? "Nothing is downloaded or saved: the merged weights are computed as the evaluator loads them."}</p>
+      </div>
+      {running && <EvalProgress />}
+      {run.status === "failed" && <ErrorMessage>{run.error}</ErrorMessage>}
+      {run.status === "cancelled" && <p className="text-sm text-slate-600">The evaluation was cancelled; the answers so far are kept below.</p>}
+      {run.status !== "idle" && (run.status !== "failed" || run.data) && <EvalResults />}
+    </div>
+  );
+}
+
+function EvalProgress() {
+  const run = useStudioStore((state) => state.evalRun);
+  if (run.status !== "running") return null;
+  const total = run.problems.length * run.roles.length;
+  const answered = run.roles.reduce((sum, role) => sum + run.answers[role].length, 0);
+  const percent = Math.floor((100 * answered) / Math.max(1, total));
+  const { current, live } = run;
+  let status = "Starting the evaluator…";
+  if (current?.loading) status = `Loading ${current.role}: ${formatBytes(current.loading.doneBytes)} of ${formatBytes(current.loading.totalBytes)} of weights`;
+  else if (live) status = `${live.role} on problem #${live.problemIndex}: ${live.tokensPerSecond.toFixed(1)} tokens/s`;
+  else if (current) status = `${current.role}: prompting…`;
+  return (
+    <div data-testid="eval-progress" className="flex flex-col gap-2">
+      <div className="flex justify-between text-sm text-slate-700">
+        <span>{status}</span>
+        <span>
+          {answered} / {total} answers
+        </span>
+      </div>
+      <div role="progressbar" aria-label="Evaluation progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} className="h-2 overflow-hidden rounded-full bg-slate-200">
+        <div className="h-full bg-indigo-600 transition-[width]" style={{ width: `${percent}%` }} />
+      </div>
+      {live && <pre className="max-h-32 overflow-auto whitespace-pre-wrap rounded-lg bg-slate-50 p-2 font-mono text-xs text-slate-700">{live.text}</pre>}
+    </div>
+  );
+}

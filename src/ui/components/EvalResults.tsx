@@ -1,0 +1,102 @@
+import { summarizeEvaluation, type EvalRole, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import type { EvalRunData } from "../state/evalSlice.ts";
+import { useStudioStore } from "../state/studioStore.ts";
+
+const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
+
+/** The answers table, accuracy per model with its 95% interval, and target vs merged on the same problems. */
+export function EvalResults() {
+  const run = useStudioStore((state) => state.evalRun);
+  const data: EvalRunData | undefined = run.status === "failed" ? run.data : run.status === "idle" ? undefined : run;
+  if (!data) return null;
+  const { problems, roles, answers, alpha } = data;
+  const label = (role: EvalRole) => (role === "merged" ? `merged (alpha ${alpha})` : role);
+  const complete = new Map(roles.filter((role) => answers[role].length > 0).map((role) => [role, answers[role]] as const));
+  const summary = summarizeEvaluation(complete);
+  const paired = run.status === "done" ? summary.targetVsMerged : null;
+
+  return (
+    <div className="flex flex-col gap-4">
+      <div className="grid gap-3 sm:grid-cols-4">
+        {summary.accuracies.map(({ role, correct, total, accuracy }) => (
+          <div key={role} data-testid={`eval-accuracy-${role}`} className="rounded-lg border border-slate-200 p-3">
+            <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label(role)}</p>
+            <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
+            <p className="text-xs text-slate-600">
+              {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
+            </p>
+          </div>
+        ))}
+      </div>
+      {paired && (
+        <p className="text-sm text-slate-700">
+          Target → merged on the same {problems.length} problems: <strong>{paired.wrongToRight}</strong> fixed, <strong>{paired.rightToWrong}</strong> broken,{" "}
+          {paired.bothCorrect} right in both, {paired.bothWrong} wrong in both; exact McNemar p = {paired.pValue.toPrecision(3)}
+          {paired.pValue >= 0.05 ? " (no significant difference)" : " (significant at 5%)"}.
+        </p>
+      )}
+      <div className="overflow-x-auto">
+        <table data-testid="eval-table" className="w-full border-collapse text-left text-sm">
+          <thead>
+            <tr className="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
+              <th scope="col" className="py-2 pr-3">
+                Problem
+              </th>
+              <th scope="col" className="py-2 pr-3">
+                Gold
+              </th>
+              {roles.map((role) => (
+                <th key={role} scope="col" className="py-2 pr-3">
+                  {label(role)}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {problems.map((problem, row) => (
+              <tr key={problem.index} className="border-b border-slate-100 align-top">
+                <td className="max-w-md py-2 pr-3">
+                  <details>
+                    <summary className="cursor-pointer text-slate-800">
+                      #{problem.index} {problem.question.length > 90 ? `${problem.question.slice(0, 90)}…` : problem.question}
+                    </summary>
+                    <p className="mt-1 whitespace-pre-wrap text-xs text-slate-600">{problem.question}</p>
+                  </details>
+                </td>
+                <td className="py-2 pr-3 font-mono">{problem.goldText}</td>
+                {roles.map((role) => (
+                  <td key={role} className="py-2 pr-3">
+                    <AnswerCell result={answers[role][row]} />
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {run.status === "done" && (
+        <p data-testid="eval-done" role="status" className="text-sm text-emerald-700">
+          Evaluation finished: {roles.length} model{roles.length > 1 ? "s" : ""} × {problems.length} problems.
+        </p>
+      )}
+    </div>
+  );
+}
+
+function AnswerCell({ result }: { result: ProblemResult | undefined }) {
+  if (!result) return <span className="text-slate-400">…</span>;
+  return (
+    <details>
+      <summary className="cursor-pointer">
+        <span className={result.correct ? "text-emerald-700" : "text-red-700"}>{result.correct ? "✓" : "✗"}</span>{" "}
+        <span className="font-mono">{result.extracted?.text ?? "no answer"}</span>
+      </summary>
+      <pre className="mt-1 max-h-60 max-w-md overflow-auto whitespace-pre-wrap rounded bg-slate-50 p-2 font-mono text-xs text-slate-700">{result.output}</pre>
+      {result.output.trim() === "" && <p className="text-xs italic text-slate-500">(the output is only whitespace)</p>}
+      <p className="text-xs text-slate-500">
+        {result.newTokens} tokens, {result.stopReason.replace(/_/g, " ")}
+        {Number.isFinite(result.decodeTokensPerSecond) ? `, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s` : ""}
+      </p>
+    </details>
+  );
+}

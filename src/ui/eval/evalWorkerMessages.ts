@@ -1,0 +1,38 @@
+import type { FloatDtype } from "../../core/dtypes.ts";
+import type { VocabMode } from "../../core/plan/planMerge.ts";
+import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
+import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
+import type { EvalRole, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import type { InputSpec } from "../merge/browserMerge.ts";
+
+/** onnxruntime-web's execution providers the evaluator offers. */
+export type EvalExecutionProvider = "wasm" | "webgpu";
+
+/** Everything the evaluation worker needs: the recipe (for the merged model) and the evaluation settings. */
+export interface BrowserEvalRequest {
+  hubUrl: string;
+  accessToken?: string;
+  inputs: { target: InputSpec; plus: InputSpec; minus: InputSpec };
+  alpha: number;
+  outDtype?: FloatDtype;
+  vocab: VocabMode;
+  roles: EvalRole[];
+  problems: Gsm8kProblem[];
+  promptTemplate: string;
+  stopSequences: readonly string[];
+  maxNewTokens: number;
+  format: Qwen2OnnxFormat;
+  executionProvider: EvalExecutionProvider;
+}
+
+/** From the page to workers/evalWorker.ts. */
+export type EvalWorkerCommand = { type: "start"; request: BrowserEvalRequest } | { type: "cancel" };
+
+/** From workers/evalWorker.ts to the page. */
+export type EvalWorkerEvent =
+  | { type: "loading"; role: EvalRole; doneBytes: number; totalBytes: number }
+  | { type: "modelStart"; role: EvalRole }
+  | { type: "token"; role: EvalRole; problemIndex: number; text: string; tokensPerSecond: number }
+  | { type: "answer"; role: EvalRole; result: ProblemResult }
+  | { type: "done" }
+  | { type: "failed"; message: string; aborted: boolean };

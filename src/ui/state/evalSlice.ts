@@ -1,0 +1,160 @@
+import type { StateCreator } from "zustand";
+import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
+import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../../eval/gsm8k/sampleProblems.ts";
+import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
+import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
+import { EVAL_ROLES, type EvalRole, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import type { EvalExecutionProvider } from "../eval/evalWorkerMessages.ts";
+import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
+import { startBrowserEval } from "../eval/startBrowserEval.ts";
+import { buildMergeRequest } from "./mergeSlice.ts";
+import type { StudioState } from "./studioStore.ts";
+
+/** What the table shows of one run: its problems, models and answers so far. */
+export interface EvalRunData {
+  problems: Gsm8kProblem[];
+  roles: EvalRole[];
+  /** The alpha the merged model was computed with. */
+  alpha: number;
+  answers: Record<EvalRole, ProblemResult[]>;
+}
+
+export type EvalRunState =
+  | { status: "idle" }
+  | ({
+      status: "running";
+      /** The model being loaded (bytes of its graph's weights so far) or run. */
+      current: { role: EvalRole; loading?: { doneBytes: number; totalBytes: number } } | undefined;
+      live: { role: EvalRole; problemIndex: number; text: string; tokensPerSecond: number } | undefined;
+      cancel: () => void;
+    } & EvalRunData)
+  | ({ status: "done" } & EvalRunData)
+  | ({ status: "cancelled" } & EvalRunData)
+  | { status: "failed"; error: string; data?: EvalRunData };
+
+export interface EvalSlice {
+  evalCount: number;
+  evalSeed: number;
+  /** Problem ids picked by hand ("3, 17, 101"); empty: a seeded random sample of evalCount. */
+  evalPickedIds: string;
+  evalPresetId: PromptPreset["id"];
+  /** The prompt sent (the preset's template until the user edits it). */
+  evalPrompt: string;
+  evalRoles: Record<EvalRole, boolean>;
+  evalFormat: Qwen2OnnxFormat;
+  evalProvider: EvalExecutionProvider;
+  evalMaxNewTokens: number;
+  evalRun: EvalRunState;
+  setEvalSettings: (settings: Partial<Pick<EvalSlice, "evalCount" | "evalSeed" | "evalPickedIds" | "evalPrompt" | "evalFormat" | "evalProvider" | "evalMaxNewTokens">>) => void;
+  setEvalPreset: (id: PromptPreset["id"]) => void;
+  setEvalRole: (role: EvalRole, on: boolean) => void;
+  startEval: () => Promise<void>;
+  cancelEval: () => void;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const isAbort = (error: unknown) => error instanceof DOMException && error.name === "AbortError";
+const presetOf = (id: PromptPreset["id"]) => PROMPT_PRESETS.find((preset) => preset.id === id) ?? PROMPT_PRESETS[0]!;
+
+/** "3, 17,101" -> [3, 17, 101]; an error naming the bad part. */
+export function parseProblemIds(text: string): number[] | { error: string } {
+  const parts = text.split(/[\s,]+/).filter((part) => part !== "");
+  const bad = parts.find((part) => !/^\d+$/.test(part));
+  if (bad !== undefined) return { error: `"${bad}" is not a problem number (0 to 1318)` };
+  return parts.map(Number);
+}
+
+export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (set, get) => ({
+  evalCount: DEFAULT_SAMPLE_COUNT,
+  evalSeed: DEFAULT_SAMPLE_SEED,
+  evalPickedIds: "",
+  evalPresetId: PROMPT_PRESETS[0]!.id,
+  evalPrompt: PROMPT_PRESETS[0]!.template,
+  evalRoles: { target: true, merged: true, plus: false, minus: false },
+  evalFormat: "f32",
+  evalProvider: "wasm",
+  evalMaxNewTokens: 512,
+  evalRun: { status: "idle" },
+
+  setEvalSettings: (settings) => set(settings),
+  setEvalPreset: (id) => set({ evalPresetId: id, evalPrompt: presetOf(id).template }),
+  setEvalRole: (role, on) => set({ evalRoles: { ...get().evalRoles, [role]: on } }),
+
+  startEval: async () => {
+    const state = get();
+    if (state.evalRun.status === "running") return;
+    const fail = (error: string) => set({ evalRun: { status: "failed", error } });
+    const built = buildMergeRequest(state);
+    if ("error" in built) return fail(built.error);
+    const roles = EVAL_ROLES.filter((role) => state.evalRoles[role]);
+    if (roles.length === 0) return fail("Choose at least one model to evaluate.");
+    if (!(Number.isInteger(state.evalMaxNewTokens) && state.evalMaxNewTokens >= 1)) return fail("Max new tokens must be a whole number of at least 1.");
+    let problems: Gsm8kProblem[];
+    try {
+      const all = await loadGsm8kTestSet();
+      if (state.evalPickedIds.trim() !== "") {
+        const ids = parseProblemIds(state.evalPickedIds);
+        if ("error" in ids) return fail(`Problems: ${ids.error}.`);
+        problems = selectProblems(all, ids);
+      } else {
+        if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) return fail(`The number of problems must be between 1 and ${all.length}.`);
+        problems = sampleProblems(all, state.evalCount, state.evalSeed);
+      }
+    } catch (error) {
+      return fail(message(error));
+    }
+    const { request } = built;
+    const data: EvalRunData = { problems, roles, alpha: request.alpha, answers: { target: [], merged: [], plus: [], minus: [] } };
+    let cancelled = false;
+    const job = startBrowserEval(
+      {
+        hubUrl: request.hubUrl,
+        ...(request.accessToken ? { accessToken: request.accessToken } : {}),
+        inputs: request.inputs,
+        alpha: request.alpha,
+        ...(request.outDtype ? { outDtype: request.outDtype } : {}),
+        vocab: request.vocab,
+        roles,
+        problems,
+        promptTemplate: state.evalPrompt,
+        stopSequences: presetOf(state.evalPresetId).stopSequences,
+        maxNewTokens: state.evalMaxNewTokens,
+        format: state.evalFormat,
+        executionProvider: state.evalProvider,
+      },
+      (event) => {
+        const run = get().evalRun;
+        if (run.status !== "running") return;
+        if (event.type === "loading") set({ evalRun: { ...run, current: { role: event.role, loading: { doneBytes: event.doneBytes, totalBytes: event.totalBytes } } } });
+        else if (event.type === "modelStart") set({ evalRun: { ...run, current: { role: event.role }, live: undefined } });
+        else if (event.type === "token") set({ evalRun: { ...run, live: event } });
+        else if (event.type === "answer") {
+          const answers = { ...run.answers, [event.role]: [...run.answers[event.role], event.result] };
+          set({ evalRun: { ...run, answers, live: undefined } });
+        }
+      },
+    );
+    const cancel = () => {
+      cancelled = true;
+      job.cancel();
+      const run = get().evalRun;
+      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers } });
+    };
+    set({ evalRun: { status: "running", ...data, current: undefined, live: undefined, cancel } });
+    try {
+      await job.done;
+      const run = get().evalRun;
+      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers } });
+    } catch (error) {
+      const run = get().evalRun;
+      if (cancelled || run.status !== "running") return;
+      const sofar = { problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers };
+      set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar } : { status: "failed", error: message(error), data: sofar } });
+    }
+  },
+
+  cancelEval: () => {
+    const run = get().evalRun;
+    if (run.status === "running") run.cancel();
+  },
+});

@@ -1,0 +1,102 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inspectModel } from "../src/core/model/inspectModel.ts";
+import { openFolderSource } from "../src/core/node/openFolderSource.ts";
+import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
+import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
+import { runCli } from "./helpers/runCli.ts";
+
+const tiny = QWEN2_PRESETS.tiny;
+const shape: ReferenceShape = {
+  hiddenSize: tiny.hiddenSize,
+  intermediateSize: tiny.intermediateSize,
+  numLayers: tiny.numLayers,
+  numHeads: tiny.numHeads,
+  numKvHeads: tiny.numKvHeads,
+  headDim: tiny.hiddenSize / tiny.numHeads,
+  vocabSize: tiny.vocabSize,
+  ropeTheta: tiny.ropeTheta,
+  rmsNormEps: tiny.rmsNormEps,
+  tieWordEmbeddings: tiny.tieWordEmbeddings,
+};
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "cli-eval-"));
+  await generateQwen2Model({ dir: join(root, "tiny"), shape: tiny, dtype: "BF16", initSeed: 3 });
+  await generateQwen2Model({ dir: join(root, "small"), shape: QWEN2_PRESETS.small, dtype: "BF16", initSeed: 3, tokenizer: true });
+}, 60_000);
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe("merge-studio eval", () => {
+  it("dumps the prompt's last logits and the greedy tokens of a float64 forward pass of the same weights", async () => {
+    const ids = [5, 77, 300, 12, 498];
+    const out = join(root, "dump.json");
+    const result = await runCli(["eval", "--model", join(root, "tiny"), "--ids", ids.join(","), "--steps", "4", "--dump", out]);
+    expect(result.stderr).toContain("wrote");
+    expect(result.code).toBe(0);
+    const dump = JSON.parse(await readFile(out, "utf8")) as { logits: number[]; greedy_ids: number[] };
+
+    const source = await openFolderSource(join(root, "tiny"));
+    const load = modelTensorLoader(await inspectModel(source));
+    const weights = new Map<string, Float64Array>();
+    for (const name of (await inspectModel(source)).tensors.keys()) weights.set(name, Float64Array.from(await load(name)));
+    await source.close?.();
+    const lastRow = (sequence: number[]) => referenceLogits(shape, (name) => weights.get(name)!, sequence).slice((sequence.length - 1) * shape.vocabSize);
+    const expected = lastRow(ids);
+    const scale = Math.max(...expected.map(Math.abs));
+    const worst = Math.max(...dump.logits.map((value, i) => Math.abs(value - expected[i]!)));
+    expect(dump.logits).toHaveLength(shape.vocabSize);
+    expect(worst / scale).toBeLessThan(1e-4);
+
+    const greedy: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const row = lastRow([...ids, ...greedy]);
+      greedy.push(row.indexOf(Math.max(...row)));
+    }
+    expect(dump.greedy_ids).toEqual(greedy);
+  });
+
+  it("evaluates problems picked by number and reports them with their gold answers", async () => {
+    const json = join(root, "report.json");
+    const result = await runCli(["eval", "--model", join(root, "small"), "--problems", "0,7", "--max-new-tokens", "3", "--json", json]);
+    expect(result.stderr).not.toContain("error");
+    expect(result.code).toBe(0);
+    const lines = (await readFile(new URL("../public/data/gsm8k/test.jsonl", import.meta.url), "utf8")).split("\n");
+    const gold = (index: number) => (JSON.parse(lines[index]!) as { answer: string }).answer.split("####")[1]!.trim().replace(/,/g, "");
+    const report = JSON.parse(await readFile(json, "utf8")) as { problems: { index: number; gold: string }[]; answers: { target: { correct: boolean; newTokens: number }[] } };
+    expect(report.problems.map((problem) => [problem.index, problem.gold])).toEqual([
+      [0, gold(0)],
+      [7, gold(7)],
+    ]);
+    expect(report.answers.target).toHaveLength(2);
+    for (const answer of report.answers.target) expect(answer.newTokens).toBeLessThanOrEqual(3);
+    const right = report.answers.target.filter((answer) => answer.correct).length;
+    expect(result.stdout).toMatch(new RegExp(`^#0\\s+${gold(0)}\\s`, "m"));
+    expect(result.stdout).toContain(`target: ${right}/2 = `);
+  });
+
+  it("refuses another architecture, a model without a tokenizer and a bad format, in one line", async () => {
+    const llama = join(root, "llama");
+    await generateQwen2Model({ dir: llama, shape: tiny, dtype: "BF16", initSeed: 3 });
+    const config = JSON.parse(await readFile(join(llama, "config.json"), "utf8")) as Record<string, unknown>;
+    await writeFile(join(llama, "config.json"), JSON.stringify({ ...config, architectures: ["LlamaForCausalLM"], model_type: "llama" }));
+    const other = await runCli(["eval", "--model", llama, "--n", "1"]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/^error: .*LlamaForCausalLM/m);
+
+    const noTokenizer = await runCli(["eval", "--model", join(root, "tiny"), "--n", "1"]);
+    expect(noTokenizer.code).toBe(1);
+    expect(noTokenizer.stderr).toContain("tokenizer.json is missing");
+
+    const format = await runCli(["eval", "--model", join(root, "tiny"), "--format", "int3"]);
+    expect(format.code).toBe(2);
+    expect(format.stderr).toContain('--format must be one of f32, f16, q4, got "int3"');
+  });
+});

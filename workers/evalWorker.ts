@@ -1,0 +1,88 @@
+import * as ort from "onnxruntime-web";
+import ortWasmUrl from "onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url";
+import { getMergeMethod } from "../src/core/methods/mergeMethods.ts";
+import { inspectModel, type ModelInfo } from "../src/core/model/inspectModel.ts";
+import { planMerge, type Role } from "../src/core/plan/planMerge.ts";
+import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { loadEvalModel, readModelTokenizer } from "../src/eval/loadEvalModel.ts";
+import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import type { TensorLoader } from "../src/eval/onnx/buildQwen2Onnx.ts";
+import { runGsm8kEvaluation, type EvalModelSpec, type EvalRole } from "../src/eval/runGsm8kEvaluation.ts";
+import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
+import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "../src/ui/eval/evalWorkerMessages.ts";
+import { openInputSource } from "../src/ui/merge/openInputSource.ts";
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const post = (event: EvalWorkerEvent) => scope.postMessage(event);
+/** Streamed text is posted at most this often per problem (the final answer always is). */
+const TOKEN_INTERVAL_MS = 100;
+
+// The .wasm is served as a Vite asset; its JavaScript glue is in the bundle.
+ort.env.wasm.wasmPaths = { wasm: ortWasmUrl };
+// Threads need a cross-origin isolated page (SharedArrayBuffer); elsewhere onnxruntime runs on one.
+ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.max(1, navigator.hardwareConcurrency - 1) : 1;
+
+let controller: AbortController | undefined;
+
+scope.onmessage = (event: MessageEvent<EvalWorkerCommand>) => {
+  const command = event.data;
+  if (command.type === "cancel") controller?.abort(new DOMException("the evaluation was cancelled", "AbortError"));
+  else if (!controller) void run(command.request, (controller = new AbortController()).signal);
+};
+
+/**
+ * Evaluates the requested models one after another: the target (and plus / minus) from their own
+ * tensors, the merged model from the recipe's tensors computed as they load (nothing is saved).
+ */
+async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<void> {
+  const sources: ModelSource[] = [];
+  try {
+    const models = {} as Record<Role, ModelInfo>;
+    for (const role of ["target", "plus", "minus"] as const) {
+      const source = await openInputSource(request.inputs[role], request);
+      sources.push(source);
+      models[role] = await inspectModel(source, signal);
+    }
+    // An architecture the graph builder does not support is refused before any weight is read.
+    readQwen2Config(models.target.config);
+    const plan = planMerge(models, { method: getMergeMethod("task_arithmetic"), parameters: { alpha: request.alpha }, outDtype: request.outDtype, vocab: request.vocab });
+    const loaderOf = (role: EvalRole): { model: ModelInfo; loadTensor: TensorLoader } =>
+      role === "merged" ? { model: models.target, loadTensor: mergedTensorLoader(plan, signal) } : { model: models[role], loadTensor: modelTensorLoader(models[role], signal) };
+    const specs: EvalModelSpec[] = request.roles.map((role) => ({
+      role,
+      label: role,
+      load: async () => {
+        const { model, loadTensor } = loaderOf(role);
+        const tokenizer = await readModelTokenizer(model, signal);
+        return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, request.format, {
+          sessionOptions: { executionProviders: [request.executionProvider] },
+          kvCacheOnGpu: request.executionProvider === "webgpu",
+          signal,
+          onProgress: (doneBytes, totalBytes) => post({ type: "loading", role, doneBytes, totalBytes }),
+        });
+      },
+    }));
+    let lastTokenPost = 0;
+    await runGsm8kEvaluation(
+      specs,
+      request,
+      {
+        onModelStart: (role) => post({ type: "modelStart", role }),
+        onToken: (role, problemIndex, text, tokensPerSecond) => {
+          const now = performance.now();
+          if (now - lastTokenPost < TOKEN_INTERVAL_MS) return;
+          lastTokenPost = now;
+          post({ type: "token", role, problemIndex, text, tokensPerSecond });
+        },
+        onAnswer: (role, result) => post({ type: "answer", role, result }),
+      },
+      signal,
+    );
+    post({ type: "done" });
+  } catch (error) {
+    post({ type: "failed", message: error instanceof Error ? error.message : String(error), aborted: signal.aborted });
+  } finally {
+    await Promise.all(sources.map((source) => source.close?.()));
+  }
+}
