@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "vite";
 import { q4ReferenceWeights } from "../test/helpers/q4Reference.ts";
-import { referenceLogits, type ReferenceShape } from "../test/helpers/qwen2Reference.ts";
-import { randomQwen2Weights } from "../test/helpers/randomQwen2Weights.ts";
+import { referenceLogits } from "../test/helpers/qwen2Reference.ts";
+import { GQA_UNTIED, randomQwen2Weights } from "../test/helpers/randomQwen2Weights.ts";
 import type { EvalOnnxCase, EvalOnnxResult } from "./eval-onnx-page.ts";
 
 /**
@@ -22,19 +22,6 @@ declare global {
   }
 }
 
-/** GQA (2 query heads per kv head), untied, intermediate size not a multiple of 32: as in test/eval-onnx.test.ts. */
-const SHAPE: ReferenceShape = {
-  hiddenSize: 64,
-  intermediateSize: 80,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 16,
-  vocabSize: 300,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: false,
-};
 const SEED = 7;
 const PROMPT = [3, 141, 59, 26, 53, 58, 97];
 const NEW_TOKENS = 6;
@@ -99,7 +86,7 @@ function relativeDifference(computed: readonly number[], reference: Float64Array
   return difference / scale;
 }
 
-const lastRow = (logits: Float64Array) => logits.subarray(logits.length - SHAPE.vocabSize);
+const lastRow = (logits: Float64Array) => logits.subarray(logits.length - GQA_UNTIED.vocabSize);
 
 for (const executionProvider of ["wasm", "webgpu"] as const) {
   for (const format of ["f32", "q4", "f16"] as const) {
@@ -107,7 +94,7 @@ for (const executionProvider of ["wasm", "webgpu"] as const) {
     test(`${executionProvider}, ${format}${format === "q4" ? " (accuracy_level 0)" : ""}: prompt logits, greedy tokens and KV-cache steps against the float64 pass${refusal}`, async ({ page }) => {
       await openPage(page);
       if (executionProvider === "webgpu") expect(await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)).toBe(true);
-      const request: EvalOnnxCase = { shape: SHAPE, seed: SEED, format, q4AccuracyLevel: 0, executionProvider, kvCacheOnGpu: executionProvider === "webgpu", prompt: PROMPT, newTokens: NEW_TOKENS };
+      const request: EvalOnnxCase = { shape: GQA_UNTIED, seed: SEED, format, q4AccuracyLevel: 0, executionProvider, kvCacheOnGpu: executionProvider === "webgpu", prompt: PROMPT, newTokens: NEW_TOKENS };
       const run = () => page.evaluate((request) => window.__evalOnnx.runEvalOnnxCase(request), request);
       if (format === "f16" && executionProvider === "webgpu" && !(await page.evaluate(async () => (await navigator.gpu.requestAdapter())!.features.has("shader-f16")))) {
         // SwiftShader has no float16 shaders: the decoder must refuse rather than return zeros.
@@ -116,11 +103,11 @@ for (const executionProvider of ["wasm", "webgpu"] as const) {
       }
       const result = await run();
 
-      const weights = randomQwen2Weights(SHAPE, SEED);
+      const weights = randomQwen2Weights(GQA_UNTIED, SEED);
       const reference =
         format === "q4"
-          ? q4ReferenceWeights(SHAPE, weights)
-          : { shape: SHAPE, weights: (name: string) => Float64Array.from(weights.get(name)!) };
+          ? q4ReferenceWeights(GQA_UNTIED, weights)
+          : { shape: GQA_UNTIED, weights: (name: string) => Float64Array.from(weights.get(name)!) };
       const tolerance = TOLERANCE[format][executionProvider];
       const measured = [relativeDifference(result.promptLogits, referenceLogits(reference.shape, reference.weights, PROMPT))];
       const sequence = [...PROMPT];

@@ -13,7 +13,7 @@ import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { dequantizedQ4, LINEAR_WEIGHT, q4ReferenceWeights } from "./helpers/q4Reference.ts";
 import { referenceLogits, type ReferenceOptions, type ReferenceShape } from "./helpers/qwen2Reference.ts";
-import { qwen2ConfigJson, randomQwen2Weights } from "./helpers/randomQwen2Weights.ts";
+import { GQA_UNTIED, qwen2ConfigJson, randomQwen2Weights } from "./helpers/randomQwen2Weights.ts";
 import { readTestModel } from "./helpers/readTestModel.ts";
 
 const onnxruntimeNode: OnnxRuntime = ort;
@@ -37,19 +37,6 @@ const F32_TOLERANCE = 1e-5;
 const F16_TOLERANCE = 5e-3;
 const Q4_INT8_ACTIVATIONS_TOLERANCE = 8e-2;
 
-/** GQA (2 query heads per kv head), untied lm_head, an intermediate size that is not a multiple of 32. */
-const GQA_UNTIED: ReferenceShape = {
-  hiddenSize: 64,
-  intermediateSize: 80,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 16,
-  vocabSize: 300,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: false,
-};
 /** One kv head for four query heads, tied embeddings, a head_dim apart from hidden / heads (4 x 8 != 48). */
 const MQA_TIED_HEAD_DIM: ReferenceShape = {
   hiddenSize: 48,

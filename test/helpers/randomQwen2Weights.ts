@@ -67,3 +67,17 @@ export function qwen2ConfigJson(shape: ReferenceShape): Record<string, unknown> 
     tie_word_embeddings: shape.tieWordEmbeddings,
   };
 }
+
+/** GQA (2 query heads per kv head), untied lm_head, an intermediate size that is not a multiple of 32. */
+export const GQA_UNTIED: ReferenceShape = {
+  hiddenSize: 64,
+  intermediateSize: 80,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 16,
+  vocabSize: 300,
+  ropeTheta: 10000,
+  rmsNormEps: 1e-6,
+  tieWordEmbeddings: false,
+};
