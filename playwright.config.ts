@@ -1,4 +1,5 @@
 import { defineConfig, devices } from "@playwright/test";
+import { DEMO_HUB_URL, STUDIO_PORT } from "./e2e/ports.ts";
 
 const ci = Boolean(process.env.CI);
 
@@ -9,7 +10,7 @@ export default defineConfig({
   workers: 1,
   reporter: ci ? "list" : [["list"], ["html", { open: "never" }]],
   use: {
-    baseURL: "http://127.0.0.1:5180",
+    baseURL: `http://127.0.0.1:${STUDIO_PORT}`,
     trace: "retain-on-failure",
   },
   projects: [
@@ -37,15 +38,15 @@ export default defineConfig({
     {
       name: "demo hub",
       command: "tsx e2e/serveDemoHub.ts",
-      url: "http://127.0.0.1:5181/api/models",
+      url: `${DEMO_HUB_URL}/api/models`,
       reuseExistingServer: !ci,
       gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
       stdout: "pipe",
     },
     {
       name: "studio",
-      command: "vite preview --port 5180 --strictPort",
-      url: "http://127.0.0.1:5180",
+      command: `vite preview --port ${STUDIO_PORT} --strictPort`,
+      url: `http://127.0.0.1:${STUDIO_PORT}`,
       reuseExistingServer: !ci,
     },
   ],

@@ -3,8 +3,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { DEMO_HUB_URL } from "./ports.ts";
 
-export const DEMO_HUB_URL = "http://127.0.0.1:5181";
+export { DEMO_HUB_URL };
 export const DEMO_TRIO = { target: "demo/Qwen2-Small-Instruct", plus: "demo/Qwen2-Small-GRPO", minus: "demo/Qwen2-Small-SFT" };
 
 /** The demo trio merged at alpha 1 by the real CLI: what every browser merge of the same recipe must equal. */

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { HUB_PORT as port } from "./ports.ts";
 
-const port = Number(process.env.DEMO_HUB_PORT ?? 5181);
 
 const root = await mkdtemp(join(tmpdir(), "merge-studio-demo-hub-"));
 await writeDemoHub(root);

@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 
-const DEMO_HUB_URL = "http://127.0.0.1:5181";
+import { DEMO_HUB_URL } from "./ports.ts";
 const UNREACHABLE_HUB_URL = "http://127.0.0.1:5199";
 const DEMO_MODELS = ["demo/Qwen2-Small-Instruct", "demo/Qwen2-Small-GRPO", "demo/Qwen2-Small-SFT", "demo/Qwen2-Small-BigVocab"];
 

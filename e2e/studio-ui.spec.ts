@@ -1,6 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-
-const HUB = "http://127.0.0.1:5181";
+import { DEMO_HUB_URL as HUB } from "./ports.ts";
 const INSTRUCT = "demo/Qwen2-Small-Instruct";
 const GRPO = "demo/Qwen2-Small-GRPO";
 const SFT = "demo/Qwen2-Small-SFT";
