@@ -43,6 +43,8 @@ async function expectRefused(broken: string, ...fragments: (string | RegExp)[]) 
   expect(result.code, result.stderr).toBe(1);
   const errorLine = result.stderr.split("\n").find((line) => line.startsWith("error: "));
   expect(errorLine, result.stderr).toBeDefined();
+  // Every message names the broken input's role; errors found while reading it also name its folder.
+  expect(errorLine).toMatch(/\bplus\b/);
   for (const fragment of fragments) expect(errorLine).toMatch(fragment);
   expect(await exists(out)).toBe(false);
   expect(await exists(`${out}.partial`)).toBe(false);
@@ -72,7 +74,7 @@ describe("the CLI refuses bad input with one clear line and no output folder", (
     const dir = join(root, "truncated");
     await cp(good.plus, dir, { recursive: true });
     await truncate(join(dir, "model.safetensors"), (await stat(join(dir, "model.safetensors"))).size - 10);
-    await expectRefused(dir, "model.safetensors", "tensor lm_head.weight", /truncated/);
+    await expectRefused(dir, `plus (${dir}): model.safetensors: `, 'tensor "lm_head.weight"', /truncated/);
   });
   it("header length larger than the file", async () => {
     const bytes = safetensorsBytes(tensors(2));
@@ -85,25 +87,25 @@ describe("the CLI refuses bad input with one clear line and no output folder", (
   });
   it("offsets out of bounds", async () => {
     const text = headerWith((h) => (h["lm_head.weight"]!.data_offsets = [208, 288]));
-    await expectRefused(await brokenModel("out-of-bounds", safetensorsBytes(tensors(2), text)), "tensor lm_head.weight", /run past the end/);
+    await expectRefused(await brokenModel("out-of-bounds", safetensorsBytes(tensors(2), text)), 'tensor "lm_head.weight"', /run past the end/);
   });
   it("overlapping offsets", async () => {
     const text = headerWith((h) => (h["model.layers.0.mlp.up_proj.weight"]!.data_offsets = [40, 88]));
     const bytes = safetensorsBytes(tensors(2), text);
-    await expectRefused(await brokenModel("overlap", bytes), "tensor model.layers.0.mlp.up_proj.weight", /overlaps tensor model.embed_tokens.weight/);
+    await expectRefused(await brokenModel("overlap", bytes), 'tensor "model.layers.0.mlp.up_proj.weight"', /overlaps tensor "model.embed_tokens.weight"/);
   });
   it("offsets that leave a gap", async () => {
     const text = headerWith((h) => (h["model.layers.0.mlp.up_proj.weight"]!.data_offsets = [84, 132]));
     const bytes = safetensorsBytes(tensors(2), text);
-    await expectRefused(await brokenModel("gap", bytes), "tensor model.layers.0.mlp.up_proj.weight", /gap/);
+    await expectRefused(await brokenModel("gap", bytes), 'tensor "model.layers.0.mlp.up_proj.weight"', /gap/);
   });
   it("unknown dtype", async () => {
     const text = headerWith((h) => (h["lm_head.weight"]!.dtype = "BF17"));
-    await expectRefused(await brokenModel("dtype", safetensorsBytes(tensors(2), text)), "tensor lm_head.weight", /unknown dtype "BF17"/);
+    await expectRefused(await brokenModel("dtype", safetensorsBytes(tensors(2), text)), 'tensor "lm_head.weight"', /unknown dtype "BF17"/);
   });
   it("shape that disagrees with the byte length", async () => {
     const text = headerWith((h) => (h["lm_head.weight"]!.shape = [10, 5]));
-    await expectRefused(await brokenModel("shape-bytes", safetensorsBytes(tensors(2), text)), "tensor lm_head.weight", /needs 100 bytes but data_offsets span 80/);
+    await expectRefused(await brokenModel("shape-bytes", safetensorsBytes(tensors(2), text)), 'tensor "lm_head.weight"', /needs 100 bytes but data_offsets span 80/);
   });
   it("index naming a missing shard", async () => {
     const dir = join(root, "missing-shard");
@@ -118,7 +120,7 @@ describe("the CLI refuses bad input with one clear line and no output folder", (
     const index = JSON.parse(await readFile(indexPath, "utf8"));
     index.weight_map["model.layers.9.ghost.weight"] = "model-00001-of-00002.safetensors";
     await writeFile(indexPath, JSON.stringify(index));
-    await expectRefused(dir, "tensor model.layers.9.ghost.weight", "model-00001-of-00002.safetensors");
+    await expectRefused(dir, 'tensor "model.layers.9.ghost.weight"', "model-00001-of-00002.safetensors");
   });
   it("pickle weights only", async () => {
     const dir = join(root, "pickle");

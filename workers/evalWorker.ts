@@ -42,7 +42,7 @@ async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<vo
     for (const role of ["target", "plus", "minus"] as const) {
       const source = await openInputSource(request.inputs[role], request);
       sources.push(source);
-      models[role] = await inspectModel(source, signal);
+      models[role] = await inspectModel(source, signal, role);
     }
     // An architecture the graph builder does not support is refused before any weight is read.
     readQwen2Config(models.target.config);

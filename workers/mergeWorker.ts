@@ -4,11 +4,11 @@ import { writeMergedModel, type MergeProgress } from "../src/core/engine/writeMe
 import { createWorkerPoolComputer } from "../src/core/engine/workerPoolComputer.ts";
 import { getMergeMethod } from "../src/core/methods/mergeMethods.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
-import { planMerge } from "../src/core/plan/planMerge.ts";
+import { planMerge, type Role } from "../src/core/plan/planMerge.ts";
 import { openOpfsFolderSink } from "../src/core/sinks/openOpfsFolderSink.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
-import type { BrowserMergeRequest, InputSpec } from "../src/ui/merge/browserMerge.ts";
+import type { BrowserMergeRequest } from "../src/ui/merge/browserMerge.ts";
 import type { MergeWorkerCommand, MergeWorkerEvent } from "../src/ui/merge/mergeWorkerMessages.ts";
 import { openInputSource } from "../src/ui/merge/openInputSource.ts";
 
@@ -31,14 +31,13 @@ async function run(request: BrowserMergeRequest, folder: string, signal: AbortSi
   let backend: BackendReport = { backend: { kind: "cpu", workers } };
   const sources: ModelSource[] = [];
   try {
-    const open = async (spec: InputSpec) => {
-      const source = await openInputSource(spec, request);
+    const open = async (role: Role) => {
+      const source = await openInputSource(request.inputs[role], request);
       sources.push(source);
       signal.throwIfAborted();
-      return inspectModel(source, signal);
+      return inspectModel(source, signal, role);
     };
-    const { inputs } = request;
-    const models = { target: await open(inputs.target), plus: await open(inputs.plus), minus: await open(inputs.minus) };
+    const models = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
     const plan = planMerge(models, {
       method: getMergeMethod("task_arithmetic"),
       parameters: { alpha: request.alpha },

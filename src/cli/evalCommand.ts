@@ -4,7 +4,7 @@ import * as ort from "onnxruntime-node";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
-import { planMerge } from "../core/plan/planMerge.ts";
+import { planMerge, type Role } from "../core/plan/planMerge.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { argmax, OnnxCausalDecoder } from "../eval/decoder/OnnxCausalDecoder.ts";
 import { GSM8K_TEST_SET_PATH, parseGsm8k, type Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
@@ -51,10 +51,10 @@ export async function evalCommand(args: string[]): Promise<void> {
   if (recipe === (values.model !== undefined)) throw new UsageError("give either --model, or --target, --plus and --minus (to compare the target with the merge)");
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined };
   const sources: ModelSource[] = [];
-  const inspect = async (spec: string) => {
-    const source = await openModelSource(spec, hub);
+  const inspect = async (spec: string, role?: Role) => {
+    const source = await openModelSource(spec, hub, role);
     sources.push(source);
-    return inspectModel(source);
+    return inspectModel(source, undefined, role);
   };
   try {
     if (values.dump !== undefined || values.ids !== undefined) {
@@ -77,7 +77,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       const alpha = Number(values.alpha);
       if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
       if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
-      const trio = { target: await inspect(values.target!), plus: await inspect(values.plus!), minus: await inspect(values.minus!) };
+      const trio = { target: await inspect(values.target!, "target"), plus: await inspect(values.plus!, "plus"), minus: await inspect(values.minus!, "minus") };
       readQwen2Config(trio.target.config);
       const plan = planMerge(trio, { method: getMergeMethod("task_arithmetic"), parameters: { alpha }, vocab: values.vocab });
       if (!plan.ok) throw new Error(`cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);

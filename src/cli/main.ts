@@ -1,3 +1,4 @@
+import { oneLineMessage } from "../core/messages/safeText.ts";
 import { UsageError } from "./format.ts";
 
 /** Each command's module is loaded only when that command runs, so one never pays for another's imports. */
@@ -71,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const usageError = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    process.stderr.write(`error: ${message}\n${usageError ? `\nusage: ${command.usage}\n` : ""}`);
+    process.stderr.write(`error: ${oneLineMessage(message)}\n${usageError ? `\nusage: ${command.usage}\n` : ""}`);
     return usageError ? 2 : 1;
   }
 }

@@ -42,9 +42,9 @@ export async function mergeCommand(args: string[]): Promise<void> {
   const sources: ModelSource[] = [];
   try {
     const open = async (role: Role) => {
-      const source = await openModelSource(values[role]!, hub);
+      const source = await openModelSource(values[role]!, hub, role);
       sources.push(source);
-      return inspectModel(source);
+      return inspectModel(source, undefined, role);
     };
     const models = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
     const plan = planMerge(models, { method: getMergeMethod("task_arithmetic"), parameters: { alpha }, outDtype, vocab: values.vocab });

@@ -1,4 +1,6 @@
 import type { Dtype } from "../dtypes.ts";
+import { parseJsonLimited } from "../json/parseJsonLimited.ts";
+import { quoteName } from "../messages/safeText.ts";
 import { readSafetensorsHeader, type SafetensorsHeader } from "../safetensors/readSafetensorsHeader.ts";
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/planShards.ts";
 import { readTextFile, type ModelSource, type RepoFile } from "../sources/ModelSource.ts";
@@ -28,25 +30,44 @@ export interface ModelInfo {
 
 const PICKLE_WEIGHTS = /\.(bin|pt|pth|ckpt|pkl)$/i;
 
-/** A model that cannot be read as asked; the message names the model and the file. */
+/** A model that cannot be read as asked; the message names the model (role and source) and the file. */
 export class ModelError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ModelError";
   }
 }
 
-/** Reads config.json and every safetensors header of a model, validating the layout strictly. */
-export async function inspectModel(source: ModelSource, signal?: AbortSignal): Promise<ModelInfo> {
+/** Sharded weights as transformers names them: every such file must be in the index. */
+const SHARD_FILE = /^model-\d+-of-\d+\.safetensors$/;
+
+/**
+ * Reads config.json and every safetensors header of a model, validating the layout strictly.
+ * `role` ("target", "plus", ...) names the model in messages, before its source:
+ * `plus (org/name@sha): model.safetensors: tensor "x": ...`.
+ */
+export async function inspectModel(source: ModelSource, signal?: AbortSignal, role?: string): Promise<ModelInfo> {
+  const where = role === undefined ? source.label : `${role} (${source.label})`;
+  try {
+    return await inspect(source, where, signal);
+  } catch (error) {
+    if (error instanceof ModelError || (error instanceof Error && error.name === "AbortError")) throw error;
+    // The header reader names the file, sources name themselves: either way, `where` goes first.
+    const message = error instanceof Error ? error.message : String(error);
+    const named = message.startsWith(`${source.label}: `) ? message.slice(source.label.length + 2) : message;
+    throw new ModelError(`${where}: ${named}`, { cause: error });
+  }
+}
+
+async function inspect(source: ModelSource, where: string, signal: AbortSignal | undefined): Promise<ModelInfo> {
   const files = await source.listFiles(signal);
   const byPath = new Map(files.map((file) => [file.path, file]));
-  const where = source.label;
 
   const configFile = byPath.get("config.json");
   if (!configFile) throw new ModelError(`${where}: config.json is missing (needed to check architecture and shapes)`);
   const config = parseJsonObject(await readTextFile(source, configFile, signal), `${where}: config.json`);
 
-  const weightFiles = await readWeightHeaders(source, files, byPath, signal);
+  const weightFiles = await readWeightHeaders(source, where, files, byPath, signal);
   const tensors = new Map<string, TensorLocation>();
   let parameterCount = 0;
   let weightBytes = 0;
@@ -54,23 +75,26 @@ export async function inspectModel(source: ModelSource, signal?: AbortSignal): P
     for (const tensor of header.tensors) {
       const previous = tensors.get(tensor.name);
       if (previous) {
-        throw new ModelError(`${where}: tensor ${tensor.name} appears in both ${previous.file} and ${header.file}`);
+        throw new ModelError(`${where}: tensor ${quoteName(tensor.name)} appears in both ${previous.file} and ${header.file}`);
       }
       tensors.set(tensor.name, { ...tensor, file: header.file });
       parameterCount += tensor.shape.reduce((product, dim) => product * dim, 1);
       weightBytes += tensor.byteLength;
     }
   }
+  if (tensors.size === 0) {
+    throw new ModelError(`${where}: ${weightFiles.map((header) => header.file).join(", ")} hold${weightFiles.length === 1 ? "s" : ""} no tensors: not a model's weights`);
+  }
   return { source, files, config, tensors, weightFiles, parameterCount, weightBytes };
 }
 
 async function readWeightHeaders(
   source: ModelSource,
+  where: string,
   files: RepoFile[],
   byPath: Map<string, RepoFile>,
   signal: AbortSignal | undefined,
 ): Promise<SafetensorsHeader[]> {
-  const where = source.label;
   const indexFile = byPath.get(INDEX_FILE_NAME);
   if (indexFile) {
     const index = parseJsonObject(await readTextFile(source, indexFile, signal), `${where}: ${INDEX_FILE_NAME}`);
@@ -80,11 +104,18 @@ async function readWeightHeaders(
     }
     const shardNames: string[] = [];
     for (const [tensor, shard] of Object.entries(weightMap as Record<string, unknown>)) {
-      if (typeof shard !== "string") throw new ModelError(`${where}: ${INDEX_FILE_NAME} maps ${tensor} to a non-string`);
+      if (typeof shard !== "string") throw new ModelError(`${where}: ${INDEX_FILE_NAME} maps tensor ${quoteName(tensor)} to something that is not a file name`);
       if (!byPath.has(shard)) {
-        throw new ModelError(`${where}: ${INDEX_FILE_NAME} maps tensor ${tensor} to shard ${shard}, which is missing`);
+        throw new ModelError(`${where}: ${INDEX_FILE_NAME} maps tensor ${quoteName(tensor)} to shard ${quoteName(shard)}, which is missing`);
       }
       if (!shardNames.includes(shard)) shardNames.push(shard);
+    }
+    if (shardNames.length === 0) throw new ModelError(`${where}: ${INDEX_FILE_NAME} lists no tensors (its weight_map is empty)`);
+    const unlisted = files.filter((file) => SHARD_FILE.test(file.path) && !shardNames.includes(file.path));
+    if (unlisted.length > 0) {
+      throw new ModelError(
+        `${where}: ${unlisted.map((file) => file.path).join(", ")} ${unlisted.length === 1 ? "is" : "are"} not listed in ${INDEX_FILE_NAME}: the index is incomplete or the file does not belong here`,
+      );
     }
     shardNames.sort();
     const headers = [];
@@ -93,12 +124,12 @@ async function readWeightHeaders(
     for (const header of headers) for (const tensor of header.tensors) located.set(tensor.name, header.file);
     for (const [tensor, shard] of Object.entries(weightMap as Record<string, string>)) {
       if (located.get(tensor) !== shard) {
-        throw new ModelError(`${where}: ${INDEX_FILE_NAME} maps tensor ${tensor} to ${shard}, but ${shard} does not hold it`);
+        throw new ModelError(`${where}: ${INDEX_FILE_NAME} maps tensor ${quoteName(tensor)} to ${quoteName(shard)}, but that file does not hold it`);
       }
     }
     for (const [tensor, shard] of located) {
       if (!Object.hasOwn(weightMap, tensor)) {
-        throw new ModelError(`${where}: ${shard} holds tensor ${tensor}, which ${INDEX_FILE_NAME} does not list`);
+        throw new ModelError(`${where}: ${shard} holds tensor ${quoteName(tensor)}, which ${INDEX_FILE_NAME} does not list`);
       }
     }
     return headers;
@@ -123,9 +154,9 @@ async function readWeightHeaders(
 function parseJsonObject(text: string, where: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonLimited(text);
   } catch (error) {
-    throw new ModelError(`${where} is not valid JSON (${(error as Error).message})`);
+    throw new ModelError(`${where} is ${(error as Error).message}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ModelError(`${where} is not a JSON object`);
   return value as Record<string, unknown>;

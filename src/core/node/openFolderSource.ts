@@ -1,8 +1,13 @@
 import { open, readdir, stat, type FileHandle } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { join } from "node:path";
 import type { ModelSource, RepoFile } from "../sources/ModelSource.ts";
 
-/** A model folder on the local disk (Node only). File handles stay open until `close`. */
+/**
+ * A model folder on the local disk (Node only). File handles stay open until `close`. Symbolic
+ * links to files are followed (the Hugging Face cache's snapshots/SHA/ folders are made of links
+ * to blobs/); names that are not valid UTF-8 and names starting with "." are skipped: no model
+ * file has such a name.
+ */
 export async function openFolderSource(dir: string): Promise<ModelSource> {
   const info = await stat(dir).catch(() => undefined);
   if (!info) throw new Error(`${dir}: no such folder`);
@@ -20,18 +25,7 @@ export async function openFolderSource(dir: string): Promise<ModelSource> {
 
   return {
     label: dir,
-    async listFiles() {
-      const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-      const files: RepoFile[] = [];
-      for (const entry of entries) {
-        if (!entry.isFile()) continue;
-        const full = join(entry.parentPath, entry.name);
-        const path = relative(dir, full).split(sep).join("/");
-        if (path.startsWith(".")) continue;
-        files.push({ path, size: (await stat(full)).size });
-      }
-      return files.sort((a, b) => (a.path < b.path ? -1 : 1));
-    },
+    listFiles: () => listFolder(dir),
     async read(path, offset, length, signal, into) {
       signal?.throwIfAborted();
       const handle = await handleFor(path);
@@ -52,4 +46,31 @@ export async function openFolderSource(dir: string): Promise<ModelSource> {
       await Promise.all(all.map(async (handle) => (await handle).close()));
     },
   };
+}
+
+/** Every file under `dir` (following links to files, not to folders), sorted by path. */
+async function listFolder(dir: string): Promise<RepoFile[]> {
+  const files: RepoFile[] = [];
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const walk = async (folder: string): Promise<void> => {
+    const entries = await readdir(join(dir, folder), { withFileTypes: true, encoding: "buffer" });
+    for (const entry of entries) {
+      let name: string;
+      try {
+        name = decoder.decode(entry.name);
+      } catch {
+        continue;
+      }
+      if (name.startsWith(".")) continue;
+      const path = folder === "" ? name : `${folder}/${name}`;
+      if (entry.isDirectory()) {
+        await walk(path);
+      } else if (entry.isFile() || entry.isSymbolicLink()) {
+        const info = await stat(join(dir, path)).catch(() => undefined);
+        if (info?.isFile()) files.push({ path, size: info.size });
+      }
+    }
+  };
+  await walk("");
+  return files.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

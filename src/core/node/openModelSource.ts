@@ -3,14 +3,27 @@ import { openFolderSource } from "./openFolderSource.ts";
 import type { HubSourceOptions } from "../sources/openHubSource.ts";
 import type { ModelSource } from "../sources/ModelSource.ts";
 
+/** What only a path can look like: a Hub id is exactly "owner/name", without these. */
+const PATH_LIKE = /^(\/|\.{1,2}(\/|$)|~)|\\|\/.*\/|\/$/;
+
 /**
  * Opens a model named on the command line (Node only): an existing local folder, else a Hub repo
- * id with an optional `@revision`.
+ * id with an optional `@revision`. `role` ("target", "plus", ...) starts every message.
  */
-export async function openModelSource(spec: string, hub: HubSourceOptions): Promise<ModelSource> {
-  const isFolder = await stat(spec).then((info) => info.isDirectory(), () => false);
-  if (isFolder) return openFolderSource(spec);
+export async function openModelSource(spec: string, hub: HubSourceOptions, role?: string): Promise<ModelSource> {
+  const prefix = role === undefined ? "" : `${role}: `;
+  const info = await stat(spec).catch(() => undefined);
+  if (info?.isDirectory()) return openFolderSource(spec);
+  if (info) throw new Error(`${prefix}${spec} is a file; give the model's folder (the one holding config.json)`);
+  const withoutRevision = spec.replace(/@[^/]*$/, "");
+  if (PATH_LIKE.test(withoutRevision)) throw new Error(`${prefix}${spec}: no such folder`);
   // Loaded only for Hub ids: the Hub client adds a third of a second to a local merge's start-up.
   const [{ openHubSource }, { nodeHttpRequest }] = await Promise.all([import("../sources/openHubSource.ts"), import("./nodeHttpRequest.ts")]);
-  return openHubSource(spec, { request: nodeHttpRequest, ...hub });
+  try {
+    return await openHubSource(spec, { request: nodeHttpRequest, ...hub });
+  } catch (error) {
+    // "owner/name" may be a mistyped local path as much as a Hub id: say that both were tried.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${prefix}${message} (and there is no local folder ${spec})`, { cause: error });
+  }
 }

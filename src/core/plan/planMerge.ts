@@ -1,5 +1,6 @@
 import { isFloatDtype, type Dtype, type FloatDtype } from "../dtypes.ts";
 import type { MergeMethod, MergeParameters } from "../methods/MergeMethod.ts";
+import { describeJsonValue, quoteName } from "../messages/safeText.ts";
 import type { ModelInfo, TensorLocation } from "../model/inspectModel.ts";
 import { summarizeModel, type ModelSummary } from "./summarizeModel.ts";
 
@@ -69,6 +70,7 @@ export function planMerge(models: Record<Role, ModelInfo>, options: MergeOptions
     minus: summarizeModel(models.minus),
   };
   checkConfigs(models, summaries, issues);
+  checkParameters(options, issues);
 
   const identity = options.method.isIdentity(options.parameters);
   const tiedEmbeddings = summaries.target.tieWordEmbeddings;
@@ -77,7 +79,7 @@ export function planMerge(models: Record<Role, ModelInfo>, options: MergeOptions
   for (const target of models.target.tensors.values()) {
     const { name } = target;
     if (tiedEmbeddings && /(^|\.)lm_head\.weight$/.test(name)) {
-      issues.push({ severity: "info", tensor: name, message: `${name} is not written: the target ties it to the input embeddings` });
+      issues.push({ severity: "info", tensor: name, message: `${quoteName(name)} is not written: the target ties it to the input embeddings` });
       continue;
     }
     const plus = models.plus.tensors.get(name);
@@ -86,7 +88,7 @@ export function planMerge(models: Record<Role, ModelInfo>, options: MergeOptions
     const copy: PlannedTensor = { name, shape: target.shape, outDtype, target, mergedElements: 0 };
     if (!plus || !minus) {
       const missing = [!plus && "plus", !minus && "minus"].filter(Boolean).join(" and ");
-      issues.push({ severity: "warning", tensor: name, message: `${name} is only in the target (not in ${missing}): copied unchanged` });
+      issues.push({ severity: "warning", tensor: name, message: `${quoteName(name)} is only in the target (not in ${missing}): copied unchanged` });
       tensors.push(copy);
       continue;
     }
@@ -98,7 +100,7 @@ export function planMerge(models: Record<Role, ModelInfo>, options: MergeOptions
     const donorProblem = [plus, minus].find((donor) => !isFloatDtype(donor.dtype));
     if (donorProblem) {
       const role = donorProblem === plus ? "plus" : "minus";
-      issues.push({ severity: "error", tensor: name, message: `${name}: ${role} stores ${donorProblem.dtype}, target ${target.dtype}: cannot merge` });
+      issues.push({ severity: "error", tensor: name, message: `${quoteName(name)}: ${role} stores ${donorProblem.dtype}, target ${target.dtype}: cannot merge` });
       continue;
     }
     const mergedElements = planElements(target, plus, minus, options.vocab, issues);
@@ -111,7 +113,7 @@ export function planMerge(models: Record<Role, ModelInfo>, options: MergeOptions
   for (const role of ["plus", "minus"] as const) {
     for (const name of models[role].tensors.keys()) {
       if (!models.target.tensors.has(name)) {
-        issues.push({ severity: "warning", tensor: name, message: `${name} is only in ${role}, not in the target: ignored` });
+        issues.push({ severity: "warning", tensor: name, message: `${quoteName(name)} is only in ${role}, not in the target: ignored` });
       }
     }
   }
@@ -143,7 +145,7 @@ function planElements(
     isVocabTensor(name) &&
     [plus, minus].every((donor) => donor.shape.length === target.shape.length && same(donor.shape.slice(1), target.shape.slice(1)));
   if (!rowsDiffer) {
-    issues.push({ severity: "error", tensor: name, message: `${name}: shapes differ: ${shapes}` });
+    issues.push({ severity: "error", tensor: name, message: `${quoteName(name)}: shapes differ: ${shapes}` });
     return undefined;
   }
   const rows = `target has ${target.shape[0]} rows, plus ${plus.shape[0]}, minus ${minus.shape[0]}`;
@@ -151,7 +153,7 @@ function planElements(
     issues.push({
       severity: "error",
       tensor: name,
-      message: `${name}: vocabulary sizes differ (${rows}); merge the common rows with the vocab option "common"`,
+      message: `${quoteName(name)}: vocabulary sizes differ (${rows}); merge the common rows with the vocab option "common"`,
     });
     return undefined;
   }
@@ -159,7 +161,7 @@ function planElements(
   issues.push({
     severity: "warning",
     tensor: name,
-    message: `${name}: vocabulary sizes differ (${rows}); merging the ${common} common rows, the target's other rows copied unchanged`,
+    message: `${quoteName(name)}: vocabulary sizes differ (${rows}); merging the ${common} common rows, the target's other rows copied unchanged`,
   });
   return common * numel(target.shape.slice(1));
 }
@@ -170,7 +172,7 @@ function checkConfigs(models: Record<Role, ModelInfo>, summaries: Record<Role, M
     if (summaries[role].architecture !== architecture) {
       issues.push({
         severity: "error",
-        message: `architectures differ: target is ${architecture}, ${role} is ${summaries[role].architecture}`,
+        message: `architectures differ: target is ${quoteName(architecture)}, ${role} is ${quoteName(summaries[role].architecture)}`,
       });
     }
   }
@@ -180,7 +182,7 @@ function checkConfigs(models: Record<Role, ModelInfo>, summaries: Record<Role, M
     if (values[1] !== values[0] || values[2] !== values[0]) {
       issues.push({
         severity: "error",
-        message: `config.json ${field} differs: target ${String(values[0])}, plus ${String(values[1])}, minus ${String(values[2])}`,
+        message: `config.json ${field} differs: target ${describeJsonValue(values[0])}, plus ${describeJsonValue(values[1])}, minus ${describeJsonValue(values[2])}`,
       });
     }
   }
@@ -190,5 +192,21 @@ function checkConfigs(models: Record<Role, ModelInfo>, summaries: Record<Role, M
       severity: "warning",
       message: `tie_word_embeddings differs (target ${ties[0]}, plus ${ties[1]}, minus ${ties[2]}): the output follows the target`,
     });
+  }
+}
+
+/**
+ * Parameters are applied in float32 (the numeric contract): a value that rounds to infinity there
+ * would write a model of Inf and NaN, so it is refused with the value.
+ */
+function checkParameters(options: MergeOptions, issues: CompatibilityIssue[]): void {
+  for (const parameter of options.method.parameters) {
+    const value = options.parameters[parameter.name];
+    if (value === undefined) continue;
+    if (!Number.isFinite(value)) {
+      issues.push({ severity: "error", message: `${parameter.name} ${value} is not a finite number` });
+    } else if (!Number.isFinite(Math.fround(value))) {
+      issues.push({ severity: "error", message: `${parameter.name} ${value} is too large for float32 (largest about 3.4e38): the merge would be Inf and NaN` });
+    }
   }
 }

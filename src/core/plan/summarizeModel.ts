@@ -31,7 +31,7 @@ export function summarizeModel(model: ModelInfo): ModelSummary {
   return {
     label: model.source.label,
     revision: model.source.revision,
-    architecture: String(architectures[0] ?? config.model_type ?? "unknown"),
+    architecture: [architectures[0], config.model_type].find((value): value is string => typeof value === "string") ?? "unknown",
     layers: number(config.num_hidden_layers),
     hiddenSize: number(config.hidden_size),
     vocabRows: vocabRows ?? number(config.vocab_size),

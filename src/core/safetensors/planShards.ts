@@ -40,15 +40,16 @@ export function planShards<T extends TensorToWrite>(tensors: readonly T[], maxSh
 
 /** The model.safetensors.index.json of a sharded output, as transformers writes it. */
 export function buildSafetensorsIndex<T extends TensorToWrite>(shards: readonly ShardPlan<T>[]): string {
-  const weightMap: Record<string, string> = {};
+  const lines: string[] = [];
   let totalSize = 0;
   for (const shard of shards) {
     for (const tensor of shard.tensors) {
-      weightMap[tensor.name] = shard.fileName;
+      // Written entry by entry, not through an object keyed by tensor name (see jsonObjectText).
+      lines.push(`    ${JSON.stringify(tensor.name)}: ${JSON.stringify(shard.fileName)}`);
       totalSize += tensorByteLength(tensor);
     }
   }
-  return `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`;
+  return `{\n  "metadata": {\n    "total_size": ${totalSize}\n  },\n  "weight_map": {\n${lines.join(",\n")}\n  }\n}\n`;
 }
 
 /** Parses "5GB", "500MB", "2GiB", "1000000" into bytes (decimal units as transformers uses). */

@@ -1,4 +1,6 @@
 import { DTYPE_BYTES, isDtype, type Dtype } from "../dtypes.ts";
+import { parseJsonLimited } from "../json/parseJsonLimited.ts";
+import { describeJsonValue, isWellFormedText, quoteName } from "../messages/safeText.ts";
 import type { ModelSource, RepoFile } from "../sources/ModelSource.ts";
 import { SafetensorsError } from "./SafetensorsError.ts";
 
@@ -55,11 +57,18 @@ function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8A
   const fail = (problem: string, tensor?: string): never => {
     throw new SafetensorsError(fileName, problem, tensor);
   };
+  let text = "";
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(json);
+  } catch {
+    fail("header is not valid UTF-8 text");
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+    // A safetensors header is two levels deep ({name: {shape: [...]}}).
+    parsed = parseJsonLimited(text, 4);
   } catch (error) {
-    fail(`header is not valid JSON (${(error as Error).message})`);
+    fail(`header is ${(error as Error).message}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     fail("header is not a JSON object");
@@ -75,16 +84,17 @@ function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8A
       metadata = parseMetadata(entry, fail);
       continue;
     }
+    if (!isWellFormedText(name)) fail("the name is not valid Unicode (it holds a lone UTF-16 surrogate)", name);
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
       fail("entry is not an object", name);
     }
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isDtype(dtype)) fail(`unknown dtype ${JSON.stringify(dtype)}`, name);
+    if (!isDtype(dtype)) fail(`unknown dtype ${describeJsonValue(dtype)}`, name);
     if (!Array.isArray(shape) || !shape.every(isSafeNonNegativeInteger)) {
-      fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, name);
+      fail(`shape ${describeShape(shape)} is not a list of non-negative integers`, name);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSafeNonNegativeInteger)) {
-      fail(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`, name);
+      fail(`data_offsets ${describeShape(offsets)} is not a pair of non-negative integers`, name);
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) fail(`data_offsets [${begin}, ${end}] end before they begin`, name);
@@ -94,13 +104,10 @@ function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8A
         name,
       );
     }
-    const numel = (shape as number[]).reduce((product, dim) => product * dim, 1);
-    const expected = numel * DTYPE_BYTES[dtype as Dtype];
+    const expected = byteLengthOf(shape as number[], DTYPE_BYTES[dtype as Dtype]);
+    if (expected === undefined) fail(`shape ${describeShape(shape)} has more elements than any file can hold`, name);
     if (expected !== end - begin) {
-      fail(
-        `shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
-        name,
-      );
+      fail(`shape ${describeShape(shape)} of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`, name);
     }
     tensors.push({ name, dtype: dtype as Dtype, shape: shape as number[], offset: dataStart + begin, byteLength: end - begin });
     ranges.push({ name, begin, end });
@@ -111,7 +118,7 @@ function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8A
   let previous: string | undefined;
   for (const index of order) {
     const range = ranges[index]!;
-    if (range.begin < cursor) fail(`data overlaps tensor ${previous} (starts at ${range.begin}, before ${cursor})`, range.name);
+    if (range.begin < cursor) fail(`data overlaps tensor ${quoteName(previous ?? "")} (starts at ${range.begin}, before ${cursor})`, range.name);
     if (range.begin > cursor) {
       fail(`${range.begin - cursor} bytes of gap before this tensor (data_offsets start at ${range.begin}, expected ${cursor})`, range.name);
     }
@@ -124,6 +131,24 @@ function parseSafetensorsHeader(fileName: string, fileSize: number, json: Uint8A
   return { file: fileName, fileSize, dataStart, metadata, tensors: order.map((index) => tensors[index]!) };
 }
 
+/** Bytes of a tensor of this shape, or undefined when the count is past 2^53 (no file is that large). */
+function byteLengthOf(shape: number[], elementBytes: number): number | undefined {
+  if (shape.includes(0)) return 0;
+  let bytes = elementBytes;
+  for (const dim of shape) {
+    bytes *= dim;
+    if (!Number.isSafeInteger(bytes)) return undefined;
+  }
+  return bytes;
+}
+
+/** A shape (or offsets) from a header for a message: at most 8 entries shown. */
+function describeShape(value: unknown): string {
+  if (!Array.isArray(value)) return describeJsonValue(value);
+  const shown = value.slice(0, 8).map((entry) => (typeof entry === "number" ? String(entry) : describeJsonValue(entry)));
+  return `[${shown.join(", ")}${value.length > 8 ? `, … (${value.length} entries)` : ""}]`;
+}
+
 function isSafeNonNegativeInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
@@ -131,7 +156,7 @@ function isSafeNonNegativeInteger(value: unknown): value is number {
 function parseMetadata(entry: unknown, fail: (problem: string) => never): Record<string, string> {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) fail("__metadata__ is not an object");
   for (const [key, value] of Object.entries(entry as object)) {
-    if (typeof value !== "string") fail(`__metadata__.${key} is not a string`);
+    if (typeof value !== "string") fail(`__metadata__ entry ${quoteName(key)} is not a string`);
   }
   return entry as Record<string, string>;
 }

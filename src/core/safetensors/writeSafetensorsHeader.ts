@@ -20,17 +20,25 @@ export function writeSafetensorsHeader(
   tensors: readonly TensorToWrite[],
   metadata: Record<string, string> = { format: "pt" },
 ): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  const entries: Array<[string, unknown]> = [["__metadata__", metadata]];
   let offset = 0;
   for (const tensor of tensors) {
     const end = offset + tensorByteLength(tensor);
-    header[tensor.name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, end] };
+    entries.push([tensor.name, { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, end] }]);
     offset = end;
   }
-  const json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(jsonObjectText(entries));
   const padded = Math.ceil((8 + json.byteLength) / 8) * 8 - 8;
   const bytes = new Uint8Array(8 + padded).fill(0x20, 8 + json.byteLength);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);
   bytes.set(json, 8);
   return bytes;
+}
+
+/**
+ * Compact JSON of an object with these entries in this order. Tensor names are data, so they are
+ * never used as keys of a JavaScript object: "__proto__" would set the prototype and vanish.
+ */
+function jsonObjectText(entries: ReadonlyArray<readonly [string, unknown]>): string {
+  return `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(",")}}`;
 }

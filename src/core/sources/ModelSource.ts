@@ -29,8 +29,21 @@ export interface ModelSource {
   close?(): Promise<void>;
 }
 
+/**
+ * Largest text file read whole. The largest a model holds is tokenizer.json (about 11 MB for
+ * Qwen2.5); a config.json of hundreds of MB is broken or hostile and would not fit in a string.
+ */
+export const MAX_TEXT_FILE_BYTES = 64 * 2 ** 20;
+
 /** Reads a whole (small) file as UTF-8 text: config.json, tokenizer files, index json. */
 export async function readTextFile(source: ModelSource, file: RepoFile, signal?: AbortSignal): Promise<string> {
+  if (file.size > MAX_TEXT_FILE_BYTES) {
+    throw new Error(`${source.label}: ${file.path} is ${file.size} bytes, more than the ${MAX_TEXT_FILE_BYTES}-byte limit for a text file of a model`);
+  }
   const bytes = await source.read(file.path, 0, file.size, signal);
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`${source.label}: ${file.path} is not valid UTF-8 text`);
+  }
 }
