@@ -148,10 +148,10 @@ describe("the CLI through the Hub", () => {
     const out = join(root, "out", "never");
     const unknown = await runCli(["merge", "--hub-url", hub.url, "--target", "lab/no-such-model", "--plus", repos.plus, "--minus", repos.minus, "--out", out]);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/error: lab\/no-such-model: repository not found/);
+    expect(unknown.stderr).toMatch(/error: target: lab\/no-such-model: repository not found.*\(and there is no local folder lab\/no-such-model\)$/m);
     const unreachable = await runCli(["merge", "--hub-url", "http://127.0.0.1:9", "--target", repos.target, "--plus", repos.plus, "--minus", repos.minus, "--out", out]);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/error: cannot reach the Hub at http:\/\/127\.0\.0\.1:9/);
+    expect(unreachable.stderr).toMatch(/error: target: cannot reach the Hub at http:\/\/127\.0\.0\.1:9/);
     await expect(stat(out)).rejects.toThrow();
   });
 });
