@@ -77,3 +77,13 @@ test("the studio prompts with chat_template.jinja as the CLI does with the inlin
   await evaluateTarget(page, "test/Raising");
   await expect(page.getByTestId("eval-panel").getByTestId("error")).toContainText("rendered chat_template.jinja", { timeout: 120_000 });
 });
+
+test("the compatibility report warns when a donor's chat template differs, and not when the same template sits in another file", async ({ page }) => {
+  await page.goto(`/?hub=${hub.url}&target=test/Inline&plus=test/NoTemplate&minus=test/Jinja&alpha=1`);
+  const report = page.getByTestId("compat-report");
+  await expect(report).toHaveAttribute("data-verdict", "warnings");
+  await expect(report).toContainText("Compatible, with 1 warning.");
+  await expect(report).toContainText(
+    "chat templates differ (target from tokenizer_config.json, plus none, minus the target's); the merged model keeps the target's, and the evaluator prompts each model with its own",
+  );
+});
