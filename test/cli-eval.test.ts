@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,6 +81,42 @@ describe("merge-studio eval", () => {
     expect(result.stdout).toMatch(new RegExp(`^#0\\s+${gold(0)}\\s`, "m"));
     expect(result.stdout).toContain(`target: ${right}/2 = `);
   });
+
+  it("uses the chat template of chat_template.jinja, and warns and uses the plain prompt when a repo has none", async () => {
+    const small = join(root, "small");
+    const tokenizerConfig = JSON.parse(await readFile(join(small, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
+    const { chat_template: template, ...withoutTemplate } = tokenizerConfig;
+    const variant = async (name: string, jinja: string | undefined) => {
+      const dir = join(root, name);
+      await cp(small, dir, { recursive: true });
+      await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify(withoutTemplate));
+      if (jinja !== undefined) await writeFile(join(dir, "chat_template.jinja"), jinja);
+      return dir;
+    };
+    const evaluate = async (dir: string) => {
+      const json = join(dir, "report.json");
+      const result = await runCli(["eval", "--model", dir, "--problems", "3,11", "--max-new-tokens", "4", "--json", json]);
+      expect(result.stderr).not.toMatch(/^error/m);
+      expect(result.code).toBe(0);
+      return { stderr: result.stderr, answers: (JSON.parse(await readFile(json, "utf8")) as { answers: { target: { output: string }[] } }).answers.target.map((answer) => answer.output) };
+    };
+
+    const inline = await evaluate(small);
+    const moved = await evaluate(await variant("small-jinja", template as string));
+    expect(moved.answers).toEqual(inline.answers);
+    expect(moved.stderr).not.toContain("chat template");
+
+    const none = await evaluate(await variant("small-no-template", undefined));
+    expect(none.stderr).toMatch(/^warning: .*small-no-template has no chat template \(none of chat_template\.jinja, tokenizer_config\.json, chat_template\.json holds one\): its prompts are given as plain text$/m);
+    expect(inline.stderr).not.toContain("warning");
+
+    // chat_template.jinja wins over tokenizer_config.json's template: this one stops the run, naming itself.
+    const raising = await variant("small-raising-jinja", "{{ raise_exception('rendered chat_template.jinja') }}");
+    await writeFile(join(raising, "tokenizer_config.json"), JSON.stringify(tokenizerConfig));
+    const failed = await runCli(["eval", "--model", raising, "--problems", "3", "--max-new-tokens", "1"]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("rendered chat_template.jinja");
+  }, 120_000);
 
   it("refuses another architecture, a model without a tokenizer and a bad format, in one line", async () => {
     const llama = join(root, "llama");

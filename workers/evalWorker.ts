@@ -7,6 +7,7 @@ import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { loadEvalModel, readModelTokenizer } from "../src/eval/loadEvalModel.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { missingChatTemplateWarning } from "../src/eval/tokenizer/missingChatTemplateWarning.ts";
 import type { TensorLoader } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { runGsm8kEvaluation, type EvalModelSpec, type EvalRole } from "../src/eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
@@ -21,15 +22,20 @@ const TOKEN_INTERVAL_MS = 100;
 // The .wasm is served as a Vite asset; its JavaScript glue is in the bundle.
 ort.env.wasm.wasmPaths = { wasm: ortWasmUrl };
 // Threads need a cross-origin isolated page (SharedArrayBuffer); elsewhere onnxruntime runs on one.
-ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.max(1, navigator.hardwareConcurrency - 1) : 1;
+// The count includes this worker's thread, which runs the session while the others help: all cores.
+ort.env.wasm.numThreads = scope.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
 
 let controller: AbortController | undefined;
 
-scope.onmessage = (event: MessageEvent<EvalWorkerCommand>) => {
-  const command = event.data;
-  if (command.type === "cancel") controller?.abort(new DOMException("the evaluation was cancelled", "AbortError"));
-  else if (!controller) void run(command.request, (controller = new AbortController()).signal);
-};
+// onnxruntime-web's WebAssembly threads are workers started from this same script (its glue is in
+// the bundle), named "em-pthread...": their messages belong to onnxruntime, not to this handler.
+if (!scope.name.startsWith("em-pthread")) {
+  scope.onmessage = (event: MessageEvent<EvalWorkerCommand>) => {
+    const command = event.data;
+    if (command.type === "cancel") controller?.abort(new DOMException("the evaluation was cancelled", "AbortError"));
+    else if (!controller) void run(command.request, (controller = new AbortController()).signal);
+  };
+}
 
 /**
  * Evaluates the requested models one after another: the target (and plus / minus) from their own
@@ -55,12 +61,16 @@ async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<vo
       load: async () => {
         const { model, loadTensor } = loaderOf(role);
         const tokenizer = await readModelTokenizer(model, signal);
-        return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, request.format, {
+        if (tokenizer.chatTemplate === null) post({ type: "notice", role, message: missingChatTemplateWarning(model.source.label) });
+        const loaded = await loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, request.format, {
           sessionOptions: { executionProviders: [request.executionProvider] },
           kvCacheOnGpu: request.executionProvider === "webgpu",
           signal,
           onProgress: (doneBytes, totalBytes) => post({ type: "loading", role, doneBytes, totalBytes }),
         });
+        // onnxruntime settles its thread count when the first session starts (1 where threads cannot run).
+        post({ type: "threads", threads: ort.env.wasm.numThreads ?? 1, crossOriginIsolated: scope.crossOriginIsolated });
+        return loaded;
       },
     }));
     let lastTokenPost = 0;

@@ -14,6 +14,7 @@ import { buildQwen2Onnx, QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eva
 import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
+import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
 import { runGsm8kEvaluation, summarizeEvaluation, type EvalModelSpec, type EvalRole, type ProblemResult } from "../eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { UsageError } from "./format.ts";
@@ -66,8 +67,11 @@ export async function evalCommand(args: string[]): Promise<void> {
     const preset = PROMPT_PRESETS.find((candidate) => candidate.id === values.prompt);
     if (!preset) throw new UsageError(`--prompt must be one of ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}, got "${values.prompt}"`);
     const models: EvalModelSpec[] = [];
-    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async () =>
-      loadEvalModel(ort, { config: model.config, loadTensor, tokenizer: await readModelTokenizer(model) }, format, { onProgress: buildProgress() });
+    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async () => {
+      const tokenizer = await readModelTokenizer(model);
+      if (tokenizer.chatTemplate === null) process.stderr.write(`warning: ${missingChatTemplateWarning(model.source.label)}\n`);
+      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { onProgress: buildProgress() });
+    };
     if (values.model !== undefined) {
       const model = await inspect(values.model);
       readQwen2Config(model.config);

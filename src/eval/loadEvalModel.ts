@@ -6,21 +6,27 @@ import type { LoadedEvalModel } from "./runGsm8kEvaluation.ts";
 import { loadTokenizer, type EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 
 /**
- * The tokenizer of a model repo: tokenizer.json and tokenizer_config.json (both required), and
- * generation_config.json for the stop tokens when present.
+ * The tokenizer of a model repo: tokenizer.json and tokenizer_config.json (both required),
+ * generation_config.json for the stop tokens, and the chat template from chat_template.jinja,
+ * tokenizer_config.json or chat_template.json (transformers' order), each read when present.
  */
 export async function readModelTokenizer(model: ModelInfo, signal?: AbortSignal): Promise<EvalTokenizer> {
-  const file = (path: string) => model.files.find((candidate) => candidate.path === path);
-  const read = async (path: string, required: boolean) => {
-    const found = file(path);
-    if (!found) {
-      if (required) throw new Error(`${model.source.label}: ${path} is missing; the evaluator needs the model's tokenizer`);
-      return undefined;
-    }
-    return readTextFile(model.source, found, signal);
+  const read = async (path: string) => {
+    const found = model.files.find((candidate) => candidate.path === path);
+    return found === undefined ? undefined : readTextFile(model.source, found, signal);
   };
-  const [tokenizerJson, tokenizerConfig, generationConfig] = [await read("tokenizer.json", true), await read("tokenizer_config.json", true), await read("generation_config.json", false)];
-  return loadTokenizer({ tokenizerJson: tokenizerJson!, tokenizerConfig: tokenizerConfig!, generationConfig });
+  const required = async (path: string) => {
+    const text = await read(path);
+    if (text === undefined) throw new Error(`${model.source.label}: ${path} is missing; the evaluator needs the model's tokenizer`);
+    return text;
+  };
+  return loadTokenizer({
+    tokenizerJson: await required("tokenizer.json"),
+    tokenizerConfig: await required("tokenizer_config.json"),
+    generationConfig: await read("generation_config.json"),
+    chatTemplateJinja: await read("chat_template.jinja"),
+    chatTemplateJson: await read("chat_template.json"),
+  });
 }
 
 export interface EvalModelSource {

@@ -4,6 +4,7 @@ import { quoteName } from "../messages/safeText.ts";
 import { readSafetensorsHeader, type SafetensorsHeader } from "../safetensors/readSafetensorsHeader.ts";
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/planShards.ts";
 import { readTextFile, type ModelSource, type RepoFile } from "../sources/ModelSource.ts";
+import { chooseChatTemplate, type ChatTemplateCandidates, type ChatTemplateSource } from "./chooseChatTemplate.ts";
 
 /** Where one tensor's bytes lie in a model's files. */
 export interface TensorLocation {
@@ -26,6 +27,8 @@ export interface ModelInfo {
   weightFiles: SafetensorsHeader[];
   parameterCount: number;
   weightBytes: number;
+  /** The chat template (chat_template.jinja, tokenizer_config.json or chat_template.json), or null when the repo has none. */
+  chatTemplate: ChatTemplateSource | null;
 }
 
 const PICKLE_WEIGHTS = /\.(bin|pt|pth|ckpt|pkl)$/i;
@@ -42,7 +45,8 @@ export class ModelError extends Error {
 const SHARD_FILE = /^model-\d+-of-\d+\.safetensors$/;
 
 /**
- * Reads config.json and every safetensors header of a model, validating the layout strictly.
+ * Reads config.json and every safetensors header of a model, validating the layout strictly, and
+ * its chat template (small files; the compatibility report compares templates).
  * `role` ("target", "plus", ...) names the model in messages, before its source:
  * `plus (org/name@sha): model.safetensors: tensor "x": ...`.
  */
@@ -85,7 +89,30 @@ async function inspect(source: ModelSource, where: string, signal: AbortSignal |
   if (tensors.size === 0) {
     throw new ModelError(`${where}: ${weightFiles.map((header) => header.file).join(", ")} hold${weightFiles.length === 1 ? "s" : ""} no tensors: not a model's weights`);
   }
-  return { source, files, config, tensors, weightFiles, parameterCount, weightBytes };
+  const chatTemplate = await readChatTemplate(source, where, byPath, signal);
+  return { source, files, config, tensors, weightFiles, parameterCount, weightBytes, chatTemplate };
+}
+
+/** The chat template transformers would use, reading only the files needed to decide. */
+async function readChatTemplate(source: ModelSource, where: string, byPath: Map<string, RepoFile>, signal: AbortSignal | undefined): Promise<ChatTemplateSource | null> {
+  const read = async (path: string) => {
+    const file = byPath.get(path);
+    return file === undefined ? undefined : readTextFile(source, file, signal);
+  };
+  const readJson = async (path: string) => {
+    const text = await read(path);
+    return text === undefined ? undefined : parseJsonObject(text, `${where}: ${path}`);
+  };
+  const choose = (candidates: ChatTemplateCandidates) => {
+    try {
+      return chooseChatTemplate(candidates);
+    } catch (error) {
+      throw new ModelError(`${where}: ${(error as Error).message}`);
+    }
+  };
+  const jinja = await read("chat_template.jinja");
+  if (jinja !== undefined) return choose({ jinja });
+  return choose({ tokenizerConfig: await readJson("tokenizer_config.json") }) ?? choose({ chatTemplateJson: await readJson("chat_template.json") });
 }
 
 async function readWeightHeaders(

@@ -186,6 +186,7 @@ function checkConfigs(models: Record<Role, ModelInfo>, summaries: Record<Role, M
       });
     }
   }
+  checkTrainingSetUp(models, issues);
   const ties = (["target", "plus", "minus"] as const).map((role) => summaries[role].tieWordEmbeddings);
   if (ties[1] !== ties[0] || ties[2] !== ties[0]) {
     issues.push({
@@ -209,4 +210,53 @@ function checkParameters(options: MergeOptions, issues: CompatibilityIssue[]): v
       issues.push({ severity: "error", message: `${parameter.name} ${value} is too large for float32 (largest about 3.4e38): the merge would be Inf and NaN` });
     }
   }
+}
+
+/**
+ * Warns (the merge can still run) where the donors were set up differently from the target in ways
+ * the tensors do not show: the RoPE base (`rope_theta`, or transformers 5's
+ * `rope_parameters.rope_theta`), the context length, and the chat template. The merged model keeps
+ * the target's config and template, e.g. Qwen2.5-1.5B-Instruct (1e6, 32768) with vectors from
+ * Qwen2.5-Math-1.5B fine-tunes (1e4, 4096).
+ */
+function checkTrainingSetUp(models: Record<Role, ModelInfo>, issues: CompatibilityIssue[]): void {
+  const roles = ["target", "plus", "minus"] as const;
+  const differing = <T>(valueOf: (model: ModelInfo) => T): T[] | undefined => {
+    const values = roles.map((role) => valueOf(models[role]));
+    return values.every((value) => value === values[0]) ? undefined : values;
+  };
+  const shown = (value: unknown) => (value === undefined ? "unset" : describeJsonValue(value));
+  const consequence = "the merged model keeps the target's";
+  const ropeThetas = differing((model) => ropeThetaOf(model.config));
+  if (ropeThetas) {
+    issues.push({
+      severity: "warning",
+      message: `RoPE base (rope_theta) differs: target ${shown(ropeThetas[0])}, plus ${shown(ropeThetas[1])}, minus ${shown(ropeThetas[2])}; ${consequence}: the task vector was trained with another RoPE base`,
+    });
+  }
+  const contexts = differing((model) => model.config.max_position_embeddings);
+  if (contexts) {
+    issues.push({
+      severity: "warning",
+      message: `max_position_embeddings differs: target ${shown(contexts[0])}, plus ${shown(contexts[1])}, minus ${shown(contexts[2])}; ${consequence}`,
+    });
+  }
+  if (differing((model) => model.chatTemplate?.text)) {
+    const described = roles.map((role) => {
+      const template = models[role].chatTemplate;
+      const same = role !== "target" && template?.text === models.target.chatTemplate?.text;
+      return `${role} ${template === null ? "none" : same ? "the target's" : `from ${template.file}`}`;
+    });
+    issues.push({
+      severity: "warning",
+      message: `chat templates differ (${described.join(", ")}); ${consequence}, and the evaluator prompts each model with its own`,
+    });
+  }
+}
+
+/** The RoPE base as config.json gives it, in either layout; undefined when it gives none. */
+function ropeThetaOf(config: Record<string, unknown>): unknown {
+  const parameters = config.rope_parameters;
+  if (typeof parameters === "object" && parameters !== null && "rope_theta" in parameters) return (parameters as { rope_theta: unknown }).rope_theta;
+  return config.rope_theta ?? undefined;
 }

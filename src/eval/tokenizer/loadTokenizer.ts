@@ -1,4 +1,5 @@
 import { Tokenizer } from "@huggingface/tokenizers";
+import { chooseChatTemplate, type ChatTemplateFile } from "../../core/model/chooseChatTemplate.ts";
 import { compileChatTemplate, type ChatTemplate } from "./chatTemplate.ts";
 
 /** A JSON file's contents: its text, or the object already parsed. */
@@ -10,8 +11,10 @@ export interface TokenizerFiles {
   tokenizerConfig: JsonFileContents;
   /** generation_config.json, when the repo has one: its eos_token_id (a number or a list) stops generation. */
   generationConfig?: JsonFileContents;
-  /** chat_template.jinja, which newer repos ship instead of tokenizer_config's chat_template; it wins. */
+  /** chat_template.jinja, which recent transformers and TRL save instead of tokenizer_config's chat_template; it wins. */
   chatTemplateJinja?: string;
+  /** chat_template.json (`{"chat_template": ...}`), used only when neither of the others has a template. */
+  chatTemplateJson?: JsonFileContents;
 }
 
 export interface EvalTokenizer {
@@ -23,6 +26,8 @@ export interface EvalTokenizer {
   readonly idCount: number;
   /** The chat template, or null when the repo has none (then prompts are used as plain text). */
   readonly chatTemplate: ChatTemplate | null;
+  /** The file the chat template came from, or null when there is none. */
+  readonly chatTemplateFile: ChatTemplateFile | null;
   /** The id of the special token the chat template closes an assistant turn with ("<|im_end|>"), or null. */
   readonly endOfTurnTokenId: number | null;
   /** Where greedy decoding stops: generation_config's eos_token_id, tokenizer_config's eos_token and the end-of-turn token, sorted, without repeats. */
@@ -47,8 +52,10 @@ export function loadTokenizer(files: TokenizerFiles): EvalTokenizer {
   const tokenToId = (token: string) => tokenizer.token_to_id(token);
 
   const specialTokens = specialTokenStrings(tokenizerConfig);
-  const templateSource = files.chatTemplateJinja ?? chatTemplateSource(tokenizerConfig.chat_template);
-  const chatTemplate = templateSource === null ? null : compileChatTemplate(templateSource, specialTokens);
+  const templateSource =
+    chooseChatTemplate({ jinja: files.chatTemplateJinja, tokenizerConfig }) ??
+    chooseChatTemplate({ chatTemplateJson: files.chatTemplateJson === undefined ? undefined : parseJsonFile("chat_template.json", files.chatTemplateJson) });
+  const chatTemplate = templateSource === null ? null : compileChatTemplate(templateSource.text, specialTokens);
   const specialIds = new Set([...tokenizer.get_added_tokens_decoder()].filter(([, token]) => token.special).map(([id]) => id));
   const endOfTurnTokenId = chatTemplate === null ? null : findEndOfTurnTokenId(chatTemplate, encode, specialIds);
 
@@ -63,6 +70,7 @@ export function loadTokenizer(files: TokenizerFiles): EvalTokenizer {
     tokenToId,
     idCount: largestId(tokenizer.get_vocab(true).values()) + 1,
     chatTemplate,
+    chatTemplateFile: templateSource?.file ?? null,
     endOfTurnTokenId,
     stopTokenIds: [...stopTokenIds].sort((a, b) => a - b),
   };
@@ -98,20 +106,6 @@ function specialTokenStrings(config: Record<string, unknown>): Record<string, st
     }
   }
   return tokens;
-}
-
-/** tokenizer_config's chat_template: a string, or a list of named templates of which "default" is used. */
-function chatTemplateSource(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value === "string") return value;
-  if (Array.isArray(value)) {
-    const named = value as { name?: unknown; template?: unknown }[];
-    const chosen = named.find((entry) => entry.name === "default");
-    if (typeof chosen?.template === "string") return chosen.template;
-    const names = named.map((entry) => String(entry.name)).join(", ");
-    throw new Error(`tokenizer_config.json: chat_template lists templates (${names}) but none named "default"`);
-  }
-  throw new Error("tokenizer_config.json: chat_template is neither a string nor a list of named templates");
 }
 
 function eosTokenIds(value: unknown): number[] {

@@ -157,11 +157,35 @@ export function EvalPanel() {
         )}
         <p className="text-sm text-slate-500">{blocker ?? "Nothing is downloaded or saved: the merged weights are computed as the evaluator loads them."}</p>
       </div>
+      <EvalRuntime />
       {running && <EvalProgress />}
       {run.status === "failed" && <ErrorMessage>{run.error}</ErrorMessage>}
       {run.status === "cancelled" && <p className="text-sm text-slate-600">The evaluation was cancelled; the answers so far are kept below.</p>}
       {run.status !== "idle" && (run.status !== "failed" || run.data) && <EvalResults />}
     </div>
+  );
+}
+
+/** The threads the evaluator runs on (as its worker reports them) and the worker's notices. */
+function EvalRuntime() {
+  const threads = useStudioStore((state) => state.evalThreads);
+  const notices = useStudioStore((state) => state.evalNotices);
+  return (
+    <>
+      {threads && (
+        <p data-testid="eval-threads" data-threads={threads.threads} className="text-sm text-slate-600">
+          onnxruntime-web runs on {threads.threads} {threads.threads === 1 ? "thread" : "threads"}
+          {!threads.crossOriginIsolated && " (this page is not cross-origin isolated, so threads are unavailable)"}.
+        </p>
+      )}
+      {notices.length > 0 && (
+        <ul data-testid="eval-notices" className="list-disc space-y-1 rounded-lg border border-amber-200 bg-amber-50 py-2 pl-8 pr-3 text-sm text-amber-900">
+          {notices.map((notice) => (
+            <li key={notice}>{notice}</li>
+          ))}
+        </ul>
+      )}
+    </>
   );
 }
 

@@ -32,6 +32,10 @@ export type EvalWorkerCommand = { type: "start"; request: BrowserEvalRequest } |
 export type EvalWorkerEvent =
   | { type: "loading"; role: EvalRole; doneBytes: number; totalBytes: number }
   | { type: "modelStart"; role: EvalRole }
+  /** A model's repo has something the user should know (no chat template: plain prompts). */
+  | { type: "notice"; role: EvalRole; message: string }
+  /** The threads onnxruntime-web runs on, once its first session has started. */
+  | { type: "threads"; threads: number; crossOriginIsolated: boolean }
   | { type: "token"; role: EvalRole; problemIndex: number; text: string; tokensPerSecond: number }
   | { type: "answer"; role: EvalRole; result: ProblemResult }
   | { type: "done" }

@@ -45,6 +45,10 @@ export interface EvalSlice {
   evalProvider: EvalExecutionProvider;
   evalMaxNewTokens: number;
   evalRun: EvalRunState;
+  /** The threads the evaluation worker's onnxruntime-web runs on, as it reported them; undefined until a model has loaded. */
+  evalThreads: { threads: number; crossOriginIsolated: boolean } | undefined;
+  /** What the worker said the user should know (a repo without a chat template), without repeats. */
+  evalNotices: string[];
   setEvalSettings: (settings: Partial<Pick<EvalSlice, "evalCount" | "evalSeed" | "evalPickedIds" | "evalPrompt" | "evalFormat" | "evalProvider" | "evalMaxNewTokens">>) => void;
   setEvalPreset: (id: PromptPreset["id"]) => void;
   setEvalRole: (role: EvalRole, on: boolean) => void;
@@ -75,6 +79,8 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
   evalProvider: "wasm",
   evalMaxNewTokens: 512,
   evalRun: { status: "idle" },
+  evalThreads: undefined,
+  evalNotices: [],
 
   setEvalSettings: (settings) => set(settings),
   setEvalPreset: (id) => set({ evalPresetId: id, evalPrompt: presetOf(id).template }),
@@ -126,7 +132,10 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
         const run = get().evalRun;
         if (run.status !== "running") return;
         if (event.type === "loading") set({ evalRun: { ...run, current: { role: event.role, loading: { doneBytes: event.doneBytes, totalBytes: event.totalBytes } } } });
-        else if (event.type === "modelStart") set({ evalRun: { ...run, current: { role: event.role }, live: undefined } });
+        else if (event.type === "threads") set({ evalThreads: { threads: event.threads, crossOriginIsolated: event.crossOriginIsolated } });
+        else if (event.type === "notice") {
+          if (!get().evalNotices.includes(event.message)) set({ evalNotices: [...get().evalNotices, event.message] });
+        } else if (event.type === "modelStart") set({ evalRun: { ...run, current: { role: event.role }, live: undefined } });
         else if (event.type === "token") set({ evalRun: { ...run, live: event } });
         else if (event.type === "answer") {
           const answers = { ...run.answers, [event.role]: [...run.answers[event.role], event.result] };
@@ -140,7 +149,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       const run = get().evalRun;
       if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers } });
     };
-    set({ evalRun: { status: "running", ...data, current: undefined, live: undefined, cancel } });
+    set({ evalRun: { status: "running", ...data, current: undefined, live: undefined, cancel }, evalNotices: [] });
     try {
       await job.done;
       const run = get().evalRun;
