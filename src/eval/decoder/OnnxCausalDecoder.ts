@@ -207,8 +207,17 @@ export class OnnxCausalDecoder {
     const maxPrefillSlots = options.maxPrefillSlots ?? DEFAULT_MAX_PREFILL_SLOTS;
     const results: GenerationResult[] = new Array(prompts.length);
     let rows: ActiveRow[] = [];
+    /** The cache: row i of `rows` is row cacheRows[i] of `batch` (finished rows are dropped at the next copy). */
     let batch: KvBatch | undefined;
+    let cacheRows: number[] = [];
     let nextPrompt = 0;
+    /** Replaces the cache by its live rows followed by rows `added` of `from`, in one copy. */
+    const rebuild = async (from?: KvBatch, added: readonly number[] = []) => {
+      const previous = batch;
+      batch = await this.gatherRows([...cacheRows.map((row) => ({ batch: previous!, row })), ...added.map((row) => ({ batch: from!, row }))]);
+      if (previous) this.disposeBatch(previous);
+      cacheRows = rows.map((_, index) => index);
+    };
 
     /** Adds the row's next token; true when the row is finished (its result is then stored). */
     const advance = (row: ActiveRow, logits: Float32Array): boolean => {
@@ -260,16 +269,15 @@ export class OnnxCausalDecoder {
           const prefill = await timed("prefill", this.emptyBatch(entering.length), ids);
           const fresh = entering.map((prompt, index) => ({ row: { prompt, tokens: [], prefillSeconds: prefill.seconds, firstTokenAt: 0 } as ActiveRow, index }));
           const staying = fresh.filter(({ row, index }) => !advance(row, this.rowLogits(prefill.logits, index, ids[index]!.length, true)));
-          const previous = batch;
-          batch = await this.gatherRows([
-            ...rows.map((_, index) => ({ batch: previous!, row: index })),
-            ...staying.map(({ index }) => ({ batch: prefill.next, row: index })),
-          ]);
-          if (previous) this.disposeBatch(previous);
-          this.disposeBatch(prefill.next);
           rows = [...rows, ...staying.map(({ row }) => row)];
+          await rebuild(
+            prefill.next,
+            staying.map(({ index }) => index),
+          );
+          this.disposeBatch(prefill.next);
         }
         if (rows.length === 0) break;
+        if (cacheRows.length !== batch!.masks.length) await rebuild();
         options.signal?.throwIfAborted();
         const step = await timed(
           "decode",
@@ -279,12 +287,8 @@ export class OnnxCausalDecoder {
         this.disposeBatch(batch!);
         batch = step.next;
         const staying = rows.map((row, index) => ({ row, index })).filter(({ row, index }) => !advance(row, this.rowLogits(step.logits, index, 1, true)));
-        if (staying.length < rows.length) {
-          const previous = batch;
-          batch = await this.gatherRows(staying.map(({ index }) => ({ batch: previous, row: index })));
-          this.disposeBatch(previous);
-          rows = staying.map(({ row }) => row);
-        }
+        rows = staying.map(({ row }) => row);
+        cacheRows = staying.map(({ index }) => index);
       }
     } finally {
       if (batch) this.disposeBatch(batch);
