@@ -78,10 +78,7 @@ async function runEvalOnnxCase(request: EvalOnnxCase): Promise<EvalOnnxResult> {
     decoder.reset();
     const batchPrompt = await decoder.forwardBatch(request.batchPrompts);
     const batchNextTokens = batchPrompt.map((logits) => argmax(logits.subarray(logits.length - decoder.vocabSize)));
-    const batchStep = await decoder.forwardBatch(
-      batchNextTokens.map((token) => [token]),
-      { lastOnly: true },
-    );
+    const batchStep = await decoder.forwardBatch(batchNextTokens.map((token) => [token]), { lastOnly: true });
     const batchTokens = { 1: [] as number[][], 3: [] as number[][] };
     for (const batchSize of [1, 3] as const) {
       batchTokens[batchSize] = (await decoder.generateBatch(request.batchPrompts, { batchSize, maxNewTokens: request.newTokens })).map((result) => result.tokens);

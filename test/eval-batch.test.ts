@@ -215,10 +215,7 @@ describe("greedy answers with the real tokenizer and GSM8K prompts do not depend
     const answers = new Map<number, number[][]>();
     for (const batchSize of [1, 4, 16]) {
       const results = await decoder.generateBatch(prompts, { batchSize, maxNewTokens: 16, eosTokenIds: tokenizer.stopTokenIds });
-      answers.set(
-        batchSize,
-        results.map((result) => result.tokens),
-      );
+      answers.set(batchSize, results.map((result) => result.tokens));
     }
     return answers;
   }

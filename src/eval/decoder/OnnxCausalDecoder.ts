@@ -270,20 +270,13 @@ export class OnnxCausalDecoder {
           const fresh = entering.map((prompt, index) => ({ row: { prompt, tokens: [], prefillSeconds: prefill.seconds, firstTokenAt: 0 } as ActiveRow, index }));
           const staying = fresh.filter(({ row, index }) => !advance(row, this.rowLogits(prefill.logits, index, ids[index]!.length, true)));
           rows = [...rows, ...staying.map(({ row }) => row)];
-          await rebuild(
-            prefill.next,
-            staying.map(({ index }) => index),
-          );
+          await rebuild(prefill.next, staying.map(({ index }) => index));
           this.disposeBatch(prefill.next);
         }
         if (rows.length === 0) break;
         if (cacheRows.length !== batch!.masks.length) await rebuild();
         options.signal?.throwIfAborted();
-        const step = await timed(
-          "decode",
-          batch!,
-          rows.map((row) => [row.tokens.at(-1)!]),
-        );
+        const step = await timed("decode", batch!, rows.map((row) => [row.tokens.at(-1)!]));
         this.disposeBatch(batch!);
         batch = step.next;
         const staying = rows.map((row, index) => ({ row, index })).filter(({ row, index }) => !advance(row, this.rowLogits(step.logits, index, 1, true)));
