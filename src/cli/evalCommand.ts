@@ -116,11 +116,15 @@ export async function evalCommand(args: string[]): Promise<void> {
     const results = await runGsm8kEvaluation(models, settings, {
       onModelLoading: (role) => status.log(`${role}: building the ONNX graph (${format})...`),
       onLoadProgress: (role, phase) => status.update(describeLoadPhase(role, phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
-      onModelStart: (role, size) => status.log(`${role}: answering ${problems.length} problems, ${size} at a time`),
+      onModelStart: (role, size) => {
+        status.clear();
+        status.log(`${role}: answering ${problems.length} problems, ${size} at a time`);
+      },
       onProgress: (role, progress) => status.update(describeProgress(role, progress), progress.done === progress.total),
       onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
       onModelDone: (role, stats) => {
         runs[role] = stats;
+        status.clear();
         status.log(`${role}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
       },
     });
@@ -191,30 +195,28 @@ function renderResults(problems: readonly Gsm8kProblem[], roles: readonly EvalRo
   return `${lines.join("\n")}\n`;
 }
 
-/** Seconds between progress lines when stderr is not a terminal (a log file, a CI job). */
+/** Seconds between progress lines when stderr is not a terminal (a log file, a CI job), and between redraws on a terminal. */
 const PROGRESS_LINE_SECONDS = 10;
+const PROGRESS_REDRAW_SECONDS = 0.2;
 
 /**
- * Progress on stderr: on a terminal one line rewritten in place, elsewhere a line at most every
- * PROGRESS_LINE_SECONDS (and always when `final`); log lines go above it.
+ * Progress on stderr: on a terminal one line rewritten in place (at most every
+ * PROGRESS_REDRAW_SECONDS), elsewhere a line at most every PROGRESS_LINE_SECONDS; always when
+ * `final`. Log lines go above it.
  */
 class StatusLine {
   private shown = "";
-  private lastLineAt = 0;
+  private lastLineAt = -Infinity;
 
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   update(text: string, final = false): void {
-    if (this.stream.isTTY) {
-      this.shown = text.slice(0, Math.max(20, (this.stream.columns ?? 100) - 1));
-      this.stream.write(`\r\x1b[K${this.shown}`);
-      return;
-    }
     const now = performance.now();
-    if (final || now - this.lastLineAt >= PROGRESS_LINE_SECONDS * 1000) {
-      this.lastLineAt = now;
-      this.stream.write(`${text}\n`);
-    }
+    const tty = this.stream.isTTY;
+    if (tty) this.shown = text.slice(0, Math.max(40, (this.stream.columns || 120) - 1));
+    if (!final && now - this.lastLineAt < (tty ? PROGRESS_REDRAW_SECONDS : PROGRESS_LINE_SECONDS) * 1000) return;
+    this.lastLineAt = now;
+    this.stream.write(tty ? `\r\x1b[K${this.shown}` : `${text}\n`);
   }
 
   log(line: string): void {
