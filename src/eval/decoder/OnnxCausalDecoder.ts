@@ -71,10 +71,11 @@ export interface GenerationResult {
   /** "stop_sequence": stopWhen returned true (callers use it to stop at a stop sequence in the decoded text). */
   stopReason: "eos" | "stop_sequence" | "max_new_tokens";
   promptTokens: number;
-  /** Seconds of the prompt's forward pass (which also gives the first new token). */
+  /** Seconds of the forward pass that prefilled the prompt (with the prompts that joined the batch with it) and gave its first token. */
   prefillSeconds: number;
   /** Seconds from the first new token to the last (the row's share of the batch's decode steps). */
   decodeSeconds: number;
+  /** The prompt's tokens over prefillSeconds. */
   prefillTokensPerSecond: number;
   /** Tokens per second of this row after its first token (NaN when there was no other token). */
   decodeTokensPerSecond: number;
