@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-web";
-import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
+import { argmax, OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import type { ReferenceShape } from "../test/helpers/qwen2Reference.ts";
 import { qwen2ConfigJson, randomQwen2Weights } from "../test/helpers/randomQwen2Weights.ts";
@@ -20,6 +20,8 @@ export interface EvalOnnxCase {
   kvCacheOnGpu: boolean;
   prompt: number[];
   newTokens: number;
+  /** Prompts of different lengths run as one left-padded batch. */
+  batchPrompts: number[][];
 }
 
 export interface EvalOnnxResult {
@@ -33,6 +35,13 @@ export interface EvalOnnxResult {
   recomputedSteps: number[][];
   /** Decode tokens per second of generate(). */
   decodeTokensPerSecond: number;
+  /** forwardBatch(batchPrompts): each row's logits at its own tokens, row-major [its length, vocab]. */
+  batchPromptLogits: number[][];
+  /** Each row's greedy token after its prompt, and the logits of the cached step that feeds it. */
+  batchNextTokens: number[];
+  batchStepLogits: number[][];
+  /** generateBatch(batchPrompts) greedy tokens at batch size 1 and 3 (rows refilled). */
+  batchTokens: { 1: number[][]; 3: number[][] };
 }
 
 // The page is served from the same folder as the .wasm.
@@ -66,7 +75,25 @@ async function runEvalOnnxCase(request: EvalOnnxCase): Promise<EvalOnnxResult> {
     } finally {
       await recomputing.release();
     }
-    return { promptLogits, tokens: generation.tokens, cachedSteps, recomputedSteps, decodeTokensPerSecond: generation.decodeTokensPerSecond };
+    decoder.reset();
+    const batchPrompt = await decoder.forwardBatch(request.batchPrompts);
+    const batchNextTokens = batchPrompt.map((logits) => argmax(logits.subarray(logits.length - decoder.vocabSize)));
+    const batchStep = await decoder.forwardBatch(batchNextTokens.map((token) => [token]), { lastOnly: true });
+    const batchTokens = { 1: [] as number[][], 3: [] as number[][] };
+    for (const batchSize of [1, 3] as const) {
+      batchTokens[batchSize] = (await decoder.generateBatch(request.batchPrompts, { batchSize, maxNewTokens: request.newTokens })).map((result) => result.tokens);
+    }
+    return {
+      promptLogits,
+      tokens: generation.tokens,
+      cachedSteps,
+      recomputedSteps,
+      decodeTokensPerSecond: generation.decodeTokensPerSecond,
+      batchPromptLogits: batchPrompt.map((logits) => Array.from(logits)),
+      batchNextTokens,
+      batchStepLogits: batchStep.map((logits) => Array.from(logits)),
+      batchTokens,
+    };
   } finally {
     await decoder.release();
   }

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type Browser, type Page } from "@playwright/test";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -25,6 +25,8 @@ declare global {
 const SEED = 7;
 const PROMPT = [3, 141, 59, 26, 53, 58, 97];
 const NEW_TOKENS = 6;
+/** Left-padded in one batch: 7, 1, 4 and 2 tokens. */
+const BATCH_PROMPTS = [PROMPT, [200], [12, 7, 250, 31], [5, 5]];
 
 /**
  * Tolerances as a fraction of the logit scale (largest |reference logit|), as in test/eval-onnx.test.ts:
@@ -40,6 +42,7 @@ const ortDist = join(createRequire(import.meta.url).resolve("onnxruntime-web"), 
 test.describe.configure({ timeout: 180_000 });
 
 test.beforeAll(async () => {
+  test.setTimeout(180_000);
   bundleDir = await mkdtemp(join(tmpdir(), "eval-onnx-page-"));
   await build({
     configFile: false,
@@ -57,7 +60,9 @@ test.afterAll(async () => {
   await rm(bundleDir, { recursive: true, force: true });
 });
 
-async function openPage(page: Page): Promise<void> {
+/** A page with the bundle loaded; each page compiles onnxruntime's wasm (about 45 s here), so each provider's tests share one. */
+async function openPage(browser: Browser): Promise<Page> {
+  const page = await browser.newPage();
   await page.route(`**${PREFIX}**`, async (route) => {
     const name = new URL(route.request().url()).pathname.slice(PREFIX.length);
     if (name === "index.html") {
@@ -72,6 +77,7 @@ async function openPage(page: Page): Promise<void> {
   });
   await page.goto(`${PREFIX}index.html`);
   await page.waitForFunction(() => "__evalOnnx" in window);
+  return page;
 }
 
 /** Largest |computed - reference| as a fraction of the largest |reference|. */
@@ -89,43 +95,59 @@ function relativeDifference(computed: readonly number[], reference: Float64Array
 const lastRow = (logits: Float64Array) => logits.subarray(logits.length - GQA_UNTIED.vocabSize);
 
 for (const executionProvider of ["wasm", "webgpu"] as const) {
-  for (const format of ["f32", "q4", "f16"] as const) {
-    const refusal = format === "f16" && executionProvider === "webgpu" ? " (or a clear refusal where the GPU lacks shader-f16)" : "";
-    test(`${executionProvider}, ${format}${format === "q4" ? " (accuracy_level 0)" : ""}: prompt logits, greedy tokens and KV-cache steps against the float64 pass${refusal}`, async ({ page }) => {
-      await openPage(page);
-      if (executionProvider === "webgpu") expect(await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)).toBe(true);
-      const request: EvalOnnxCase = { shape: GQA_UNTIED, seed: SEED, format, q4AccuracyLevel: 0, executionProvider, kvCacheOnGpu: executionProvider === "webgpu", prompt: PROMPT, newTokens: NEW_TOKENS };
-      const run = () => page.evaluate((request) => window.__evalOnnx.runEvalOnnxCase(request), request);
-      if (format === "f16" && executionProvider === "webgpu" && !(await page.evaluate(async () => (await navigator.gpu.requestAdapter())!.features.has("shader-f16")))) {
-        // SwiftShader has no float16 shaders: the decoder must refuse rather than return zeros.
-        await expect(run()).rejects.toThrow(/needs the GPU feature "shader-f16"/);
-        return;
-      }
-      const result = await run();
-
-      const weights = randomQwen2Weights(GQA_UNTIED, SEED);
-      const reference =
-        format === "q4"
-          ? q4ReferenceWeights(GQA_UNTIED, weights)
-          : { shape: GQA_UNTIED, weights: (name: string) => Float64Array.from(weights.get(name)!) };
-      const tolerance = TOLERANCE[format][executionProvider];
-      const measured = [relativeDifference(result.promptLogits, referenceLogits(reference.shape, reference.weights, PROMPT))];
-      const sequence = [...PROMPT];
-      for (let step = 0; step < result.cachedSteps.length; step++) {
-        const expected = lastRow(referenceLogits(reference.shape, reference.weights, sequence));
-        measured.push(relativeDifference(result.cachedSteps[step]!, expected), relativeDifference(result.recomputedSteps[step]!, expected));
-        if (format !== "f16") {
-          // The greedy choice must be the reference's wherever its margin exceeds what the tolerance allows.
-          const sorted = [...expected].sort((a, b) => b - a);
-          const scale = Math.max(...expected.map(Math.abs));
-          expect(sorted[0]! - sorted[1]!).toBeGreaterThan(2 * tolerance * scale);
-          expect(result.tokens[step]).toBe(expected.indexOf(sorted[0]!));
-        }
-        sequence.push(result.tokens[step]!);
-      }
-      console.log(`${executionProvider} ${format}: max difference ${Math.max(...measured).toExponential(2)} of the logit scale; ${result.decodeTokensPerSecond.toFixed(1)} tokens/s`);
-      expect(Math.max(...measured)).toBeLessThanOrEqual(tolerance);
-      expect(result.tokens).toHaveLength(NEW_TOKENS);
+  test.describe(executionProvider, () => {
+    let page: Page;
+    test.beforeAll(async ({ browser }) => {
+      test.setTimeout(180_000);
+      page = await openPage(browser);
     });
-  }
+    test.afterAll(async () => {
+      await page.close();
+    });
+    for (const format of ["f32", "q4", "f16"] as const) {
+      const refusal = format === "f16" && executionProvider === "webgpu" ? " (or a clear refusal where the GPU lacks shader-f16)" : "";
+      test(`${executionProvider}, ${format}${format === "q4" ? " (accuracy_level 0)" : ""}: prompt logits, greedy tokens and KV-cache steps against the float64 pass, alone and in a left-padded batch${refusal}`, async () => {
+        if (executionProvider === "webgpu") expect(await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) != null)).toBe(true);
+        const request: EvalOnnxCase = { shape: GQA_UNTIED, seed: SEED, format, q4AccuracyLevel: 0, executionProvider, kvCacheOnGpu: executionProvider === "webgpu", prompt: PROMPT, newTokens: NEW_TOKENS, batchPrompts: BATCH_PROMPTS };
+        const run = () => page.evaluate((request) => window.__evalOnnx.runEvalOnnxCase(request), request);
+        if (format === "f16" && executionProvider === "webgpu" && !(await page.evaluate(async () => (await navigator.gpu.requestAdapter())!.features.has("shader-f16")))) {
+          // SwiftShader has no float16 shaders: the decoder must refuse rather than return zeros.
+          await expect(run()).rejects.toThrow(/needs the GPU feature "shader-f16"/);
+          return;
+        }
+        const result = await run();
+
+        const weights = randomQwen2Weights(GQA_UNTIED, SEED);
+        const reference =
+          format === "q4"
+            ? q4ReferenceWeights(GQA_UNTIED, weights)
+            : { shape: GQA_UNTIED, weights: (name: string) => Float64Array.from(weights.get(name)!) };
+        const tolerance = TOLERANCE[format][executionProvider];
+        const measured = [relativeDifference(result.promptLogits, referenceLogits(reference.shape, reference.weights, PROMPT))];
+        const sequence = [...PROMPT];
+        for (let step = 0; step < result.cachedSteps.length; step++) {
+          const expected = lastRow(referenceLogits(reference.shape, reference.weights, sequence));
+          measured.push(relativeDifference(result.cachedSteps[step]!, expected), relativeDifference(result.recomputedSteps[step]!, expected));
+          if (format !== "f16") {
+            // The greedy choice must be the reference's wherever its margin exceeds what the tolerance allows.
+            const sorted = [...expected].sort((a, b) => b - a);
+            const scale = Math.max(...expected.map(Math.abs));
+            expect(sorted[0]! - sorted[1]!).toBeGreaterThan(2 * tolerance * scale);
+            expect(result.tokens[step]).toBe(expected.indexOf(sorted[0]!));
+          }
+          sequence.push(result.tokens[step]!);
+        }
+        // The batch: each row's logits are those of the row alone, at its prompt and at one cached step.
+        BATCH_PROMPTS.forEach((prompt, row) => {
+          measured.push(relativeDifference(result.batchPromptLogits[row]!, referenceLogits(reference.shape, reference.weights, prompt)));
+          measured.push(relativeDifference(result.batchStepLogits[row]!, lastRow(referenceLogits(reference.shape, reference.weights, [...prompt, result.batchNextTokens[row]!]))));
+        });
+        console.log(`${executionProvider} ${format}: max difference ${Math.max(...measured).toExponential(2)} of the logit scale; ${result.decodeTokensPerSecond.toFixed(1)} tokens/s`);
+        expect(Math.max(...measured)).toBeLessThanOrEqual(tolerance);
+        expect(result.tokens).toHaveLength(NEW_TOKENS);
+        expect(result.batchTokens[1][0], "generateBatch at batch 1 gives generate's tokens").toEqual(result.tokens);
+        expect(result.batchTokens[3], "the same tokens at batch sizes 1 and 3").toEqual(result.batchTokens[1]);
+      });
+    }
+  });
 }

@@ -36,6 +36,11 @@ test("evaluates target and merged on GSM8K problems in the browser, as the CLI d
   const panel = page.getByTestId("eval-panel");
   await page.getByTestId("eval-n").fill(String(PROBLEMS));
   await panel.getByLabel("Max new tokens").fill(String(MAX_NEW_TOKENS));
+  await page.getByTestId("eval-batch").fill("0");
+  await page.getByTestId("eval-run").click();
+  await expect(panel.getByRole("alert")).toHaveText('Batch: the batch size must be a whole number from 1 to 256, or auto; got "0".');
+  // Two rows for three problems (the CLI chose three): the third problem joins when a row finishes, and the answers do not change.
+  await page.getByTestId("eval-batch").fill("2");
   await page.getByTestId("eval-run").click();
   await expect(page.getByTestId("eval-progress")).toBeVisible();
   await page.screenshot({ path: "test-results/screenshots/studio-evaluating.png", fullPage: true });

@@ -118,6 +118,35 @@ describe("merge-studio eval", () => {
     expect(failed.stderr).toContain("rendered chat_template.jinja");
   }, 120_000);
 
+  it("answers the same at --batch 1 and --batch 3, reports each model's batch and speed in --json, and shows its progress on stderr", async () => {
+    const reports = [];
+    for (const batch of ["1", "3"]) {
+      const json = join(root, `report-batch-${batch}.json`);
+      const result = await runCli(["eval", "--model", join(root, "small"), "--problems", "0,7,21", "--max-new-tokens", "4", "--batch", batch, "--json", json]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain(`batch ${batch}`);
+      expect(result.stderr).toMatch(/target: reading and converting weights 100% \(.+ of .+\)/);
+      expect(result.stderr).toContain("target: creating the onnxruntime session...");
+      expect(result.stderr).toContain(`target: answering 3 problems, ${batch} at a time`);
+      expect(result.stderr).toMatch(/target: 3\/3 problems, 0 of \d+ rows busy, [\d.]+ tokens\/s \([\d.]+ per row\), 12 tokens in .+, ETA 0\.0 s/);
+      const report = JSON.parse(await readFile(json, "utf8")) as {
+        answers: { target: { problemIndex: number; output: string; newTokens: number }[] };
+        runs: { target: { batchSize: number; newTokens: number; tokensPerSecond: number; seconds: number; loadSeconds: number } };
+      };
+      expect(report.runs.target).toMatchObject({ batchSize: Number(batch), newTokens: 12 });
+      expect(report.runs.target.tokensPerSecond).toBeGreaterThan(0);
+      reports.push(report);
+    }
+    expect(reports[1]!.answers.target.map(({ problemIndex, output }) => [problemIndex, output])).toEqual(reports[0]!.answers.target.map(({ problemIndex, output }) => [problemIndex, output]));
+    expect(reports[0]!.answers.target.map((answer) => answer.problemIndex)).toEqual([0, 7, 21]);
+  });
+
+  it.each(["0", "-2", "2.5", "257", "many"])("refuses --batch %s in one line", async (batch) => {
+    const result = await runCli(["eval", "--model", join(root, "small"), "--n", "1", `--batch=${batch}`]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--batch: the batch size must be a whole number from 1 to 256, or auto; got "${batch}"`);
+  });
+
   it("refuses another architecture, a model without a tokenizer and a bad format, in one line", async () => {
     const llama = join(root, "llama");
     await generateQwen2Model({ dir: llama, shape: tiny, dtype: "BF16", initSeed: 3 });

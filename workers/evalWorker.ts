@@ -16,8 +16,11 @@ import { openInputSource } from "../src/ui/merge/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (event: EvalWorkerEvent) => scope.postMessage(event);
-/** Streamed text is posted at most this often per problem (the final answer always is). */
-const TOKEN_INTERVAL_MS = 100;
+/** Streamed text is posted at most this often per problem, and progress this often (answers always are). */
+const TOKEN_INTERVAL_MS = 250;
+const PROGRESS_INTERVAL_MS = 250;
+/** 32-bit WebAssembly memory: weights, KV cache and activations all live in it (the automatic batch size's budget). */
+const WASM_MEMORY_BYTES = 4 * 2 ** 30;
 
 // The .wasm is served as a Vite asset; its JavaScript glue is in the bundle.
 ort.env.wasm.wasmPaths = { wasm: ortWasmUrl };
@@ -58,7 +61,7 @@ async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<vo
     const specs: EvalModelSpec[] = request.roles.map((role) => ({
       role,
       label: role,
-      load: async () => {
+      load: async (_, onPhase) => {
         const { model, loadTensor } = loaderOf(role);
         const tokenizer = await readModelTokenizer(model, signal);
         if (tokenizer.chatTemplate === null) post({ type: "notice", role, message: missingChatTemplateWarning(model.source.label) });
@@ -66,26 +69,38 @@ async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<vo
           sessionOptions: { executionProviders: [request.executionProvider] },
           kvCacheOnGpu: request.executionProvider === "webgpu",
           signal,
-          onProgress: (doneBytes, totalBytes) => post({ type: "loading", role, doneBytes, totalBytes }),
+          onPhase,
         });
         // onnxruntime settles its thread count when the first session starts (1 where threads cannot run).
         post({ type: "threads", threads: ort.env.wasm.numThreads ?? 1, crossOriginIsolated: scope.crossOriginIsolated });
         return loaded;
       },
     }));
-    let lastTokenPost = 0;
+    const lastTokenPost = new Map<number, number>();
+    let lastProgressPost = 0;
     await runGsm8kEvaluation(
       specs,
-      request,
+      { ...request, memoryBytes: WASM_MEMORY_BYTES },
       {
-        onModelStart: (role) => post({ type: "modelStart", role }),
+        onLoadProgress: (role, phase) => post({ type: "loading", role, phase }),
+        onModelStart: (role, batchSize) => {
+          lastTokenPost.clear();
+          post({ type: "modelStart", role, batchSize });
+        },
         onToken: (role, problemIndex, text, tokensPerSecond) => {
           const now = performance.now();
-          if (now - lastTokenPost < TOKEN_INTERVAL_MS) return;
-          lastTokenPost = now;
+          if (now - (lastTokenPost.get(problemIndex) ?? 0) < TOKEN_INTERVAL_MS) return;
+          lastTokenPost.set(problemIndex, now);
           post({ type: "token", role, problemIndex, text, tokensPerSecond });
         },
+        onProgress: (role, progress) => {
+          const now = performance.now();
+          if (now - lastProgressPost < PROGRESS_INTERVAL_MS && progress.done < progress.total) return;
+          lastProgressPost = now;
+          post({ type: "progress", role, progress });
+        },
         onAnswer: (role, result) => post({ type: "answer", role, result }),
+        onModelDone: (role, stats) => post({ type: "modelDone", role, stats }),
       },
       signal,
     );

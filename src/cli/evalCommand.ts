@@ -1,4 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
+import { totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
@@ -6,6 +7,7 @@ import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
 import { planMerge, type Role } from "../core/plan/planMerge.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
+import { parseBatchSize, type BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import { argmax, OnnxCausalDecoder } from "../eval/decoder/OnnxCausalDecoder.ts";
 import { GSM8K_TEST_SET_PATH, parseGsm8k, type Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
 import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../eval/gsm8k/sampleProblems.ts";
@@ -15,9 +17,18 @@ import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
-import { runGsm8kEvaluation, summarizeEvaluation, type EvalModelSpec, type EvalRole, type ProblemResult } from "../eval/runGsm8kEvaluation.ts";
+import {
+  runGsm8kEvaluation,
+  summarizeEvaluation,
+  type EvalModelSpec,
+  type EvalProgress,
+  type EvalRole,
+  type LoadPhase,
+  type ModelRunStats,
+  type ProblemResult,
+} from "../eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
-import { UsageError } from "./format.ts";
+import { formatBytes, UsageError } from "./format.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
@@ -38,6 +49,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       prompt: { type: "string", default: PROMPT_PRESETS[0]!.id },
       "max-new-tokens": { type: "string", default: "512" },
       format: { type: "string", default: "f32" },
+      batch: { type: "string", default: "auto" },
       ids: { type: "string" },
       steps: { type: "string", default: "8" },
       dump: { type: "string" },
@@ -48,6 +60,12 @@ export async function evalCommand(args: string[]): Promise<void> {
   });
   const format = values.format as Qwen2OnnxFormat;
   if (!QWEN2_ONNX_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${QWEN2_ONNX_FORMATS.join(", ")}, got "${values.format}"`);
+  let batchSize: BatchSizeSetting;
+  try {
+    batchSize = parseBatchSize(values.batch);
+  } catch (error) {
+    throw new UsageError(`--batch: ${(error as Error).message}`);
+  }
   const recipe = values.target !== undefined || values.plus !== undefined || values.minus !== undefined;
   if (recipe === (values.model !== undefined)) throw new UsageError("give either --model, or --target, --plus and --minus (to compare the target with the merge)");
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined };
@@ -67,10 +85,10 @@ export async function evalCommand(args: string[]): Promise<void> {
     const preset = PROMPT_PRESETS.find((candidate) => candidate.id === values.prompt);
     if (!preset) throw new UsageError(`--prompt must be one of ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}, got "${values.prompt}"`);
     const models: EvalModelSpec[] = [];
-    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async () => {
-      const tokenizer = await readModelTokenizer(model);
+    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
+      const tokenizer = await readModelTokenizer(model, signal);
       if (tokenizer.chatTemplate === null) process.stderr.write(`warning: ${missingChatTemplateWarning(model.source.label)}\n`);
-      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { onProgress: buildProgress() });
+      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { signal, onPhase });
     };
     if (values.model !== undefined) {
       const model = await inspect(values.model);
@@ -88,15 +106,41 @@ export async function evalCommand(args: string[]): Promise<void> {
       models.push({ role: "target", label: values.target!, load: load(trio.target) });
       models.push({ role: "merged", label: `merged (alpha ${alpha})`, load: load(trio.target, mergedTensorLoader(plan)) });
     }
-    const settings = { problems, promptTemplate: preset.template, stopSequences: preset.stopSequences, maxNewTokens: positiveInteger(values["max-new-tokens"], "--max-new-tokens") };
-    process.stderr.write(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}\n`);
+    const settings = {
+      problems,
+      promptTemplate: preset.template,
+      stopSequences: preset.stopSequences,
+      maxNewTokens: positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
+      batchSize,
+      memoryBytes: totalmem(),
+    };
+    const status = new StatusLine(process.stderr);
+    status.log(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}, batch ${batchSize}`);
+    const runs: Partial<Record<EvalRole, ModelRunStats>> = {};
     const results = await runGsm8kEvaluation(models, settings, {
-      onModelLoading: (role) => process.stderr.write(`${role}: building the ONNX graph (${format})...\n`),
-      onAnswer: (role, result) => process.stderr.write(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)\n`),
+      onModelLoading: (role) => status.log(`${role}: building the ONNX graph (${format})...`),
+      onLoadProgress: (role, phase) => status.update(describeLoadPhase(role, phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
+      onModelStart: (role, size) => {
+        status.clear();
+        status.log(`${role}: answering ${problems.length} problems, ${size} at a time`);
+      },
+      onProgress: (role, progress) => status.update(describeProgress(role, progress), progress.done === progress.total),
+      onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
+      onModelDone: (role, stats) => {
+        runs[role] = stats;
+        status.clear();
+        status.log(`${role}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
+      },
     });
+    status.clear();
     process.stdout.write(renderResults(problems, models.map((model) => model.role), results));
     if (values.json !== undefined) {
-      const report = { problems: problems.map(({ index, question, gold }) => ({ index, question, gold })), answers: Object.fromEntries(results), summary: summarizeEvaluation(results) };
+      const report = {
+        problems: problems.map(({ index, question, gold }) => ({ index, question, gold })),
+        answers: Object.fromEntries(results),
+        summary: summarizeEvaluation(results),
+        runs,
+      };
       await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
       process.stderr.write(`wrote ${values.json}\n`);
     }
@@ -155,15 +199,60 @@ function renderResults(problems: readonly Gsm8kProblem[], roles: readonly EvalRo
   return `${lines.join("\n")}\n`;
 }
 
-function buildProgress(): (done: number, total: number) => void {
-  let shown = -1;
-  return (done, total) => {
-    const percent = Math.floor((100 * done) / Math.max(1, total));
-    if (percent >= shown + 25 || done === total) {
-      shown = percent - (percent % 25);
-      process.stderr.write(`  weights ${percent}%\n`);
-    }
-  };
+/** Seconds between progress lines when stderr is not a terminal (a log file, a CI job), and between redraws on a terminal. */
+const PROGRESS_LINE_SECONDS = 10;
+const PROGRESS_REDRAW_SECONDS = 0.2;
+
+/**
+ * Progress on stderr: on a terminal one line rewritten in place (at most every
+ * PROGRESS_REDRAW_SECONDS), elsewhere a line at most every PROGRESS_LINE_SECONDS; always when
+ * `final`. Log lines go above it.
+ */
+class StatusLine {
+  private shown = "";
+  private lastLineAt = -Infinity;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  update(text: string, final = false): void {
+    const now = performance.now();
+    const tty = this.stream.isTTY;
+    if (tty) this.shown = text.slice(0, Math.max(40, (this.stream.columns || 120) - 1));
+    if (!final && now - this.lastLineAt < (tty ? PROGRESS_REDRAW_SECONDS : PROGRESS_LINE_SECONDS) * 1000) return;
+    this.lastLineAt = now;
+    this.stream.write(tty ? `\r\x1b[K${this.shown}` : `${text}\n`);
+  }
+
+  log(line: string): void {
+    if (this.stream.isTTY && this.shown !== "") this.stream.write(`\r\x1b[K${line}\n${this.shown}`);
+    else this.stream.write(`${line}\n`);
+  }
+
+  clear(): void {
+    if (this.stream.isTTY && this.shown !== "") this.stream.write("\r\x1b[K");
+    this.shown = "";
+  }
+}
+
+function describeLoadPhase(role: EvalRole, phase: LoadPhase): string {
+  if (phase.phase === "session") return `${role}: creating the onnxruntime session...`;
+  const percent = Math.floor((100 * phase.doneBytes) / Math.max(1, phase.totalBytes));
+  return `${role}: reading and converting weights ${percent}% (${formatBytes(phase.doneBytes)} of ${formatBytes(phase.totalBytes)})`;
+}
+
+function describeProgress(role: EvalRole, progress: EvalProgress): string {
+  const eta = progress.etaSeconds === null ? "ETA -" : `ETA ${formatSeconds(progress.etaSeconds)}`;
+  return (
+    `${role}: ${progress.done}/${progress.total} problems, ${progress.activeRows} of ${progress.batchSize} rows busy, ` +
+    `${progress.tokensPerSecond.toFixed(1)} tokens/s (${progress.rowTokensPerSecond.toFixed(1)} per row), ${progress.newTokens} tokens in ${formatSeconds(progress.elapsedSeconds)}, ${eta}`
+  );
+}
+
+function formatSeconds(seconds: number): string {
+  const whole = Math.round(seconds);
+  if (whole < 60) return seconds < 10 ? `${seconds.toFixed(1)} s` : `${whole} s`;
+  const minutes = Math.floor(whole / 60);
+  return minutes < 60 ? `${minutes} min ${whole % 60} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 function parseIds(text: string, flag: string): number[] {

@@ -27,6 +27,8 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --prompt P          zero-shot-boxed (default) | think-step-by-step | eight-shot-cot
   --max-new-tokens N  (default 512)
   --format F          f32 (default) | f16 | q4 (4-bit MatMulNBits, block 32)
+  --batch N           problems answered at once, 1 to 256, or auto (default: from the model's
+                      size, the prompts' length and the machine's memory, at most 16)
   --json FILE         also write the problems, every answer and the summary as JSON
   --ids 1,2,3 --steps N --dump FILE
                       numeric check: writes {"logits": [last-position logits of these token ids],

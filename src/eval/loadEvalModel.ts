@@ -2,7 +2,7 @@ import type { ModelInfo } from "../core/model/inspectModel.ts";
 import { readTextFile } from "../core/sources/ModelSource.ts";
 import { OnnxCausalDecoder, type OnnxCausalDecoderOptions, type OnnxRuntime } from "./decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx, type Qwen2OnnxFormat, type TensorLoader } from "./onnx/buildQwen2Onnx.ts";
-import type { LoadedEvalModel } from "./runGsm8kEvaluation.ts";
+import type { LoadedEvalModel, LoadPhase } from "./runGsm8kEvaluation.ts";
 import { loadTokenizer, type EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 
 /**
@@ -44,12 +44,20 @@ export async function loadEvalModel(
   ort: OnnxRuntime,
   source: EvalModelSource,
   format: Qwen2OnnxFormat,
-  options: OnnxCausalDecoderOptions & { signal?: AbortSignal; onProgress?: (doneBytes: number, totalBytes: number) => void } = {},
+  options: OnnxCausalDecoderOptions & { signal?: AbortSignal; onPhase?: (phase: LoadPhase) => void } = {},
 ): Promise<LoadedEvalModel> {
-  const { signal, onProgress, ...decoderOptions } = options;
+  const { signal, onPhase, ...decoderOptions } = options;
   // Generation needs the last position's logits only: all of them would be prompt x vocabulary
   // floats per prefill (about 550 MB for an 8-shot prompt with Qwen's vocabulary).
-  const built = await buildQwen2Onnx(source.config, { format, loadTensor: source.loadTensor, logits: "last", signal, onProgress });
+  const built = await buildQwen2Onnx(source.config, {
+    format,
+    loadTensor: source.loadTensor,
+    logits: "last",
+    signal,
+    onProgress: (doneBytes, totalBytes) => onPhase?.({ phase: "weights", doneBytes, totalBytes }),
+  });
+  onPhase?.({ phase: "session" });
+  const weightBytes = built.externalData.reduce((sum, file) => sum + file.data.byteLength, 0);
   const decoder = await OnnxCausalDecoder.create(ort, built, decoderOptions);
-  return { generator: decoder, tokenizer: source.tokenizer };
+  return { generator: decoder, tokenizer: source.tokenizer, config: built.config, weightBytes };
 }

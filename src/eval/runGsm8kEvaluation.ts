@@ -1,5 +1,7 @@
-import type { GenerationResult } from "./decoder/OnnxCausalDecoder.ts";
+import { chooseBatchSize, type BatchSizeSetting } from "./chooseBatchSize.ts";
+import type { BatchGenerateOptions, GenerationResult } from "./decoder/OnnxCausalDecoder.ts";
 import type { Gsm8kProblem } from "./gsm8k/parseGsm8k.ts";
+import type { Qwen2Config } from "./onnx/readQwen2Config.ts";
 import { buildPrompt } from "./prompt/buildPrompt.ts";
 import { cutAtStopSequences, scoreOutput } from "./scoring/scoreOutput.ts";
 import type { ExtractedAnswer } from "./scoring/extractAnswer.ts";
@@ -11,25 +13,32 @@ import type { EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 export type EvalRole = "target" | "merged" | "plus" | "minus";
 export const EVAL_ROLES: readonly EvalRole[] = ["target", "merged", "plus", "minus"];
 
-/** What the runner needs of a loaded model: greedy generation with a stop test. */
+/** What the runner needs of a loaded model: batched greedy generation (OnnxCausalDecoder). */
 export interface GreedyGenerator {
-  generate(
-    promptIds: readonly number[],
-    options: { maxNewTokens: number; eosTokenIds: readonly number[]; onToken: (token: number) => void; stopWhen: () => boolean; signal?: AbortSignal },
-  ): Promise<GenerationResult>;
+  generateBatch(prompts: ReadonlyArray<readonly number[]>, options: BatchGenerateOptions): Promise<GenerationResult[]>;
   release(): Promise<void>;
 }
 
 export interface LoadedEvalModel {
   generator: GreedyGenerator;
   tokenizer: EvalTokenizer;
+  config: Qwen2Config;
+  /** Bytes of the weights the session holds (for the automatic batch size). */
+  weightBytes: number;
 }
+
+/**
+ * A phase of loading a model: "weights" reads each tensor and writes it, converted or quantised,
+ * into the graph's weights (bytes written so far of all); "session" is onnxruntime compiling the
+ * graph and taking the weights (no finer progress exists).
+ */
+export type LoadPhase = { phase: "weights"; doneBytes: number; totalBytes: number } | { phase: "session" };
 
 /** A model to evaluate, loaded only when its turn comes (one model in memory at a time). */
 export interface EvalModelSpec {
   role: EvalRole;
   label: string;
-  load(signal?: AbortSignal): Promise<LoadedEvalModel>;
+  load(signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void): Promise<LoadedEvalModel>;
 }
 
 export interface EvalSettings {
@@ -38,6 +47,10 @@ export interface EvalSettings {
   promptTemplate: string;
   stopSequences: readonly string[];
   maxNewTokens: number;
+  /** Problems answered at once; "auto": chooseBatchSize from the model and memoryBytes. */
+  batchSize: BatchSizeSetting;
+  /** Memory the evaluation may use (for the automatic batch size): RAM in Node, 4 GiB in WebAssembly. */
+  memoryBytes: number;
 }
 
 export interface ProblemResult {
@@ -50,70 +63,155 @@ export interface ProblemResult {
   decodeTokensPerSecond: number;
 }
 
+/** Where one model's run stands, after each forward pass and each answer. */
+export interface EvalProgress {
+  /** Problems answered, of all. */
+  done: number;
+  total: number;
+  batchSize: number;
+  /** Problems being answered now (rows of the batch). */
+  activeRows: number;
+  /** New tokens generated so far, by all rows. */
+  newTokens: number;
+  /** Seconds since the model started answering (its loading not included). */
+  elapsedSeconds: number;
+  /** New tokens per second, all rows together. */
+  tokensPerSecond: number;
+  /** New tokens per second of one row: decode steps per second of wall time, prefills of other rows included. */
+  rowTokensPerSecond: number;
+  /**
+   * Seconds left, estimated as the tokens still to come (the mean length of the answers so far,
+   * or max new tokens before the first, times the problems not done, less what the open rows have)
+   * over the aggregate rate; null before the first token.
+   */
+  etaSeconds: number | null;
+}
+
+/** One model's run, when all its problems are answered. */
+export interface ModelRunStats {
+  batchSize: number;
+  loadSeconds: number;
+  /** Seconds answering (after loading). */
+  seconds: number;
+  newTokens: number;
+  tokensPerSecond: number;
+}
+
 export interface EvalEvents {
   onModelLoading?(role: EvalRole): void;
-  onModelStart?(role: EvalRole): void;
-  /** The output so far of the problem being answered, and the decode speed so far. */
+  onLoadProgress?(role: EvalRole, phase: LoadPhase): void;
+  onModelStart?(role: EvalRole, batchSize: number): void;
+  /** The output so far of a problem being answered, and its decode speed so far. */
   onToken?(role: EvalRole, problemIndex: number, text: string, tokensPerSecond: number): void;
+  /** A problem answered (problems finish in any order when several are answered at once). */
   onAnswer?(role: EvalRole, result: ProblemResult): void;
+  onProgress?(role: EvalRole, progress: EvalProgress): void;
+  onModelDone?(role: EvalRole, stats: ModelRunStats): void;
 }
 
 /**
- * Runs every model on every problem, one model at a time (loaded, run, released), greedy, each
- * answer scored as it completes. Generation stops at the tokenizer's stop tokens, at a stop
- * sequence of the prompt (8-shot: "Question:") or at maxNewTokens.
+ * Runs every model on every problem, one model at a time (loaded, run, released), greedy, several
+ * problems at once (settings.batchSize), each answer scored as it completes. Generation stops at
+ * the tokenizer's stop tokens, at a stop sequence of the prompt (8-shot: "Question:") or at
+ * maxNewTokens. Each model's answers are returned in the order of settings.problems.
  */
 export async function runGsm8kEvaluation(models: readonly EvalModelSpec[], settings: EvalSettings, events: EvalEvents = {}, signal?: AbortSignal): Promise<Map<EvalRole, ProblemResult[]>> {
   const results = new Map<EvalRole, ProblemResult[]>();
   for (const model of models) {
     signal?.throwIfAborted();
     events.onModelLoading?.(model.role);
-    const { generator, tokenizer } = await model.load(signal);
+    const loadStart = performance.now();
+    const loaded = await model.load(signal, (phase) => events.onLoadProgress?.(model.role, phase));
     try {
-      events.onModelStart?.(model.role);
-      const answers: ProblemResult[] = [];
-      results.set(model.role, answers);
-      for (const problem of settings.problems) {
-        const answer = await answerProblem(generator, tokenizer, problem, settings, (text, tokensPerSecond) => events.onToken?.(model.role, problem.index, text, tokensPerSecond), signal);
-        answers.push(answer);
-        events.onAnswer?.(model.role, answer);
-      }
+      const loadSeconds = (performance.now() - loadStart) / 1000;
+      results.set(model.role, await answerProblems(model.role, loaded, settings, loadSeconds, events, signal));
     } finally {
-      await generator.release();
+      await loaded.generator.release();
     }
   }
   return results;
 }
 
-async function answerProblem(
-  generator: GreedyGenerator,
-  tokenizer: EvalTokenizer,
-  problem: Gsm8kProblem,
+async function answerProblems(
+  role: EvalRole,
+  { generator, tokenizer, config, weightBytes }: LoadedEvalModel,
   settings: EvalSettings,
-  onText: (text: string, tokensPerSecond: number) => void,
+  loadSeconds: number,
+  events: EvalEvents,
   signal: AbortSignal | undefined,
-): Promise<ProblemResult> {
-  const prompt = buildPrompt(settings.promptTemplate, problem.question, tokenizer.chatTemplate);
-  const tokens: number[] = [];
-  let text = "";
-  let firstTokenAt = 0;
-  const generation = await generator.generate(tokenizer.encode(prompt), {
-    maxNewTokens: settings.maxNewTokens,
+): Promise<ProblemResult[]> {
+  const { problems, maxNewTokens, stopSequences } = settings;
+  const prompts = problems.map((problem) => tokenizer.encode(buildPrompt(settings.promptTemplate, problem.question, tokenizer.chatTemplate)));
+  const batchSize =
+    settings.batchSize === "auto"
+      ? chooseBatchSize({ config, weightBytes, memoryBytes: settings.memoryBytes, longestSequence: Math.max(...prompts.map((ids) => ids.length)) + maxNewTokens, problems: problems.length })
+      : settings.batchSize;
+  events.onModelStart?.(role, batchSize);
+  const tokens = problems.map((): number[] => []);
+  const texts = problems.map(() => "");
+  const firstTokenAt = problems.map(() => 0);
+  const answers: ProblemResult[] = new Array(problems.length);
+  const start = performance.now();
+  let done = 0;
+  let newTokens = 0;
+  let answeredTokens = 0;
+  let decodeSteps = 0;
+  let activeRows = 0;
+  const reportProgress = () => {
+    const elapsedSeconds = (performance.now() - start) / 1000;
+    const tokensPerSecond = elapsedSeconds > 0 ? newTokens / elapsedSeconds : 0;
+    const meanAnswerTokens = done > 0 ? answeredTokens / done : maxNewTokens;
+    const openTokens = newTokens - answeredTokens;
+    const tokensLeft = Math.max(0, (problems.length - done) * meanAnswerTokens - openTokens);
+    events.onProgress?.(role, {
+      done,
+      total: problems.length,
+      batchSize,
+      activeRows,
+      newTokens,
+      elapsedSeconds,
+      tokensPerSecond,
+      rowTokensPerSecond: elapsedSeconds > 0 ? decodeSteps / elapsedSeconds : 0,
+      etaSeconds: newTokens > 0 && tokensPerSecond > 0 ? tokensLeft / tokensPerSecond : done === problems.length ? 0 : null,
+    });
+  };
+  await generator.generateBatch(prompts, {
+    batchSize,
+    maxNewTokens,
     eosTokenIds: tokenizer.stopTokenIds,
     signal,
-    onToken: (token) => {
-      tokens.push(token);
-      if (tokens.length === 1) firstTokenAt = performance.now();
-      text = tokenizer.decode(tokens, { skipSpecialTokens: true });
-      const seconds = (performance.now() - firstTokenAt) / 1000;
-      onText(text, seconds > 0 ? (tokens.length - 1) / seconds : 0);
+    onToken: (prompt, token) => {
+      const sofar = tokens[prompt]!;
+      sofar.push(token);
+      newTokens++;
+      if (sofar.length === 1) firstTokenAt[prompt] = performance.now();
+      texts[prompt] = tokenizer.decode(sofar, { skipSpecialTokens: true });
+      const seconds = (performance.now() - firstTokenAt[prompt]!) / 1000;
+      events.onToken?.(role, problems[prompt]!.index, texts[prompt]!, seconds > 0 ? (sofar.length - 1) / seconds : 0);
     },
-    stopWhen: () => cutAtStopSequences(text, settings.stopSequences).length < text.length,
+    stopWhen: (prompt) => cutAtStopSequences(texts[prompt]!, stopSequences).length < texts[prompt]!.length,
+    onStep: (step) => {
+      activeRows = step.kind === "decode" ? step.rows : activeRows + step.rows;
+      if (step.kind === "decode") decodeSteps++;
+      reportProgress();
+    },
+    onFinish: (prompt, generation) => {
+      const text = texts[prompt]!;
+      const output = cutAtStopSequences(text, stopSequences);
+      const { extracted, correct } = scoreOutput(output, problems[prompt]!.gold);
+      const stopReason = output.length < text.length ? "stop_sequence" : generation.stopReason;
+      const answer = { problemIndex: problems[prompt]!.index, output, extracted, correct, newTokens: generation.tokens.length, stopReason, decodeTokensPerSecond: generation.decodeTokensPerSecond };
+      answers[prompt] = answer;
+      done++;
+      activeRows--;
+      answeredTokens += generation.tokens.length;
+      events.onAnswer?.(role, answer);
+      reportProgress();
+    },
   });
-  const output = cutAtStopSequences(text, settings.stopSequences);
-  const { extracted, correct } = scoreOutput(output, problem.gold);
-  const stopReason = output.length < text.length ? "stop_sequence" : generation.stopReason;
-  return { problemIndex: problem.index, output, extracted, correct, newTokens: generation.tokens.length, stopReason, decodeTokensPerSecond: generation.decodeTokensPerSecond };
+  const seconds = (performance.now() - start) / 1000;
+  events.onModelDone?.(role, { batchSize, loadSeconds, seconds, newTokens, tokensPerSecond: seconds > 0 ? newTokens / seconds : 0 });
+  return answers;
 }
 
 export interface ModelAccuracy {

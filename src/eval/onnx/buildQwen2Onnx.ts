@@ -38,8 +38,8 @@ export interface BuildQwen2OnnxOptions {
    */
   q4AccuracyLevel?: 0 | 4;
   /**
-   * Logits of every input position ([1, sequence, vocab], the default) or of the last one only
-   * ([1, 1, vocab]): generation needs only the last, and skips lm_head over the rest of a prompt.
+   * Logits of every input position ([batch, sequence, vocab], the default) or of the last one only
+   * ([batch, 1, vocab]): generation needs only the last, and skips lm_head over the rest of a prompt.
    */
   logits?: "all" | "last";
   /** Largest external data file (default 1 GiB: well under Chrome's 2 GB ArrayBuffer limit). */
@@ -54,17 +54,25 @@ export interface Qwen2Onnx extends BuiltOnnxModel {
   format: Qwen2OnnxFormat;
 }
 
-/** Graph input: token ids, int64 [1, sequence]. Positions are past length + 0..sequence-1 (no padding, batch 1). */
+/** Graph input: token ids, int64 [batch, sequence]; a padding slot may hold any id in the vocabulary. */
 export const INPUT_IDS = "input_ids";
-/** Graph output: float32 [1, sequence, vocab], the logits of every input position ([1, 1, vocab] when built with logits "last"). */
+/**
+ * Graph input: int64 [batch, past_sequence + sequence], 1 for a token, 0 for a padding slot (of the
+ * cache or of this call). A slot attends to the tokens of its row at its slot or before; a padding
+ * slot attends to itself only, so no softmax row is empty and nothing it computes is NaN.
+ */
+export const ATTENTION_MASK = "attention_mask";
+/** Graph input: int64 [batch, sequence], each token's position in its row (the RoPE angle), 0..; any valid position for padding. */
+export const POSITION_IDS = "position_ids";
+/** Graph output: float32 [batch, sequence, vocab], the logits of every input slot ([batch, 1, vocab] when built with logits "last"). */
 export const LOGITS = "logits";
 
-/** Graph inputs of layer `layer`'s cache: float32 [1, kv_heads, past_sequence, head_dim], keys after RoPE. */
+/** Graph inputs of layer `layer`'s cache: float32 [batch, kv_heads, past_sequence, head_dim], keys after RoPE. */
 export function pastKeyValueNames(layer: number): { key: string; value: string } {
   return { key: `past_key_values.${layer}.key`, value: `past_key_values.${layer}.value` };
 }
 
-/** Graph outputs of layer `layer`'s cache: past and this call's positions, float32 [1, kv_heads, past + sequence, head_dim]. */
+/** Graph outputs of layer `layer`'s cache: past and this call's slots, float32 [batch, kv_heads, past + sequence, head_dim]. */
 export function presentNames(layer: number): { key: string; value: string } {
   return { key: `present.${layer}.key`, value: `present.${layer}.value` };
 }
@@ -90,7 +98,8 @@ const float = (value: number): OnnxAttributeValue => ({ type: "float", value });
  * projection with its biases, RoPE with cos/sin gathered from tables by position, the new keys and
  * values appended to the cache (Concat on the sequence axis: present = past + new), attention as
  * MatMul / Softmax / MatMul with the query heads that share a kv head stacked as rows of one
- * matrix (no repeated keys or values), a causal mask over past + new positions, o_proj, residual,
+ * matrix (no repeated keys or values), a causal and padding mask over past + new slots (rows of a
+ * batch may be left-padded: RoPE angles come from position_ids), o_proj, residual,
  * RMS norm, fused gate/up projection, SiLU(gate) x up, down_proj, residual; final norm and lm_head
  * (Gemm with transB on the embedding table when tied). onnxruntime's GroupQueryAttention and
  * RotaryEmbedding contrib ops are not used: the standard ops are proven against a float64 forward
@@ -187,19 +196,20 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     return b.op("Mul", [b.op("Div", [x, rms]), weight]);
   };
 
-  // Inputs, and what every layer shares: positions, RoPE cos and sin, the causal mask.
-  const inputIds = b.input(INPUT_IDS, OnnxDataType.INT64, [1, "sequence"]);
+  // Inputs, and what every layer shares: RoPE cos and sin of each token's position, the mask.
+  const inputIds = b.input(INPUT_IDS, OnnxDataType.INT64, ["batch", "sequence"]);
+  const attentionMask = b.input(ATTENTION_MASK, OnnxDataType.INT64, ["batch", "total_sequence"]);
+  const positionIds = b.input(POSITION_IDS, OnnxDataType.INT64, ["batch", "sequence"]);
   for (let layer = 0; layer < numLayers; layer++) {
     const past = pastKeyValueNames(layer);
-    b.input(past.key, OnnxDataType.FLOAT, [1, numKvHeads, "past_sequence", headDim]);
-    b.input(past.value, OnnxDataType.FLOAT, [1, numKvHeads, "past_sequence", headDim]);
+    b.input(past.key, OnnxDataType.FLOAT, ["batch", numKvHeads, "past_sequence", headDim]);
+    b.input(past.value, OnnxDataType.FLOAT, ["batch", numKvHeads, "past_sequence", headDim]);
   }
   const scalarAxis = b.int64([0]);
   const pastLength = b.op("Squeeze", [b.op("Shape", [pastKeyValueNames(0).key], { start: int(2), end: int(3) }), scalarAxis]);
   const sequenceLength = b.op("Squeeze", [b.op("Shape", [inputIds], { start: int(1), end: int(2) }), scalarAxis]);
   const totalLength = b.op("Add", [pastLength, sequenceLength]);
   const one = b.int64([1], []);
-  const positions = b.op("Range", [pastLength, totalLength, one]);
   // cos and sin of every position's angles, computed here in float64 and rounded once: WGSL's sin and
   // cos may be off by 2^-11 (WebGPU), and a float32 angle by position x 2^-24 radians.
   const ropeTable = (name: string, trig: (angle: number) => number): string =>
@@ -210,13 +220,22 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
         for (let i = 0; i < headDim / 2; i++) table[position * (headDim / 2) + i] = trig(position * inverseFrequencies[i]!);
       }
     });
-  const cos = b.op("Gather", [ropeTable("rope.cos", Math.cos), positions], { axis: int(0) });
-  const sin = b.op("Gather", [ropeTable("rope.sin", Math.sin), positions], { axis: int(0) });
-  const keyPositions = b.op("Range", [b.int64([0], []), totalLength, one]);
-  const future = b.op("Greater", [keyPositions, b.op("Unsqueeze", [positions, b.int64([1])])]);
-  const causalMask = b.op("Where", [future, b.float32([FLOAT32_LOWEST], []), b.float32([0], [])]);
-  // Query rows of one kv head are (group member, position): repeat the [sequence, total] mask per member.
-  const groupedMask = groupSize === 1 ? causalMask : b.op("Tile", [causalMask, b.int64([groupSize, 1])]);
+  // [batch, 1, sequence, headDim / 2]: broadcast over the heads of [batch, heads, sequence, headDim / 2].
+  const headAxis = b.int64([1]);
+  const cos = b.op("Unsqueeze", [b.op("Gather", [ropeTable("rope.cos", Math.cos), positionIds], { axis: int(0) }), headAxis]);
+  const sin = b.op("Unsqueeze", [b.op("Gather", [ropeTable("rope.sin", Math.sin), positionIds], { axis: int(0) }), headAxis]);
+  // Slot q (past..total-1) may see slot k when k <= q and k holds a token of its row; every slot sees itself.
+  const keySlots = b.op("Range", [b.int64([0], []), totalLength, one]);
+  const querySlots = b.op("Unsqueeze", [b.op("Range", [pastLength, totalLength, one]), b.int64([1])]);
+  const lowest = b.float32([FLOAT32_LOWEST], []);
+  const zero = b.float32([0], []);
+  const padding = b.op("Unsqueeze", [b.op("Equal", [attentionMask, b.int64([0], [])]), b.int64([1, 2])]);
+  const paddingMask = b.op("Where", [padding, lowest, zero]);
+  const futureMask = b.op("Where", [b.op("Greater", [keySlots, querySlots]), lowest, paddingMask]);
+  // [batch, 1, sequence, total]
+  const mask = b.op("Where", [b.op("Equal", [keySlots, querySlots]), zero, futureMask]);
+  // Query rows of one kv head are (group member, slot): repeat the mask per member.
+  const groupedMask = groupSize === 1 ? mask : b.op("Tile", [mask, b.int64([1, 1, groupSize, 1])]);
   const halfSplit = b.int64([headDim / 2, headDim / 2]);
 
   /** Rotates each (x[i], x[i + headDim/2]) pair by its angle: transformers' rotate_half layout. */
@@ -226,7 +245,8 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     const rotatedSecond = b.op("Add", [b.op("Mul", [second!, cos]), b.op("Mul", [first!, sin])]);
     return b.op("Concat", [rotatedFirst, rotatedSecond], { axis: int(-1) });
   };
-  const toHeads = (x: string, heads: number): string => b.op("Transpose", [b.op("Reshape", [x, b.int64([1, -1, heads, headDim])])], { perm: ints([0, 2, 1, 3]) });
+  // Reshape's 0 keeps the input's dimension (the batch).
+  const toHeads = (x: string, heads: number): string => b.op("Transpose", [b.op("Reshape", [x, b.int64([0, -1, heads, headDim])])], { perm: ints([0, 2, 1, 3]) });
 
   const embedName = "model.embed_tokens.weight";
   /** A [vocab, hidden] table stored as transformers stores it: float16 in the f16 format, else float32. */
@@ -270,17 +290,17 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     const present = presentNames(layer);
     const presentKey = b.op("Concat", [past.key, rope(toHeads(key!, numKvHeads))], { axis: int(2) }, { as: present.key });
     const presentValue = b.op("Concat", [past.value, toHeads(value!, numKvHeads)], { axis: int(2) }, { as: present.value });
-    b.output(presentKey, present.key, OnnxDataType.FLOAT, [1, numKvHeads, "total_sequence", headDim]);
-    b.output(presentValue, present.value, OnnxDataType.FLOAT, [1, numKvHeads, "total_sequence", headDim]);
+    b.output(presentKey, present.key, OnnxDataType.FLOAT, ["batch", numKvHeads, "total_sequence", headDim]);
+    b.output(presentValue, present.value, OnnxDataType.FLOAT, ["batch", numKvHeads, "total_sequence", headDim]);
     // Grouped-query attention without repeating keys and values: the queries of the heads that share
-    // a kv head become rows of one matrix, [1, kv_heads, group * sequence, head_dim].
-    const groupedQuery = b.op("Reshape", [b.op("Mul", [rope(toHeads(query!, numHeads)), queryScale]), b.int64([1, numKvHeads, -1, headDim])]);
+    // a kv head become rows of one matrix, [batch, kv_heads, group * sequence, head_dim].
+    const groupedQuery = b.op("Reshape", [b.op("Mul", [rope(toHeads(query!, numHeads)), queryScale]), b.int64([0, numKvHeads, -1, headDim])]);
     const scores = b.op("MatMul", [groupedQuery, b.op("Transpose", [presentKey], { perm: ints([0, 1, 3, 2]) })]);
     const probabilities = b.op("Softmax", [b.op("Add", [scores, groupedMask])], { axis: int(-1) });
     const context = b.op("MatMul", [probabilities, presentValue]);
     const merged = b.op("Reshape", [
-      b.op("Transpose", [b.op("Reshape", [context, b.int64([1, numHeads, -1, headDim])])], { perm: ints([0, 2, 1, 3]) }),
-      b.int64([1, -1, numHeads * headDim]),
+      b.op("Transpose", [b.op("Reshape", [context, b.int64([0, numHeads, -1, headDim])])], { perm: ints([0, 2, 1, 3]) }),
+      b.int64([0, -1, numHeads * headDim]),
     ]);
     const attentionOutput = linear(merged, `${attention}.o_proj`, [{ name: `${attention}.o_proj.weight`, rows: hidden }], numHeads * headDim);
     hiddenStates = b.op("Add", [hiddenStates, attentionOutput]);
@@ -301,6 +321,8 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
   }
 
   const logitPositions = options.logits === "last" ? 1 : "sequence";
+  // [batch, -1, vocab]: Gemm's rows back to the batch's rows.
+  const batchBySlots = b.op("Concat", [b.op("Shape", [inputIds], { start: int(0), end: int(1) }), b.int64([-1, vocabSize])], { axis: int(0) });
   if (logitPositions === 1) hiddenStates = b.op("Gather", [hiddenStates, b.int64([-1])], { axis: int(1) });
   const finalNormed = rmsNorm(hiddenStates, "model.norm.weight");
   const lmHeadName = config.tieWordEmbeddings ? embedName : "lm_head.weight";
@@ -314,9 +336,9 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     if (format === "f16") rows = b.op("Cast", [rows], { to: int(OnnxDataType.FLOAT16) });
     let product = b.op("Gemm", [rows, lmHead], { transB: int(1) });
     if (format === "f16") product = b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) });
-    logits = b.op("Reshape", [product, b.int64([1, -1, vocabSize])]);
+    logits = b.op("Reshape", [product, batchBySlots]);
   }
-  b.output(logits, LOGITS, OnnxDataType.FLOAT, [1, logitPositions, vocabSize]);
+  b.output(logits, LOGITS, OnnxDataType.FLOAT, ["batch", logitPositions, vocabSize]);
 
   const built = await b.finish("qwen2", {
     maxFileBytes: options.maxExternalDataFileBytes ?? DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES,

@@ -144,6 +144,22 @@ export function EvalPanel() {
               className={inputClass}
             />
           </div>
+          <div className="flex flex-col gap-1.5">
+            <label htmlFor={`${id}-batch`} className="text-sm font-medium text-slate-700">
+              Batch
+            </label>
+            <input
+              id={`${id}-batch`}
+              data-testid="eval-batch"
+              type="text"
+              inputMode="numeric"
+              placeholder="auto"
+              value={state.evalBatch}
+              onChange={(event) => state.setEvalSettings({ evalBatch: event.target.value })}
+              className={inputClass}
+            />
+            <p className="text-xs text-slate-500">Problems answered at once (1 to 256); empty: chosen from the model's size and memory.</p>
+          </div>
         </div>
       </fieldset>
       <div className="flex flex-wrap items-center gap-3">
@@ -197,21 +213,55 @@ function EvalProgress() {
   const percent = Math.floor((100 * answered) / Math.max(1, total));
   const { current, live } = run;
   let status = "Starting the evaluator…";
-  if (current?.loading) status = `Loading ${current.role}: ${formatBytes(current.loading.doneBytes)} of ${formatBytes(current.loading.totalBytes)} of weights`;
-  else if (live) status = `${live.role} on problem #${live.problemIndex}: ${live.tokensPerSecond.toFixed(1)} tokens/s`;
-  else if (current) status = `${current.role}: prompting…`;
+  let loadingPercent: number | undefined;
+  if (current?.loading?.phase === "weights") {
+    const { doneBytes, totalBytes } = current.loading;
+    loadingPercent = Math.floor((100 * doneBytes) / Math.max(1, totalBytes));
+    status = `Loading ${current.role}: reading and converting weights, ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`;
+  } else if (current?.loading?.phase === "session") status = `Loading ${current.role}: creating the onnxruntime session…`;
+  else if (current?.progress) {
+    const progress = current.progress;
+    const eta = progress.etaSeconds === null ? "" : ` · about ${formatDuration(progress.etaSeconds)} left`;
+    status =
+      `${current.role}: ${progress.done} / ${progress.total} problems · batch ${progress.batchSize} (${progress.activeRows} answering) · ` +
+      `${progress.tokensPerSecond.toFixed(1)} tokens/s (${progress.rowTokensPerSecond.toFixed(1)} per problem)${eta}`;
+  } else if (current) status = `${current.role}: reading the prompts, ${current.batchSize ?? "?"} at a time…`;
   return (
     <div data-testid="eval-progress" className="flex flex-col gap-2">
-      <div className="flex justify-between text-sm text-slate-700">
-        <span>{status}</span>
-        <span>
+      <div className="flex justify-between gap-3 text-sm text-slate-700">
+        <span data-testid="eval-status">{status}</span>
+        <span className="shrink-0">
           {answered} / {total} answers
         </span>
       </div>
+      {loadingPercent !== undefined && (
+        <div role="progressbar" aria-label="Loading the model" aria-valuemin={0} aria-valuemax={100} aria-valuenow={loadingPercent} className="h-1 overflow-hidden rounded-full bg-slate-200">
+          <div className="h-full bg-slate-500" style={{ width: `${loadingPercent}%` }} />
+        </div>
+      )}
       <div role="progressbar" aria-label="Evaluation progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} className="h-2 overflow-hidden rounded-full bg-slate-200">
         <div className="h-full bg-indigo-600 transition-[width]" style={{ width: `${percent}%` }} />
       </div>
-      {live && <pre className="max-h-32 overflow-auto whitespace-pre-wrap rounded-lg bg-slate-50 p-2 font-mono text-xs text-slate-700">{live.text}</pre>}
+      {live.length > 0 && (
+        <ul className="flex max-h-48 flex-col gap-1 overflow-auto">
+          {live.map((answer) => (
+            <li key={answer.problemIndex} className="rounded-lg bg-slate-50 p-2 text-xs text-slate-700">
+              <span className="font-medium">
+                #{answer.problemIndex} · {answer.tokensPerSecond.toFixed(1)} tokens/s
+              </span>
+              <pre className="max-h-16 overflow-auto whitespace-pre-wrap font-mono">{answer.text}</pre>
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
+}
+
+/** "45 s", "3 min 20 s", "2 h 5 min". */
+function formatDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  const minutes = Math.floor(whole / 60);
+  return minutes < 60 ? `${minutes} min ${whole % 60} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

@@ -53,7 +53,7 @@ export function EvalResults() {
             </tr>
           </thead>
           <tbody>
-            {problems.map((problem, row) => (
+            {problems.map((problem) => (
               <tr key={problem.index} className="border-b border-slate-100 align-top">
                 <td className="max-w-md py-2 pr-3">
                   <details>
@@ -66,7 +66,7 @@ export function EvalResults() {
                 <td className="py-2 pr-3 font-mono">{problem.goldText}</td>
                 {roles.map((role) => (
                   <td key={role} className="py-2 pr-3">
-                    <AnswerCell result={answers[role][row]} />
+                    <AnswerCell result={answers[role].find((answer) => answer.problemIndex === problem.index)} />
                   </td>
                 ))}
               </tr>

@@ -1,8 +1,9 @@
 import type { FloatDtype } from "../../core/dtypes.ts";
 import type { VocabMode } from "../../core/plan/planMerge.ts";
 import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
+import type { BatchSizeSetting } from "../../eval/chooseBatchSize.ts";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
-import type { EvalRole, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import type { EvalProgress, EvalRole, LoadPhase, ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
 import type { InputSpec } from "../merge/browserMerge.ts";
 
 /** onnxruntime-web's execution providers the evaluator offers. */
@@ -23,6 +24,8 @@ export interface BrowserEvalRequest {
   maxNewTokens: number;
   format: Qwen2OnnxFormat;
   executionProvider: EvalExecutionProvider;
+  /** Problems answered at once, or "auto" (from the model's size within WebAssembly's 4 GiB). */
+  batchSize: BatchSizeSetting;
 }
 
 /** From the page to workers/evalWorker.ts. */
@@ -30,13 +33,15 @@ export type EvalWorkerCommand = { type: "start"; request: BrowserEvalRequest } |
 
 /** From workers/evalWorker.ts to the page. */
 export type EvalWorkerEvent =
-  | { type: "loading"; role: EvalRole; doneBytes: number; totalBytes: number }
-  | { type: "modelStart"; role: EvalRole }
+  | { type: "loading"; role: EvalRole; phase: LoadPhase }
+  | { type: "modelStart"; role: EvalRole; batchSize: number }
   /** A model's repo has something the user should know (no chat template: plain prompts). */
   | { type: "notice"; role: EvalRole; message: string }
   /** The threads onnxruntime-web runs on, once its first session has started. */
   | { type: "threads"; threads: number; crossOriginIsolated: boolean }
   | { type: "token"; role: EvalRole; problemIndex: number; text: string; tokensPerSecond: number }
+  | { type: "progress"; role: EvalRole; progress: EvalProgress }
   | { type: "answer"; role: EvalRole; result: ProblemResult }
+  | { type: "modelDone"; role: EvalRole; stats: ModelRunStats }
   | { type: "done" }
   | { type: "failed"; message: string; aborted: boolean };

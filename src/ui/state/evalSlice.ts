@@ -1,9 +1,10 @@
 import type { StateCreator } from "zustand";
+import { parseBatchSize } from "../../eval/chooseBatchSize.ts";
 import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
 import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../../eval/gsm8k/sampleProblems.ts";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
-import { EVAL_ROLES, type EvalRole, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { EVAL_ROLES, type EvalProgress, type EvalRole, type LoadPhase, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
 import type { EvalExecutionProvider } from "../eval/evalWorkerMessages.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
@@ -16,16 +17,25 @@ export interface EvalRunData {
   roles: EvalRole[];
   /** The alpha the merged model was computed with. */
   alpha: number;
+  /** Each model's answers so far, in the order of `problems`. */
   answers: Record<EvalRole, ProblemResult[]>;
+}
+
+/** The output so far of a problem being answered. */
+export interface LiveAnswer {
+  problemIndex: number;
+  text: string;
+  tokensPerSecond: number;
 }
 
 export type EvalRunState =
   | { status: "idle" }
   | ({
       status: "running";
-      /** The model being loaded (bytes of its graph's weights so far) or run. */
-      current: { role: EvalRole; loading?: { doneBytes: number; totalBytes: number } } | undefined;
-      live: { role: EvalRole; problemIndex: number; text: string; tokensPerSecond: number } | undefined;
+      /** The model being loaded (its loading phase) or run (its batch size and progress). */
+      current: { role: EvalRole; loading?: LoadPhase; batchSize?: number; progress?: EvalProgress } | undefined;
+      /** The problems the current model is answering now, in the order they started. */
+      live: LiveAnswer[];
       cancel: () => void;
     } & EvalRunData)
   | ({ status: "done" } & EvalRunData)
@@ -44,12 +54,14 @@ export interface EvalSlice {
   evalFormat: Qwen2OnnxFormat;
   evalProvider: EvalExecutionProvider;
   evalMaxNewTokens: number;
+  /** Problems answered at once: "" or "auto" for the automatic choice, else 1..256 (checked when the run starts). */
+  evalBatch: string;
   evalRun: EvalRunState;
   /** The threads the evaluation worker's onnxruntime-web runs on, as it reported them; undefined until a model has loaded. */
   evalThreads: { threads: number; crossOriginIsolated: boolean } | undefined;
   /** What the worker said the user should know (a repo without a chat template), without repeats. */
   evalNotices: string[];
-  setEvalSettings: (settings: Partial<Pick<EvalSlice, "evalCount" | "evalSeed" | "evalPickedIds" | "evalPrompt" | "evalFormat" | "evalProvider" | "evalMaxNewTokens">>) => void;
+  setEvalSettings: (settings: Partial<Pick<EvalSlice, "evalCount" | "evalSeed" | "evalPickedIds" | "evalPrompt" | "evalFormat" | "evalProvider" | "evalMaxNewTokens" | "evalBatch">>) => void;
   setEvalPreset: (id: PromptPreset["id"]) => void;
   setEvalRole: (role: EvalRole, on: boolean) => void;
   startEval: () => Promise<void>;
@@ -78,6 +90,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
   evalFormat: "f32",
   evalProvider: "wasm",
   evalMaxNewTokens: 512,
+  evalBatch: "",
   evalRun: { status: "idle" },
   evalThreads: undefined,
   evalNotices: [],
@@ -95,6 +108,12 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     const roles = EVAL_ROLES.filter((role) => state.evalRoles[role]);
     if (roles.length === 0) return fail("Choose at least one model to evaluate.");
     if (!(Number.isInteger(state.evalMaxNewTokens) && state.evalMaxNewTokens >= 1)) return fail("Max new tokens must be a whole number of at least 1.");
+    let batchSize: ReturnType<typeof parseBatchSize>;
+    try {
+      batchSize = parseBatchSize(state.evalBatch);
+    } catch (error) {
+      return fail(`Batch: ${message(error)}.`);
+    }
     let problems: Gsm8kProblem[];
     try {
       const all = await loadGsm8kTestSet();
@@ -127,19 +146,26 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
         maxNewTokens: state.evalMaxNewTokens,
         format: state.evalFormat,
         executionProvider: state.evalProvider,
+        batchSize,
       },
       (event) => {
         const run = get().evalRun;
         if (run.status !== "running") return;
-        if (event.type === "loading") set({ evalRun: { ...run, current: { role: event.role, loading: { doneBytes: event.doneBytes, totalBytes: event.totalBytes } } } });
+        if (event.type === "loading") set({ evalRun: { ...run, current: { role: event.role, loading: event.phase }, live: [] } });
         else if (event.type === "threads") set({ evalThreads: { threads: event.threads, crossOriginIsolated: event.crossOriginIsolated } });
         else if (event.type === "notice") {
           if (!get().evalNotices.includes(event.message)) set({ evalNotices: [...get().evalNotices, event.message] });
-        } else if (event.type === "modelStart") set({ evalRun: { ...run, current: { role: event.role }, live: undefined } });
-        else if (event.type === "token") set({ evalRun: { ...run, live: event } });
-        else if (event.type === "answer") {
-          const answers = { ...run.answers, [event.role]: [...run.answers[event.role], event.result] };
-          set({ evalRun: { ...run, answers, live: undefined } });
+        } else if (event.type === "modelStart") set({ evalRun: { ...run, current: { role: event.role, batchSize: event.batchSize }, live: [] } });
+        else if (event.type === "progress" && run.current) set({ evalRun: { ...run, current: { ...run.current, progress: event.progress } } });
+        else if (event.type === "token") {
+          const { problemIndex, text, tokensPerSecond } = event;
+          const known = run.live.some((live) => live.problemIndex === problemIndex);
+          const live = known ? run.live.map((entry) => (entry.problemIndex === problemIndex ? { problemIndex, text, tokensPerSecond } : entry)) : [...run.live, { problemIndex, text, tokensPerSecond }];
+          set({ evalRun: { ...run, live } });
+        } else if (event.type === "answer") {
+          const order = new Map(run.problems.map((problem, position) => [problem.index, position]));
+          const sorted = [...run.answers[event.role], event.result].sort((a, b) => order.get(a.problemIndex)! - order.get(b.problemIndex)!);
+          set({ evalRun: { ...run, answers: { ...run.answers, [event.role]: sorted }, live: run.live.filter((live) => live.problemIndex !== event.result.problemIndex) } });
         }
       },
     );
@@ -149,7 +175,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       const run = get().evalRun;
       if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers } });
     };
-    set({ evalRun: { status: "running", ...data, current: undefined, live: undefined, cancel }, evalNotices: [] });
+    set({ evalRun: { status: "running", ...data, current: undefined, live: [], cancel }, evalNotices: [] });
     try {
       await job.done;
       const run = get().evalRun;
