@@ -9,6 +9,8 @@ import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
 import { planMerge } from "../src/core/plan/planMerge.ts";
 import { nodeHttpRequest } from "../src/core/node/nodeHttpRequest.ts";
+import { fetchRequest } from "../src/core/sources/fetchRequest.ts";
+import type { HubStatus } from "../src/core/sources/hubStatus.ts";
 import { openHubSource, type HttpRequest } from "../src/core/sources/openHubSource.ts";
 import { startHubServer, type HubFaults, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
@@ -120,6 +122,65 @@ describe("merging through the Hub", () => {
     await expect(promise).rejects.toThrow(/lab\/tiny-grpo@[0-9a-f]{40}: model-0000\d-of-00003\.safetensors changed on the Hub during the merge/);
     await expect(stat(out)).rejects.toThrow();
     await expect(stat(`${out}.partial`)).rejects.toThrow();
+  });
+});
+
+describe("merging through a Hub that behaves like huggingface.co", () => {
+  it.each([
+    ["Node's undici requests", nodeHttpRequest],
+    ["fetch", fetchRequest],
+  ])("gives the local merge's bytes through CDN redirects, URLs that expire mid-merge and a spent quota (%s)", async (name, request) => {
+    const token = "hf_real_hub_token";
+    const real = await startHubServer({
+      root: join(root, "hub"),
+      cdn: { urlTtlSeconds: 2 },
+      resolveCache: true,
+      rateLimit: { quota: 8, windowSeconds: 2 },
+      treePageSize: 3,
+      tokens: [token],
+      hideRepos: true,
+      faults: { delayMs: 10 },
+    });
+    try {
+      const statuses: HubStatus[] = [];
+      const options = { hubUrl: real.url, accessToken: token, request, retryBaseMs: 1, onStatus: (status: HubStatus) => statuses.push(status) };
+      const sources = {
+        target: await openHubSource(repos.target, options),
+        plus: await openHubSource(repos.plus, options),
+        minus: await openHubSource(repos.minus, options),
+      };
+      const out = join(root, "out", `real-hub-${name}`);
+      const started = Date.now();
+      await mergeSources(sources, { alpha: 0.5, out, chunkBytes: 4096 });
+      const seconds = (Date.now() - started) / 1000;
+      const local = join(root, "out", `real-hub-local-${name}`);
+      const folders = {
+        target: await openFolderSource(join(root, "hub", repos.target)),
+        plus: await openFolderSource(join(root, "hub", repos.plus)),
+        minus: await openFolderSource(join(root, "hub", repos.minus)),
+      };
+      await mergeSources(folders, { alpha: 0.5, out: local, chunkBytes: 4096 });
+      await Promise.all(Object.values(folders).map((source) => source.close?.()));
+      const [expected, got] = [await folderBytes(local, ["merge_recipe.json", "README.md"]), await folderBytes(out, ["merge_recipe.json", "README.md"])];
+      expect([...got.keys()]).toEqual([...expected.keys()]);
+      for (const [file, bytes] of expected) expect(got.get(file)!.equals(bytes), file).toBe(true);
+
+      const stats = Object.values(sources).map((source) => source.stats());
+      const resolves = stats.reduce((sum, s) => sum + s.resolves, 0);
+      const renewals = stats.reduce((sum, s) => sum + s.renewals, 0);
+      const counts = real.requestCounts();
+      // URLs expired mid-merge and were renewed; every resolver request the server answered was one the sources counted.
+      expect(renewals).toBeGreaterThanOrEqual(1);
+      expect(counts.resolver - counts.rateLimited).toBe(resolves);
+      // At most one resolve per file per URL lifetime (at least 1 s for a URL signed for 2 s).
+      const files = (await Promise.all(Object.values(sources).map((source) => source.listFiles()))).flat().length;
+      expect(resolves).toBeLessThanOrEqual(files * (1 + Math.ceil(seconds)));
+      expect(statuses.some((status) => status.kind === "rate-limited" && !!status.authenticated)).toBe(true);
+      expect(counts.cdn).toBeGreaterThan(50);
+      expect(counts.cdnWithAuthorization).toBe(0);
+    } finally {
+      await real.close();
+    }
   });
 });
 

@@ -47,7 +47,7 @@ export class HubRateLimiter {
         state.blockedUntil = until;
       } else if (state.remaining < PACE_BELOW_SHARE * (state.quota ?? 100)) {
         until = Math.max(now, state.nextSlot);
-        state.nextSlot = until + (state.resetAt - now) / state.remaining;
+        state.nextSlot = until + Math.max(0, state.resetAt - until) / state.remaining;
       }
       state.remaining--;
     }
