@@ -205,6 +205,24 @@ describe("the CLI through the Hub", () => {
     }
   });
 
+  it("prints the rate-limit waits and merges the same bytes through a Hub in real-Hub mode", async () => {
+    const real = await startHubServer({ root: join(root, "hub"), cdn: {}, resolveCache: true, rateLimit: { quota: 10, windowSeconds: 2 } });
+    try {
+      const out = join(root, "out", "cli-real-hub");
+      const merged = await runCli(["merge", "--hub-url", real.url, "--target", repos.target, "--plus", repos.plus, "--minus", repos.minus, "--alpha", "1", "--out", out], { HF_TOKEN: "" });
+      expect(merged.code, merged.stderr).toBe(0);
+      expect(merged.stderr).toMatch(/^rate-limited by the Hub, resuming in [1-4] s \(a Hugging Face token raises the quota\)$/m);
+      const local = join(root, "out", "cli-real-hub-local");
+      const folders = ["target", "plus", "minus"].map((role) => join(root, "hub", repos[role as keyof typeof repos]));
+      const direct = await runCli(["merge", "--target", folders[0]!, "--plus", folders[1]!, "--minus", folders[2]!, "--alpha", "1", "--out", local]);
+      expect(direct.code, direct.stderr).toBe(0);
+      const [expected, got] = [await folderBytes(local, ["merge_recipe.json", "README.md"]), await folderBytes(out, ["merge_recipe.json", "README.md"])];
+      for (const [file, bytes] of expected) expect(got.get(file)!.equals(bytes), file).toBe(true);
+    } finally {
+      await real.close();
+    }
+  });
+
   it("names an unknown repo and an unreachable Hub in one line, with no output", async () => {
     const out = join(root, "out", "never");
     const unknown = await runCli(["merge", "--hub-url", hub.url, "--target", "lab/no-such-model", "--plus", repos.plus, "--minus", repos.minus, "--out", out]);
