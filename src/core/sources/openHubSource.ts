@@ -108,7 +108,7 @@ interface RequestOptions {
   check?: ResponseCheck;
   /** Return 3xx answers (with `redirect: "manual"`) instead of refusing them. */
   redirects?: boolean;
-  /** The URL is a signed one on another origin: 403/410 mean it expired (UrlExpiredError). */
+  /** A 403/410 answered by another origin than the Hub's (a CDN) means a signed URL expired (UrlExpiredError). */
   expirable?: boolean;
 }
 
@@ -232,7 +232,14 @@ export async function openHubSource(spec: string, options: HubSourceOptions = {}
     for (let hop = 0; ; hop++) {
       const receivedAt = Date.now();
       const headers = { Range: "bytes=0-0", ...authorization(url) };
-      const response = await requestWithRetries(client, subject, url, { headers, signal, redirect: "manual" }, { redirects: true });
+      let response: HttpResponse;
+      try {
+        response = await requestWithRetries(client, subject, url, { headers, signal, redirect: "manual" }, { redirects: true, expirable: true });
+      } catch (error) {
+        // A platform that follows redirects itself met a CDN URL that expired on the way (a slow hop): ask again.
+        if (error instanceof UrlExpiredError && hop < MAX_RESOLVER_HOPS) continue;
+        throw error;
+      }
       if (response.status >= 300) {
         checkIdentity(file, response.headers);
         const location = response.headers.get("Location");
@@ -495,8 +502,9 @@ async function requestWithRetries(
       } else if (options.redirects && response.status >= 300 && response.status < 400) {
         return response;
       } else {
-        if (options.expirable && (response.status === 403 || response.status === 410)) {
-          throw new UrlExpiredError(`${what}: the signed URL at ${new URL(url).origin} was refused (HTTP ${response.status})`);
+        const answeredBy = new URL(response.url || url).origin;
+        if (options.expirable && answeredBy !== client.hubOrigin && (response.status === 403 || response.status === 410)) {
+          throw new UrlExpiredError(`${what}: the signed URL at ${answeredBy} was refused (HTTP ${response.status})`);
         }
         if (response.status < 200 || response.status >= 300) throw statusError(client, subject, response);
         const expected = options.check ? options.check(response, range) : expectedLength(response);
