@@ -87,7 +87,13 @@ export async function hubCommand(args: string[]): Promise<void> {
   process.stdout.write(`${server.url}\n`);
   if (server.cdnUrl) process.stderr.write(`CDN origin (signed URLs): ${server.cdnUrl}\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => void server.close().then(resolve);
+    const stop = () => {
+      const counts = server.requestCounts();
+      process.stdout.write(
+        `requests: resolver ${counts.resolver} (rate-limited ${counts.rateLimited}), cdn ${counts.cdn} (with Authorization ${counts.cdnWithAuthorization}), api ${counts.api}\n`,
+      );
+      void server.close().then(resolve);
+    };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
