@@ -484,13 +484,13 @@ async function requestWithRetries(
       response = await client.request(url, init);
       if (kind) client.limiter.observe(kind, response.headers);
       if (response.status === 429 && kind) {
+        const resumeAt = client.limiter.rateLimited(kind, response.headers, backoffMs(client, attempt));
         if (++rateLimited > client.rateLimitWaits) {
           throw new HubSourceError(
-            `${what}: the Hub at ${client.hubUrl} still rate-limits this client (HTTP 429) after ${client.rateLimitWaits} waits for its quota to reset; ` +
-              `the quota is too low for this merge${client.accessToken ? "" : " (a Hugging Face token raises it)"}`,
+            `${what}: the Hub at ${client.hubUrl} still rate-limits this client (HTTP 429) after ${client.rateLimitWaits} waits for its quota to reset ` +
+              `(the next reset in ${Math.ceil((resumeAt - Date.now()) / 1000)} s); the quota is too low for this merge${client.accessToken ? "" : " (a Hugging Face token raises it)"}`,
           );
         }
-        const resumeAt = client.limiter.rateLimited(kind, response.headers, backoffMs(client, attempt));
         waitingOn(client, resumeAt);
         await sleep(resumeAt - Date.now(), signal);
         client.onStatus?.({ kind: "resumed", hubUrl: client.hubUrl });
