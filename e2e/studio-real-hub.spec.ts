@@ -105,3 +105,30 @@ test("the studio merges through a Hub that redirects to an expiring CDN and rate
   const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
   expectSameAsCli(await readOpfsFolder(page, ["picked", folderName]), cliFiles);
 });
+
+test("Cancel ends a merge that waits on the Hub's rate limit at once, leaving no output", async ({ page }) => {
+  const spent = await startHubServer({ root: join(root, "hub"), cdn: {}, resolveCache: true, rateLimit: { quota: 40, windowSeconds: 120 } });
+  try {
+    await page.goto(`/?hub=${spent.url}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1`);
+    await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok", { timeout: 60_000 });
+    // Someone else (the same anonymous client, as the Hub sees it) spends what is left of the quota.
+    while ((await fetch(`${spent.url}/${DEMO_TRIO.target}/resolve/main/config.json`, { redirect: "manual" })).status !== 429);
+    await page.getByTestId("merge-button").click();
+    await expect(page.getByTestId("merge-hub-status")).toHaveText(/^rate-limited by the Hub, resuming in (1[01]\d|\d\d) s/, { timeout: 30_000 });
+    const cancelledAt = Date.now();
+    await page.getByTestId("merge-cancel").click();
+    await expect(page.getByText("The merge was cancelled; nothing was kept.")).toBeVisible();
+    expect(Date.now() - cancelledAt).toBeLessThan(5000);
+    await expect(page.getByTestId("merge-hub-status")).toHaveCount(0);
+    const leftovers = () =>
+      page.evaluate(async () => {
+        const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
+        const names: string[] = [];
+        for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+        return names;
+      });
+    await expect.poll(leftovers).toEqual([]);
+  } finally {
+    await spent.close();
+  }
+});

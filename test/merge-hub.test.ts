@@ -1,7 +1,9 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
 import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
@@ -220,6 +222,28 @@ describe("the CLI through the Hub", () => {
       for (const [file, bytes] of expected) expect(got.get(file)!.equals(bytes), file).toBe(true);
     } finally {
       await real.close();
+    }
+  });
+
+  it("stops at once on Ctrl-C while it waits on the Hub's rate limit, leaving no output", async () => {
+    const spent = await startHubServer({ root: join(root, "hub"), cdn: {}, rateLimit: { quota: 1, windowSeconds: 120 } });
+    try {
+      await fetch(`${spent.url}/${repos.target}/resolve/main/config.json`, { redirect: "manual" });
+      const out = join(root, "out", "cli-interrupted");
+      const args = ["merge", "--hub-url", spent.url, "--target", repos.target, "--plus", repos.plus, "--minus", repos.minus, "--out", out];
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, HF_TOKEN: "" } });
+      let stderr = "";
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      await vi.waitFor(() => expect(stderr).toMatch(/rate-limited by the Hub, resuming in 1[12]\d s/), { timeout: 20_000, interval: 100 });
+      const interruptedAt = Date.now();
+      child.kill("SIGINT");
+      const [code] = (await once(child, "close")) as [number | null];
+      expect(Date.now() - interruptedAt).toBeLessThan(3000);
+      expect(code).not.toBe(0);
+      await expect(stat(out)).rejects.toThrow();
+      await expect(stat(`${out}.partial`)).rejects.toThrow();
+    } finally {
+      await spent.close();
     }
   });
 
