@@ -12,7 +12,7 @@ export interface HubSourceOptions {
   accessToken?: string;
   /** How HTTP requests are sent (default: the platform's fetch); Node passes a faster one. */
   request?: HttpRequest;
-  /** Retries after a network error, a 5xx, a 429 or a body cut short. Default 5. */
+  /** Retries after a network error, a 5xx, a body cut short or a 429 of another origin than the Hub's (a 429 of the Hub is waited out instead). Default 5. */
   retries?: number;
   /** The n-th retry waits about retryBaseMs * 2^n milliseconds (0.5x to 1.5x, at random). Default 200. */
   retryBaseMs?: number;
