@@ -70,9 +70,9 @@ describe("HubRateLimiter", () => {
     expect(resumeAt - now).toBeLessThanOrEqual(2500);
     const waits: number[] = [];
     const started = Date.now();
-    await limiter.beforeRequest("api", undefined, (at) => waits.push(at));
+    expect(await limiter.beforeRequest("api", undefined, (at) => waits.push(at))).toBe(false);
     expect(Date.now() - started).toBeLessThan(50);
-    await limiter.beforeRequest("resolvers", undefined, (at) => waits.push(at));
+    expect(await limiter.beforeRequest("resolvers", undefined, (at) => waits.push(at))).toBe(true);
     expect(Date.now()).toBeGreaterThanOrEqual(resumeAt - 5);
     expect(waits).toEqual([resumeAt]);
   });

@@ -178,6 +178,8 @@ describe("merging through a Hub that behaves like huggingface.co", () => {
       const files = (await Promise.all(Object.values(sources).map((source) => source.listFiles()))).flat().length;
       expect(resolves).toBeLessThanOrEqual(files * (1 + Math.ceil(seconds)));
       expect(statuses.some((status) => status.kind === "rate-limited" && !!status.authenticated)).toBe(true);
+      // Every wait (after a 429, or pacing a spent quota) is followed by its end: no stale "rate-limited" is left shown.
+      expect(statuses.filter((status) => status.kind === "resumed")).toHaveLength(statuses.filter((status) => status.kind === "rate-limited").length);
       expect(counts.cdn).toBeGreaterThan(50);
       expect(counts.cdnWithAuthorization).toBe(0);
     } finally {

@@ -32,8 +32,11 @@ export function requestKind(url: string): RequestKind {
 export class HubRateLimiter {
   private readonly kinds = new Map<RequestKind, KindState>();
 
-  /** Waits, when the quota asks for it, before a request of `kind` is sent; `onWait` hears when it will go. */
-  async beforeRequest(kind: RequestKind, signal: AbortSignal | undefined, onWait: (resumeAt: number) => void): Promise<void> {
+  /**
+   * Waits, when the quota asks for it, before a request of `kind` is sent; `onWait` hears of a wait of a
+   * second or more, and when it will end. True when it waited that long.
+   */
+  async beforeRequest(kind: RequestKind, signal: AbortSignal | undefined, onWait: (resumeAt: number) => void): Promise<boolean> {
     const state = this.state(kind);
     const now = Date.now();
     if (state.resetAt !== undefined && state.resetAt <= now) {
@@ -51,9 +54,11 @@ export class HubRateLimiter {
       }
       state.remaining--;
     }
-    if (until <= now) return;
-    if (until - now >= 1000) onWait(until);
+    if (until <= now) return false;
+    const reported = until - now >= 1000;
+    if (reported) onWait(until);
     await sleep(until - now, signal);
+    return reported;
   }
 
   /** Learns the quota left from an answer of the Hub's origin. */

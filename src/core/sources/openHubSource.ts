@@ -480,7 +480,9 @@ async function requestWithRetries(
     let response: HttpResponse | undefined;
     unreachable = false;
     try {
-      if (kind) await client.limiter.beforeRequest(kind, signal, (resumeAt) => waitingOn(client, resumeAt));
+      if (kind && (await client.limiter.beforeRequest(kind, signal, (resumeAt) => waitingOn(client, resumeAt)))) {
+        client.onStatus?.({ kind: "resumed", hubUrl: client.hubUrl });
+      }
       response = await client.request(url, init);
       if (kind) client.limiter.observe(kind, response.headers);
       if (response.status === 429 && kind) {
