@@ -27,7 +27,7 @@ export interface HubSourceOptions {
 
 /** What a Hub source has sent, for tests and benchmarks. */
 export interface HubSourceStats {
-  /** Resolutions of a file's URL through the Hub's resolver (the first, and each renewal). */
+  /** Requests to the Hub's resolver for a file's URL (the first, each renewal, and any redirect between resolver URLs). */
   resolves: number;
   /** Resolutions again after a URL expired, neared its expiry or was refused (403/410). */
   renewals: number;
@@ -226,10 +226,10 @@ export async function openHubSource(spec: string, options: HubSourceOptions = {}
    * (browsers), the final URL of a one-byte read is.
    */
   async function resolveLocation(file: RepoFile, signal: AbortSignal | undefined): Promise<FileLocation> {
-    client.stats.resolves++;
     let url = `${hubUrl}/${repoId}/resolve/${sha}/${encodePath(file.path)}`;
     const subject = { ...pinned, path: file.path };
     for (let hop = 0; ; hop++) {
+      client.stats.resolves++;
       const receivedAt = Date.now();
       const headers = { Range: "bytes=0-0", ...authorization(url) };
       let response: HttpResponse;
