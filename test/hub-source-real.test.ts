@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -91,6 +91,31 @@ describe.each(requests)("openHubSource against a Hub that redirects to a CDN (%s
       expect((await readAll(source, "model.safetensors", weights.length, 16_000)).equals(weights)).toBe(true);
       expect(hub.requestCounts().cdn).toBeGreaterThanOrEqual(4);
       expect(hub.requestCounts().cdnWithAuthorization).toBe(0);
+    });
+  });
+});
+
+describe("openHubSource pinning through a CDN", () => {
+  it("refuses a file that changes under its URL, and one whose identity changes at renewal", async () => {
+    await put("bob/changing/model.safetensors", randomBytes(4096));
+    await withServer({ cdn: { urlTtlSeconds: 1 } }, async (hub) => {
+      const source = await openHubSource("bob/changing", { hubUrl: hub.url, request: nodeHttpRequest, ...fast });
+      await source.read("model.safetensors", 0, 100);
+      // Same size, new bytes and mtime: the CDN's ETag of the same URL changes.
+      await writeFile(join(root, "bob/changing/model.safetensors"), randomBytes(4096));
+      await utimes(join(root, "bob/changing/model.safetensors"), new Date(), new Date(Date.now() + 10_000));
+      await expect(source.read("model.safetensors", 100, 100)).rejects.toThrow(
+        new RegExp(`^${source.label}: model\\.safetensors changed on the Hub during the merge \\(ETag "[0-9a-f]+" → "[0-9a-f]+" at the CDN\\)$`),
+      );
+      // After the URL expired, the resolver's X-Linked-Etag (the SHA-256 of the new bytes) no longer matches the first one.
+      const again = await openHubSource("bob/changing", { hubUrl: hub.url, request: nodeHttpRequest, ...fast });
+      await again.read("model.safetensors", 0, 100);
+      await writeFile(join(root, "bob/changing/model.safetensors"), randomBytes(4096));
+      await utimes(join(root, "bob/changing/model.safetensors"), new Date(), new Date(Date.now() + 20_000));
+      await sleep(1100);
+      await expect(again.read("model.safetensors", 100, 100)).rejects.toThrow(
+        new RegExp(`^${again.label}: model\\.safetensors changed on the Hub during the merge \\(ETag "[0-9a-f]{64}" → "[0-9a-f]{64}"\\)$`),
+      );
     });
   });
 });
