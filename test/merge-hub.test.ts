@@ -1,7 +1,9 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
 import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
@@ -9,6 +11,8 @@ import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
 import { planMerge } from "../src/core/plan/planMerge.ts";
 import { nodeHttpRequest } from "../src/core/node/nodeHttpRequest.ts";
+import { fetchRequest } from "../src/core/sources/fetchRequest.ts";
+import type { HubStatus } from "../src/core/sources/hubStatus.ts";
 import { openHubSource, type HttpRequest } from "../src/core/sources/openHubSource.ts";
 import { startHubServer, type HubFaults, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
@@ -123,6 +127,67 @@ describe("merging through the Hub", () => {
   });
 });
 
+describe("merging through a Hub that behaves like huggingface.co", () => {
+  it.each([
+    ["Node's undici requests", nodeHttpRequest],
+    ["fetch", fetchRequest],
+  ])("gives the local merge's bytes through CDN redirects, URLs that expire mid-merge and a spent quota (%s)", async (name, request) => {
+    const token = "hf_real_hub_token";
+    const real = await startHubServer({
+      root: join(root, "hub"),
+      cdn: { urlTtlSeconds: 2 },
+      resolveCache: true,
+      rateLimit: { quota: 8, windowSeconds: 2 },
+      treePageSize: 3,
+      tokens: [token],
+      hideRepos: true,
+      faults: { delayMs: 10 },
+    });
+    try {
+      const statuses: HubStatus[] = [];
+      const options = { hubUrl: real.url, accessToken: token, request, retryBaseMs: 1, onStatus: (status: HubStatus) => statuses.push(status) };
+      const sources = {
+        target: await openHubSource(repos.target, options),
+        plus: await openHubSource(repos.plus, options),
+        minus: await openHubSource(repos.minus, options),
+      };
+      const out = join(root, "out", `real-hub-${name}`);
+      const started = Date.now();
+      await mergeSources(sources, { alpha: 0.5, out, chunkBytes: 4096 });
+      const seconds = (Date.now() - started) / 1000;
+      const local = join(root, "out", `real-hub-local-${name}`);
+      const folders = {
+        target: await openFolderSource(join(root, "hub", repos.target)),
+        plus: await openFolderSource(join(root, "hub", repos.plus)),
+        minus: await openFolderSource(join(root, "hub", repos.minus)),
+      };
+      await mergeSources(folders, { alpha: 0.5, out: local, chunkBytes: 4096 });
+      await Promise.all(Object.values(folders).map((source) => source.close?.()));
+      const [expected, got] = [await folderBytes(local, ["merge_recipe.json", "README.md"]), await folderBytes(out, ["merge_recipe.json", "README.md"])];
+      expect([...got.keys()]).toEqual([...expected.keys()]);
+      for (const [file, bytes] of expected) expect(got.get(file)!.equals(bytes), file).toBe(true);
+
+      const stats = Object.values(sources).map((source) => source.stats());
+      const resolves = stats.reduce((sum, s) => sum + s.resolves, 0);
+      const renewals = stats.reduce((sum, s) => sum + s.renewals, 0);
+      const counts = real.requestCounts();
+      // URLs expired mid-merge and were renewed; every resolver request the server answered was one the sources counted.
+      expect(renewals).toBeGreaterThanOrEqual(1);
+      expect(counts.resolver - counts.rateLimited).toBe(resolves);
+      // At most one resolve per file per URL lifetime (at least 1 s for a URL signed for 2 s).
+      const files = (await Promise.all(Object.values(sources).map((source) => source.listFiles()))).flat().length;
+      expect(resolves).toBeLessThanOrEqual(files * (1 + Math.ceil(seconds)));
+      expect(statuses.some((status) => status.kind === "rate-limited" && !!status.authenticated)).toBe(true);
+      // Every wait (after a 429, or pacing a spent quota) is followed by its end: no stale "rate-limited" is left shown.
+      expect(statuses.filter((status) => status.kind === "resumed")).toHaveLength(statuses.filter((status) => status.kind === "rate-limited").length);
+      expect(counts.cdn).toBeGreaterThan(50);
+      expect(counts.cdnWithAuthorization).toBe(0);
+    } finally {
+      await real.close();
+    }
+  });
+});
+
 describe("the CLI through the Hub", () => {
   it("merges repo ids with a pinned revision, and sends the token from HF_TOKEN", async () => {
     const guarded = await startHubServer({ root: join(root, "hub"), port: 0, token: "hf_testtoken" });
@@ -141,6 +206,46 @@ describe("the CLI through the Hub", () => {
       expect(JSON.stringify(recipe)).not.toContain("hf_testtoken");
     } finally {
       await guarded.close();
+    }
+  });
+
+  it("prints the rate-limit waits and merges the same bytes through a Hub in real-Hub mode", async () => {
+    const real = await startHubServer({ root: join(root, "hub"), cdn: {}, resolveCache: true, rateLimit: { quota: 10, windowSeconds: 2 } });
+    try {
+      const out = join(root, "out", "cli-real-hub");
+      const merged = await runCli(["merge", "--hub-url", real.url, "--target", repos.target, "--plus", repos.plus, "--minus", repos.minus, "--alpha", "1", "--out", out], { HF_TOKEN: "" });
+      expect(merged.code, merged.stderr).toBe(0);
+      expect(merged.stderr).toMatch(/^rate-limited by the Hub, resuming in [1-4] s \(a Hugging Face token raises the quota\)$/m);
+      const local = join(root, "out", "cli-real-hub-local");
+      const folders = ["target", "plus", "minus"].map((role) => join(root, "hub", repos[role as keyof typeof repos]));
+      const direct = await runCli(["merge", "--target", folders[0]!, "--plus", folders[1]!, "--minus", folders[2]!, "--alpha", "1", "--out", local]);
+      expect(direct.code, direct.stderr).toBe(0);
+      const [expected, got] = [await folderBytes(local, ["merge_recipe.json", "README.md"]), await folderBytes(out, ["merge_recipe.json", "README.md"])];
+      for (const [file, bytes] of expected) expect(got.get(file)!.equals(bytes), file).toBe(true);
+    } finally {
+      await real.close();
+    }
+  });
+
+  it("stops at once on Ctrl-C while it waits on the Hub's rate limit, leaving no output", async () => {
+    const spent = await startHubServer({ root: join(root, "hub"), cdn: {}, rateLimit: { quota: 1, windowSeconds: 120 } });
+    try {
+      await fetch(`${spent.url}/${repos.target}/resolve/main/config.json`, { redirect: "manual" });
+      const out = join(root, "out", "cli-interrupted");
+      const args = ["merge", "--hub-url", spent.url, "--target", repos.target, "--plus", repos.plus, "--minus", repos.minus, "--out", out];
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, HF_TOKEN: "" } });
+      let stderr = "";
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      await vi.waitFor(() => expect(stderr).toMatch(/rate-limited by the Hub, resuming in 1[12]\d s/), { timeout: 20_000, interval: 100 });
+      const interruptedAt = Date.now();
+      child.kill("SIGINT");
+      const [code] = (await once(child, "close")) as [number | null];
+      expect(Date.now() - interruptedAt).toBeLessThan(3000);
+      expect(code).not.toBe(0);
+      await expect(stat(out)).rejects.toThrow();
+      await expect(stat(`${out}.partial`)).rejects.toThrow();
+    } finally {
+      await spent.close();
     }
   });
 

@@ -32,7 +32,7 @@ async function run(request: BrowserMergeRequest, folder: string, signal: AbortSi
   const sources: ModelSource[] = [];
   try {
     const open = async (role: Role) => {
-      const source = await openInputSource(request.inputs[role], request);
+      const source = await openInputSource(request.inputs[role], { ...request, onStatus: (status) => post({ type: "hub-status", status }) });
       sources.push(source);
       signal.throwIfAborted();
       return inspectModel(source, signal, role);

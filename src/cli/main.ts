@@ -37,13 +37,23 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
     run: async (args) => (await import("./evalCommand.ts")).evalCommand(args),
   },
   hub: {
-    usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [--fail-every K] [--truncate-every K] [--delay-ms N]
+    usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [faults] [real-Hub behaviours]
 
   Serves DIR/OWNER/NAME/... as read-only Hub model repos (the routes @huggingface/hub uses).
   --token T          require "Authorization: Bearer T"
   --fail-every K     every K-th file request fails (503 or a dropped connection)
   --truncate-every K every K-th file body is cut short
-  --delay-ms N       wait N ms before each answer`,
+  --delay-ms N       wait N ms before each answer
+  What huggingface.co does, each on its own or all with --real-hub (its numbers):
+  --real-hub         all of the below: CDN URLs valid 3600 s, quota 3000/300 (5000 with a token), ...
+  --tokens T1,T2     valid tokens a request may send (not required); any other token gets 401
+  --cdn-ttl S        LFS files (*.safetensors, and files of --lfs-min-bytes, default 10 MiB) answer 302
+                     to a second origin (--cdn-port N) with signed URLs that expire after S seconds
+  --resolve-cache    other files answer a relative 307 to /api/resolve-cache/...
+  --rate-limit Q/W   Q resolver requests per W seconds (RateLimit headers, then 429); --token-quota Q
+  --tree-page-size N tree listings in pages of N, continued by a Link header
+  --hide-repos       missing and private repos answer 401 without a valid token
+  --case-insensitive repo ids match ignoring case (307 to the canonical spelling)`,
     run: async (args) => (await import("./hubCommand.ts")).hubCommand(args),
   },
   demo: {

@@ -8,6 +8,7 @@ import { planMerge, type MergePlan, type Role } from "../core/plan/planMerge.ts"
 import { parseByteSize } from "../core/safetensors/planShards.ts";
 import { openNodeFolderSink } from "../core/node/openNodeFolderSink.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
+import { describeHubStatus, type HubStatus } from "../core/sources/hubStatus.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
 import { formatBytes, UsageError } from "./format.ts";
@@ -38,7 +39,7 @@ export async function mergeCommand(args: string[]): Promise<void> {
   const outDtype = values["out-dtype"] === undefined ? undefined : parseFloatDtype(values["out-dtype"]);
   const shardSize = parseByteSize(values["shard-size"]);
 
-  const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined };
+  const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
   const sources: ModelSource[] = [];
   try {
     const open = async (role: Role) => {
@@ -95,6 +96,17 @@ function printReport(plan: MergePlan): void {
   const merged = plan.tensors.filter((tensor) => tensor.mergedElements > 0).length;
   lines.push(plan.ok ? `compatible: ${merged} of ${plan.tensors.length} tensors merged, the rest copied from the target` : "not compatible");
   process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+/** Prints "rate-limited by the Hub, resuming in 143 s" once per wait (parallel reads wait together). */
+function createHubStatusPrinter(): (status: HubStatus) => void {
+  let waitingUntil = 0;
+  return (status) => {
+    if (status.kind !== "rate-limited") return;
+    if (Date.now() < waitingUntil && status.resumeAt <= waitingUntil + 1000) return;
+    waitingUntil = status.resumeAt;
+    process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}${describeHubStatus(status)}\n`);
+  };
 }
 
 function createProgressPrinter(): ((progress: MergeProgress) => void) & { finish(): void } {

@@ -4,7 +4,7 @@ import { fileEtag, sha1Hex, type RepoCard, type RepoSnapshot, type RepoStore } f
 
 /** Page sizes of the Hub: listings longer than this continue through a `Link: <…>; rel="next"` header. */
 export const MODELS_PAGE_SIZE = 1000;
-export const TREE_PAGE_SIZE = 1000;
+export const DEFAULT_TREE_PAGE_SIZE = 1000;
 const MAX_JSON_BODY = 1 << 20;
 
 interface TreeEntry {
@@ -24,7 +24,7 @@ function modelJson(snapshot: RepoSnapshot, card: RepoCard) {
     sha: snapshot.sha,
     lastModified: snapshot.lastModified.toISOString(),
     createdAt: snapshot.createdAt.toISOString(),
-    private: false,
+    private: card.private,
     gated: false,
     disabled: false,
     downloads: card.downloads,
@@ -52,7 +52,13 @@ function pageOf<T>(items: T[], query: URLSearchParams, pageSize: number): { page
 }
 
 /** `GET /api/models?search=&author=&filter=&pipeline_tag=&sort=&direction=&limit=&cursor=` */
-export async function listModels(store: RepoStore, req: IncomingMessage, res: ServerResponse, query: URLSearchParams) {
+export async function listModels(
+  store: RepoStore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  showPrivate: boolean,
+) {
   const search = query.get("search")?.toLowerCase();
   const author = query.get("author")?.toLowerCase();
   const tags = query.getAll("filter");
@@ -65,6 +71,7 @@ export async function listModels(store: RepoStore, req: IncomingMessage, res: Se
     const snapshot = await store.scan(owner, name);
     if (!snapshot) continue;
     const card = await store.readCard(snapshot);
+    if (card.private && !showPrivate) continue;
     if (!tags.every((tag) => card.tags.includes(tag))) continue;
     if (pipelineTag && card.pipeline_tag !== pipelineTag) continue;
     models.push(modelJson(snapshot, card));
@@ -131,7 +138,14 @@ function treeEntries(snapshot: RepoSnapshot, expand: boolean): TreeEntry[] {
 }
 
 /** `GET /api/models/OWNER/NAME/tree/REV[/PATH]?recursive=&expand=&cursor=` */
-export function tree(req: IncomingMessage, res: ServerResponse, snapshot: RepoSnapshot, path: string, query: URLSearchParams) {
+export function tree(
+  req: IncomingMessage,
+  res: ServerResponse,
+  snapshot: RepoSnapshot,
+  path: string,
+  query: URLSearchParams,
+  pageSize: number,
+) {
   const recursive = query.get("recursive") === "true" || query.get("recursive") === "1";
   const all = treeEntries(snapshot, query.get("expand") === "true");
   const prefix = path ? `${path}/` : "";
@@ -141,7 +155,7 @@ export function tree(req: IncomingMessage, res: ServerResponse, snapshot: RepoSn
   const listed = all.filter(
     (e) => e.path.startsWith(prefix) && (recursive || !e.path.slice(prefix.length).includes("/")),
   );
-  const { page, next } = pageOf(listed, query, TREE_PAGE_SIZE);
+  const { page, next } = pageOf(listed, query, pageSize);
   sendJson(res, 200, page, next === undefined ? {} : nextLink(req, query, next));
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -25,6 +26,8 @@ export interface RepoCard {
   likes: number;
   tags: string[];
   pipeline_tag?: string;
+  /** Seen only by requests with a valid token. */
+  private: boolean;
 }
 
 export type RevisionLookup =
@@ -55,6 +58,8 @@ export class RepoStore {
   readonly root: string;
   /** Snapshots handed out before, newest last, so that clients pinned to an older sha keep working. */
   private readonly history = new Map<string, Map<string, RepoSnapshot>>();
+  /** SHA-256 of file contents, by repo, path, size and mtime: hashed once however often a file is resolved. */
+  private readonly sha256s = new Map<string, Promise<string>>();
 
   constructor(root: string) {
     this.root = root;
@@ -99,9 +104,33 @@ export class RepoStore {
     return earlier ? { kind: "found", snapshot: earlier, current } : { kind: "no-revision" };
   }
 
+  /** The id of an existing repo that matches `owner/name` ignoring case, as the Hub matches ids. */
+  async canonicalId(owner: string, name: string): Promise<string | undefined> {
+    const wanted = `${owner}/${name}`.toLowerCase();
+    return (await this.listRepoIds()).find((id) => id.toLowerCase() === wanted);
+  }
+
+  /** Hex SHA-256 of a file's bytes as they are now (what the Hub sends, quoted, as `X-Linked-Etag` of an LFS file). */
+  sha256(repoId: string, file: RepoFileStat): Promise<string> {
+    const key = `${repoId}\0${file.path}\0${file.size}\0${file.mtimeMs}`;
+    let hashing = this.sha256s.get(key);
+    if (!hashing) {
+      hashing = new Promise<string>((resolve, reject) => {
+        const hash = createHash("sha256");
+        createReadStream(join(this.root, repoId, file.path), { highWaterMark: 2 ** 20 })
+          .on("data", (chunk) => hash.update(chunk))
+          .on("error", reject)
+          .on("end", () => resolve(hash.digest("hex")));
+      });
+      this.sha256s.set(key, hashing);
+      hashing.catch(() => this.sha256s.delete(key));
+    }
+    return hashing;
+  }
+
   async readCard(snapshot: RepoSnapshot): Promise<RepoCard> {
     const hash = createHash("sha1").update(snapshot.id).digest();
-    const card: RepoCard = { downloads: hash.readUInt32BE(0) % 100_000, likes: hash.readUInt16BE(4) % 1_000, tags: [] };
+    const card: RepoCard = { downloads: hash.readUInt32BE(0) % 100_000, likes: hash.readUInt16BE(4) % 1_000, tags: [], private: false };
     const file = join(this.root, snapshot.id, ".hub.json");
     const text = await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
       if (error.code === "ENOENT") return undefined;
@@ -122,6 +151,7 @@ export class RepoStore {
     if (typeof given.likes === "number") card.likes = given.likes;
     if (Array.isArray(given.tags)) card.tags = given.tags.filter((t): t is string => typeof t === "string");
     if (typeof given.pipeline_tag === "string") card.pipeline_tag = given.pipeline_tag;
+    if (given.private === true) card.private = true;
     return card;
   }
 

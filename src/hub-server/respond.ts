@@ -12,6 +12,17 @@ export class HttpError extends Error {
   }
 }
 
+/** A redirect answer, thrown from a route like an HttpError. */
+export class HttpRedirect {
+  readonly status: 302 | 307;
+  readonly location: string;
+
+  constructor(status: 302 | 307, location: string) {
+    this.status = status;
+    this.location = location;
+  }
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {

@@ -1,9 +1,6 @@
 import { createReadStream } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { join } from "node:path";
 import { pipeline } from "node:stream";
-import { HttpError } from "./respond.ts";
-import { fileEtag, type RepoSnapshot } from "./repoStore.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   json: "application/json; charset=utf-8",
@@ -14,6 +11,11 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 type ByteRange = { start: number; end: number } | "unsatisfiable" | undefined;
+
+/** The Content-Type a file is served with, from its extension. */
+export function contentType(path: string): string {
+  return CONTENT_TYPES[path.split(".").pop() ?? ""] ?? "application/octet-stream";
+}
 
 /**
  * One `bytes=` range (`a-b`, `a-`, `-n`) as an inclusive [start, end] clipped to the file.
@@ -36,44 +38,30 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 /**
- * `GET`/`HEAD /OWNER/NAME/resolve|raw/REV/PATH`. `snapshot` is the revision asked for, `current` the folder now.
- * A folder keeps no history, so an older revision is served with today's bytes and today's ETag:
- * a client that pinned the older revision sees the ETag change and knows the file moved under it.
+ * Answers a GET or HEAD for the bytes of `diskPath` (`size` bytes) with `headers`, honouring one
+ * `Range` (206 with Content-Range, 416 past the end). `truncate` is asked once per body sent: true
+ * cuts the body in half after the full Content-Length was announced (an injected fault).
  */
-export function serveFile(
-  root: string,
+export function sendFileBytes(
   req: IncomingMessage,
   res: ServerResponse,
-  snapshot: RepoSnapshot,
-  current: RepoSnapshot,
-  path: string,
+  diskPath: string,
+  size: number,
+  headers: Record<string, string | number>,
   truncate: () => boolean,
 ): void {
-  const file = snapshot.files.has(path) ? current.files.get(path) : undefined;
-  if (!file) {
-    throw new HttpError(404, `${snapshot.id}: no file "${path}" at revision ${snapshot.sha}`, "EntryNotFound");
-  }
-  const etag = fileEtag(current.id, file);
-  const headers: Record<string, string | number> = {
-    "Content-Type": CONTENT_TYPES[path.split(".").pop() ?? ""] ?? "application/octet-stream",
-    "Accept-Ranges": "bytes",
-    ETag: etag,
-    "X-Linked-Etag": etag,
-    "X-Linked-Size": file.size,
-    "X-Repo-Commit": snapshot.sha,
-    "Last-Modified": new Date(file.mtimeMs).toUTCString(),
-  };
-  const range = parseRange(req.headers.range, file.size);
+  const all: Record<string, string | number> = { ...headers, "Accept-Ranges": "bytes" };
+  const range = parseRange(req.headers.range, size);
   if (range === "unsatisfiable") {
-    res.writeHead(416, { ...headers, "Content-Range": `bytes */${file.size}`, "Content-Length": 0 });
+    res.writeHead(416, { ...all, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
     res.end();
     return;
   }
   const start = range?.start ?? 0;
-  const end = range?.end ?? file.size - 1;
+  const end = range?.end ?? size - 1;
   const length = end - start + 1;
-  if (range) headers["Content-Range"] = `bytes ${start}-${end}/${file.size}`;
-  res.writeHead(range ? 206 : 200, { ...headers, "Content-Length": length });
+  if (range) all["Content-Range"] = `bytes ${start}-${end}/${size}`;
+  res.writeHead(range ? 206 : 200, { ...all, "Content-Length": length });
   if (req.method === "HEAD" || length === 0) {
     res.end();
     return;
@@ -86,7 +74,7 @@ export function serveFile(
     return;
   }
   // 1 MiB reads: the default 64 KiB makes a GB-sized download cost thousands of small writes.
-  const stream = createReadStream(join(root, current.id, path), { start, end: start + sent - 1, highWaterMark: 2 ** 20 });
+  const stream = createReadStream(diskPath, { start, end: start + sent - 1, highWaterMark: 2 ** 20 });
   if (cut) {
     stream.on("error", () => res.destroy());
     stream.on("end", () => res.write("", () => res.destroy()));

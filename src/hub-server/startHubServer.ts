@@ -1,16 +1,32 @@
 import { timingSafeEqual } from "node:crypto";
 import { stat } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { listModels, modelInfo, pathsInfo, tree } from "./apiRoutes.ts";
+import { DEFAULT_TREE_PAGE_SIZE, listModels, modelInfo, pathsInfo, tree } from "./apiRoutes.ts";
+import { cdnPath, createCdnServer, type CdnCounts } from "./cdnServer.ts";
 import { FaultCounter, type HubFaults } from "./faults.ts";
-import { RepoStore, type RepoSnapshot } from "./repoStore.ts";
-import { HttpError, sendError } from "./respond.ts";
-import { serveFile } from "./serveFile.ts";
+import { fileEtag, RepoStore, type RepoFileStat, type RepoSnapshot } from "./repoStore.ts";
+import { HttpError, HttpRedirect, sendError } from "./respond.ts";
+import { ResolverRateLimit, type RateLimitOptions } from "./resolverRateLimit.ts";
+import { contentType, sendFileBytes } from "./serveFile.ts";
+import { UrlSigner } from "./signedUrl.ts";
 
 export type { HubFaults } from "./faults.ts";
+export type { RateLimitOptions } from "./resolverRateLimit.ts";
+
+/** LFS files of a repo (the weights) go to the CDN: safetensors files and anything this large (the Hub: 10 MB). */
+const DEFAULT_LFS_MIN_BYTES = 10 * 1024 * 1024;
+
+export interface CdnOptions {
+  /** Lifetime of a signed URL, in seconds (the Hub: 3600). Default 3600. */
+  urlTtlSeconds?: number;
+  /** Files at least this large are LFS files too (every `*.safetensors` is one). Default 10 MiB. */
+  lfsMinBytes?: number;
+  /** Port of the CDN origin; 0 (the default) picks a free one. */
+  port?: number;
+}
 
 export interface HubServerOptions {
   /** Folder of repos: ROOT/OWNER/NAME/... */
@@ -22,14 +38,51 @@ export interface HubServerOptions {
   faults?: HubFaults;
   /** When set, every request but a CORS preflight needs `Authorization: Bearer <token>`. */
   token?: string;
+
+  // "Real Hub" behaviours, each off unless given: what huggingface.co does, so that clients are tested against it.
+  /** Valid tokens a request may send (not required); a request with any other token gets 401. */
+  tokens?: string[];
+  /** LFS files: `resolve` answers 302 to a signed, expiring URL on a second origin (the CDN). */
+  cdn?: CdnOptions;
+  /** Other files: `resolve` answers a relative 307 to `/api/resolve-cache/...`, which serves them. */
+  resolveCache?: boolean;
+  /** Every resolver answer carries `RateLimit` / `RateLimit-Policy`; past the quota, 429. */
+  rateLimit?: RateLimitOptions;
+  /** Entries per page of a tree listing (continued by a `Link` header). Default 1000, as the Hub. */
+  treePageSize?: number;
+  /**
+   * A missing (or private) repo answers 401 without X-Error-Code to a request without a valid token, as the
+   * Hub does; with a valid token, 404 RepoNotFound. Private repos (`"private": true` in `.hub.json`) are hidden
+   * from requests without a valid token in any case.
+   */
+  hideRepos?: boolean;
+  /** Repo ids match ignoring case, with a 307 to the canonical spelling. */
+  caseInsensitiveIds?: boolean;
+}
+
+/** Requests received by kind, CORS preflights left out. */
+export interface HubRequestCounts {
+  /** `/resolve/` and `/raw/` requests: the ones the Hub's "resolvers" quota counts. */
+  resolver: number;
+  /** Requests to the CDN origin. */
+  cdn: number;
+  /** `/api/...` requests, `/api/resolve-cache/...` included. */
+  api: number;
+  /** CDN requests that carried an Authorization header: a client must never send one there. */
+  cdnWithAuthorization: number;
+  /** Resolver requests refused with 429. */
+  rateLimited: number;
 }
 
 export interface RunningHubServer {
   /** e.g. http://127.0.0.1:12345, no trailing slash. */
   url: string;
+  /** The CDN origin, when `cdn` is on. */
+  cdnUrl?: string;
   close(): Promise<void>;
-  /** Requests received so far, preflights and failed ones included. */
+  /** Requests received so far (both origins), preflights and failed ones included. */
   requestCount(): number;
+  requestCounts(): HubRequestCounts;
 }
 
 const CORS_HEADERS = {
@@ -37,21 +90,33 @@ const CORS_HEADERS = {
   "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
   "Access-Control-Allow-Headers": "Range, Authorization, Content-Type, Accept, If-None-Match, If-Range",
   "Access-Control-Expose-Headers":
-    "Content-Range, Content-Length, ETag, X-Repo-Commit, X-Error-Code, Accept-Ranges, Link, X-Linked-Size, X-Linked-Etag",
+    "Content-Range, Content-Length, ETag, X-Repo-Commit, X-Error-Code, Accept-Ranges, Link, X-Linked-Size, X-Linked-Etag, RateLimit, RateLimit-Policy, Retry-After",
   "Access-Control-Max-Age": "86400",
 };
 
 /**
  * A read-only, Hub-compatible server over a folder of model repos, speaking the routes that
- * `@huggingface/hub` calls (model info, listings, tree, paths-info, resolve with Range).
+ * `@huggingface/hub` calls (model info, listings, tree, paths-info, resolve with Range), and on
+ * request what huggingface.co does besides (CDN redirects, rate limits, its error codes).
  */
 export async function startHubServer(options: HubServerOptions): Promise<RunningHubServer> {
   const root = resolve(options.root);
   const info = await stat(root).catch(() => undefined);
   if (!info?.isDirectory()) throw new Error(`hub server: ${root} is not a folder`);
+  const treePageSize = options.treePageSize ?? DEFAULT_TREE_PAGE_SIZE;
+  if (!Number.isInteger(treePageSize) || treePageSize < 1) throw new Error(`treePageSize must be a positive integer, got ${treePageSize}`);
+  const lfsMinBytes = options.cdn?.lfsMinBytes ?? DEFAULT_LFS_MIN_BYTES;
   const store = new RepoStore(root);
   const faults = new FaultCounter(options.faults);
-  const expectedAuth = options.token === undefined ? undefined : Buffer.from(`Bearer ${options.token}`);
+  const signer = options.cdn ? new UrlSigner(options.cdn.urlTtlSeconds ?? 3600) : undefined;
+  const rateLimit = options.rateLimit ? new ResolverRateLimit(options.rateLimit) : undefined;
+  const requiredAuth = options.token === undefined ? undefined : Buffer.from(`Bearer ${options.token}`);
+  const validAuth = [...(options.token === undefined ? [] : [options.token]), ...(options.tokens ?? [])].map((token) => ({
+    token,
+    header: Buffer.from(`Bearer ${token}`),
+  }));
+  const counts: HubRequestCounts = { resolver: 0, cdn: 0, api: 0, cdnWithAuthorization: 0, rateLimited: 0 };
+  const cdnCounts: CdnCounts = { requests: 0, withAuthorization: 0 };
   let requests = 0;
 
   const server = createServer((req, res) => {
@@ -62,9 +127,24 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
         res.destroy();
         return;
       }
+      if (error instanceof HttpRedirect) {
+        res.writeHead(error.status, { Location: error.location, "Content-Length": 0 });
+        res.end();
+        return;
+      }
       sendError(res, error instanceof HttpError ? error : new HttpError(500, (error as Error).message ?? String(error)));
     });
   });
+
+  /** The valid token a request carries (undefined: anonymous); a token that is not valid is refused. */
+  function client(req: IncomingMessage): string | undefined {
+    const header = req.headers.authorization;
+    if (header === undefined || validAuth.length === 0) return undefined;
+    const given = Buffer.from(header);
+    const match = validAuth.find(({ header: valid }) => given.length === valid.length && timingSafeEqual(given, valid));
+    if (!match) throw new HttpError(401, "Invalid credentials in Authorization header");
+    return match.token;
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (faults.delayMs > 0) await sleep(faults.delayMs);
@@ -73,7 +153,7 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
       res.end();
       return;
     }
-    if (expectedAuth && !isAuthorized(req.headers.authorization, expectedAuth)) {
+    if (requiredAuth && !isAuthorized(req.headers.authorization, requiredAuth)) {
       res.setHeader("WWW-Authenticate", "Bearer");
       throw new HttpError(401, "Invalid or missing access token");
     }
@@ -88,34 +168,53 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
     const method = req.method ?? "GET";
 
     if (segments[0] === "api") {
+      counts.api++;
+      const caller = client(req);
+      if (segments[1] === "resolve-cache" && segments[2] === "models") {
+        allow(method, ["GET", "HEAD"]);
+        const [, , , owner = "", name = "", rev = "", ...rest] = segments;
+        const found = await lookup(req, owner, name, rev, caller);
+        return serveGitFile(req, res, found.snapshot, found.current, filePath(rest, false));
+      }
       if (segments[1] !== "models") throw new HttpError(404, `no route ${url.split("?")[0]}`);
       if (segments.length === 2) {
         allow(method, ["GET", "HEAD"]);
-        return listModels(store, req, res, query);
+        return listModels(store, req, res, query, caller !== undefined);
       }
       const [, , owner = "", name = "", action, rev, ...rest] = segments;
       if (action === undefined) {
         allow(method, ["GET", "HEAD"]);
-        return modelInfo(store, res, await revision(owner, name, "main"));
+        return modelInfo(store, res, (await lookup(req, owner, name, "main", caller)).snapshot);
       }
       if (rev === undefined) throw new HttpError(404, `no route ${url.split("?")[0]}`);
       if (action === "revision" && rest.length === 0) {
         allow(method, ["GET", "HEAD"]);
-        return modelInfo(store, res, await revision(owner, name, rev));
+        return modelInfo(store, res, (await lookup(req, owner, name, rev, caller)).snapshot);
       }
       if (action === "tree") {
         allow(method, ["GET", "HEAD"]);
-        return tree(req, res, await revision(owner, name, rev), filePath(rest, true), query);
+        const { snapshot } = await lookup(req, owner, name, rev, caller);
+        return tree(req, res, snapshot, filePath(rest, true), query, treePageSize);
       }
       if (action === "paths-info" && rest.length === 0) {
         allow(method, ["POST"]);
-        return pathsInfo(req, res, await revision(owner, name, rev));
+        return pathsInfo(req, res, (await lookup(req, owner, name, rev, caller)).snapshot);
       }
       throw new HttpError(404, `no route ${url.split("?")[0]}`);
     }
 
     const [owner = "", name = "", action, rev, ...rest] = segments;
     if ((action === "resolve" || action === "raw") && rev !== undefined && rest.length > 0) {
+      counts.resolver++;
+      const caller = client(req);
+      if (rateLimit) {
+        const decision = rateLimit.take(caller);
+        for (const [header, value] of Object.entries(decision.headers)) res.setHeader(header, value);
+        if (!decision.allowed) {
+          counts.rateLimited++;
+          throw new HttpError(429, "You have been rate-limited; you can retry this action in a few minutes.");
+        }
+      }
       allow(method, ["GET", "HEAD"]);
       const path = filePath(rest, false);
       const fault = faults.nextFileRequest();
@@ -124,44 +223,111 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
         return;
       }
       if (fault === "503") throw new HttpError(503, "Service temporarily unavailable (injected fault)");
-      const found = await lookup(owner, name, rev);
-      return serveFile(root, req, res, found.snapshot, found.current, path, () => faults.nextBody());
+      const found = await lookup(req, owner, name, rev, caller);
+      const file = found.snapshot.files.has(path) ? found.current.files.get(path) : undefined;
+      if (!file) throw new HttpError(404, `${found.snapshot.id}: no file "${path}" at revision ${found.snapshot.sha}`, "EntryNotFound");
+      if (signer && action === "resolve" && (path.endsWith(".safetensors") || file.size >= lfsMinBytes)) {
+        const sha256 = `"${await store.sha256(found.current.id, file)}"`;
+        res.writeHead(302, {
+          Location: signer.sign(cdnUrl, cdnPath(found.snapshot.id, found.snapshot.sha, path)),
+          "X-Repo-Commit": found.snapshot.sha,
+          "X-Linked-Size": file.size,
+          "X-Linked-Etag": sha256,
+          ETag: sha256,
+          "Content-Length": 0,
+        });
+        res.end();
+        return;
+      }
+      if (options.resolveCache) {
+        const location = `/api/resolve-cache/models/${found.snapshot.id}/${found.snapshot.sha}/${rest.map(encodeURIComponent).join("/")}`;
+        res.writeHead(307, {
+          Location: location,
+          "X-Repo-Commit": found.snapshot.sha,
+          ETag: fileEtag(found.current.id, file),
+          "Content-Length": 0,
+        });
+        res.end();
+        return;
+      }
+      return serveGitFile(req, res, found.snapshot, found.current, path);
     }
     throw new HttpError(404, `no route ${url.split("?")[0]}`);
   }
 
-  async function lookup(owner: string, name: string, rev: string) {
-    const found = await store.lookup(owner, name, rev);
-    if (found.kind === "no-repo") throw new HttpError(404, `Repository ${owner}/${name} not found`, "RepoNotFound");
+  /**
+   * A file served by this origin. `snapshot` is the revision asked for, `current` the folder now. A folder
+   * keeps no history, so an older revision is served with today's bytes and today's ETag: a client that
+   * pinned the older revision sees the ETag change and knows the file moved under it.
+   */
+  function serveGitFile(req: IncomingMessage, res: ServerResponse, snapshot: RepoSnapshot, current: RepoSnapshot, path: string) {
+    const file: RepoFileStat | undefined = snapshot.files.has(path) ? current.files.get(path) : undefined;
+    if (!file) throw new HttpError(404, `${snapshot.id}: no file "${path}" at revision ${snapshot.sha}`, "EntryNotFound");
+    const etag = fileEtag(current.id, file);
+    const headers = {
+      "Content-Type": contentType(path),
+      ETag: etag,
+      "X-Linked-Etag": etag,
+      "X-Linked-Size": file.size,
+      "X-Repo-Commit": snapshot.sha,
+      "Last-Modified": new Date(file.mtimeMs).toUTCString(),
+    };
+    sendFileBytes(req, res, join(root, current.id, path), file.size, headers, () => faults.nextBody());
+  }
+
+  async function lookup(req: IncomingMessage, owner: string, name: string, rev: string, caller: string | undefined) {
+    let found = await store.lookup(owner, name, rev);
+    if (found.kind === "no-repo" && options.caseInsensitiveIds) {
+      const canonical = await store.canonicalId(owner, name);
+      if (canonical) throw new HttpRedirect(307, (req.url ?? "/").replace(`/${owner}/${name}`, `/${canonical}`));
+    }
+    if (found.kind === "found" && caller === undefined && (await store.readCard(found.current)).private) found = { kind: "no-repo" };
+    if (found.kind === "no-repo") {
+      if (options.hideRepos && caller === undefined) throw new HttpError(401, "Invalid username or password.");
+      throw new HttpError(404, `Repository ${owner}/${name} not found`, "RepoNotFound");
+    }
     if (found.kind === "no-revision") {
       throw new HttpError(404, `Revision ${rev} not found in ${owner}/${name}`, "RevisionNotFound");
     }
     return found;
   }
 
-  async function revision(owner: string, name: string, rev: string): Promise<RepoSnapshot> {
-    return (await lookup(owner, name, rev)).snapshot;
-  }
+  const host = options.host ?? "127.0.0.1";
+  const cdn = signer ? createCdnServer(store, signer, faults, cdnCounts) : undefined;
+  const cdnUrl = cdn ? await listen(cdn, options.cdn?.port ?? 0, host) : "";
+  const url = await listen(server, options.port ?? 0, host).catch(async (error: unknown) => {
+    if (cdn) await closeServer(cdn);
+    throw error;
+  });
 
+  return {
+    url,
+    ...(cdn ? { cdnUrl } : {}),
+    requestCount: () => requests + cdnCounts.requests,
+    requestCounts: () => ({ ...counts, cdn: cdnCounts.requests, cdnWithAuthorization: cdnCounts.withAuthorization }),
+    close: async () => {
+      await Promise.all([server, ...(cdn ? [cdn] : [])].map(closeServer));
+    },
+  };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<string> {
   await new Promise<void>((done, fail) => {
     server.once("error", fail);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+    server.listen(port, host, () => {
       server.off("error", fail);
       done();
     });
   });
   const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+}
 
-  return {
-    url: `http://${host}:${address.port}`,
-    requestCount: () => requests,
-    close: () =>
-      new Promise<void>((done, fail) => {
-        server.close((error) => (error ? fail(error) : done()));
-        server.closeAllConnections();
-      }),
-  };
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((done, fail) => {
+    server.close((error) => (error ? fail(error) : done()));
+    server.closeAllConnections();
+  });
 }
 
 function isAuthorized(header: string | undefined, expected: Buffer): boolean {

@@ -1,11 +1,13 @@
 import { Agent, interceptors, request } from "undici";
 import type { HttpRequest } from "../sources/openHubSource.ts";
 
+const agent = new Agent({ keepAliveTimeout: 10_000 });
 /**
  * Follows up to 5 redirects (the Hub redirects file downloads to a CDN); undici's redirect handler
- * drops the Authorization header when a redirect leaves the origin.
+ * drops the Authorization header when a redirect leaves the origin. With `redirect: "manual"` the
+ * plain agent answers the redirect itself, so that the caller sees the resolver's headers.
  */
-const dispatcher = new Agent({ keepAliveTimeout: 10_000 }).compose(interceptors.redirect({ maxRedirections: 5 }));
+const following = agent.compose(interceptors.redirect({ maxRedirections: 5 }));
 
 /**
  * HTTP for the Hub source in Node, on undici's request API. Node's fetch hands large bodies through
@@ -21,7 +23,7 @@ export const nodeHttpRequest: HttpRequest = async (url, init) => {
       headers: init.headers,
       body: init.body,
       signal: init.signal,
-      dispatcher,
+      dispatcher: init.redirect === "manual" ? agent : following,
     });
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason;

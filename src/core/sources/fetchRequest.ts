@@ -7,10 +7,12 @@ import type { HttpRequest } from "./openHubSource.ts";
  * 330 MB/s into a reused buffer. A BYOB read transfers the buffer, so the body returned is a view of
  * the same memory under a new ArrayBuffer (the caller's `into` is detached afterwards).
  */
-export const fetchRequest: HttpRequest = async (url, { into, ...init }) => {
-  // Chunks of weights are read once: keeping them in the HTTP cache would copy gigabytes to disk.
-  const response = await fetch(url, into ? { ...init, cache: "no-store" } : init);
-  const reply = { status: response.status, statusText: response.statusText, headers: response.headers };
+export const fetchRequest: HttpRequest = async (url, { into, redirect: _followedAnyway, ...init }) => {
+  // Browsers follow redirects whatever is asked ("manual" would give an opaque answer): the final URL
+  // comes back as `url`. Nothing goes through the HTTP cache: chunks of weights are read once (caching
+  // them would copy gigabytes to disk), and a cached redirect could hand out a signed URL past its expiry.
+  const response = await fetch(url, { ...init, cache: "no-store" });
+  const reply = { status: response.status, statusText: response.statusText, headers: response.headers, url: response.url };
   if (init.method === "HEAD") return { ...reply, body: new Uint8Array(0) };
   const announced = Number(response.headers.get("content-length"));
   const fits = into !== undefined && into.byteLength > 0 && Number.isSafeInteger(announced) && announced <= into.byteLength;

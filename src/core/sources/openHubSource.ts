@@ -1,6 +1,9 @@
-import { fileDownloadInfo, listFiles, modelInfo, type FileDownloadInfoOutput } from "@huggingface/hub";
+import { listFiles, modelInfo } from "@huggingface/hub";
 import { fetchRequest } from "./fetchRequest.ts";
+import { requestKind, sharedRateLimiter, sleep, type HubRateLimiter } from "./hubRateLimiter.ts";
+import type { HubStatus } from "./hubStatus.ts";
 import type { ModelSource, RepoFile } from "./ModelSource.ts";
+import { signedUrlExpiry } from "./signedUrlExpiry.ts";
 
 export interface HubSourceOptions {
   /** Default https://huggingface.co */
@@ -9,15 +12,44 @@ export interface HubSourceOptions {
   accessToken?: string;
   /** How HTTP requests are sent (default: the platform's fetch); Node passes a faster one. */
   request?: HttpRequest;
-  /** Retries after a network error, a 5xx, a 429 or a body cut short. Default 5. */
+  /** Retries after a network error, a 5xx, a body cut short or a 429 of another origin than the Hub's (a 429 of the Hub is waited out instead). Default 5. */
   retries?: number;
   /** The n-th retry waits about retryBaseMs * 2^n milliseconds (0.5x to 1.5x, at random). Default 200. */
   retryBaseMs?: number;
+  /** Hears when requests wait on the Hub's rate limit, and when they resume. */
+  onStatus?: (status: HubStatus) => void;
+  /**
+   * How many 429 answers in a row one request waits out before it fails with a clear error (a quota too
+   * low for the merge to progress). Waits do not use up `retries`. Default 5.
+   */
+  rateLimitWaits?: number;
+}
+
+/** What a Hub source has sent, for tests and benchmarks. */
+export interface HubSourceStats {
+  /** Requests to the Hub's resolver for a file's URL (the first, each renewal, and any redirect between resolver URLs). */
+  resolves: number;
+  /** Resolutions again after a URL expired, neared its expiry or was refused (403/410). */
+  renewals: number;
+  /** Ranged reads answered by a file's URL. */
+  reads: number;
+  /** Waits on the Hub's rate limit (after a 429, or pacing an almost spent quota). */
+  rateLimitWaits: number;
+}
+
+/** A Hub repo pinned to one commit, with the counts of what it sent. */
+export interface HubModelSource extends ModelSource {
+  stats(): HubSourceStats;
 }
 
 /** A failure that retrying cannot fix; anything else thrown while fetching is retried. */
 class HubSourceError extends Error {
   override name = "HubSourceError";
+}
+
+/** A signed URL (on another origin than the Hub's) refused with 403/410: resolve the file again. */
+class UrlExpiredError extends HubSourceError {
+  override name = "UrlExpiredError";
 }
 
 /** One HTTP exchange, its body read whole. */
@@ -26,6 +58,8 @@ export interface HttpResponse {
   statusText: string;
   headers: Headers;
   body: Uint8Array;
+  /** The URL that answered, when the platform followed redirects to it (fetch's `response.url`). */
+  url?: string;
 }
 
 export interface HttpRequestInit {
@@ -35,6 +69,11 @@ export interface HttpRequestInit {
   signal?: AbortSignal;
   /** Where the response body may be read to, if it fits (see ModelSource.read). */
   into?: Uint8Array;
+  /**
+   * "manual": answer a redirect as it is (status, Location and the resolver's headers) where the platform
+   * allows; browsers follow redirects whatever is asked (the `url` of the answer says where it came from).
+   */
+  redirect?: "follow" | "manual";
 }
 
 /** Sends one request and reads the whole body; rejects (like fetch) when the network fails. */
@@ -42,10 +81,16 @@ export type HttpRequest = (url: string, init: HttpRequestInit) => Promise<HttpRe
 
 interface HubClient {
   hubUrl: string;
+  hubOrigin: string;
   accessToken: string | undefined;
   request: HttpRequest;
   retries: number;
   retryBaseMs: number;
+  rateLimitWaits: number;
+  limiter: HubRateLimiter;
+  onStatus: ((status: HubStatus) => void) | undefined;
+  /** Counts shared with the source that owns this client. */
+  stats: HubSourceStats;
 }
 
 /** What a request is about, for messages: "owner/name" or a pinned label, and maybe a file. */
@@ -58,6 +103,32 @@ interface Subject {
 
 /** Inspects a successful response: throws to refuse it, returns the body length it must have. */
 type ResponseCheck = (response: HttpResponse, range: ByteSpan | undefined) => number | undefined;
+
+interface RequestOptions {
+  check?: ResponseCheck;
+  /** Return 3xx answers (with `redirect: "manual"`) instead of refusing them. */
+  redirects?: boolean;
+  /** A 403/410 answered by another origin than the Hub's (a CDN) means a signed URL expired (UrlExpiredError). */
+  expirable?: boolean;
+}
+
+/** Where a file's bytes are read from, once resolved. */
+interface FileLocation {
+  url: string;
+  /** On the Hub's own origin: it gets the token, and its answers carry the file's identity. */
+  hubOrigin: boolean;
+  /** Resolve again from this time on (this machine's clock); undefined: the URL does not expire. */
+  renewAt?: number;
+  /** The ETag of the first answer from a URL on another origin (a CDN's own ETag): later answers must match. */
+  etag?: string;
+}
+
+/** Most redirects between the Hub's own resolver URLs (a renamed repo, a case-corrected id) before a CDN or a file. */
+const MAX_RESOLVER_HOPS = 5;
+/** Most resolutions in a row for one read whose URLs were refused or already expired. */
+const MAX_RENEWALS = 3;
+/** A URL is renewed this long before its announced expiry: a quarter of its lifetime, at most a minute. */
+const renewMargin = (lifetimeMs: number) => Math.min(60_000, lifetimeMs / 4);
 
 interface ByteSpan {
   start: number;
@@ -85,39 +156,45 @@ export function parseHubSpec(spec: string): { repoId: string; revision?: string 
 
 /**
  * A Hub model repo as a ModelSource, pinned to the commit sha that `spec` resolves to now: every
- * listing and read names that sha, and a file whose ETag or size changes between reads is refused,
- * so a repo updated during a merge can never mix two versions.
+ * listing and read names that sha, and a file whose identity (the resolver's `X-Linked-Etag`, size
+ * and commit) changes between reads is refused, so a repo updated during a merge can never mix two
+ * versions. Each file is resolved once: the URL the resolver redirects to (a signed CDN URL) serves
+ * every ranged read until it nears its announced expiry or is refused, then the file is resolved again.
  */
-export async function openHubSource(spec: string, options: HubSourceOptions = {}): Promise<ModelSource> {
-  const { repoId, revision: requested } = parseHubSpec(spec);
+export async function openHubSource(spec: string, options: HubSourceOptions = {}): Promise<HubModelSource> {
+  const { repoId: asked, revision: requested } = parseHubSpec(spec);
   const client = hubClient(options);
   const { hubUrl, accessToken } = client;
 
   const info = await modelInfo({
-    name: repoId,
+    name: asked,
     revision: requested,
     additionalFields: ["sha"],
     hubUrl,
     accessToken,
-    fetch: hubFetch(client, { name: repoId, repoId, revision: requested ?? "main" }),
+    fetch: hubFetch(client, { name: asked, repoId: asked, revision: requested ?? "main" }),
   });
   const sha = info.sha;
   if (typeof sha !== "string" || !COMMIT_SHA.test(sha)) {
-    throw new Error(`${repoId}: the Hub at ${hubUrl} did not report a commit sha for ${requested ?? "the default branch"}`);
+    throw new Error(`${asked}: the Hub at ${hubUrl} did not report a commit sha for ${requested ?? "the default branch"}`);
   }
+  // The Hub matches ids ignoring case: name the repo as the Hub spells it, so that no read is redirected.
+  const repoId = typeof info.name === "string" && info.name.toLowerCase() === asked.toLowerCase() ? info.name : asked;
   const label = `${repoId}@${sha}`;
   const pinned = { name: label, repoId, revision: sha };
 
   let closed = false;
   const listings = cacheUntilFailure(loadListing);
-  const downloads = cacheUntilFailure(loadDownloadInfo);
-  /** The ETag each file had on its first read: later reads must match it. */
-  const etags = new Map<string, string>();
+  const locations = new LocationCache(resolveLocation);
+  /** Each file's identity as the Hub's own origin first announced it (X-Linked-Etag, else ETag): later answers must match. */
+  const identities = new Map<string, string>();
 
   const ensureOpen = () => {
     if (closed) throw new Error(`${label}: the source is closed`);
   };
   const files = () => listings.get(sha);
+  const authorization = (url: string): Record<string, string> =>
+    accessToken && new URL(url).origin === client.hubOrigin ? { Authorization: `Bearer ${accessToken}` } : {};
 
   async function loadListing(revision: string): Promise<Map<string, RepoFile>> {
     const found: RepoFile[] = [];
@@ -130,30 +207,71 @@ export async function openHubSource(spec: string, options: HubSourceOptions = {}
     return new Map(found.map((file) => [file.path, file]));
   }
 
-  async function loadDownloadInfo(file: RepoFile): Promise<FileDownloadInfoOutput> {
-    const subject = { ...pinned, path: file.path };
-    const found = await fileDownloadInfo({
-      repo: repoId,
-      path: encodePath(file.path),
-      revision: sha,
-      hubUrl,
-      accessToken,
-      fetch: hubFetch(client, subject),
-    });
-    if (!found) throw new HubSourceError(`${label}: file "${file.path}" not found on ${hubUrl}`);
-    if (found.size !== file.size) throw changed(label, file.path, `size ${file.size} → ${found.size}`);
-    return found;
+  /** Refuses an answer of the Hub's own origin that shows the file is no longer the one first seen. */
+  function checkIdentity(file: RepoFile, headers: Headers): void {
+    const commit = headers.get("X-Repo-Commit");
+    if (commit !== null && commit !== sha) throw changed(label, file.path, `commit ${sha} → ${commit}`);
+    const size = headers.get("X-Linked-Size");
+    if (size !== null && Number(size) !== file.size) throw changed(label, file.path, `size ${file.size} → ${size}`);
+    const etag = headers.get("X-Linked-Etag") ?? headers.get("ETag");
+    if (etag === null) return;
+    const first = identities.get(file.path);
+    if (first === undefined) identities.set(file.path, etag);
+    else if (first !== etag) throw changed(label, file.path, `ETag ${first} → ${etag}`);
   }
 
-  /** Refuses any response that shows the file is no longer the one first read. */
+  /**
+   * Asks the resolver where `file` lives: a redirect's Location (a signed CDN URL, with its expiry, or the
+   * Hub's resolve-cache) is taken without fetching it; where the platform follows redirects itself
+   * (browsers), the final URL of a one-byte read is.
+   */
+  async function resolveLocation(file: RepoFile, signal: AbortSignal | undefined): Promise<FileLocation> {
+    let url = `${hubUrl}/${repoId}/resolve/${sha}/${encodePath(file.path)}`;
+    const subject = { ...pinned, path: file.path };
+    for (let hop = 0; ; hop++) {
+      client.stats.resolves++;
+      const receivedAt = Date.now();
+      const headers = { Range: "bytes=0-0", ...authorization(url) };
+      let response: HttpResponse;
+      try {
+        response = await requestWithRetries(client, subject, url, { headers, signal, redirect: "manual" }, { redirects: true, expirable: true });
+      } catch (error) {
+        // A platform that follows redirects itself met a CDN URL that expired on the way (a slow hop): ask again.
+        if (error instanceof UrlExpiredError && hop < MAX_RESOLVER_HOPS) continue;
+        throw error;
+      }
+      if (response.status >= 300) {
+        checkIdentity(file, response.headers);
+        const location = response.headers.get("Location");
+        if (!location) throw new HubSourceError(`${label}: ${file.path}: the Hub at ${hubUrl} redirected without a Location`);
+        const next = new URL(location, url).href;
+        const hubOrigin = new URL(next).origin === client.hubOrigin;
+        if (hubOrigin && requestKind(next) === "resolvers" && hop < MAX_RESOLVER_HOPS) {
+          url = next;
+          continue;
+        }
+        return { url: next, hubOrigin, ...renewal(next, receivedAt, response.headers.get("Date")) };
+      }
+      const final = response.url || url;
+      const hubOrigin = new URL(final).origin === client.hubOrigin;
+      if (hubOrigin) checkIdentity(file, response.headers);
+      const etag = hubOrigin ? undefined : (response.headers.get("ETag") ?? undefined);
+      return { url: final, hubOrigin, ...renewal(final, receivedAt, null), ...(etag ? { etag } : {}) };
+    }
+  }
+
+  /** Checks a ranged answer: the file's identity (Hub origin) or the URL's own ETag (CDN), and the range. */
   const sameFile =
-    (file: RepoFile): ResponseCheck =>
+    (file: RepoFile, location: FileLocation): ResponseCheck =>
     (response, range) => {
-      const etag = response.headers.get("X-Linked-Etag") ?? response.headers.get("ETag");
-      if (etag !== null) {
-        const first = etags.get(file.path);
-        if (first === undefined) etags.set(file.path, etag);
-        else if (first !== etag) throw changed(label, file.path, `ETag ${first} → ${etag}`);
+      if (location.hubOrigin) {
+        checkIdentity(file, response.headers);
+      } else {
+        const etag = response.headers.get("ETag");
+        if (etag !== null) {
+          location.etag ??= etag;
+          if (location.etag !== etag) throw changed(label, file.path, `ETag ${location.etag} → ${etag} at the CDN`);
+        }
       }
       if (!range) {
         if (response.status !== 200) throw new HubSourceError(`${label}: ${file.path}: unexpected HTTP ${response.status}`);
@@ -179,6 +297,8 @@ export async function openHubSource(spec: string, options: HubSourceOptions = {}
     repoId,
     revision: sha,
 
+    stats: () => ({ ...client.stats }),
+
     async listFiles(signal) {
       ensureOpen();
       return [...(await withSignal(files(), signal)).values()].map((file) => ({ ...file }));
@@ -196,21 +316,91 @@ export async function openHubSource(spec: string, options: HubSourceOptions = {}
         throw new Error(`${label}: ${path}: wanted bytes ${offset}..${offset + length} but the file has ${file.size} bytes`);
       }
       if (length === 0) return new Uint8Array(0);
-      const info = await withSignal(downloads.get(file), signal);
-      // The ranged GET goes to the URL the library resolved, without a Response object in between:
-      // the library's Blob and each Response copy the body again, which costs seconds on a GB-sized model.
-      const headers: Record<string, string> = { Range: `bytes=${offset}-${offset + length - 1}` };
-      if (accessToken && new URL(info.url).origin === new URL(hubUrl).origin) headers.Authorization = `Bearer ${accessToken}`;
-      const response = await requestWithRetries(client, { ...pinned, path }, info.url, { headers, signal, into }, sameFile(file));
-      return response.body;
+      for (let renewals = 0; ; renewals++) {
+        const location = await locations.get(file, signal);
+        const expired = location.renewAt !== undefined && Date.now() >= location.renewAt;
+        if (!expired) {
+          // The ranged GET goes to the file's URL without a Response object in between: a Response
+          // copies the body again, which costs seconds on a GB-sized model.
+          const headers = { Range: `bytes=${offset}-${offset + length - 1}`, ...authorization(location.url) };
+          const init = { headers, signal, into };
+          try {
+            const response = await requestWithRetries(client, { ...pinned, path }, location.url, init, {
+              check: sameFile(file, location),
+              expirable: !location.hubOrigin,
+            });
+            client.stats.reads++;
+            return response.body;
+          } catch (error) {
+            if (!(error instanceof UrlExpiredError) || renewals >= MAX_RENEWALS) throw error;
+          }
+        } else if (renewals >= MAX_RENEWALS) {
+          throw new HubSourceError(`${label}: ${path}: the Hub at ${hubUrl} keeps handing out URLs that have already expired`);
+        }
+        if (locations.forget(file.path, location)) client.stats.renewals++;
+      }
     },
 
     async close() {
       closed = true;
       listings.clear();
-      downloads.clear();
+      locations.clear();
     },
   };
+}
+
+/** When to resolve a URL again: a margin before its announced expiry; nothing when it announces none. */
+function renewal(url: string, receivedAt: number, serverDate: string | null): { renewAt?: number } {
+  const expiresAt = signedUrlExpiry(url, receivedAt, serverDate);
+  if (expiresAt === undefined) return {};
+  return { renewAt: expiresAt - renewMargin(expiresAt - receivedAt) };
+}
+
+/** One resolution per file shared by every read, until a read finds it stale and forgets it. */
+class LocationCache {
+  private readonly loads = new Map<string, { promise: Promise<FileLocation>; signal: AbortSignal | undefined }>();
+  private readonly settled = new Map<string, FileLocation>();
+  private readonly resolve: (file: RepoFile, signal: AbortSignal | undefined) => Promise<FileLocation>;
+
+  constructor(resolve: (file: RepoFile, signal: AbortSignal | undefined) => Promise<FileLocation>) {
+    this.resolve = resolve;
+  }
+
+  /** The file's location. A resolution that another read's abort stopped is started again for this one. */
+  async get(file: RepoFile, signal: AbortSignal | undefined): Promise<FileLocation> {
+    for (;;) {
+      let load = this.loads.get(file.path);
+      if (!load) {
+        const started = { promise: this.resolve(file, signal), signal };
+        this.loads.set(file.path, started);
+        started.promise.then(
+          (location) => this.settled.set(file.path, location),
+          () => {
+            if (this.loads.get(file.path) === started) this.loads.delete(file.path);
+          },
+        );
+        load = started;
+      }
+      try {
+        return await withSignal(load.promise, signal);
+      } catch (error) {
+        if (signal?.aborted || !load.signal?.aborted || load.signal === signal) throw error;
+      }
+    }
+  }
+
+  /** Forgets `location` if it is still the file's current one; true when it was. */
+  forget(path: string, location: FileLocation): boolean {
+    if (this.settled.get(path) !== location) return false;
+    this.settled.delete(path);
+    this.loads.delete(path);
+    return true;
+  }
+
+  clear(): void {
+    this.loads.clear();
+    this.settled.clear();
+  }
 }
 
 function hubClient(options: HubSourceOptions): HubClient {
@@ -226,15 +416,26 @@ function hubClient(options: HubSourceOptions): HubClient {
   const retryBaseMs = options.retryBaseMs ?? 200;
   if (!Number.isInteger(retries) || retries < 0) throw new Error(`retries must be a non-negative integer, got ${retries}`);
   if (!(retryBaseMs >= 0)) throw new Error(`retryBaseMs must be >= 0, got ${retryBaseMs}`);
+  const rateLimitWaits = options.rateLimitWaits ?? 5;
+  if (!Number.isInteger(rateLimitWaits) || rateLimitWaits < 0) {
+    throw new Error(`rateLimitWaits must be a non-negative integer, got ${rateLimitWaits}`);
+  }
   if (options.accessToken !== undefined && !options.accessToken.startsWith("hf_")) {
     throw new Error('the access token must start with "hf_"');
   }
+  const hubUrl = given.replace(/\/+$/, "");
+  const accessToken = options.accessToken || undefined;
   return {
-    hubUrl: given.replace(/\/+$/, ""),
-    accessToken: options.accessToken || undefined,
+    hubUrl,
+    hubOrigin: url.origin,
+    accessToken,
     request: options.request ?? fetchRequest,
     retries,
     retryBaseMs,
+    rateLimitWaits,
+    limiter: sharedRateLimiter(hubUrl, accessToken),
+    onStatus: options.onStatus,
+    stats: { resolves: 0, renewals: 0, reads: 0, rateLimitWaits: 0 },
   };
 }
 
@@ -255,31 +456,60 @@ function hubFetch(client: HubClient, subject: Subject): typeof fetch {
 
 /**
  * Sends a request and reads its body in full, so that a connection that breaks off mid-body is
- * retried like a network error, a 5xx or a 429; every other error status becomes a one-line
- * HubSourceError. After `signal` aborts it only rethrows its reason.
+ * retried like a network error or a 5xx; a 429 of the Hub's origin is waited out (until its window
+ * resets, without using up a retry) and reported through `onStatus`; every other error status becomes
+ * a one-line HubSourceError. Requests to the Hub's origin are paced when its quota runs low. After
+ * `signal` aborts, only its reason is thrown.
  */
 async function requestWithRetries(
   client: HubClient,
   subject: Subject,
   url: string,
   init: HttpRequestInit,
-  check?: ResponseCheck,
+  options: RequestOptions = {},
 ): Promise<HttpResponse> {
   const { signal } = init;
   const range = parseRequestRange(init.headers?.Range ?? init.headers?.range);
+  const kind = new URL(url).origin === client.hubOrigin ? requestKind(url) : undefined;
+  const what = subject.path ? `${subject.name}: ${subject.path}` : subject.name;
   let lastProblem = "";
   let unreachable = false;
-  for (let attempt = 0; ; attempt++) {
+  let rateLimited = 0;
+  for (let attempt = 0; ; ) {
     signal?.throwIfAborted();
     let response: HttpResponse | undefined;
     unreachable = false;
     try {
+      if (kind && (await client.limiter.beforeRequest(kind, signal, (resumeAt) => waitingOn(client, resumeAt)))) {
+        client.onStatus?.({ kind: "resumed", hubUrl: client.hubUrl });
+      }
       response = await client.request(url, init);
+      if (kind) client.limiter.observe(kind, response.headers);
+      if (response.status === 429 && kind) {
+        const resumeAt = client.limiter.rateLimited(kind, response.headers, backoffMs(client, attempt));
+        if (++rateLimited > client.rateLimitWaits) {
+          throw new HubSourceError(
+            `${what}: the Hub at ${client.hubUrl} still rate-limits this client (HTTP 429) after ${client.rateLimitWaits} waits for its quota to reset ` +
+              `(the next reset in ${Math.ceil((resumeAt - Date.now()) / 1000)} s); the quota is too low for this merge${client.accessToken ? "" : " (a Hugging Face token raises it)"}`,
+          );
+        }
+        waitingOn(client, resumeAt);
+        await sleep(resumeAt - Date.now(), signal);
+        client.onStatus?.({ kind: "resumed", hubUrl: client.hubUrl });
+        continue;
+      }
+      rateLimited = 0;
       if (response.status === 429 || response.status >= 500) {
         lastProblem = `HTTP ${response.status}`;
+      } else if (options.redirects && response.status >= 300 && response.status < 400) {
+        return response;
       } else {
+        const answeredBy = new URL(response.url || url).origin;
+        if (options.expirable && answeredBy !== client.hubOrigin && (response.status === 403 || response.status === 410)) {
+          throw new UrlExpiredError(`${what}: the signed URL at ${answeredBy} was refused (HTTP ${response.status})`);
+        }
         if (response.status < 200 || response.status >= 300) throw statusError(client, subject, response);
-        const expected = check ? check(response, range) : expectedLength(response);
+        const expected = options.check ? options.check(response, range) : expectedLength(response);
         if (init.method !== "HEAD" && expected !== undefined && response.body.length !== expected) {
           lastProblem = `the body ended after ${response.body.length} of ${expected} bytes`;
         } else {
@@ -294,12 +524,21 @@ async function requestWithRetries(
     }
     if (attempt >= client.retries) {
       if (unreachable) throw new HubSourceError(`cannot reach the Hub at ${client.hubUrl}: ${lastProblem}`);
-      const what = subject.path ? `${subject.name}: ${subject.path}` : subject.name;
       throw new HubSourceError(`${what}: the Hub at ${client.hubUrl} kept failing (${lastProblem}) after ${attempt + 1} attempts`);
     }
-    // Jitter, so that parallel reads that failed together do not retry in lockstep.
-    await sleep(client.retryBaseMs * 2 ** attempt * (0.5 + Math.random()), signal);
+    await sleep(backoffMs(client, attempt), signal);
+    attempt++;
   }
+}
+
+/** The wait before retry `attempt` + 1, with jitter so that parallel reads that failed together do not retry in lockstep. */
+function backoffMs(client: HubClient, attempt: number): number {
+  return client.retryBaseMs * 2 ** attempt * (0.5 + Math.random());
+}
+
+function waitingOn(client: HubClient, resumeAt: number): void {
+  client.stats.rateLimitWaits++;
+  client.onStatus?.({ kind: "rate-limited", hubUrl: client.hubUrl, resumeAt, authenticated: client.accessToken !== undefined });
 }
 
 function statusError(client: HubClient, subject: Subject, response: HttpResponse): HubSourceError {
@@ -381,20 +620,6 @@ function parseContentRange(header: string | null): (ByteSpan & { total?: number 
 /** @huggingface/hub splices the path into the URL as is. */
 function encodePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Shares one load per key between callers, and forgets a load that failed so that the next call tries again. */

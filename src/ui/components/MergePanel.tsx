@@ -1,5 +1,7 @@
+import { useEffect, useState } from "react";
 import { describeBackend, type BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
+import { describeHubStatus, type HubStatus } from "../../core/sources/hubStatus.ts";
 import type { BrowserMergeResult } from "../merge/browserMerge.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { buildMergeRequest, canSaveToFolder, type SaveState } from "../state/mergeSlice.ts";
@@ -44,12 +46,27 @@ export function MergePanel() {
         <>
           <MergeProgressBar progress={merge.progress} />
           <BackendStatus report={merge.backend} />
+          {merge.hubStatus && <HubWait status={merge.hubStatus} />}
         </>
       )}
       {merge.status === "cancelled" && <p className="text-sm text-slate-600">The merge was cancelled; nothing was kept.</p>}
       {merge.status === "failed" && <ErrorMessage>{merge.error}</ErrorMessage>}
       {merge.status === "done" && <MergeDone result={merge.result} />}
     </div>
+  );
+}
+
+/** "rate-limited by the Hub, resuming in 143 s", counting down while the merge waits (data-testid="merge-hub-status"). */
+function HubWait({ status }: { status: HubStatus }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return (
+    <p role="status" data-testid="merge-hub-status" className="rounded-lg border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900">
+      {describeHubStatus(status, now)}
+    </p>
   );
 }
 

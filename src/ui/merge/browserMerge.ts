@@ -1,6 +1,7 @@
 import type { FloatDtype } from "../../core/dtypes.ts";
 import type { BackendChoice, BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
+import type { HubStatus } from "../../core/sources/hubStatus.ts";
 import type { VocabMode } from "../../core/plan/planMerge.ts";
 import type { WrittenFile } from "../../core/sinks/FolderSink.ts";
 import { removeOpfsMerge } from "./mergedFiles.ts";
@@ -46,12 +47,14 @@ export interface BrowserMergeResult {
  * (workers/chunkWorker.ts) as `request.backend` says, writing into OPFS merges/<folder>/, a folder
  * this tab owns (opfsMergeOwnership.ts) until `discardMerge`. `onBackend` hears which backend
  * computes, at the start and whenever that changes. Cancel or failure removes that folder before
- * `done` rejects (with an AbortError DOMException after cancel).
+ * `done` rejects (with an AbortError DOMException after cancel). `onHubStatus` hears when reads wait on
+ * the Hub's rate limit and when they resume.
  */
 export function startBrowserMerge(
   request: BrowserMergeRequest,
   onProgress: (progress: MergeProgress) => void,
   onBackend?: (report: BackendReport) => void,
+  onHubStatus?: (status: HubStatus) => void,
 ): { cancel(): void; done: Promise<BrowserMergeResult> } {
   let cancelled = false;
   let worker: Worker | undefined;
@@ -62,10 +65,11 @@ export function startBrowserMerge(
       worker = new Worker(new URL("../../../workers/mergeWorker.ts", import.meta.url), { type: "module" });
       worker.onmessage = (event: MessageEvent<MergeWorkerEvent>) => {
         const message = event.data;
-        if (message.type === "progress" || message.type === "backend") {
+        if (message.type === "progress" || message.type === "backend" || message.type === "hub-status") {
           if (cancelled) return;
           if (message.type === "progress") onProgress(message.progress);
-          else onBackend?.(message.report);
+          else if (message.type === "backend") onBackend?.(message.report);
+          else onHubStatus?.(message.status);
           return;
         }
         worker!.terminate();

@@ -1,5 +1,6 @@
 import type { BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
+import type { HubStatus } from "../../core/sources/hubStatus.ts";
 import type { BrowserMergeRequest, BrowserMergeResult } from "./browserMerge.ts";
 
 /** From the page to workers/mergeWorker.ts; `folder` is the free name under OPFS merges/ to write. */
@@ -9,5 +10,6 @@ export type MergeWorkerCommand = { type: "start"; request: BrowserMergeRequest; 
 export type MergeWorkerEvent =
   | { type: "progress"; progress: MergeProgress }
   | { type: "backend"; report: BackendReport }
+  | { type: "hub-status"; status: HubStatus }
   | { type: "done"; result: BrowserMergeResult }
   | { type: "failed"; message: string; aborted: boolean };

@@ -1,6 +1,7 @@
 import type { StateCreator } from "zustand";
 import type { BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
+import type { HubStatus } from "../../core/sources/hubStatus.ts";
 import {
   discardMerge,
   downloadAsZip,
@@ -15,7 +16,14 @@ import type { StudioState } from "./studioStore.ts";
 
 export type MergeState =
   | { status: "idle" }
-  | { status: "running"; progress: MergeProgress | undefined; backend: BackendReport | undefined; cancel: () => void }
+  | {
+      status: "running";
+      progress: MergeProgress | undefined;
+      backend: BackendReport | undefined;
+      /** Set while reads wait on the Hub's rate limit. */
+      hubStatus: HubStatus | undefined;
+      cancel: () => void;
+    }
   | { status: "done"; result: BrowserMergeResult }
   | { status: "cancelled" }
   | { status: "failed"; error: string };
@@ -99,13 +107,17 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
         const merge = get().merge;
         if (merge.status === "running") set({ merge: { ...merge, backend } });
       },
+      (hubStatus) => {
+        const merge = get().merge;
+        if (merge.status === "running") set({ merge: { ...merge, hubStatus: hubStatus.kind === "resumed" ? undefined : hubStatus } });
+      },
     );
     const cancel = () => {
       cancelled = true;
       job.cancel();
       set({ merge: { status: "cancelled" } });
     };
-    set({ merge: { status: "running", progress: undefined, backend: undefined, cancel }, save: { status: "idle" } });
+    set({ merge: { status: "running", progress: undefined, backend: undefined, hubStatus: undefined, cancel }, save: { status: "idle" } });
     job.done.then(
       (result) => {
         if (!cancelled) set({ merge: { status: "done", result } });
