@@ -1,5 +1,4 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
@@ -17,12 +16,13 @@ import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import { runGsm8kEvaluation, summarizeEvaluation, type EvalModelSpec, type EvalRole, type ProblemResult } from "../eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { UsageError } from "./format.ts";
+import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
 
 export async function evalCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       model: { type: "string" },
@@ -43,7 +43,6 @@ export async function evalCommand(args: string[]): Promise<void> {
       json: { type: "string" },
       "hub-url": { type: "string" },
     },
-    strict: true,
   });
   const format = values.format as Qwen2OnnxFormat;
   if (!QWEN2_ONNX_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${QWEN2_ONNX_FORMATS.join(", ")}, got "${values.format}"`);
@@ -74,8 +73,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       models.push({ role: "target", label: values.model, load: load(model) });
     } else {
       for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required with a recipe`);
-      const alpha = Number(values.alpha);
-      if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
+      const alpha = parseFiniteNumber(values.alpha, "--alpha");
       if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
       const trio = { target: await inspect(values.target!), plus: await inspect(values.plus!), minus: await inspect(values.minus!) };
       readQwen2Config(trio.target.config);

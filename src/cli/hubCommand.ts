@@ -1,9 +1,9 @@
-import { parseArgs } from "node:util";
 import { startHubServer } from "../hub-server/startHubServer.ts";
 import { UsageError } from "./format.ts";
+import { parseCommandArgs } from "./parseCommandArgs.ts";
 
 export async function hubCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       root: { type: "string" },
@@ -14,7 +14,6 @@ export async function hubCommand(args: string[]): Promise<void> {
       "truncate-every": { type: "string" },
       "delay-ms": { type: "string" },
     },
-    strict: true,
   });
   if (!values.root) throw new UsageError("--root is required");
   const integer = (name: string, text: string | undefined) => {

@@ -1,5 +1,4 @@
 import { setMaxListeners } from "node:events";
-import { parseArgs } from "node:util";
 import { parseFloatDtype } from "../core/dtypes.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
@@ -11,9 +10,10 @@ import { openModelSource } from "../core/node/openModelSource.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
 import { formatBytes, UsageError } from "./format.ts";
+import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
 
 export async function mergeCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       target: { type: "string" },
@@ -28,10 +28,8 @@ export async function mergeCommand(args: string[]): Promise<void> {
       force: { type: "boolean", default: false },
       check: { type: "boolean", default: false },
     },
-    strict: true,
   });
-  const alpha = Number(values.alpha);
-  if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
+  const alpha = parseFiniteNumber(values.alpha, "--alpha");
   if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
   for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required`);
   if (!values.out && !values.check) throw new UsageError("--out is required");
