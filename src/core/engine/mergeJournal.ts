@@ -3,6 +3,7 @@ import type { ModelInfo } from "../model/inspectModel.ts";
 import { describeInput } from "../output/describeInput.ts";
 import { FILES_COPIED_FROM_TARGET } from "../output/renderMergedConfig.ts";
 import type { MergePlan, Role } from "../plan/planMerge.ts";
+import { planShards } from "../safetensors/planShards.ts";
 import { ResumeError, type WrittenFile } from "../sinks/FolderSink.ts";
 
 /**
@@ -51,12 +52,13 @@ export type InputIdentity =
 const JOURNAL_FORMAT = "merge-studio-journal/1";
 const TAIL_BYTES = 2 ** 20;
 
-export async function identifyMerge(
-  plan: MergePlan,
-  context: { shardSize: number; shardFiles: string[]; toolVersion: string },
-  signal?: AbortSignal,
-): Promise<MergeIdentity> {
+/** The identity of running `plan` with these settings: what a journal records and a resume compares. */
+export async function identifyMerge(plan: MergePlan, context: { shardSize: number; toolVersion: string }, signal?: AbortSignal): Promise<MergeIdentity> {
   const { method, parameters, outDtype, vocab } = plan.options;
+  const shardFiles = planShards(
+    plan.tensors.map((tensor) => ({ ...tensor, dtype: tensor.outDtype })),
+    context.shardSize,
+  ).map((shard) => shard.fileName);
   const inputs = {} as Record<Role, InputIdentity>;
   for (const role of ["target", "plus", "minus"] as const) inputs[role] = await identifyInput(plan.models[role], role === "target", signal);
   return {
@@ -68,7 +70,7 @@ export async function identifyMerge(
       out_dtype: outDtype ?? "target",
       vocab,
       shard_size: context.shardSize,
-      shard_files: context.shardFiles,
+      shard_files: shardFiles,
     },
     inputs,
   };

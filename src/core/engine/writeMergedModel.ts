@@ -78,7 +78,8 @@ export const CHECKPOINT_BYTES = 256 * 2 ** 20;
 /**
  * Runs a merge plan: streams every tensor chunk by chunk from the three sources, computes, and
  * writes the shards, the index, config, tokenizer files, model card and recipe into `sink`, which
- * is committed only when every file is complete. On any error or abort the sink is aborted.
+ * is committed only when every file is complete. On any error or abort the sink is aborted, or with
+ * a journal kept for a resume.
  */
 export async function writeMergedModel(plan: MergePlan, sink: FolderSink, options: WriteMergedModelOptions): Promise<MergeResult> {
   if (!plan.ok) {
@@ -99,7 +100,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     let createdAt = (options.now ?? (() => new Date()))();
     let resumed: MergeJournal | undefined;
     if (options.journal) {
-      const identity = await identifyMerge(plan, { shardSize: options.shardSize, shardFiles: shards.map((shard) => shard.fileName), toolVersion: options.toolVersion }, options.signal);
+      const identity = await identifyMerge(plan, { shardSize: options.shardSize, toolVersion: options.toolVersion }, options.signal);
       resumed = options.journal === "resume" ? await readJournal(sink, identity) : undefined;
       const state = resumed ?? newMergeJournal(identity, createdAt);
       createdAt = new Date(state.created_at);
@@ -162,7 +163,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     const bytesWritten = progress.bytesDone - progress.bytesResumed;
     return { location, files, bytesWritten, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
-    if (journal || options.journal) {
+    if (options.journal) {
       await journal?.settle().catch(() => undefined);
       await sink.keep();
     } else {

@@ -116,7 +116,7 @@ export async function openNodeFolderSink(outDir: string, options: { force?: bool
       await rename(temporary, journalPath);
     },
     async commit() {
-      await rm(journalPath, { force: true });
+      for (const path of [journalPath, `${journalPath}.tmp`]) await rm(path, { force: true });
       if (options.force) await rm(outDir, { recursive: true, force: true });
       await rename(partial, outDir);
       return outDir;

@@ -63,9 +63,10 @@ export async function openOpfsFolderSink(name: string, options: { resume?: boole
   const closeHandle = (handle: SyncAccessHandle) => {
     if (open.delete(handle)) handle.close();
   };
-  const digestOf = async (hash: IHasher) => {
+  /** The SHA-256 of what a hasher whose state was saved as `state` has seen so far. */
+  const digestOf = async (state: Uint8Array) => {
     const copy = await createSHA256();
-    copy.load(hash.save());
+    copy.load(state);
     return copy.digest("hex");
   };
   const appendTo = (handle: SyncAccessHandle, hash: IHasher, size: number): FileSink => ({
@@ -76,9 +77,10 @@ export async function openOpfsFolderSink(name: string, options: { resume?: boole
       size += bytes.byteLength;
     },
     async checkpoint() {
-      const snapshot = { size, sha256: await digestOf(hash) };
+      // Taken before any await: a write or close that follows must not change what is recorded.
+      const [written, state] = [size, hash.save()];
       handle.flush();
-      return snapshot;
+      return { size: written, sha256: await digestOf(state) };
     },
     async close() {
       handle.flush();
@@ -121,7 +123,7 @@ export async function openOpfsFolderSink(name: string, options: { resume?: boole
       const handle = await accessHandle(path, false);
       try {
         const { hash } = await hashPrefix(path, handle, prefix.size);
-        if ((await digestOf(hash)) !== prefix.sha256) throw changed(path, `its first ${prefix.size} bytes`);
+        if ((await digestOf(hash.save())) !== prefix.sha256) throw changed(path, `its first ${prefix.size} bytes`);
         handle.truncate(prefix.size);
         return appendTo(handle, hash, prefix.size);
       } catch (error) {
