@@ -138,7 +138,9 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
       }
       reportResume();
       await streamTensors(plan, shard.tensors.slice(from.tensor), from.element, out, pool, progress, options, () => journal?.checkpoint(shard.fileName, out));
-      if (journal) journal.finish(shard.fileName, out, (written) => (files[shard.fileName] = written));
+      // The last shard is not waited on to be durable: a crash before the commit redoes it from its
+      // last checkpoint, and the merge does not end with a flush of everything written since.
+      if (journal && shard !== shards.at(-1)) journal.finish(shard.fileName, out, (written) => (files[shard.fileName] = written));
       else files[shard.fileName] = await out.close();
     }
     reportResume();
