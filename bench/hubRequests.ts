@@ -154,11 +154,17 @@ function syntheticHub(repos: Map<string, Map<string, SyntheticFile>>, counts: Co
 /** Skips the arithmetic: this benchmark counts requests, not FLOPs. */
 const noArithmetic: ChunkComputer = { compute: async (task) => task.into ?? new Uint8Array(0) };
 
-/** Discards the output. */
+/** Discards the output (and keeps no journal: the merge runs without one). */
+const discarded = async () => ({ size: 0, sha256: "" });
 const nowhere: FolderSink = {
-  createFile: async () => ({ write: async () => {}, close: async () => ({ size: 0, sha256: "" }) }),
+  createFile: async () => ({ write: async () => {}, checkpoint: discarded, close: discarded }),
+  reopenFile: async () => ({ write: async () => {}, checkpoint: discarded, close: discarded }),
+  verifyFile: async () => {},
+  readJournal: async () => undefined,
+  writeJournal: async () => {},
   commit: async () => "(discarded)",
   abort: async () => {},
+  keep: async () => {},
 };
 
 async function measure(label: string, shape: Qwen2Shape, shardBytes: number): Promise<string> {

@@ -22,7 +22,7 @@ export async function mergeWithCli(): Promise<Map<string, Buffer>> {
   }
 }
 
-async function readTree(root: string): Promise<Map<string, Buffer>> {
+export async function readTree(root: string): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) {

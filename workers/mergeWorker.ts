@@ -21,15 +21,16 @@ let controller: AbortController | undefined;
 scope.onmessage = (event: MessageEvent<MergeWorkerCommand>) => {
   const command = event.data;
   if (command.type === "cancel") controller?.abort(new DOMException("the merge was cancelled", "AbortError"));
-  else if (!controller) void run(command.request, command.folder, (controller = new AbortController()).signal);
+  else if (!controller) void run(command.request, command.folder, command.resume, (controller = new AbortController()).signal);
 };
 
-async function run(request: BrowserMergeRequest, folder: string, signal: AbortSignal): Promise<void> {
+async function run(request: BrowserMergeRequest, folder: string, resume: boolean, signal: AbortSignal): Promise<void> {
   const workers = Math.max(1, navigator.hardwareConcurrency - 1);
   const pool = createWorkerPoolComputer(workers, () => new Worker(new URL("./chunkWorker.ts", import.meta.url), { type: "module" }));
   let computer: ChunkComputer | undefined;
   let backend: BackendReport = { backend: { kind: "cpu", workers } };
   const sources: ModelSource[] = [];
+  let journaled = false;
   try {
     const open = async (role: Role) => {
       const source = await openInputSource(request.inputs[role], { ...request, onStatus: (status) => post({ type: "hub-status", status }) });
@@ -60,7 +61,8 @@ async function run(request: BrowserMergeRequest, folder: string, signal: AbortSi
       hookedDispatches !== undefined ? { destroyGpuDeviceAfterDispatches: hookedDispatches } : {},
     );
     signal.throwIfAborted();
-    const sink = await openOpfsFolderSink(folder);
+    const sink = await openOpfsFolderSink(folder, { resume });
+    journaled = true;
     let lastPosted = 0;
     let last: MergeProgress | undefined;
     const result = await writeMergedModel(plan, sink, {
@@ -68,6 +70,7 @@ async function run(request: BrowserMergeRequest, folder: string, signal: AbortSi
       computer,
       signal,
       toolVersion: TOOL_VERSION,
+      journal: resume ? "resume" : "start",
       onProgress: (progress) => {
         last = progress;
         const now = performance.now();
@@ -80,7 +83,7 @@ async function run(request: BrowserMergeRequest, folder: string, signal: AbortSi
     const { files, bytesWritten, seconds } = result;
     post({ type: "done", result: { folder, files, bytesWritten, seconds, workers, backend } });
   } catch (error) {
-    post({ type: "failed", message: error instanceof Error ? error.message : String(error), aborted: signal.aborted });
+    post({ type: "failed", message: error instanceof Error ? error.message : String(error), aborted: signal.aborted, kept: journaled });
   } finally {
     await computer?.close?.();
     await pool.close?.();

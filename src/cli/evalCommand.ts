@@ -1,6 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { totalmem } from "node:os";
-import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
@@ -29,12 +28,13 @@ import {
 } from "../eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { formatBytes, UsageError } from "./format.ts";
+import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
 
 export async function evalCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       model: { type: "string" },
@@ -56,7 +56,6 @@ export async function evalCommand(args: string[]): Promise<void> {
       json: { type: "string" },
       "hub-url": { type: "string" },
     },
-    strict: true,
   });
   const format = values.format as Qwen2OnnxFormat;
   if (!QWEN2_ONNX_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${QWEN2_ONNX_FORMATS.join(", ")}, got "${values.format}"`);
@@ -96,8 +95,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       models.push({ role: "target", label: values.model, load: load(model) });
     } else {
       for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required with a recipe`);
-      const alpha = Number(values.alpha);
-      if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
+      const alpha = parseFiniteNumber(values.alpha, "--alpha");
       if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
       const trio = { target: await inspect(values.target!, "target"), plus: await inspect(values.plus!, "plus"), minus: await inspect(values.minus!, "minus") };
       readQwen2Config(trio.target.config);

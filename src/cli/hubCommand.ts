@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
 import { startHubServer, type HubServerOptions } from "../hub-server/startHubServer.ts";
 import { UsageError } from "./format.ts";
+import { parseCommandArgs } from "./parseCommandArgs.ts";
 
 /** What `--real-hub` turns on: huggingface.co's behaviour with its own numbers. */
 const REAL_HUB: Omit<HubServerOptions, "root"> = {
@@ -13,7 +13,7 @@ const REAL_HUB: Omit<HubServerOptions, "root"> = {
 };
 
 export async function hubCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       root: { type: "string" },
@@ -35,7 +35,6 @@ export async function hubCommand(args: string[]): Promise<void> {
       "hide-repos": { type: "boolean", default: false },
       "case-insensitive": { type: "boolean", default: false },
     },
-    strict: true,
   });
   if (!values.root) throw new UsageError("--root is required");
   const integer = (name: string, text: string | undefined, min = 0) => {

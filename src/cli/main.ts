@@ -14,6 +14,10 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes differ
   --hub-url URL     Hub to use (default https://huggingface.co); token from HF_TOKEN
   --force           replace DIR if it exists
+  --resume          continue the unfinished merge in DIR.partial (interrupted, killed, network lost):
+                    the recipe and inputs must be the same; finished shards are verified by SHA-256
+  --checkpoint-every S
+                    output between journal checkpoints (default 256MiB): the most a crash can redo
   --check           print the compatibility report and stop`,
     run: async (args) => (await import("./mergeCommand.ts")).mergeCommand(args),
   },

@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
-import { parseArgs } from "node:util";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { parseFloatDtype } from "../core/dtypes.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
@@ -7,14 +8,16 @@ import { inspectModel } from "../core/model/inspectModel.ts";
 import { planMerge, type MergePlan, type Role } from "../core/plan/planMerge.ts";
 import { parseByteSize } from "../core/safetensors/planShards.ts";
 import { openNodeFolderSink } from "../core/node/openNodeFolderSink.ts";
+import { JOURNAL_FILE_NAME, ResumeError } from "../core/sinks/FolderSink.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
 import { describeHubStatus, type HubStatus } from "../core/sources/hubStatus.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
 import { formatBytes, UsageError } from "./format.ts";
+import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
 
 export async function mergeCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandArgs({
     args,
     options: {
       target: { type: "string" },
@@ -27,17 +30,18 @@ export async function mergeCommand(args: string[]): Promise<void> {
       vocab: { type: "string", default: "exact" },
       "hub-url": { type: "string" },
       force: { type: "boolean", default: false },
+      resume: { type: "boolean", default: false },
+      "checkpoint-every": { type: "string" },
       check: { type: "boolean", default: false },
     },
-    strict: true,
   });
-  const alpha = Number(values.alpha);
-  if (values.alpha.trim() === "" || !Number.isFinite(alpha)) throw new UsageError(`--alpha must be a finite number, got "${values.alpha}"`);
+  const alpha = parseFiniteNumber(values.alpha, "--alpha");
   if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
   for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required`);
   if (!values.out && !values.check) throw new UsageError("--out is required");
   const outDtype = values["out-dtype"] === undefined ? undefined : parseFloatDtype(values["out-dtype"]);
   const shardSize = parseByteSize(values["shard-size"]);
+  const checkpointBytes = values["checkpoint-every"] === undefined ? undefined : parseByteSize(values["checkpoint-every"]);
 
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
   const sources: ModelSource[] = [];
@@ -55,7 +59,8 @@ export async function mergeCommand(args: string[]): Promise<void> {
       throw new Error(`cannot merge: ${errors[0]!.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ""}`);
     }
     if (values.check) return;
-    const sink = await openNodeFolderSink(values.out!, { force: values.force });
+    const journal = await chooseJournal(values.out!, values.resume);
+    const sink = await openNodeFolderSink(values.out!, { force: values.force, keepPartial: journal === "resume" });
     const progress = createProgressPrinter();
     const controller = new AbortController();
     // Every read in flight listens to this one signal: a dozen at once is expected, not a leak.
@@ -68,6 +73,18 @@ export async function mergeCommand(args: string[]): Promise<void> {
         signal: controller.signal,
         onProgress: progress,
         toolVersion: TOOL_VERSION,
+        journal,
+        checkpointBytes,
+        onResume: (report) => {
+          const continued = report.continuedFile ? `, ${report.continuedFile} continued from its last checkpoint` : "";
+          process.stderr.write(
+            `resuming ${values.out}.partial: ${report.verifiedFiles.length} finished shard(s) verified${continued}; ${formatBytes(report.bytesDone)} of ${formatBytes(report.bytesTotal)} already done\n`,
+          );
+        },
+      }).catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        if (error instanceof ResumeError) throw new Error(`cannot resume ${values.out}.partial: ${reason}. Merge without --resume to start again (this removes it).`);
+        throw new Error(`${reason}\nthe unfinished merge is kept in ${values.out}.partial: run the same command with --resume to continue it`);
       });
       progress.finish();
       const gbps = result.bytesWritten / result.seconds / 1e9;
@@ -80,6 +97,22 @@ export async function mergeCommand(args: string[]): Promise<void> {
   } finally {
     await Promise.all(sources.map((source) => source.close?.()));
   }
+}
+
+/**
+ * Whether to resume the merge in OUT.partial or start anew, saying which on stderr. Without
+ * --resume an earlier OUT.partial is removed, as it always was; with --resume and no journal to
+ * resume from, the merge starts from the beginning, so that a retry loop can pass --resume always.
+ */
+async function chooseJournal(out: string, resume: boolean): Promise<"start" | "resume"> {
+  const partial = `${out}.partial`;
+  const exists = (path: string) => stat(path).then(() => true, () => false);
+  const [hasPartial, hasJournal] = await Promise.all([exists(partial), exists(join(partial, JOURNAL_FILE_NAME))]);
+  if (resume && hasJournal) return "resume";
+  if (resume) process.stderr.write(`nothing to resume: ${hasPartial ? `${partial} holds no merge journal` : `no ${partial}`}; starting the merge from the beginning\n`);
+  else if (hasJournal) process.stderr.write(`removing the unfinished merge in ${partial} and starting again (pass --resume to continue it instead)\n`);
+  else if (hasPartial) process.stderr.write(`removing ${partial}, left by an earlier merge\n`);
+  return "start";
 }
 
 function printReport(plan: MergePlan): void {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { FolderSink } from "../../src/core/sinks/FolderSink.ts";
+import { ResumeError, type FileSink, type FolderSink, type WrittenFile } from "../../src/core/sinks/FolderSink.ts";
 import type { ModelSource } from "../../src/core/sources/ModelSource.ts";
 
 /** A model folder held in memory, as a ModelSource (for in-process tests of readers and plans). */
@@ -16,23 +16,37 @@ export function memorySource(label: string, files: ReadonlyMap<string, Uint8Arra
   };
 }
 
-/** A FolderSink that keeps the files it is given in `files` once committed. */
+const written = (bytes: Uint8Array) => ({ size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") });
+
+/** A FolderSink that keeps the files it is given in `files` once committed (its journal in memory too). */
 export function memorySink(): FolderSink & { files: Map<string, Uint8Array>; committed: boolean } {
   const pending = new Map<string, Uint8Array>();
+  let journal: string | undefined;
+  const fileSink = (path: string, parts: Uint8Array[]): FileSink => ({
+    write: async (bytes) => void parts.push(bytes.slice()),
+    checkpoint: async () => written(Buffer.concat(parts)),
+    close: async () => {
+      const whole = Buffer.concat(parts);
+      pending.set(path, whole);
+      return written(whole);
+    },
+  });
   const sink = {
     files: new Map<string, Uint8Array>(),
     committed: false,
-    async createFile(path: string) {
-      const parts: Uint8Array[] = [];
-      return {
-        write: async (bytes: Uint8Array) => void parts.push(bytes.slice()),
-        close: async () => {
-          const whole = Buffer.concat(parts);
-          pending.set(path, whole);
-          return { size: whole.byteLength, sha256: createHash("sha256").update(whole).digest("hex") };
-        },
-      };
+    createFile: async (path: string) => fileSink(path, []),
+    async reopenFile(path: string, prefix: WrittenFile) {
+      const bytes = (pending.get(path) ?? new Uint8Array(0)).subarray(0, prefix.size);
+      if (written(bytes).sha256 !== prefix.sha256) throw new ResumeError(`${path} changed`);
+      return fileSink(path, [bytes]);
     },
+    async verifyFile(path: string, expected: WrittenFile) {
+      const bytes = pending.get(path);
+      if (!bytes || written(bytes).sha256 !== expected.sha256) throw new ResumeError(`${path} changed`);
+    },
+    readJournal: async () => journal,
+    writeJournal: async (text: string) => void (journal = text),
+    keep: async () => {},
     async commit() {
       for (const [path, bytes] of pending) sink.files.set(path, bytes);
       sink.committed = true;

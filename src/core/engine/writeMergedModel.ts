@@ -2,12 +2,13 @@ import { DTYPE_BYTES, isFloatDtype, type FloatDtype } from "../dtypes.ts";
 import type { MergePlan, PlannedTensor } from "../plan/planMerge.ts";
 import { buildSafetensorsIndex, INDEX_FILE_NAME, planShards } from "../safetensors/planShards.ts";
 import { tensorByteLength, writeSafetensorsHeader } from "../safetensors/writeSafetensorsHeader.ts";
-import type { FileSink, FolderSink, WrittenFile } from "../sinks/FolderSink.ts";
+import { JOURNAL_FILE_NAME, ResumeError, type FileSink, type FolderSink, type WrittenFile } from "../sinks/FolderSink.ts";
 import { renderMergedConfig, FILES_COPIED_FROM_TARGET } from "../output/renderMergedConfig.ts";
 import { renderModelCard } from "../output/renderModelCard.ts";
 import { renderMergeRecipe, RECIPE_FILE_NAME } from "../output/renderMergeRecipe.ts";
 import { ChunkBufferPool } from "./ChunkBufferPool.ts";
 import { inThreadComputer, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
+import { identifyMerge, identityDifferences, newMergeJournal, parseMergeJournal, serializeMergeJournal, type MergeJournal } from "./mergeJournal.ts";
 
 export interface MergeProgress {
   bytesDone: number;
@@ -16,8 +17,19 @@ export interface MergeProgress {
   tensorIndex: number;
   tensorCount: number;
   elapsedSeconds: number;
-  /** Output bytes per second since the start. */
+  /** Output bytes per second since the start (of this run, when resumed). */
   bytesPerSecond: number;
+}
+
+/** What a resume found in the journal, verified: reported before the merge goes on. */
+export interface ResumeReport {
+  /** Shards found finished, each re-hashed and equal to its recorded SHA-256. */
+  verifiedFiles: string[];
+  /** The shard continued from its last checkpoint, if any. */
+  continuedFile?: string;
+  /** Bytes of weights that need not be computed again. */
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export interface WriteMergedModelOptions {
@@ -31,11 +43,23 @@ export interface WriteMergedModelOptions {
   onProgress?: (progress: MergeProgress) => void;
   toolVersion: string;
   now?: () => Date;
+  /**
+   * Keep a journal in the output (src/core/engine/mergeJournal.ts) so that an interrupted merge can
+   * be resumed: "start" begins a new one, "resume" continues the journal the sink holds (a recipe or
+   * input that differs, or a file changed since it was written, is refused with a ResumeError) and
+   * starts anew when it holds none. With a journal, errors and aborts keep the unfinished output
+   * (`sink.keep`) instead of removing it.
+   */
+  journal?: "start" | "resume";
+  /** Output bytes between two journal checkpoints (default CHECKPOINT_BYTES): at most this much is computed again after a crash. */
+  checkpointBytes?: number;
+  onResume?: (report: ResumeReport) => void;
 }
 
 export interface MergeResult {
   location: string;
   files: Record<string, WrittenFile>;
+  /** Bytes of weights written by this run (a resume does not count what it found done). */
   bytesWritten: number;
   seconds: number;
 }
@@ -48,10 +72,14 @@ export interface MergeResult {
 export const LOCAL_CHUNK_BYTES = 2 * 2 ** 20;
 export const HUB_CHUNK_BYTES = 8 * 2 ** 20;
 
+/** Journal checkpoints every 256 MiB of output: each flushes that much and writes a small file. */
+export const CHECKPOINT_BYTES = 256 * 2 ** 20;
+
 /**
  * Runs a merge plan: streams every tensor chunk by chunk from the three sources, computes, and
  * writes the shards, the index, config, tokenizer files, model card and recipe into `sink`, which
- * is committed only when every file is complete. On any error or abort the sink is aborted.
+ * is committed only when every file is complete. On any error or abort the sink is aborted, or with
+ * a journal kept for a resume.
  */
 export async function writeMergedModel(plan: MergePlan, sink: FolderSink, options: WriteMergedModelOptions): Promise<MergeResult> {
   if (!plan.ok) {
@@ -59,21 +87,64 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     throw new Error(`the models cannot be merged:\n  ${errors.join("\n  ")}`);
   }
   const started = performance.now();
+  let journal: JournalKeeper | undefined;
   try {
     const files: Record<string, WrittenFile> = {};
     // The output header names each tensor with its output dtype.
     const outputTensors = plan.tensors.map((tensor) => ({ ...tensor, dtype: tensor.outDtype }));
     const shards = planShards(outputTensors, options.shardSize);
     const bytesTotal = outputTensors.reduce((sum, tensor) => sum + tensorByteLength(tensor), 0);
-    const progress = { bytesDone: 0, bytesTotal, tensorIndex: 0, started };
+    const progress = { bytesDone: 0, bytesResumed: 0, bytesTotal, tensorIndex: 0, started };
     const fromHub = Object.values(plan.models).some((model) => model.source.repoId !== undefined);
     const pool = new ChunkBufferPool(options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES));
-    for (const shard of shards) {
-      const out = await sink.createFile(shard.fileName);
-      await out.write(writeSafetensorsHeader(shard.tensors));
-      await streamTensors(plan, shard.tensors, out, pool, progress, options);
-      files[shard.fileName] = await out.close();
+    let createdAt = (options.now ?? (() => new Date()))();
+    let resumed: MergeJournal | undefined;
+    if (options.journal) {
+      const identity = await identifyMerge(plan, { shardSize: options.shardSize, toolVersion: options.toolVersion }, options.signal);
+      resumed = options.journal === "resume" ? await readJournal(sink, identity) : undefined;
+      const state = resumed ?? newMergeJournal(identity, createdAt);
+      createdAt = new Date(state.created_at);
+      journal = new JournalKeeper(sink, state);
+      if (!resumed) await journal.save();
     }
+    const report: ResumeReport = { verifiedFiles: [], bytesDone: 0, bytesTotal };
+    let reported = !resumed;
+    const reportResume = () => {
+      if (reported) return;
+      reported = true;
+      progress.bytesResumed = report.bytesDone = progress.bytesDone;
+      options.onResume?.(report);
+    };
+    for (const shard of shards) {
+      const header = writeSafetensorsHeader(shard.tensors);
+      const finished = resumed?.finished[shard.fileName];
+      if (finished) {
+        await sink.verifyFile(shard.fileName, finished);
+        files[shard.fileName] = finished;
+        advance(progress, shard.tensors, finished.size - header.byteLength);
+        report.verifiedFiles.push(shard.fileName);
+        continue;
+      }
+      const checkpoint = resumed?.checkpoint?.file === shard.fileName ? resumed.checkpoint : undefined;
+      let out: FileSink;
+      let from = { tensor: 0, element: 0 };
+      if (checkpoint) {
+        out = await sink.reopenFile(shard.fileName, checkpoint);
+        from = advance(progress, shard.tensors, checkpoint.size - header.byteLength);
+        report.continuedFile = shard.fileName;
+      } else {
+        out = await sink.createFile(shard.fileName);
+        await out.write(header);
+      }
+      reportResume();
+      await streamTensors(plan, shard.tensors.slice(from.tensor), from.element, out, pool, progress, options, () => journal?.checkpoint(shard.fileName, out));
+      // The last shard is not waited on to be durable: a crash before the commit redoes it from its
+      // last checkpoint, and the merge does not end with a flush of everything written since.
+      if (journal && shard !== shards.at(-1)) journal.finish(shard.fileName, out, (written) => (files[shard.fileName] = written));
+      else files[shard.fileName] = await out.close();
+    }
+    reportResume();
+    await journal?.settle();
     const writeText = async (path: string, text: string | Uint8Array) => {
       const out = await sink.createFile(path);
       await out.write(typeof text === "string" ? new TextEncoder().encode(text) : text);
@@ -88,14 +159,122 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
       }
     }
     await writeText("README.md", renderModelCard(plan));
-    const createdAt = (options.now ?? (() => new Date()))();
     await writeText(RECIPE_FILE_NAME, renderMergeRecipe(plan, { files, shardSize: options.shardSize, toolVersion: options.toolVersion, createdAt }));
     options.signal?.throwIfAborted();
     const location = await sink.commit();
-    return { location, files, bytesWritten: progress.bytesDone, seconds: (performance.now() - started) / 1000 };
+    const bytesWritten = progress.bytesDone - progress.bytesResumed;
+    return { location, files, bytesWritten, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
-    await sink.abort();
+    if (options.journal) {
+      await journal?.settle().catch(() => undefined);
+      await sink.keep();
+    } else {
+      await sink.abort();
+    }
     throw error;
+  }
+}
+
+/** The journal in the sink, if any, checked against the merge about to run. */
+async function readJournal(sink: FolderSink, identity: MergeJournal["identity"]): Promise<MergeJournal | undefined> {
+  const text = await sink.readJournal();
+  if (text === undefined) return undefined;
+  const journal = parseMergeJournal(text, JOURNAL_FILE_NAME);
+  const differences = identityDifferences(journal.identity, identity);
+  if (differences.length > 0) {
+    const shown = differences.slice(0, 6).join("; ");
+    throw new ResumeError(`the unfinished merge was started with another recipe or other inputs: ${shown}${differences.length > 6 ? ` (and ${differences.length - 6} more)` : ""}`);
+  }
+  return journal;
+}
+
+/**
+ * Counts `dataBytes` of a shard's tensors as done (a resume): moves the progress on and returns
+ * where writing goes on, as a tensor of `tensors` and an element of it.
+ */
+function advance(
+  progress: { bytesDone: number; tensorIndex: number },
+  tensors: readonly PlannedTensor[],
+  dataBytes: number,
+): { tensor: number; element: number } {
+  progress.bytesDone += dataBytes;
+  let offset = 0;
+  for (let index = 0; index < tensors.length; index++) {
+    const bytes = tensorByteLength({ ...tensors[index]!, dtype: tensors[index]!.outDtype });
+    if (dataBytes < offset + bytes) {
+      const width = DTYPE_BYTES[tensors[index]!.outDtype];
+      if ((dataBytes - offset) % width !== 0) throw new ResumeError(`the journal's checkpoint falls inside an element of ${tensors[index]!.name}`);
+      return { tensor: index, element: (dataBytes - offset) / width };
+    }
+    offset += bytes;
+    progress.tensorIndex++;
+  }
+  if (dataBytes !== offset) throw new ResumeError(`the journal's checkpoint lies past the end of its shard's data`);
+  return { tensor: tensors.length, element: 0 };
+}
+
+/**
+ * Keeps the journal of a merge up to date without holding the merge up: a checkpoint snapshots the
+ * shard's size and SHA-256 at once, and the journal naming it is written once those bytes are
+ * durable, in the background. Updates are written in order; one checkpoint is in flight at most.
+ */
+class JournalKeeper {
+  private chain: Promise<void> = Promise.resolve();
+  private inFlight = false;
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly sink: FolderSink,
+    private readonly state: MergeJournal,
+  ) {}
+
+  save(): Promise<void> {
+    return this.sink.writeJournal(serializeMergeJournal(this.state));
+  }
+
+  /** A checkpoint of `file` as written so far, unless the previous one is still being written. */
+  checkpoint(file: string, out: FileSink): void {
+    if (this.failure) throw this.failure.error;
+    if (this.inFlight) return;
+    this.inFlight = true;
+    const durable = out.checkpoint();
+    // Awaited in turn below; this keeps an early rejection from being reported as unhandled.
+    durable.catch(() => undefined);
+    this.enqueue(async () => {
+      const written = await durable;
+      this.state.checkpoint = { file, ...written };
+      await this.save();
+      this.inFlight = false;
+    });
+  }
+
+  /** Closes a finished shard and, once it is durable, records it and hands its size and SHA-256 to `onWritten`. */
+  finish(file: string, out: FileSink, onWritten: (written: WrittenFile) => void): void {
+    if (this.failure) throw this.failure.error;
+    const durable = out.checkpoint();
+    const closed = out.close();
+    // Awaited in turn below; this keeps an early rejection from being reported as unhandled.
+    for (const step of [durable, closed]) step.catch(() => undefined);
+    this.enqueue(async () => {
+      const written = await durable;
+      await closed;
+      onWritten(written);
+      this.state.finished[file] = written;
+      this.state.checkpoint = null;
+      await this.save();
+    });
+  }
+
+  /** Waits for every update; throws the first that failed. */
+  async settle(): Promise<void> {
+    await this.chain;
+    if (this.failure) throw this.failure.error;
+  }
+
+  private enqueue(update: () => Promise<void>): void {
+    this.chain = this.chain.then(update).catch((error: unknown) => {
+      this.failure ??= { error };
+    });
   }
 }
 
@@ -109,13 +288,17 @@ interface ChunkJob {
 async function streamTensors(
   plan: MergePlan,
   tensors: PlannedTensor[],
+  fromElement: number,
   out: FileSink,
   pool: ChunkBufferPool,
-  progress: { bytesDone: number; bytesTotal: number; tensorIndex: number; started: number },
+  progress: { bytesDone: number; bytesResumed: number; bytesTotal: number; tensorIndex: number; started: number },
   options: WriteMergedModelOptions,
+  checkpoint: () => void,
 ): Promise<void> {
   const computer = options.computer ?? inThreadComputer;
   const readAhead = options.readAhead ?? 3;
+  const checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
+  let sinceCheckpoint = 0;
   const pending: { job: ChunkJob; result: Promise<Uint8Array> }[] = [];
   const writeOldest = async () => {
     const { job, result } = pending.shift()!;
@@ -123,6 +306,11 @@ async function streamTensors(
     await out.write(bytes);
     pool.give(bytes);
     progress.bytesDone += bytes.byteLength;
+    sinceCheckpoint += bytes.byteLength;
+    if (sinceCheckpoint >= checkpointBytes) {
+      sinceCheckpoint = 0;
+      checkpoint();
+    }
     if (job.end === numel(job.tensor.shape)) progress.tensorIndex++;
     const elapsedSeconds = (performance.now() - progress.started) / 1000;
     options.onProgress?.({
@@ -132,12 +320,12 @@ async function streamTensors(
       tensorIndex: progress.tensorIndex,
       tensorCount: plan.tensors.length,
       elapsedSeconds,
-      bytesPerSecond: elapsedSeconds > 0 ? progress.bytesDone / elapsedSeconds : 0,
+      bytesPerSecond: elapsedSeconds > 0 ? (progress.bytesDone - progress.bytesResumed) / elapsedSeconds : 0,
     });
   };
   try {
-    for (const tensor of tensors) {
-      for (const job of chunkJobs(tensor, pool.capacity)) {
+    for (const [index, tensor] of tensors.entries()) {
+      for (const job of chunkJobs(tensor, pool.capacity, index === 0 ? fromElement : 0)) {
         options.signal?.throwIfAborted();
         const result = computeJob(plan, job, computer, pool, options.signal);
         // A rejection is handled when the job is written; this keeps it from being reported as unhandled first.
@@ -156,13 +344,16 @@ function numel(shape: number[]): number {
   return shape.reduce((product, dim) => product * dim, 1);
 }
 
-/** Splits a tensor into chunks that never straddle the boundary between merged and copied elements. */
-function* chunkJobs(tensor: PlannedTensor, chunkBytes: number): Generator<ChunkJob> {
+/**
+ * Splits a tensor, from element `fromElement` on, into chunks that never straddle the boundary
+ * between merged and copied elements.
+ */
+function* chunkJobs(tensor: PlannedTensor, chunkBytes: number, fromElement: number): Generator<ChunkJob> {
   const widest = Math.max(DTYPE_BYTES[tensor.target.dtype], DTYPE_BYTES[tensor.outDtype], tensor.plus ? DTYPE_BYTES[tensor.plus.dtype] : 0);
   const perChunk = Math.max(1, Math.floor(chunkBytes / widest));
   const total = numel(tensor.shape);
   for (const [from, to] of [[0, tensor.mergedElements], [tensor.mergedElements, total]] as const) {
-    for (let start = from; start < to; start += perChunk) yield { tensor, start, end: Math.min(to, start + perChunk) };
+    for (let start = Math.max(from, fromElement); start < to; start += perChunk) yield { tensor, start, end: Math.min(to, start + perChunk) };
   }
 }
 

@@ -2,9 +2,14 @@ import { useEffect, useState } from "react";
 import { describeBackend, type BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import { describeHubStatus, type HubStatus } from "../../core/sources/hubStatus.ts";
+import type { MergePlan } from "../../core/plan/planMerge.ts";
 import type { BrowserMergeResult } from "../merge/browserMerge.ts";
+import { findResumableMerge } from "../merge/findResumableMerge.ts";
+import type { UnfinishedMerge } from "../merge/opfsMergeOwnership.ts";
 import { formatBytes, formatDuration } from "../format.ts";
 import { buildMergeRequest, canSaveToFolder, type SaveState } from "../state/mergeSlice.ts";
+import { selectMergePlan } from "../state/selectMergePlan.ts";
+import { shardSizeBytes } from "../state/settingsSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
 import { primaryButtonClass, secondaryButtonClass } from "./styles.ts";
@@ -13,7 +18,9 @@ import { primaryButtonClass, secondaryButtonClass } from "./styles.ts";
 export function MergePanel() {
   const merge = useStudioStore((state) => state.merge);
   const startMerge = useStudioStore((state) => state.startMerge);
+  const resumeMerge = useStudioStore((state) => state.resumeMerge);
   const cancelMerge = useStudioStore((state) => state.cancelMerge);
+  const resumable = useResumableMerge();
   const blocker = useStudioStore((state) => {
     const built = buildMergeRequest(state);
     return "error" in built ? built.error : undefined;
@@ -33,6 +40,17 @@ export function MergePanel() {
         >
           {running ? "Merging…" : "Merge in this browser"}
         </button>
+        {resumable && blocker === undefined && !running && (
+          <button
+            type="button"
+            data-testid="merge-resume"
+            className={secondaryButtonClass}
+            onClick={() => resumeMerge(resumable.folder)}
+            title={`Continues the unfinished merge of this recipe kept in the browser's storage (${resumable.folder})`}
+          >
+            Resume ({Object.keys(resumable.journal.finished).length} of {resumable.journal.identity.recipe.shard_files.length} shards done)
+          </button>
+        )}
         {running && (
           <button type="button" data-testid="merge-cancel" className={secondaryButtonClass} onClick={cancelMerge}>
             Cancel
@@ -50,7 +68,12 @@ export function MergePanel() {
         </>
       )}
       {merge.status === "cancelled" && <p className="text-sm text-slate-600">The merge was cancelled; nothing was kept.</p>}
-      {merge.status === "failed" && <ErrorMessage>{merge.error}</ErrorMessage>}
+      {merge.status === "failed" && (
+        <ErrorMessage>
+          {merge.error}
+          {merge.kept && " The unfinished merge is kept in the browser's storage: Resume continues it."}
+        </ErrorMessage>
+      )}
       {merge.status === "done" && <MergeDone result={merge.result} />}
     </div>
   );
@@ -68,6 +91,32 @@ function HubWait({ status }: { status: HubStatus }) {
       {describeHubStatus(status, now)}
     </p>
   );
+}
+
+/**
+ * The unfinished merge of exactly the current recipe and inputs found in the browser's storage (a
+ * tab closed mid-merge, a merge that failed), looked up again whenever the recipe changes or a merge
+ * ends; undefined while none is found.
+ */
+function useResumableMerge(): UnfinishedMerge | undefined {
+  const plan = useStudioStore(selectMergePlan);
+  const shardSizeText = useStudioStore((state) => state.shardSizeText);
+  const status = useStudioStore((state) => state.merge.status);
+  const idle = status !== "running" && status !== "done";
+  const [found, setFound] = useState<{ plan: MergePlan; shardSizeText: string; merge: UnfinishedMerge | undefined }>();
+  useEffect(() => {
+    const shard = shardSizeBytes(shardSizeText);
+    if (!plan?.ok || "error" in shard || !idle) return;
+    const controller = new AbortController();
+    findResumableMerge(plan, shard.bytes, controller.signal).then(
+      (merge) => {
+        if (!controller.signal.aborted) setFound({ plan, shardSizeText, merge });
+      },
+      (error: unknown) => console.warn("Merge Studio: could not look for an unfinished merge to resume:", error),
+    );
+    return () => controller.abort();
+  }, [plan, shardSizeText, idle]);
+  return idle && found !== undefined && found.plan === plan && found.shardSizeText === shardSizeText ? found.merge : undefined;
 }
 
 function MergeProgressBar({ progress }: { progress: MergeProgress | undefined }) {

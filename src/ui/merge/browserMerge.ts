@@ -7,7 +7,7 @@ import type { WrittenFile } from "../../core/sinks/FolderSink.ts";
 import { removeOpfsMerge } from "./mergedFiles.ts";
 import { mergeFolderName } from "./mergeFolderName.ts";
 import type { MergeWorkerCommand, MergeWorkerEvent } from "./mergeWorkerMessages.ts";
-import { disownMergeFolder, reserveMergeFolder } from "./opfsMergeOwnership.ts";
+import { claimMergeFolder, disownMergeFolder, reserveMergeFolder } from "./opfsMergeOwnership.ts";
 
 export { saveToDirectory } from "./saveToDirectory.ts";
 export { downloadAsZip } from "./downloadAsZip.ts";
@@ -41,20 +41,34 @@ export interface BrowserMergeResult {
   backend: BackendReport;
 }
 
+/** A merge that failed but left its unfinished output and journal in OPFS merges/<folder>, to be resumed. */
+export class UnfinishedMergeKept extends Error {
+  constructor(
+    message: string,
+    readonly folder: string,
+  ) {
+    super(message);
+    this.name = "UnfinishedMergeKept";
+  }
+}
+
 /**
  * Runs the core engine in a dedicated worker (workers/mergeWorker.ts), with the chunk arithmetic on
  * the GPU (WebGPU) or in a pool of max(1, hardwareConcurrency - 1) compute workers
  * (workers/chunkWorker.ts) as `request.backend` says, writing into OPFS merges/<folder>/, a folder
  * this tab owns (opfsMergeOwnership.ts) until `discardMerge`. `onBackend` hears which backend
- * computes, at the start and whenever that changes. Cancel or failure removes that folder before
- * `done` rejects (with an AbortError DOMException after cancel). `onHubStatus` hears when reads wait on
- * the Hub's rate limit and when they resume.
+ * computes, at the start and whenever that changes, and `onHubStatus` when reads wait on the Hub's
+ * rate limit and when they resume. The merge keeps a journal there: with `resumeFolder` it
+ * continues the unfinished merge of that folder (the same recipe and inputs, else it is refused).
+ * Cancel removes the folder before `done` rejects with an AbortError DOMException; a failure keeps
+ * an unfinished merge that has a journal (rejecting with an UnfinishedMergeKept error), left to any
+ * tab to resume, and removes anything else.
  */
 export function startBrowserMerge(
   request: BrowserMergeRequest,
   onProgress: (progress: MergeProgress) => void,
   onBackend?: (report: BackendReport) => void,
-  onHubStatus?: (status: HubStatus) => void,
+  { onHubStatus, resumeFolder }: { onHubStatus?: (status: HubStatus) => void; resumeFolder?: string } = {},
 ): { cancel(): void; done: Promise<BrowserMergeResult> } {
   let cancelled = false;
   let worker: Worker | undefined;
@@ -76,25 +90,28 @@ export function startBrowserMerge(
         // A cancel that arrived as the merge completed still wins: the folder is not kept.
         if (message.type === "done" && !cancelled) resolve(message.result);
         else if (message.type === "done" || message.aborted || cancelled) reject(cancelledError());
-        else reject(new Error(message.message));
+        else reject(message.kept ? new UnfinishedMergeKept(message.message, folder) : new Error(message.message));
       };
       worker.onerror = (event) => {
         event.preventDefault();
         worker!.terminate();
         reject(new Error(`the merge worker failed: ${event.message || "it could not be started"}`));
       };
-      const start: MergeWorkerCommand = { type: "start", request, folder };
+      const start: MergeWorkerCommand = { type: "start", request, folder, resume: resumeFolder !== undefined };
       worker.postMessage(start);
       if (cancelled) worker.postMessage({ type: "cancel" } satisfies MergeWorkerCommand);
     });
 
   const done = (async () => {
-    const folder = await reserveMergeFolder(mergeFolderName(request.inputs.target));
+    let folder: string;
+    if (resumeFolder === undefined) folder = await reserveMergeFolder(mergeFolderName(request.inputs.target));
+    else if (await claimMergeFolder(resumeFolder)) folder = resumeFolder;
+    else throw new Error(`another tab is already resuming the unfinished merge ${resumeFolder}`);
     try {
       if (cancelled) throw cancelledError();
       return await run(folder);
     } catch (error) {
-      await removeOpfsMerge(folder);
+      if (!(error instanceof UnfinishedMergeKept)) await removeOpfsMerge(folder);
       disownMergeFolder(folder);
       throw error;
     }

@@ -7,6 +7,7 @@ import {
   downloadAsZip,
   saveToDirectory,
   startBrowserMerge,
+  UnfinishedMergeKept,
   type BrowserMergeRequest,
   type BrowserMergeResult,
 } from "../merge/browserMerge.ts";
@@ -26,7 +27,8 @@ export type MergeState =
     }
   | { status: "done"; result: BrowserMergeResult }
   | { status: "cancelled" }
-  | { status: "failed"; error: string };
+  /** `kept`: the unfinished merge stays in the browser's storage, and Resume continues it. */
+  | { status: "failed"; error: string; kept?: boolean };
 
 export type SaveTarget = "folder" | "zip";
 
@@ -40,6 +42,8 @@ export interface MergeSlice {
   merge: MergeState;
   save: SaveState;
   startMerge: () => void;
+  /** Continues the unfinished merge in OPFS merges/<folder> (see findResumableMerge). */
+  resumeMerge: (folder: string) => void;
   cancelMerge: () => void;
   /** Forgets a finished merge and frees its storage: called whenever the recipe changes, so no stale result can be saved. */
   discardMergeResult: () => void;
@@ -84,11 +88,8 @@ export function buildMergeRequest(state: StudioState): { request: BrowserMergeRe
   };
 }
 
-export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (set, get) => ({
-  merge: { status: "idle" },
-  save: { status: "idle" },
-
-  startMerge: () => {
+export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (set, get) => {
+  const runMerge = (resumeFolder?: string) => {
     if (get().merge.status === "running") return;
     get().discardMergeResult();
     const built = buildMergeRequest(get());
@@ -107,9 +108,12 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
         const merge = get().merge;
         if (merge.status === "running") set({ merge: { ...merge, backend } });
       },
-      (hubStatus) => {
-        const merge = get().merge;
-        if (merge.status === "running") set({ merge: { ...merge, hubStatus: hubStatus.kind === "resumed" ? undefined : hubStatus } });
+      {
+        onHubStatus: (hubStatus) => {
+          const merge = get().merge;
+          if (merge.status === "running") set({ merge: { ...merge, hubStatus: hubStatus.kind === "resumed" ? undefined : hubStatus } });
+        },
+        resumeFolder,
       },
     );
     const cancel = () => {
@@ -123,57 +127,66 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
         if (!cancelled) set({ merge: { status: "done", result } });
       },
       (error: unknown) => {
-        if (!cancelled) set({ merge: isAbort(error) ? { status: "cancelled" } : { status: "failed", error: message(error) } });
+        if (cancelled) return;
+        set({ merge: isAbort(error) ? { status: "cancelled" } : { status: "failed", error: message(error), kept: error instanceof UnfinishedMergeKept } });
       },
     );
-  },
+  };
 
-  cancelMerge: () => {
-    const merge = get().merge;
-    if (merge.status === "running") merge.cancel();
-  },
+  return {
+    merge: { status: "idle" },
+    save: { status: "idle" },
 
-  discardMergeResult: () => {
-    const merge = get().merge;
-    if (merge.status === "running") return;
-    // Best effort: a browser that refuses to delete leaves a stale folder in private storage, nothing worse.
-    if (merge.status === "done") discardMerge(merge.result).catch(() => undefined);
-    set({ merge: { status: "idle" }, save: { status: "idle" } });
-  },
+    startMerge: () => runMerge(),
+    resumeMerge: (folder) => runMerge(folder),
 
-  saveToFolder: async () => {
-    const merge = get().merge;
-    const picker = (window as WindowWithDirectoryPicker).showDirectoryPicker;
-    if (merge.status !== "done" || !picker) return;
-    const { result } = merge;
-    let directory: FileSystemDirectoryHandle;
-    try {
-      directory = await picker({ mode: "readwrite", id: "merge-studio-output" });
-    } catch (error) {
-      if (!isAbort(error)) set({ save: { status: "failed", target: "folder", error: message(error) } });
-      return;
-    }
-    set({ save: { status: "saving", target: "folder", bytesDone: 0, bytesTotal: result.bytesWritten } });
-    try {
-      await saveToDirectory(result, directory, result.folder, (bytesDone, bytesTotal) =>
-        set({ save: { status: "saving", target: "folder", bytesDone, bytesTotal } }),
-      );
-      set({ save: { status: "saved", target: "folder", message: `Saved as ${directory.name}/${result.folder}.` } });
-    } catch (error) {
-      set({ save: { status: "failed", target: "folder", error: message(error) } });
-    }
-  },
+    cancelMerge: () => {
+      const merge = get().merge;
+      if (merge.status === "running") merge.cancel();
+    },
 
-  saveAsZip: async () => {
-    const merge = get().merge;
-    if (merge.status !== "done") return;
-    const zipName = `${merge.result.folder}.zip`;
-    set({ save: { status: "saving", target: "zip", bytesDone: 0, bytesTotal: merge.result.bytesWritten } });
-    try {
-      await downloadAsZip(merge.result, zipName);
-      set({ save: { status: "saved", target: "zip", message: `Downloading ${zipName}.` } });
-    } catch (error) {
-      set({ save: { status: "failed", target: "zip", error: message(error) } });
-    }
-  },
-});
+    discardMergeResult: () => {
+      const merge = get().merge;
+      if (merge.status === "running") return;
+      // Best effort: a browser that refuses to delete leaves a stale folder in private storage, nothing worse.
+      if (merge.status === "done") discardMerge(merge.result).catch(() => undefined);
+      set({ merge: { status: "idle" }, save: { status: "idle" } });
+    },
+
+    saveToFolder: async () => {
+      const merge = get().merge;
+      const picker = (window as WindowWithDirectoryPicker).showDirectoryPicker;
+      if (merge.status !== "done" || !picker) return;
+      const { result } = merge;
+      let directory: FileSystemDirectoryHandle;
+      try {
+        directory = await picker({ mode: "readwrite", id: "merge-studio-output" });
+      } catch (error) {
+        if (!isAbort(error)) set({ save: { status: "failed", target: "folder", error: message(error) } });
+        return;
+      }
+      set({ save: { status: "saving", target: "folder", bytesDone: 0, bytesTotal: result.bytesWritten } });
+      try {
+        await saveToDirectory(result, directory, result.folder, (bytesDone, bytesTotal) =>
+          set({ save: { status: "saving", target: "folder", bytesDone, bytesTotal } }),
+        );
+        set({ save: { status: "saved", target: "folder", message: `Saved as ${directory.name}/${result.folder}.` } });
+      } catch (error) {
+        set({ save: { status: "failed", target: "folder", error: message(error) } });
+      }
+    },
+
+    saveAsZip: async () => {
+      const merge = get().merge;
+      if (merge.status !== "done") return;
+      const zipName = `${merge.result.folder}.zip`;
+      set({ save: { status: "saving", target: "zip", bytesDone: 0, bytesTotal: merge.result.bytesWritten } });
+      try {
+        await downloadAsZip(merge.result, zipName);
+        set({ save: { status: "saved", target: "zip", message: `Downloading ${zipName}.` } });
+      } catch (error) {
+        set({ save: { status: "failed", target: "zip", error: message(error) } });
+      }
+    },
+  };
+};

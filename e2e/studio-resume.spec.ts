@@ -1,0 +1,105 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { expect, test, type Page } from "@playwright/test";
+import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
+import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { DEMO_TRIO, expectSameAsCli, readTree } from "./cliReference.ts";
+
+/** Small shards, so that the demo merge has several: the embeddings, then the layers in a few more. */
+const SHARD_SIZE = "50KB";
+
+let root: string;
+/** Every answer delayed: the merge takes seconds, long enough to close its tab half-way. */
+let slowHub: RunningHubServer;
+let cliFiles: Map<string, Buffer>;
+
+test.describe.configure({ timeout: 180_000 });
+test.beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "studio-resume-e2e-"));
+  await writeDemoHub(join(root, "hub"));
+  slowHub = await startHubServer({ root: join(root, "hub"), port: 0, faults: { delayMs: 150 } });
+  const fastHub = await startHubServer({ root: join(root, "hub"), port: 0 });
+  try {
+    const out = join(root, "cli");
+    const { target, plus, minus } = DEMO_TRIO;
+    const args = ["merge", "--hub-url", fastHub.url, "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1", "--shard-size", SHARD_SIZE, "--out", out];
+    // Not execFileSync: the Hub it reads from runs in this process.
+    await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args]);
+    cliFiles = await readTree(out);
+  } finally {
+    await fastHub.close();
+  }
+});
+test.afterAll(async () => {
+  await slowHub?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+const recipe = () => `/?hub=${slowHub.url}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1&shard=${SHARD_SIZE}`;
+
+/** Every file under an OPFS folder, by path. */
+const readOpfsFolder = async (page: Page, path: string[]) =>
+  new Map(
+    Object.entries(
+      await page.evaluate(async (path) => {
+        let folder = await navigator.storage.getDirectory();
+        for (const part of path) folder = await folder.getDirectoryHandle(part);
+        const files: Record<string, string> = {};
+        const walk = async (directory: FileSystemDirectoryHandle, prefix: string) => {
+          for await (const [name, handle] of (directory as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+            if (handle.kind === "directory") await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`);
+            else {
+              const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
+              let binary = "";
+              for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+              files[`${prefix}${name}`] = btoa(binary);
+            }
+          }
+        };
+        await walk(folder, "");
+        return files;
+      }, path),
+    ).map(([name, base64]) => [name, Buffer.from(base64, "base64")]),
+  );
+
+test("a tab closed mid-merge: the same recipe link offers Resume, which ends with the CLI's bytes", async ({ context }) => {
+  const first = await context.newPage();
+  await first.goto(recipe());
+  await first.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    for (const name of ["merges", "picked"]) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+  });
+  await expect(first.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok", { timeout: 60_000 });
+  await expect(first.getByTestId("merge-resume")).toHaveCount(0);
+  await first.getByTestId("merge-button").click();
+  // The embeddings are 99% of the bytes and fill the first shard; the layers take seconds more through
+  // the slow Hub. (Watching the journal from the page instead would read it while the worker replaces it.)
+  await expect(first.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "99", { timeout: 90_000 });
+  await first.waitForTimeout(300);
+  await expect(first.getByTestId("merge-done")).toHaveCount(0);
+  await first.close();
+
+  const second = await context.newPage();
+  await second.addInitScript(() => {
+    Object.assign(window, {
+      showDirectoryPicker: async () => (await navigator.storage.getDirectory()).getDirectoryHandle("picked", { create: true }),
+    });
+  });
+  await second.goto(recipe());
+  await expect(second.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok", { timeout: 60_000 });
+  const resume = second.getByTestId("merge-resume");
+  await expect(resume).toBeVisible({ timeout: 30_000 });
+  await expect(resume).toHaveText(/Resume \([1-9]\d* of [2-9] shards done\)/);
+  await resume.click();
+  await expect(second.getByTestId("merge-done")).toBeVisible({ timeout: 120_000 });
+  await second.getByTestId("save-folder-button").click();
+  const saved = second.getByTestId("merge-done").getByRole("status");
+  await expect(saved).toContainText("Saved as picked/", { timeout: 60_000 });
+  const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
+  expectSameAsCli(await readOpfsFolder(second, ["picked", folderName]), cliFiles);
+  // The finished merge holds no journal any more: a later visit offers no Resume.
+  expect([...(await readOpfsFolder(second, ["merges", folderName])).keys()]).not.toContain("merge-journal.json");
+});
