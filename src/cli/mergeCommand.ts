@@ -70,6 +70,7 @@ export async function mergeCommand(args: string[]): Promise<void> {
     try {
       const result = await writeMergedModel(plan, sink, {
         shardSize,
+        sharedChunkBuffers: true,
         signal: controller.signal,
         onProgress: progress,
         toolVersion: TOOL_VERSION,
@@ -84,7 +85,7 @@ export async function mergeCommand(args: string[]): Promise<void> {
       }).catch((error: unknown) => {
         const reason = error instanceof Error ? error.message : String(error);
         if (error instanceof ResumeError) throw new Error(`cannot resume ${values.out}.partial: ${reason}. Merge without --resume to start again (this removes it).`);
-        throw new Error(`${reason}\nthe unfinished merge is kept in ${values.out}.partial: run the same command with --resume to continue it`);
+        throw new Error(`${reason}; the unfinished merge is kept in ${values.out}.partial: run the same command with --resume to continue it`);
       });
       progress.finish();
       const gbps = result.bytesWritten / result.seconds / 1e9;

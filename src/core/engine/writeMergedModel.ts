@@ -39,6 +39,12 @@ export interface WriteMergedModelOptions {
   /** Chunks read ahead of the one being written (default 3): overlaps I/O with arithmetic. */
   readAhead?: number;
   computer?: ChunkComputer;
+  /**
+   * Chunk buffers in SharedArrayBuffers, for sinks and computers on other threads that read them
+   * where they lie (Node's sink hashes on a worker thread). Not in browsers: fetch reads bodies only
+   * into unshared buffers.
+   */
+  sharedChunkBuffers?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: MergeProgress) => void;
   toolVersion: string;
@@ -96,7 +102,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     const bytesTotal = outputTensors.reduce((sum, tensor) => sum + tensorByteLength(tensor), 0);
     const progress = { bytesDone: 0, bytesResumed: 0, bytesTotal, tensorIndex: 0, started };
     const fromHub = Object.values(plan.models).some((model) => model.source.repoId !== undefined);
-    const pool = new ChunkBufferPool(options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES));
+    const pool = new ChunkBufferPool(options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES), { shared: options.sharedChunkBuffers });
     let createdAt = (options.now ?? (() => new Date()))();
     let resumed: MergeJournal | undefined;
     if (options.journal) {
