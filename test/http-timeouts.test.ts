@@ -64,6 +64,11 @@ describe.each(requests)("HTTP timeouts (%s)", (name, request) => {
     }
   });
 
+  it("a chunked body that stalls times out, saying how many bytes came", async () => {
+    const { error } = await timed(() => request(`${servers.stallingChunked}/x`, { timeouts }));
+    expect((error as Error).message).toBe(`timed out reading from ${hostOf(servers.stallingChunked)}: no bytes for 0.8 s after ${STALL_AFTER_BYTES} bytes`);
+  });
+
   it("a server that answers slowly but steadily does not time out", async () => {
     for (const into of [undefined, new Uint8Array(body.length)]) {
       const { seconds, value, error } = await timed(() => request(`${servers.steady}/x`, { timeouts, ...(into ? { into } : {}) }));

@@ -17,6 +17,8 @@ export interface TimeoutServers {
   silent: string;
   /** Sends the headers and the first STALL_AFTER_BYTES bytes of `body`, then nothing more. */
   stalling: string;
+  /** The same, its body chunked (no Content-Length). */
+  stallingChunked: string;
   /** Sends `body` in STEADY_PIECES pieces, one every STEADY_GAP_MS: slow in all, never silent long. */
   steady: string;
   /**
@@ -77,12 +79,15 @@ export async function startTimeoutServers(bodyBytes = 64_000): Promise<TimeoutSe
   const body = randomBytes(bodyBytes);
   const headers = { "Content-Length": body.length, "Access-Control-Allow-Origin": "*" };
   const silent = await listenTracked(createTcpServer(() => {}));
-  const stalling = await listenTracked(
-    createHttpServer((_req, res) => {
-      res.writeHead(200, headers);
-      res.write(body.subarray(0, STALL_AFTER_BYTES));
-    }),
-  );
+  const stallingServer = (announced: boolean) =>
+    listenTracked(
+      createHttpServer((_req, res) => {
+        res.writeHead(200, announced ? headers : { "Access-Control-Allow-Origin": "*" });
+        res.write(body.subarray(0, STALL_AFTER_BYTES));
+      }),
+    );
+  const stalling = await stallingServer(true);
+  const stallingChunked = await stallingServer(false);
   const steady = await listenTracked(
     createHttpServer((_req, res) => {
       res.writeHead(200, headers);
@@ -103,11 +108,12 @@ export async function startTimeoutServers(bodyBytes = 64_000): Promise<TimeoutSe
     body,
     silent: silent.url,
     stalling: stalling.url,
+    stallingChunked: stallingChunked.url,
     steady: steady.url,
     unaccepting: unaccepting.url,
     async close() {
       unaccepting.close();
-      await Promise.all([silent, stalling, steady].map((server) => server.close()));
+      await Promise.all([silent, stalling, stallingChunked, steady].map((server) => server.close()));
     },
   };
 }

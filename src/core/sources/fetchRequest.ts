@@ -23,8 +23,7 @@ export const fetchRequest: HttpRequest = async (url, { into, redirect: _followed
     const response = await fetch(url, { ...init, signal: watchdog.signal, cache: "no-store" });
     const reply = { status: response.status, statusText: response.statusText, headers: response.headers, url: response.url };
     if (init.method === "HEAD" || !response.body) return { ...reply, body: new Uint8Array(0) };
-    const length = Number(response.headers.get("content-length"));
-    const announced = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    const announced = announcedLength(response.headers);
     const stalled = (received: number) => () => HttpTimeoutError.readingBody(url, timeouts.idleMs, received, announced);
     watchdog.arm(timeouts.idleMs, stalled(0));
     const onPiece = (received: number) => watchdog.arm(timeouts.idleMs, stalled(received));
@@ -40,6 +39,15 @@ export const fetchRequest: HttpRequest = async (url, { into, redirect: _followed
     watchdog.stop();
   }
 };
+
+/** The body length the headers announce; undefined when absent, or when it is that of an encoded body that fetch decodes. */
+function announcedLength(headers: Headers): number | undefined {
+  const length = headers.get("content-length");
+  const encoding = headers.get("content-encoding");
+  if (length === null || (encoding !== null && encoding !== "identity")) return undefined;
+  const bytes = Number(length);
+  return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
+}
 
 /**
  * Aborts a request when its timer runs out, or at once when the caller's signal aborts. After a
