@@ -1,5 +1,6 @@
 import { listFiles, modelInfo } from "@huggingface/hub";
 import { fetchRequest } from "./fetchRequest.ts";
+import { checkTimeoutMs, DEFAULT_HTTP_TIMEOUTS, HttpTimeoutError, type HttpTimeouts } from "./httpTimeouts.ts";
 import { requestKind, sharedRateLimiter, sleep, type HubRateLimiter } from "./hubRateLimiter.ts";
 import type { HubStatus } from "./hubStatus.ts";
 import type { ModelSource, RepoFile } from "./ModelSource.ts";
@@ -12,7 +13,19 @@ export interface HubSourceOptions {
   accessToken?: string;
   /** How HTTP requests are sent (default: the platform's fetch); Node passes a faster one. */
   request?: HttpRequest;
-  /** Retries after a network error, a 5xx, a body cut short or a 429 of another origin than the Hub's (a 429 of the Hub is waited out instead). Default 5. */
+  /**
+   * Most milliseconds to open a connection before the attempt counts as a network error (and is retried).
+   * Default 10 000 (see DEFAULT_HTTP_TIMEOUTS). Where the platform cannot tell connecting from waiting
+   * (fetch), the answer's headers may take this and `idleTimeoutMs` together.
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Most milliseconds without a byte from the server, before the answer's headers and between two pieces
+   * of its body, before the attempt counts as a network error (and is retried). It bounds a stall, not a
+   * slow transfer. Default 30 000 (see DEFAULT_HTTP_TIMEOUTS).
+   */
+  idleTimeoutMs?: number;
+  /** Retries after a network error (a timeout included), a 5xx, a body cut short or a 429 of another origin than the Hub's (a 429 of the Hub is waited out instead). Default 5. */
   retries?: number;
   /** The n-th retry waits about retryBaseMs * 2^n milliseconds (0.5x to 1.5x, at random). Default 200. */
   retryBaseMs?: number;
@@ -67,6 +80,8 @@ export interface HttpRequestInit {
   headers?: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Connect and idle timeouts; default DEFAULT_HTTP_TIMEOUTS. A timeout rejects with an HttpTimeoutError. */
+  timeouts?: HttpTimeouts;
   /** Where the response body may be read to, if it fits (see ModelSource.read). */
   into?: Uint8Array;
   /**
@@ -87,6 +102,7 @@ interface HubClient {
   retries: number;
   retryBaseMs: number;
   rateLimitWaits: number;
+  timeouts: HttpTimeouts;
   limiter: HubRateLimiter;
   onStatus: ((status: HubStatus) => void) | undefined;
   /** Counts shared with the source that owns this client. */
@@ -420,6 +436,10 @@ function hubClient(options: HubSourceOptions): HubClient {
   if (!Number.isInteger(rateLimitWaits) || rateLimitWaits < 0) {
     throw new Error(`rateLimitWaits must be a non-negative integer, got ${rateLimitWaits}`);
   }
+  const timeouts = {
+    connectMs: checkTimeoutMs("connectTimeoutMs", options.connectTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.connectMs),
+    idleMs: checkTimeoutMs("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.idleMs),
+  };
   if (options.accessToken !== undefined && !options.accessToken.startsWith("hf_")) {
     throw new Error('the access token must start with "hf_"');
   }
@@ -433,6 +453,7 @@ function hubClient(options: HubSourceOptions): HubClient {
     retries,
     retryBaseMs,
     rateLimitWaits,
+    timeouts,
     limiter: sharedRateLimiter(hubUrl, accessToken),
     onStatus: options.onStatus,
     stats: { resolves: 0, renewals: 0, reads: 0, rateLimitWaits: 0 },
@@ -458,8 +479,9 @@ function hubFetch(client: HubClient, subject: Subject): typeof fetch {
  * Sends a request and reads its body in full, so that a connection that breaks off mid-body is
  * retried like a network error or a 5xx; a 429 of the Hub's origin is waited out (until its window
  * resets, without using up a retry) and reported through `onStatus`; every other error status becomes
- * a one-line HubSourceError. Requests to the Hub's origin are paced when its quota runs low. After
- * `signal` aborts, only its reason is thrown.
+ * a one-line HubSourceError. A request that times out (connect or idle) is retried like a network error,
+ * and the last timeout names the host and how long it waited. Requests to the Hub's origin are paced
+ * when its quota runs low. After `signal` aborts, only its reason is thrown.
  */
 async function requestWithRetries(
   client: HubClient,
@@ -474,16 +496,18 @@ async function requestWithRetries(
   const what = subject.path ? `${subject.name}: ${subject.path}` : subject.name;
   let lastProblem = "";
   let unreachable = false;
+  let timedOut = false;
   let rateLimited = 0;
   for (let attempt = 0; ; ) {
     signal?.throwIfAborted();
     let response: HttpResponse | undefined;
     unreachable = false;
+    timedOut = false;
     try {
       if (kind && (await client.limiter.beforeRequest(kind, signal, (resumeAt) => waitingOn(client, resumeAt)))) {
         client.onStatus?.({ kind: "resumed", hubUrl: client.hubUrl });
       }
-      response = await client.request(url, init);
+      response = await client.request(url, { ...init, timeouts: client.timeouts });
       if (kind) client.limiter.observe(kind, response.headers);
       if (response.status === 429 && kind) {
         const resumeAt = client.limiter.rateLimited(kind, response.headers, backoffMs(client, attempt));
@@ -520,9 +544,11 @@ async function requestWithRetries(
       if (signal?.aborted) throw signal.reason;
       if (error instanceof HubSourceError) throw error;
       unreachable = response === undefined;
+      timedOut = error instanceof HttpTimeoutError;
       lastProblem = describe(error);
     }
     if (attempt >= client.retries) {
+      if (timedOut) throw new HubSourceError(`${what}: ${lastProblem} (${attempt + 1} ${attempt === 0 ? "attempt" : "attempts"})`);
       if (unreachable) throw new HubSourceError(`cannot reach the Hub at ${client.hubUrl}: ${lastProblem}`);
       throw new HubSourceError(`${what}: the Hub at ${client.hubUrl} kept failing (${lastProblem}) after ${attempt + 1} attempts`);
     }

@@ -1,3 +1,4 @@
+import { oneLineMessage } from "../../core/messages/safeText.ts";
 import type { CompatibilityIssue, MergePlan } from "../../core/plan/planMerge.ts";
 import { ROLES } from "../state/recipeLink.ts";
 import { selectMergePlan } from "../state/selectMergePlan.ts";
@@ -21,6 +22,10 @@ export function CompatibilityReport() {
   const plan = useStudioStore(selectMergePlan);
   const chosen = ROLES.filter((role) => models[role].status !== "empty").length;
   const unreadable = ROLES.filter((role) => models[role].status === "failed");
+  const failures = ROLES.flatMap((role) => {
+    const slot = models[role];
+    return slot.status === "failed" ? [slot.error] : [];
+  });
 
   let verdict: Verdict = "pending";
   let headline: string;
@@ -48,6 +53,13 @@ export function CompatibilityReport() {
         <span aria-hidden="true">{verdict === "ok" ? "✓" : verdict === "warnings" ? "!" : verdict === "errors" ? "✕" : "…"}</span>
         {headline}
       </p>
+      {failures.length > 0 && (
+        <ul data-testid="compat-unreadable" className="list-disc space-y-1 pl-5 text-sm wrap-anywhere text-red-800">
+          {failures.map((failure, index) => (
+            <li key={index}>{failure}</li>
+          ))}
+        </ul>
+      )}
       {plan && <PlanDetails plan={plan} />}
       <VocabOption highlighted={plan?.issues.some((issue) => issue.message.includes("vocabulary sizes differ")) ?? false} />
     </section>
@@ -74,7 +86,7 @@ function PlanDetails({ plan }: { plan: MergePlan }) {
           <summary className="cursor-pointer text-slate-500 hover:text-slate-700">Notes ({bySeverity("info").length})</summary>
           <ul className="mt-2 list-disc space-y-1 pl-5">
             {bySeverity("info").map((issue, index) => (
-              <li key={index}>{issue.message}</li>
+              <li key={index}>{oneLineMessage(issue.message)}</li>
             ))}
           </ul>
         </details>
@@ -89,7 +101,7 @@ function IssueList({ title, issues, tone }: { title: string; issues: Compatibili
   const rest = issues.slice(SHOWN_ISSUES);
   const item = (issue: CompatibilityIssue, index: number) => (
     <li key={index} className="break-words">
-      {issue.message}
+      {oneLineMessage(issue.message)}
     </li>
   );
   return (

@@ -1,4 +1,5 @@
 import { useState, type DragEvent } from "react";
+import { oneLineMessage } from "../../core/messages/safeText.ts";
 import type { Role } from "../../core/plan/planMerge.ts";
 import { readDroppedFolder } from "../state/droppedFolder.ts";
 import { inputTitle } from "../state/modelInput.ts";
@@ -51,7 +52,7 @@ export function ModelCard({ role }: { role: Role }) {
         setDropError(undefined);
         pickModel(role, input);
       },
-      (error: unknown) => setDropError(error instanceof Error ? error.message : String(error)),
+      (error: unknown) => setDropError(oneLineMessage(error instanceof Error ? error.message : String(error))),
     );
   }
 

@@ -1,6 +1,7 @@
 import type { StateCreator } from "zustand";
 import type { ModelInfo } from "../../core/model/inspectModel.ts";
 import { inspectModel } from "../../core/model/inspectModel.ts";
+import { oneLineMessage } from "../../core/messages/safeText.ts";
 import type { Role } from "../../core/plan/planMerge.ts";
 import { summarizeModel, type ModelSummary } from "../../core/plan/summarizeModel.ts";
 import { openFileListSource } from "../../core/sources/openFileListSource.ts";
@@ -15,6 +16,7 @@ export type ModelSlot =
   | { status: "empty" }
   | { status: "inspecting"; input: ModelInput }
   | { status: "ready"; input: ModelInput; info: ModelInfo; summary: ModelSummary }
+  /** `error`: the CLI's message for the same input (its `error: ` line without the prefix), one line, control characters escaped. */
   | { status: "failed"; input: ModelInput; error: string };
 
 export type PresetState = { status: "idle" } | { status: "searching" } | { status: "failed"; error: string };
@@ -33,13 +35,25 @@ export interface ModelsSlice {
 /** The inspection in flight per role: a newer pick aborts the older one. */
 const inspections = new Map<Role, AbortController>();
 
-async function openAndInspect(input: ModelInput, hubUrl: string, accessToken: string | undefined, signal: AbortSignal) {
-  const source =
-    input.kind === "hub"
-      ? await openHubSource(inputTitle(input), { hubUrl, ...(accessToken ? { accessToken } : {}) })
-      : openFileListSource(input.label, input.files);
+/** A failure as the CLI prints it (one line, control characters escaped), but for its "error: " prefix. */
+const describeFailure = (error: unknown) => oneLineMessage(error instanceof Error ? error.message : String(error));
+
+/**
+ * Opens and inspects one role's model. Messages start with the role, as the CLI's do: an inspection's
+ * `plus (org/name@sha): model.safetensors: ...` is the CLI's line for the same files.
+ */
+async function openAndInspect(role: Role, input: ModelInput, hubUrl: string, accessToken: string | undefined, signal: AbortSignal) {
+  let source;
   try {
-    return await inspectModel(source, signal);
+    source =
+      input.kind === "hub"
+        ? await openHubSource(inputTitle(input), { hubUrl, ...(accessToken ? { accessToken } : {}) })
+        : openFileListSource(input.label, input.files);
+  } catch (error) {
+    throw new Error(`${role}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  try {
+    return await inspectModel(source, signal, role);
   } catch (error) {
     await source.close?.();
     throw error;
@@ -71,14 +85,14 @@ export const createModelsSlice =
         setSlot(role, { status: "inspecting", input });
         get().discardMergeResult();
         const state = get();
-        openAndInspect(input, state.hubUrl, usableToken(state), controller.signal).then(
+        openAndInspect(role, input, state.hubUrl, usableToken(state), controller.signal).then(
           (info) => {
             if (controller.signal.aborted) return void info.source.close?.();
             setSlot(role, { status: "ready", input, info, summary: summarizeModel(info) });
           },
           (error: unknown) => {
             if (controller.signal.aborted) return;
-            setSlot(role, { status: "failed", input, error: error instanceof Error ? error.message : String(error) });
+            setSlot(role, { status: "failed", input, error: describeFailure(error) });
           },
         );
       },
@@ -107,7 +121,7 @@ export const createModelsSlice =
           get().setAlpha(1);
           set({ preset: { status: "idle" } });
         } catch (error) {
-          set({ preset: { status: "failed", error: error instanceof Error ? error.message : String(error) } });
+          set({ preset: { status: "failed", error: describeFailure(error) } });
         }
       },
     };
