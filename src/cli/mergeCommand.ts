@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseFloatDtype } from "../core/dtypes.ts";
+import { oneLineMessage } from "../core/messages/safeText.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel } from "../core/model/inspectModel.ts";
@@ -129,7 +130,8 @@ function printReport(plan: MergePlan): void {
   for (const issue of plan.issues) lines.push(`${marks[issue.severity]} ${issue.message}`);
   const merged = plan.tensors.filter((tensor) => tensor.mergedElements > 0).length;
   lines.push(plan.ok ? `compatible: ${merged} of ${plan.tensors.length} tensors merged, the rest copied from the target` : "not compatible");
-  process.stderr.write(`${lines.join("\n")}\n`);
+  // Labels and messages come from the inputs (a folder path, a tensor name): one line each, escaped.
+  process.stderr.write(`${lines.map((line) => oneLineMessage(line)).join("\n")}\n`);
 }
 
 /** Prints "rate-limited by the Hub, resuming in 143 s" once per wait (parallel reads wait together). */
