@@ -97,6 +97,6 @@ describe("merge-studio eval", () => {
 
     const format = await runCli(["eval", "--model", join(root, "tiny"), "--format", "int3"]);
     expect(format.code).toBe(2);
-    expect(format.stderr).toContain('--format must be one of f32, f16, q4, got "int3"');
+    expect(format.stderr).toContain('--format must be one of f32, f16, q8, q4, got "int3"');
   });
 });

@@ -25,7 +25,7 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --problems 1,2,3    these problems (0-based lines of the test set) instead
   --prompt P          zero-shot-boxed (default) | think-step-by-step | eight-shot-cot
   --max-new-tokens N  (default 512)
-  --format F          f32 (default) | f16 | q4 (4-bit MatMulNBits, block 32)
+  --format F          q8 (default: int8 weights and activations; CPU) | f32 | f16 | q4 (4-bit MatMulNBits, block 32; for WebGPU)
   --json FILE         also write the problems, every answer and the summary as JSON
   --ids 1,2,3 --steps N --dump FILE
                       numeric check: writes {"logits": [last-position logits of these token ids],
