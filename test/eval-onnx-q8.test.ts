@@ -1,8 +1,13 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
-import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
+import { assertFitsWasmMemory, loadEvalModel, ModelTooLargeError } from "../src/eval/loadEvalModel.ts";
+import { buildQwen2Onnx, QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { Q8_MAX_CODE, quantizeInt8PerChannel } from "../src/eval/onnx/quantizeInt8PerChannel.ts";
+import { qwen2OnnxWeightBytes } from "../src/eval/onnx/qwen2OnnxWeightBytes.ts";
+import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { renderQwen2Config } from "../src/testmodels/generateQwen2Model.ts";
+import { QWEN2_PRESETS, qwen2Tensors } from "../src/testmodels/qwen2Shape.ts";
 import { dequantizedQ8, dynamicQuantizeLinear, dynamicQuantizeLinearByCall, q8ReferenceWeights } from "./helpers/q8Reference.ts";
 import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
 import { GQA_UNTIED, qwen2ConfigJson, randomQwen2Weights } from "./helpers/randomQwen2Weights.ts";
@@ -221,5 +226,49 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
     expect(q8).toBeGreaterThanOrEqual(matrices);
     expect(q8).toBeLessThan(matrices * 1.15);
     expect(q8 / (await bytes("f32"))).toBeLessThan(0.3);
+  });
+});
+
+describe("weight bytes per format, and models too large for WebAssembly memory", () => {
+  for (const shape of [GQA_UNTIED, GQA3_TIED]) {
+    it(`${shape.tieWordEmbeddings ? "tied" : "untied"}: qwen2OnnxWeightBytes is what buildQwen2Onnx writes, in every format`, async () => {
+      const weights = randomQwen2Weights(shape, 5);
+      const config = qwen2ConfigJson(shape);
+      for (const format of QWEN2_ONNX_FORMATS) {
+        const built = await buildQwen2Onnx(config, { format, loadTensor: async (name) => weights.get(name)! });
+        const written = built.externalData.reduce((sum, file) => sum + file.data.byteLength, 0);
+        const expected = qwen2OnnxWeightBytes(readQwen2Config(config), format).total;
+        // Each weight starts at a multiple of 64 bytes: at most 63 bytes of padding before each.
+        expect(written, format).toBeGreaterThanOrEqual(expected);
+        expect(written - expected, format).toBeLessThan(64 * (8 + 6 * shape.numLayers));
+      }
+    });
+  }
+
+  const config15 = JSON.parse(renderQwen2Config(QWEN2_PRESETS["qwen2.5-1.5b"], "BF16")) as Record<string, unknown>;
+  const config05 = JSON.parse(renderQwen2Config(QWEN2_PRESETS["qwen2.5-0.5b"], "BF16")) as Record<string, unknown>;
+
+  it("the Qwen2.5-1.5B shape has Qwen2.5-1.5B's 1,543,714,304 parameters", () => {
+    const parameters = qwen2Tensors(QWEN2_PRESETS["qwen2.5-1.5b"]).reduce((sum, tensor) => sum + tensor.shape.reduce((product, dim) => product * dim, 1), 0);
+    expect(parameters).toBe(1_543_714_304);
+  });
+
+  it("refuses the 1.5B shape in f32 on wasm, naming its size, the 4 GiB limit and the formats that fit; accepts q8, q4 and the 0.5B in f32", () => {
+    expect(() => assertFitsWasmMemory(config15, "f32")).toThrow(ModelTooLargeError);
+    // 1,310,339,072 linear parameters + 233,373,696 in the table, 4 bytes each, + RoPE tables and vectors.
+    expect(() => assertFitsWasmMemory(config15, "f32")).toThrow(/in format f32 this model's weights take 5\.8 GiB, .*stops at 4\.0 GiB .*choose q8 \(1\.5 GiB\) or q4 \(1\.\d GiB\)/);
+    for (const format of ["q8", "q4"] as const) expect(() => assertFitsWasmMemory(config15, format)).not.toThrow();
+    expect(() => assertFitsWasmMemory(config05, "f32")).not.toThrow();
+  });
+
+  it("loadEvalModel on wasm refuses before reading any tensor or opening a session", async () => {
+    const read: string[] = [];
+    const refusingRuntime = {
+      InferenceSession: { create: () => Promise.reject(new Error("no session may be opened")) },
+      Tensor: ort.Tensor,
+    };
+    const source = { config: config15, loadTensor: async (name: string) => (read.push(name), new Float32Array(0)), tokenizer: undefined as never };
+    await expect(loadEvalModel(refusingRuntime as never, source, "f32", { sessionOptions: { executionProviders: ["wasm"] } })).rejects.toThrow(/more than WebAssembly can hold/);
+    expect(read).toEqual([]);
   });
 });
