@@ -1,14 +1,16 @@
 import * as ort from "onnxruntime-web";
-import { inspectModel } from "../src/core/model/inspectModel.ts";
-import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { inspectModel, type ModelInfo } from "../src/core/model/inspectModel.ts";
 import { openHubSource } from "../src/core/sources/openHubSource.ts";
 import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { measureGemmRate } from "./computeBound.ts";
 
 /**
  * The page side of bench/eval.ts, bundled by it and served from the local Hub server's origin:
- * reads a model from that Hub, builds its graph and runs onnxruntime-web's wasm provider.
+ * reads a model from that Hub, builds its graph and runs onnxruntime-web's wasm provider; times a
+ * GEMM of the model's shapes in the same format (bench/computeBound.ts) on the same threads.
  */
 
 export interface EvalBenchRequest {
@@ -27,6 +29,8 @@ export interface EvalBenchResult {
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   copyBytesPerSecond: number;
+  /** Matrix-product rate of the format's kernels at the model's shapes (bench/computeBound.ts). */
+  gemmFlopsPerSecond: number;
   threads: number;
 }
 
@@ -80,26 +84,30 @@ async function runEvalBench(request: EvalBenchRequest): Promise<EvalBenchResult>
   ort.env.wasm.numThreads = request.threads;
   const copyBytesPerSecond = await measureCopyBandwidth(request.threads);
   const source = await openHubSource(request.repo, { hubUrl: location.origin });
-  const { decoder, buildSeconds, sessionSeconds } = await openDecoder(source, request.format);
   try {
-    let prefill = 0;
-    let decode = 0;
-    for (let run = 0; run < request.runs; run++) {
-      const result = await decoder.generate(request.prompt, { maxNewTokens: request.newTokens });
-      prefill = Math.max(prefill, result.prefillTokensPerSecond);
-      decode = Math.max(decode, result.decodeTokensPerSecond);
+    const model = await inspectModel(source);
+    const gemmFlopsPerSecond = await measureGemmRate(ort, readQwen2Config(model.config), request.format, { executionProviders: ["wasm"] });
+    const { decoder, buildSeconds, sessionSeconds } = await openDecoder(model, request.format);
+    try {
+      let prefill = 0;
+      let decode = 0;
+      for (let run = 0; run < request.runs; run++) {
+        const result = await decoder.generate(request.prompt, { maxNewTokens: request.newTokens });
+        prefill = Math.max(prefill, result.prefillTokensPerSecond);
+        decode = Math.max(decode, result.decodeTokensPerSecond);
+      }
+      return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, copyBytesPerSecond, gemmFlopsPerSecond, threads: ort.env.wasm.numThreads };
+    } finally {
+      await decoder.release();
     }
-    return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, copyBytesPerSecond, threads: ort.env.wasm.numThreads };
   } finally {
-    await decoder.release();
     await source.close?.();
   }
 }
 
 /** Builds the graph and opens its session; the graph's buffers are dropped on return. */
-async function openDecoder(source: ModelSource, format: Qwen2OnnxFormat): Promise<{ decoder: OnnxCausalDecoder; buildSeconds: number; sessionSeconds: number }> {
+async function openDecoder(model: ModelInfo, format: Qwen2OnnxFormat): Promise<{ decoder: OnnxCausalDecoder; buildSeconds: number; sessionSeconds: number }> {
   let started = performance.now();
-  const model = await inspectModel(source);
   const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
   const buildSeconds = (performance.now() - started) / 1000;
   started = performance.now();
