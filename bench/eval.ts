@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { build } from "vite";
@@ -15,12 +15,13 @@ import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { qwen2OnnxWeightBytes } from "../src/eval/onnx/qwen2OnnxWeightBytes.ts";
 import { readQwen2Config, type Qwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { releaseExternalData } from "../src/eval/onnx/releaseExternalData.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { BENCH_DIR, HUB_ROOT, repoDir } from "./benchModels.ts";
 import { matrixFlopsPerToken, measureGemmRate } from "./computeBound.ts";
-import type { EvalBenchRequest, EvalBenchResult } from "./eval-page.ts";
+import type { EvalBenchBounds, EvalBenchModelResult, EvalBenchRequest, EvalBenchResult } from "./eval-page.ts";
 import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
 
 /**
@@ -29,22 +30,27 @@ import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
  * and in headless Chromium (onnxruntime-web, wasm, on a cross-origin-isolated page so that it has
  * threads), formats f32 (0.5B only: 1.5B's 5.8 GiB do not fit wasm32), q8 and q4. Each case runs
  * alone (a child process, a fresh browser) so that its peak memory is its own: Node's peak RSS,
- * Chromium's summed PSS over all its processes. Next to each rate, two bounds measured in the same
+ * Chromium's summed PSS over all its processes, while it loads the model and generates (the bounds
+ * are measured after that). Next to each rate, two bounds measured in the same
  * run on the same threads:
  * - bandwidth: the weight bytes one decode step reads over the memory copy rate (TypedArray.set of
  *   256 MiB per thread, best of 5);
  * - compute: the matrix-product rate of the format's own kernels at the model's widths (four layers,
  *   128 rows at once, bench/computeBound.ts) over the FLOPs a token costs.
- * Flags: --no-node, --no-browser, --shapes 0.5b,1.5b.
+ * Flags: --no-node, --no-browser, --shapes 0.5b,1.5b, --formats f32,q8,q4.
  */
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const REPORT_PEAK_RSS = pathToFileURL(join(REPO_ROOT, "bench", "reportPeakRss.ts")).href;
-const SHAPES = [
+interface BenchShape {
+  label: string;
+  preset: keyof typeof QWEN2_PRESETS;
+  repo: string;
+  formats: readonly Qwen2OnnxFormat[];
+}
+const SHAPES: readonly BenchShape[] = [
   { label: "0.5b", preset: "qwen2.5-0.5b", repo: "bench/eval-0.5b", formats: ["f32", "q8", "q4"] },
   { label: "1.5b", preset: "qwen2.5-1.5b", repo: "bench/eval-1.5b", formats: ["q8", "q4"] },
-] as const satisfies ReadonlyArray<{ label: string; preset: keyof typeof QWEN2_PRESETS; repo: string; formats: readonly Qwen2OnnxFormat[] }>;
-type BenchShape = (typeof SHAPES)[number];
+];
 const PROMPT_TOKENS = 100;
 const NEW_TOKENS = 32;
 /** The first run pays for lazy initialisation; the best of the runs is reported. */
@@ -116,34 +122,46 @@ async function measureCopyBandwidth(threads: number): Promise<number> {
   }
 }
 
-/** One onnxruntime-node case, in this (child) process: prints its result as JSON on the last line. */
+/**
+ * One onnxruntime-node case, in this (child) process: loads and generates first, records the peak
+ * RSS so far (what the CLI needs), then measures the bounds; prints the result as JSON on the last
+ * line.
+ */
 async function runNodeCase(repo: string, format: Qwen2OnnxFormat, prompt: number[]): Promise<void> {
   const threads = availableParallelism();
   const sessionOptions = { intraOpNumThreads: threads };
-  const copyBytesPerSecond = await measureCopyBandwidth(threads);
   const source = await openFolderSource(repoDir(repo));
   try {
     const model = await inspectModel(source);
-    const gemmFlopsPerSecond = await measureGemmRate(ort, readQwen2Config(model.config), format, sessionOptions);
     let started = performance.now();
     const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
     const buildSeconds = (performance.now() - started) / 1000;
     started = performance.now();
     const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions });
+    releaseExternalData(built);
     const sessionSeconds = (performance.now() - started) / 1000;
+    let prefill = 0;
+    let decode = 0;
     try {
-      let prefill = 0;
-      let decode = 0;
       for (let run = 0; run < RUNS; run++) {
         const result = await decoder.generate(prompt, { maxNewTokens: NEW_TOKENS });
         prefill = Math.max(prefill, result.prefillTokensPerSecond);
         decode = Math.max(decode, result.decodeTokensPerSecond);
       }
-      const result: EvalBenchResult = { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, copyBytesPerSecond, gemmFlopsPerSecond, threads };
-      process.stdout.write(`${JSON.stringify(result)}\n`);
     } finally {
       await decoder.release();
     }
+    const peakBytes = process.resourceUsage().maxRSS * 1024;
+    const result: EvalBenchResult = {
+      buildSeconds,
+      sessionSeconds,
+      prefillTokensPerSecond: prefill,
+      decodeTokensPerSecond: decode,
+      threads,
+      copyBytesPerSecond: await measureCopyBandwidth(threads),
+      gemmFlopsPerSecond: await measureGemmRate(ort, readQwen2Config(model.config), format, sessionOptions),
+    };
+    process.stdout.write(`${JSON.stringify({ result, peakBytes })}\n`);
   } finally {
     await source.close?.();
   }
@@ -151,22 +169,13 @@ async function runNodeCase(repo: string, format: Qwen2OnnxFormat, prompt: number
 
 /** Runs runNodeCase in a child process, so that its peak RSS is this case's alone. */
 async function runNode(shape: BenchShape, format: Qwen2OnnxFormat): Promise<Row> {
-  const dir = await mkdtemp(join(tmpdir(), "eval-bench-rss-"));
-  const rssFile = join(dir, "peak");
-  try {
-    const child = spawn(process.execPath, ["--import", "tsx", "--import", REPORT_PEAK_RSS, fileURLToPath(import.meta.url), "--node-case", shape.repo, format], {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, PEAK_RSS_FILE: rssFile },
-    });
-    let output = "";
-    child.stdout.on("data", (data: Buffer) => (output += data.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    if (code !== 0) throw new Error(`onnxruntime-node case ${shape.repo} ${format} exited with ${code}:\n${output}`);
-    const result = JSON.parse(output.trim().split("\n").at(-1)!) as EvalBenchResult;
-    return { where: `onnxruntime-node (${result.threads} threads)`, shape, format, newTokens: NEW_TOKENS, result, peakBytes: Number(await readFile(rssFile, "utf8")) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--node-case", shape.repo, format], { stdio: ["ignore", "pipe", "inherit"] });
+  let output = "";
+  child.stdout.on("data", (data: Buffer) => (output += data.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`onnxruntime-node case ${shape.repo} ${format} exited with ${code}:\n${output}`);
+  const { result, peakBytes } = JSON.parse(output.trim().split("\n").at(-1)!) as { result: EvalBenchResult; peakBytes: number };
+  return { where: `onnxruntime-node (${result.threads} threads)`, shape, format, newTokens: NEW_TOKENS, result, peakBytes };
 }
 
 /** Every browser case, each in a fresh Chromium whose processes' summed PSS is sampled throughout. */
@@ -214,11 +223,12 @@ async function runBrowser(shapes: readonly BenchShape[], prompt: number[]): Prom
             runs: slow ? SLOW_CASE.runs : RUNS,
           };
           process.stderr.write(`chromium wasm ${shape.label} ${format}...\n`);
-          const result = await page.evaluate(
-            (request) => (window as unknown as { __evalBench: { runEvalBench(request: EvalBenchRequest): Promise<EvalBenchResult> } }).__evalBench.runEvalBench(request),
-            request,
-          );
-          rows.push({ where: `chromium wasm (${result.threads} thread${result.threads === 1 ? "" : "s"})`, shape, format, newTokens: request.newTokens, result, peakBytes: memory.peak().pss });
+          type BenchPage = { __evalBench: { runModel(request: EvalBenchRequest): Promise<EvalBenchModelResult>; measureBounds(request: EvalBenchRequest): Promise<EvalBenchBounds> } };
+          const measured = await page.evaluate((request) => (window as unknown as BenchPage).__evalBench.runModel(request), request);
+          const peakBytes = memory.peak().pss;
+          const bounds = await page.evaluate((request) => (window as unknown as BenchPage).__evalBench.measureBounds(request), request);
+          const result = { ...measured, ...bounds };
+          rows.push({ where: `chromium wasm (${result.threads} thread${result.threads === 1 ? "" : "s"})`, shape, format, newTokens: request.newTokens, result, peakBytes });
         } finally {
           memory.stop();
           await browser.close();
@@ -285,7 +295,12 @@ async function main(): Promise<void> {
   }
   const shapesAt = args.indexOf("--shapes");
   const wanted = shapesAt >= 0 ? args[shapesAt + 1]!.split(",") : SHAPES.map((shape) => shape.label);
-  const shapes = SHAPES.filter((shape) => wanted.includes(shape.label));
+  const formatsAt = args.indexOf("--formats");
+  const formats = formatsAt >= 0 ? args[formatsAt + 1]!.split(",") : undefined;
+  const shapes = SHAPES.filter((shape) => wanted.includes(shape.label)).map((shape) => ({
+    ...shape,
+    formats: shape.formats.filter((format) => formats?.includes(format) ?? true),
+  }));
   for (const shape of shapes) await generateEvalModel(shape);
   const loadAverages = loadavg();
   const rows: Row[] = [];
@@ -298,7 +313,7 @@ async function main(): Promise<void> {
     }
   }
   // Token ids spread over the vocabulary (the same for both shapes): decoding speed does not depend on which ids they are.
-  if (!args.includes("--no-browser")) rows.push(...(await runBrowser(shapes, promptFor(presetConfig(SHAPES[0])))));
+  if (!args.includes("--no-browser")) rows.push(...(await runBrowser(shapes, promptFor(presetConfig(SHAPES[0]!)))));
   printReport(rows, loadAverages);
 }
 

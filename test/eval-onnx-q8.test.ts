@@ -6,6 +6,7 @@ import { buildQwen2Onnx, QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../src
 import { Q8_MAX_CODE, quantizeInt8PerChannel } from "../src/eval/onnx/quantizeInt8PerChannel.ts";
 import { qwen2OnnxWeightBytes } from "../src/eval/onnx/qwen2OnnxWeightBytes.ts";
 import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { releaseExternalData } from "../src/eval/onnx/releaseExternalData.ts";
 import { renderQwen2Config } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS, qwen2Tensors } from "../src/testmodels/qwen2Shape.ts";
 import { dequantizedQ8, dynamicQuantizeLinear, dynamicQuantizeLinearByCall, q8ReferenceWeights } from "./helpers/q8Reference.ts";
@@ -213,6 +214,26 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
       }
     });
   }
+
+  it("a session keeps computing after the built files are released (onnxruntime holds its own copy)", async () => {
+    const weights = randomQwen2Weights(GQA3_TIED, 9);
+    const built = await buildQwen2Onnx(qwen2ConfigJson(GQA3_TIED), { format: "q8", loadTensor: async (name) => weights.get(name)! });
+    const files = [...built.externalData];
+    const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: 1 } });
+    try {
+      const before = await decoder.forward(PROMPT);
+      // Overwriting the files shows whether the session still reads them; then they are released.
+      for (const file of files) file.data.fill(0x55);
+      releaseExternalData(built);
+      expect(built.externalData).toEqual([]);
+      const transfers = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function";
+      for (const file of files) expect(file.data.byteLength).toBe(transfers ? 0 : file.data.buffer.byteLength);
+      decoder.reset();
+      expect(await decoder.forward(PROMPT)).toEqual(before);
+    } finally {
+      await decoder.release();
+    }
+  });
 
   it("stores the tied table once, as int8: a quarter of the f32 graph's weight bytes", async () => {
     const weights = randomQwen2Weights(GQA3_TIED, 3);

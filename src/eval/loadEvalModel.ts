@@ -4,6 +4,7 @@ import { OnnxCausalDecoder, type OnnxCausalDecoderOptions, type OnnxRuntime } fr
 import { buildQwen2Onnx, type Qwen2OnnxFormat, type TensorLoader } from "./onnx/buildQwen2Onnx.ts";
 import { qwen2OnnxWeightBytes } from "./onnx/qwen2OnnxWeightBytes.ts";
 import { readQwen2Config } from "./onnx/readQwen2Config.ts";
+import { releaseExternalData } from "./onnx/releaseExternalData.ts";
 import type { LoadedEvalModel } from "./runGsm8kEvaluation.ts";
 import { loadTokenizer, type EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 
@@ -72,7 +73,7 @@ export function assertFitsWasmMemory(configJson: Record<string, unknown>, format
 
 /**
  * Builds the ONNX graph of a model in `format` from its tensors and opens an onnxruntime session
- * on it; the graph's buffers are dropped once the session holds the weights. On the wasm execution
+ * on it; the graph's buffers are freed once the session holds the weights. On the wasm execution
  * provider, a model too large for WebAssembly memory in `format` is refused before anything is read.
  */
 export async function loadEvalModel(
@@ -87,6 +88,11 @@ export async function loadEvalModel(
   // Generation needs the last position's logits only: all of them would be prompt x vocabulary
   // floats per prefill (about 550 MB for an 8-shot prompt with Qwen's vocabulary).
   const built = await buildQwen2Onnx(source.config, { format, loadTensor: source.loadTensor, logits: "last", signal, onProgress });
-  const decoder = await OnnxCausalDecoder.create(ort, built, decoderOptions);
-  return { generator: decoder, tokenizer: source.tokenizer };
+  try {
+    const decoder = await OnnxCausalDecoder.create(ort, built, decoderOptions);
+    return { generator: decoder, tokenizer: source.tokenizer };
+  } finally {
+    // The session holds its own copy (or there is none): free the built files now, not at the next collection.
+    releaseExternalData(built);
+  }
 }
