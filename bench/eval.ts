@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { build } from "vite";
+import { build, defaultClientConditions } from "vite";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
@@ -186,6 +186,9 @@ async function runBrowser(shapes: readonly BenchShape[], prompt: number[]): Prom
     await build({
       configFile: false,
       logLevel: "error",
+      // onnxruntime-web's build that loads its .wasm from wasmPaths: the default one references the
+      // .wasm by URL, which a library build inlines (76 MB of page.js, 0.6 GB of PSS before anything runs).
+      resolve: { conditions: ["onnxruntime-web-use-extern-wasm", ...defaultClientConditions] },
       build: { outDir: bundleDir, emptyOutDir: true, minify: false, lib: { entry: join(REPO_ROOT, "bench/eval-page.ts"), formats: ["es"], fileName: () => "page.js" } },
     });
     const ortDist = join(createRequire(import.meta.url).resolve("onnxruntime-web"), "..");
