@@ -19,14 +19,17 @@ import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
  *   the int32 result scaled back to float32 (activation scale x channel scale). The table is stored
  *   once, transposed ([hidden, vocab], as lm_head's MatMulInteger needs it); the embedding gathers
  *   its columns and scales them. Chosen by measurement (24 layers of the 0.5B MLP, one thread,
- *   decode step / prefill of 64 tokens; .scratch benchmark, onnxruntime 1.30 on an AMD EPYC with
+ *   decode step / prefill of 64 tokens, in a one-off script; onnxruntime 1.30 on an AMD EPYC with
  *   AVX-512 VNNI): onnxruntime-node f32 22 ms / 257 ms, MatMulInteger 3.0 ms / 68 ms,
  *   com.microsoft DynamicQuantizeMatMul 3.0 / 73, MatMulIntegerToFloat 3.1 / 71, 8-bit MatMulNBits
  *   (blocks of 32, accuracy_level 4) 3.6 / 184, 4-bit 4.0 / 201; onnxruntime-web wasm f32 25 / 916,
  *   MatMulInteger 33 / 392, DynamicQuantizeMatMul 34 / 374, MatMulIntegerToFloat 33 / 392, uint8
  *   weights with zero point 128 47 / 583, 8-bit MatMulNBits 892 / 1865, 4-bit 813 / 3551. The
- *   three int8 forms tie; MatMulInteger is standard ONNX. On x86 CPUs without VNNI, onnxruntime's
- *   u8s8 kernel (VPMADDUBSW) may saturate a pair of large products (onnxruntime's quantization docs);
+ *   three int8 forms tie; MatMulInteger is standard ONNX. On wasm an int8 decode step is 1.3x
+ *   slower than f32's (its int8 kernel, not memory, is the limit) but prefill is 2.3x faster, the
+ *   session loads 6x faster and the weights take a quarter of the memory: a 1.5B model fits wasm32
+ *   only so. On x86 CPUs without VNNI, onnxruntime's u8s8 kernel (VPMADDUBSW) may saturate a pair of
+ *   large products (onnxruntime's quantization docs);
  * - q4 (for WebGPU): linear layers and lm_head as com.microsoft MatMulNBits (4 bits, blocks of 32,
  *   see quantizeMatMulNBits) with float32 activations; the embedding table stays float32 for Gather.
  *   Slow on CPU (microsoft/onnxruntime#23004).
@@ -296,7 +299,7 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
           new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4).set(await loadChecked(name, [vocabSize, hidden])),
         );
   const q8Embedding = format === "q8" ? q8Table(embedName) : undefined;
-  const embedding = q8Embedding ? q8Embedding.codes : tableWeight(embedName);
+  const embedding = q8Embedding ? undefined : tableWeight(embedName);
   let hiddenStates: string;
   if (q8Embedding) {
     // Columns of the transposed table ([hidden, 1, sequence]) to [1, sequence, hidden], times each row's scale.
@@ -304,7 +307,7 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     const scales = b.op("Unsqueeze", [b.op("Gather", [q8Embedding.scales, inputIds], { axis: int(0) }), b.int64([-1])]);
     hiddenStates = b.op("Mul", [b.op("Cast", [codes], { to: int(OnnxDataType.FLOAT) }), scales]);
   } else {
-    hiddenStates = b.op("Gather", [embedding, inputIds], { axis: int(0) });
+    hiddenStates = b.op("Gather", [embedding!, inputIds], { axis: int(0) });
     if (format === "f16") hiddenStates = b.op("Cast", [hiddenStates], { to: int(OnnxDataType.FLOAT) });
   }
   const queryScale = b.float32([1 / Math.sqrt(headDim)], []);
@@ -377,7 +380,7 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     logits = linear(finalNormed, "lm_head", [{ name: lmHeadName, rows: vocabSize }], hidden);
   } else {
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares the embedding's initializer.
-    const lmHead = config.tieWordEmbeddings ? embedding : tableWeight(lmHeadName);
+    const lmHead = config.tieWordEmbeddings ? embedding! : tableWeight(lmHeadName);
     let rows = b.op("Reshape", [finalNormed, b.int64([-1, hidden])]);
     if (format === "f16") rows = b.op("Cast", [rows], { to: int(OnnxDataType.FLOAT16) });
     let product = b.op("Gemm", [rows, lmHead], { transB: int(1) });
