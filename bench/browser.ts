@@ -1,6 +1,6 @@
 import { chromium, type Page } from "@playwright/test";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,7 @@ import { HUB_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { BENCH_MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
 import { freePort } from "./freePort.ts";
+import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
 
 /**
  * Browser merge benchmark (npm run bench:browser, after vite build): in headless Chromium, the
@@ -24,7 +25,6 @@ const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--enable-unsafe-webgpu
 const FLOOR_RUNS = 2;
 const TARGET_RATIO = 1.5;
 const TARGET_RSS_BYTES = 1.5e9;
-const RSS_SAMPLE_MS = 200;
 /** Chunks in flight in the floor, as in the merge: the one being written and three read ahead. */
 const FLOOR_IN_FLIGHT = 4;
 
@@ -184,53 +184,6 @@ async function startPreview(): Promise<{ url: string; stop: () => void }> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { url, stop: () => child.kill("SIGTERM") };
-}
-
-/** The pid of this process's child named `command` (as /proc/<pid>/comm has it). */
-async function childPid(command: string): Promise<number> {
-  for (const name of await readdir("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const status = await readFile(`/proc/${name}/status`, "utf8").catch(() => "");
-    if (/^Name:\s+(.+)$/m.exec(status)?.[1] === command && /^PPid:\s+(\d+)/m.exec(status)?.[1] === String(process.pid)) return Number(name);
-  }
-  throw new Error(`no child process named ${command}`);
-}
-
-/**
- * Samples the summed RSS of a process and all its descendants from /proc every RSS_SAMPLE_MS, and
- * their summed PSS: RSS counts the pages Chromium's processes share (its binary, shared memory)
- * once per process, PSS splits them, so the PSS sum is the memory the browser really holds.
- */
-function sampleTreeRss(rootPid: number): { reset(): void; peak(): { rss: number; pss: number }; stop(): void } {
-  let peak = { rss: 0, pss: 0 };
-  const sample = async () => {
-    const parents = new Map<number, number>();
-    const rssOf = new Map<number, number>();
-    for (const name of await readdir("/proc")) {
-      if (!/^\d+$/.test(name)) continue;
-      const status = await readFile(`/proc/${name}/status`, "utf8").catch(() => "");
-      const ppid = /^PPid:\s+(\d+)/m.exec(status);
-      const rssKb = /^VmRSS:\s+(\d+) kB/m.exec(status);
-      if (ppid) parents.set(Number(name), Number(ppid[1]));
-      if (rssKb) rssOf.set(Number(name), Number(rssKb[1]) * 1024);
-    }
-    const inTree = (pid: number): boolean => pid === rootPid || (pid > 1 && parents.has(pid) && inTree(parents.get(pid)!));
-    let rss = 0;
-    let pss = 0;
-    for (const [pid, bytes] of rssOf) {
-      if (!inTree(pid)) continue;
-      rss += bytes;
-      const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
-      pss += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
-    }
-    peak = { rss: Math.max(peak.rss, rss), pss: Math.max(peak.pss, pss) };
-  };
-  const timer = setInterval(() => void sample(), RSS_SAMPLE_MS);
-  return {
-    reset: () => (peak = { rss: 0, pss: 0 }),
-    peak: () => peak,
-    stop: () => clearInterval(timer),
-  };
 }
 
 function printReport(phases: Phase[]): void {

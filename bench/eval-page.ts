@@ -1,14 +1,17 @@
 import * as ort from "onnxruntime-web";
-import { inspectModel } from "../src/core/model/inspectModel.ts";
-import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { inspectModel, type ModelInfo } from "../src/core/model/inspectModel.ts";
 import { openHubSource } from "../src/core/sources/openHubSource.ts";
 import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { releaseExternalData } from "../src/eval/onnx/releaseExternalData.ts";
+import { measureGemmRate } from "./computeBound.ts";
 
 /**
  * The page side of bench/eval.ts, bundled by it and served from the local Hub server's origin:
- * reads a model from that Hub, builds its graph and runs onnxruntime-web's wasm provider.
+ * reads a model from that Hub, builds its graph and runs onnxruntime-web's wasm provider; times a
+ * GEMM of the model's shapes in the same format (bench/computeBound.ts) on the same threads.
  */
 
 export interface EvalBenchRequest {
@@ -20,15 +23,24 @@ export interface EvalBenchRequest {
   runs: number;
 }
 
-export interface EvalBenchResult {
+/** What runModel measures. */
+export interface EvalBenchModelResult {
   buildSeconds: number;
   sessionSeconds: number;
   /** Best prefill and decode rates over the runs. */
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
-  copyBytesPerSecond: number;
   threads: number;
 }
+
+/** What measureBounds measures. */
+export interface EvalBenchBounds {
+  copyBytesPerSecond: number;
+  /** Matrix-product rate of the format's kernels at the model's shapes (bench/computeBound.ts). */
+  gemmFlopsPerSecond: number;
+}
+
+export type EvalBenchResult = EvalBenchModelResult & EvalBenchBounds;
 
 /**
  * Bytes copied per second by `threads` workers at once, each copying its own 256 MiB with
@@ -71,40 +83,62 @@ async function measureCopyBandwidth(threads: number): Promise<number> {
   }
 }
 
-async function runEvalBench(request: EvalBenchRequest): Promise<EvalBenchResult> {
-  // The glue's own file, so that onnxruntime's worker threads load it rather than this bundle.
+/** The glue's own file, so that onnxruntime's worker threads load it rather than this bundle. */
+function configureWasm(threads: number): void {
   ort.env.wasm.wasmPaths = {
     wasm: new URL("ort-wasm-simd-threaded.jsep.wasm", document.baseURI).href,
     mjs: new URL("ort-wasm-simd-threaded.jsep.mjs", document.baseURI).href,
   };
-  ort.env.wasm.numThreads = request.threads;
-  const copyBytesPerSecond = await measureCopyBandwidth(request.threads);
+  ort.env.wasm.numThreads = threads;
+}
+
+/** Loads the model and generates: what the studio does, measured first so that the page's peak memory is this alone. */
+async function runModel(request: EvalBenchRequest): Promise<EvalBenchModelResult> {
+  configureWasm(request.threads);
   const source = await openHubSource(request.repo, { hubUrl: location.origin });
-  const { decoder, buildSeconds, sessionSeconds } = await openDecoder(source, request.format);
   try {
-    let prefill = 0;
-    let decode = 0;
-    for (let run = 0; run < request.runs; run++) {
-      const result = await decoder.generate(request.prompt, { maxNewTokens: request.newTokens });
-      prefill = Math.max(prefill, result.prefillTokensPerSecond);
-      decode = Math.max(decode, result.decodeTokensPerSecond);
+    const { decoder, buildSeconds, sessionSeconds } = await openDecoder(await inspectModel(source), request.format);
+    try {
+      let prefill = 0;
+      let decode = 0;
+      for (let run = 0; run < request.runs; run++) {
+        const result = await decoder.generate(request.prompt, { maxNewTokens: request.newTokens });
+        prefill = Math.max(prefill, result.prefillTokensPerSecond);
+        decode = Math.max(decode, result.decodeTokensPerSecond);
+      }
+      return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, threads: ort.env.wasm.numThreads ?? 1 };
+    } finally {
+      await decoder.release();
     }
-    return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, copyBytesPerSecond, threads: ort.env.wasm.numThreads };
   } finally {
-    await decoder.release();
+    await source.close?.();
+  }
+}
+
+/** The bounds' measurements, on the same threads, after runModel. */
+async function measureBounds(request: EvalBenchRequest): Promise<EvalBenchBounds> {
+  configureWasm(request.threads);
+  const source = await openHubSource(request.repo, { hubUrl: location.origin });
+  try {
+    const config = readQwen2Config((await inspectModel(source)).config);
+    return {
+      copyBytesPerSecond: await measureCopyBandwidth(request.threads),
+      gemmFlopsPerSecond: await measureGemmRate(ort, config, request.format, { executionProviders: ["wasm"] }),
+    };
+  } finally {
     await source.close?.();
   }
 }
 
 /** Builds the graph and opens its session; the graph's buffers are dropped on return. */
-async function openDecoder(source: ModelSource, format: Qwen2OnnxFormat): Promise<{ decoder: OnnxCausalDecoder; buildSeconds: number; sessionSeconds: number }> {
+async function openDecoder(model: ModelInfo, format: Qwen2OnnxFormat): Promise<{ decoder: OnnxCausalDecoder; buildSeconds: number; sessionSeconds: number }> {
   let started = performance.now();
-  const model = await inspectModel(source);
   const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
   const buildSeconds = (performance.now() - started) / 1000;
   started = performance.now();
   const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { executionProviders: ["wasm"] } });
+  releaseExternalData(built);
   return { decoder, buildSeconds, sessionSeconds: (performance.now() - started) / 1000 };
 }
 
-Object.assign(window, { __evalBench: { runEvalBench } });
+Object.assign(window, { __evalBench: { runModel, measureBounds } });

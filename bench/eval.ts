@@ -1,65 +1,88 @@
 import { chromium } from "@playwright/test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { build } from "vite";
+import { build, defaultClientConditions } from "vite";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { OnnxCausalDecoder } from "../src/eval/decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
-import { matMulNBitsSizes } from "../src/eval/onnx/quantizeMatMulNBits.ts";
+import { qwen2OnnxWeightBytes } from "../src/eval/onnx/qwen2OnnxWeightBytes.ts";
 import { readQwen2Config, type Qwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
+import { releaseExternalData } from "../src/eval/onnx/releaseExternalData.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
-import { generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
-import type { EvalBenchRequest, EvalBenchResult } from "./eval-page.ts";
+import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
+import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import { BENCH_DIR, HUB_ROOT, repoDir } from "./benchModels.ts";
+import { matrixFlopsPerToken, measureGemmRate } from "./computeBound.ts";
+import type { EvalBenchBounds, EvalBenchModelResult, EvalBenchRequest, EvalBenchResult } from "./eval-page.ts";
+import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
 
 /**
- * Evaluator benchmark (npm run bench:eval): the 0.5B-shaped bench model (.bench/hub/bench/target),
- * a 100-token prompt and 64 greedy tokens, f32 and q4, under onnxruntime-node and in headless
- * Chromium (onnxruntime-web, wasm). Next to each decode rate: the bound that memory bandwidth puts on
- * it, the bytes of weights one decode step reads divided by the memory copy rate measured in the
- * same process (TypedArray.set of 256 MiB, best of 5, on as many threads as the decoder uses).
- * `--no-browser` skips Chromium.
+ * Evaluator benchmark (npm run bench:eval): generated Qwen2.5-0.5B- and 1.5B-shaped models (bf16,
+ * .bench/hub/bench/eval-*), a 100-token prompt and greedy tokens at batch 1, under onnxruntime-node
+ * and in headless Chromium (onnxruntime-web, wasm, on a cross-origin-isolated page so that it has
+ * threads), formats f32 (0.5B only: 1.5B's 5.8 GiB do not fit wasm32), q8 and q4. Each case runs
+ * alone (a child process, a fresh browser) so that its peak memory is its own: Node's peak RSS,
+ * Chromium's summed PSS over all its processes, while it loads the model and generates (the bounds
+ * are measured after that). Next to each rate, two bounds measured in the same
+ * run on the same threads:
+ * - bandwidth: the weight bytes one decode step reads over the memory copy rate (TypedArray.set of
+ *   256 MiB per thread, best of 5);
+ * - compute: the matrix-product rate of the format's own kernels at the model's widths (four layers,
+ *   128 rows at once, bench/computeBound.ts) over the FLOPs a token costs.
+ * Flags: --no-node, --no-browser, --shapes 0.5b,1.5b, --formats f32,q8,q4.
  */
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const REPO = "bench/target";
-const FORMATS: Qwen2OnnxFormat[] = ["f32", "q4"];
+interface BenchShape {
+  label: string;
+  preset: keyof typeof QWEN2_PRESETS;
+  repo: string;
+  formats: readonly Qwen2OnnxFormat[];
+}
+const SHAPES: readonly BenchShape[] = [
+  { label: "0.5b", preset: "qwen2.5-0.5b", repo: "bench/eval-0.5b", formats: ["f32", "q8", "q4"] },
+  { label: "1.5b", preset: "qwen2.5-1.5b", repo: "bench/eval-1.5b", formats: ["q8", "q4"] },
+];
 const PROMPT_TOKENS = 100;
-const NEW_TOKENS = 64;
+const NEW_TOKENS = 32;
 /** The first run pays for lazy initialisation; the best of the runs is reported. */
 const RUNS = 2;
+/** onnxruntime-web's 4-bit kernel decodes at about 1% of the bandwidth bound: fewer tokens, one run. */
+const SLOW_CASE = { newTokens: 8, runs: 1 };
+/** Batch size of every row for now; batched decoding will add rows of 4 and 16. */
+const BATCH = 1;
 const PAGE_PREFIX = "/__eval-bench/";
 const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-/** The issue's target: decode at half the bandwidth bound or better on CPU. */
+/** The issue's target: batch-1 decode at half the bandwidth bound or better on CPU. */
 const TARGET_FRACTION = 0.5;
 
 interface Row {
   where: string;
+  shape: BenchShape;
   format: Qwen2OnnxFormat;
+  newTokens: number;
   result: EvalBenchResult;
+  /** Node: peak RSS of the case's process; Chromium: peak of the summed PSS of its processes. */
+  peakBytes: number;
 }
 
-/**
- * Bytes of weights one decode step reads: every linear layer, lm_head, norms and biases; not the
- * embedding table (one row is gathered) nor the RoPE tables, unless the table is also lm_head.
- */
-function decodeWeightBytes(config: Qwen2Config, format: Qwen2OnnxFormat): number {
-  const { hiddenSize: hidden, intermediateSize, numHeads, numKvHeads, headDim, vocabSize, numLayers } = config;
-  const matrix = (rows: number, columns: number) => {
-    if (format !== "q4") return rows * columns * (format === "f32" ? 4 : 2);
-    const sizes = matMulNBitsSizes(rows, columns);
-    return sizes.codeBytes + sizes.scaleCount * 4 + sizes.zeroPointBytes;
-  };
-  const qkvRows = (numHeads + 2 * numKvHeads) * headDim;
-  const layer = matrix(qkvRows, hidden) + matrix(hidden, numHeads * headDim) + matrix(2 * intermediateSize, hidden) + matrix(hidden, intermediateSize);
-  const vectors = numLayers * (2 * hidden + qkvRows) * 4 + hidden * 4;
-  return numLayers * layer + matrix(vocabSize, hidden) + vectors;
+/** Generates a bench model unless its marker says this generation is already on disk. */
+async function generateEvalModel(shape: BenchShape): Promise<void> {
+  const marker = join(BENCH_DIR, `${shape.repo.replace("/", "-")}.json`);
+  const expected = JSON.stringify({ preset: shape.preset, dtype: "BF16", initSeed: 0 });
+  if ((await readFile(marker, "utf8").catch(() => "")) === expected) return;
+  const started = performance.now();
+  await generateQwen2Model({ dir: repoDir(shape.repo), shape: QWEN2_PRESETS[shape.preset], dtype: "BF16", initSeed: 0 });
+  await writeFile(marker, expected);
+  process.stderr.write(`generated ${shape.repo} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 /**
@@ -99,47 +122,73 @@ async function measureCopyBandwidth(threads: number): Promise<number> {
   }
 }
 
-async function runNode(format: Qwen2OnnxFormat, prompt: number[]): Promise<EvalBenchResult> {
-  const copyBytesPerSecond = await measureCopyBandwidth(availableParallelism());
-  const source = await openFolderSource(repoDir(REPO));
+/**
+ * One onnxruntime-node case, in this (child) process: loads and generates first, records the peak
+ * RSS so far (what the CLI needs), then measures the bounds; prints the result as JSON on the last
+ * line.
+ */
+async function runNodeCase(repo: string, format: Qwen2OnnxFormat, prompt: number[]): Promise<void> {
+  const threads = availableParallelism();
+  const sessionOptions = { intraOpNumThreads: threads };
+  const source = await openFolderSource(repoDir(repo));
   try {
-    const { decoder, buildSeconds, sessionSeconds } = await openNodeDecoder(source, format);
+    const model = await inspectModel(source);
+    let started = performance.now();
+    const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
+    const buildSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
+    const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions });
+    releaseExternalData(built);
+    const sessionSeconds = (performance.now() - started) / 1000;
+    let prefill = 0;
+    let decode = 0;
     try {
-      let prefill = 0;
-      let decode = 0;
       for (let run = 0; run < RUNS; run++) {
         const result = await decoder.generate(prompt, { maxNewTokens: NEW_TOKENS });
         prefill = Math.max(prefill, result.prefillTokensPerSecond);
         decode = Math.max(decode, result.decodeTokensPerSecond);
       }
-      return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, copyBytesPerSecond, threads: availableParallelism() };
     } finally {
       await decoder.release();
     }
+    const peakBytes = process.resourceUsage().maxRSS * 1024;
+    const result: EvalBenchResult = {
+      buildSeconds,
+      sessionSeconds,
+      prefillTokensPerSecond: prefill,
+      decodeTokensPerSecond: decode,
+      threads,
+      copyBytesPerSecond: await measureCopyBandwidth(threads),
+      gemmFlopsPerSecond: await measureGemmRate(ort, readQwen2Config(model.config), format, sessionOptions),
+    };
+    process.stdout.write(`${JSON.stringify({ result, peakBytes })}\n`);
   } finally {
     await source.close?.();
   }
 }
 
-/** Builds the graph and opens its session; the graph's buffers are dropped on return. */
-async function openNodeDecoder(source: Awaited<ReturnType<typeof openFolderSource>>, format: Qwen2OnnxFormat) {
-  let started = performance.now();
-  const model = await inspectModel(source);
-  const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
-  const buildSeconds = (performance.now() - started) / 1000;
-  started = performance.now();
-  const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: availableParallelism() } });
-  return { decoder, buildSeconds, sessionSeconds: (performance.now() - started) / 1000 };
+/** Runs runNodeCase in a child process, so that its peak RSS is this case's alone. */
+async function runNode(shape: BenchShape, format: Qwen2OnnxFormat): Promise<Row> {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--node-case", shape.repo, format], { stdio: ["ignore", "pipe", "inherit"] });
+  let output = "";
+  child.stdout.on("data", (data: Buffer) => (output += data.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`onnxruntime-node case ${shape.repo} ${format} exited with ${code}:\n${output}`);
+  const { result, peakBytes } = JSON.parse(output.trim().split("\n").at(-1)!) as { result: EvalBenchResult; peakBytes: number };
+  return { where: `onnxruntime-node (${result.threads} threads)`, shape, format, newTokens: NEW_TOKENS, result, peakBytes };
 }
 
-async function runBrowser(prompt: number[]): Promise<Row[]> {
+/** Every browser case, each in a fresh Chromium whose processes' summed PSS is sampled throughout. */
+async function runBrowser(shapes: readonly BenchShape[], prompt: number[]): Promise<Row[]> {
   const bundleDir = await mkdtemp(join(tmpdir(), "eval-bench-page-"));
   const hub = await startHubServer({ root: HUB_ROOT, port: 0, host: "127.0.0.1" });
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
   try {
     await build({
       configFile: false,
       logLevel: "error",
+      // onnxruntime-web's build that loads its .wasm from wasmPaths: the default one references the
+      // .wasm by URL, which a library build inlines (76 MB of page.js, 0.6 GB of PSS before anything runs).
+      resolve: { conditions: ["onnxruntime-web-use-extern-wasm", ...defaultClientConditions] },
       build: { outDir: bundleDir, emptyOutDir: true, minify: false, lib: { entry: join(REPO_ROOT, "bench/eval-page.ts"), formats: ["es"], fileName: () => "page.js" } },
     });
     const ortDist = join(createRequire(import.meta.url).resolve("onnxruntime-web"), "..");
@@ -149,75 +198,126 @@ async function runBrowser(prompt: number[]): Promise<Row[]> {
       "ort-wasm-simd-threaded.jsep.wasm": { path: join(ortDist, "ort-wasm-simd-threaded.jsep.wasm"), type: "application/wasm" },
     };
     const rows: Row[] = [];
-    for (const format of FORMATS) {
-      // A fresh page per format: the wasm heap of one model is not handed back to the next.
-      const page = await browser.newPage();
-      // Cross-origin isolation (COOP + COEP) lets onnxruntime-web run wasm threads.
-      const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
-      await page.route(`${hub.url}${PAGE_PREFIX}**`, async (route) => {
-        const name = new URL(route.request().url()).pathname.slice(PAGE_PREFIX.length);
-        if (name === "index.html") return route.fulfill({ headers: isolation, contentType: "text/html", body: `<!doctype html><script type="module" src="page.js"></script>` });
-        const file = files[name];
-        if (!file) return route.fulfill({ status: 404, body: "" });
-        return route.fulfill({ headers: isolation, contentType: file.type, body: await readFile(file.path) });
-      });
-      page.on("pageerror", (error) => process.stderr.write(`page error: ${error.message}\n`));
-      await page.goto(`${hub.url}${PAGE_PREFIX}index.html`);
-      await page.waitForFunction(() => "__evalBench" in window);
-      const request: EvalBenchRequest = { repo: REPO, format, prompt, newTokens: NEW_TOKENS, threads: 2, runs: RUNS };
-      process.stderr.write(`chromium wasm ${format}...\n`);
-      const result = await page.evaluate(
-        (request) => (window as unknown as { __evalBench: { runEvalBench(request: EvalBenchRequest): Promise<EvalBenchResult> } }).__evalBench.runEvalBench(request),
-        request,
-      );
-      rows.push({ where: `chromium wasm (${result.threads} thread${result.threads === 1 ? "" : "s"})`, format, result });
-      await page.close();
+    for (const shape of shapes) {
+      for (const format of shape.formats) {
+        const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+        const memory = sampleTreeRss(await childPid("chromium"));
+        try {
+          const page = await browser.newPage();
+          // Cross-origin isolation (COOP + COEP) lets onnxruntime-web run wasm threads.
+          const isolation = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+          await page.route(`${hub.url}${PAGE_PREFIX}**`, async (route) => {
+            const name = new URL(route.request().url()).pathname.slice(PAGE_PREFIX.length);
+            if (name === "index.html") return route.fulfill({ headers: isolation, contentType: "text/html", body: `<!doctype html><script type="module" src="page.js"></script>` });
+            const file = files[name];
+            if (!file) return route.fulfill({ status: 404, body: "" });
+            return route.fulfill({ headers: isolation, contentType: file.type, body: await readFile(file.path) });
+          });
+          page.on("pageerror", (error) => process.stderr.write(`page error: ${error.message}\n`));
+          await page.goto(`${hub.url}${PAGE_PREFIX}index.html`);
+          await page.waitForFunction(() => "__evalBench" in window);
+          const slow = format === "q4";
+          const request: EvalBenchRequest = {
+            repo: shape.repo,
+            format,
+            prompt,
+            newTokens: slow ? SLOW_CASE.newTokens : NEW_TOKENS,
+            threads: availableParallelism(),
+            runs: slow ? SLOW_CASE.runs : RUNS,
+          };
+          process.stderr.write(`chromium wasm ${shape.label} ${format}...\n`);
+          type BenchPage = { __evalBench: { runModel(request: EvalBenchRequest): Promise<EvalBenchModelResult>; measureBounds(request: EvalBenchRequest): Promise<EvalBenchBounds> } };
+          const measured = await page.evaluate((request) => (window as unknown as BenchPage).__evalBench.runModel(request), request);
+          const peakBytes = memory.peak().pss;
+          const bounds = await page.evaluate((request) => (window as unknown as BenchPage).__evalBench.measureBounds(request), request);
+          const result = { ...measured, ...bounds };
+          rows.push({ where: `chromium wasm (${result.threads} thread${result.threads === 1 ? "" : "s"})`, shape, format, newTokens: request.newTokens, result, peakBytes });
+        } finally {
+          memory.stop();
+          await browser.close();
+        }
+      }
     }
     return rows;
   } finally {
-    await browser.close();
     await hub.close();
     await rm(bundleDir, { recursive: true, force: true });
   }
 }
 
-function printReport(config: Qwen2Config, rows: Row[]): void {
-  const header = ["where", "format", "build s", "session s", "prefill tok/s", "decode tok/s", "weights/token", "copy GB/s", "bound tok/s", "decode / bound"];
+function printReport(rows: Row[], loadAverages: number[]): void {
+  const header = ["where", "model", "format", "batch", "load s", "peak memory", "prefill tok/s", "decode tok/s", "weights/step", "copy GB/s", "bandwidth bound", "decode/bw", "GEMM GFLOP/s", "compute bound", "prefill/compute"];
   const lines = [header];
-  for (const { where, format, result } of rows) {
-    const bytes = decodeWeightBytes(config, format);
-    const bound = result.copyBytesPerSecond / bytes;
+  for (const { where, shape, format, result, peakBytes } of rows) {
+    const config = presetConfig(shape);
+    const bytes = qwen2OnnxWeightBytes(config, format).perDecodeStep;
+    const bandwidthBound = result.copyBytesPerSecond / bytes;
+    const computeBound = result.gemmFlopsPerSecond / matrixFlopsPerToken(config);
     lines.push([
       where,
+      shape.label,
       format,
-      result.buildSeconds.toFixed(1),
-      result.sessionSeconds.toFixed(1),
+      String(BATCH),
+      (result.buildSeconds + result.sessionSeconds).toFixed(1),
+      `${(peakBytes / 1e9).toFixed(2)} GB`,
       result.prefillTokensPerSecond.toFixed(1),
       result.decodeTokensPerSecond.toFixed(2),
       `${(bytes / 1e6).toFixed(0)} MB`,
       (result.copyBytesPerSecond / 1e9).toFixed(1),
-      bound.toFixed(2),
-      `${((100 * result.decodeTokensPerSecond) / bound).toFixed(0)}%`,
+      `${bandwidthBound.toFixed(2)} tok/s`,
+      `${((100 * result.decodeTokensPerSecond) / bandwidthBound).toFixed(0)}%`,
+      (result.gemmFlopsPerSecond / 1e9).toFixed(1),
+      `${computeBound.toFixed(1)} tok/s`,
+      `${((100 * result.prefillTokensPerSecond) / computeBound).toFixed(0)}%`,
     ]);
   }
   const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
   process.stdout.write(`\n${lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")).join("\n")}\n`);
-  process.stdout.write(`\nprompt ${PROMPT_TOKENS} tokens, ${NEW_TOKENS} new tokens, best of ${RUNS} runs; target: decode at ${100 * TARGET_FRACTION}% of the bound or more on CPU\n`);
+  const tokens = [...new Set(rows.map((row) => row.newTokens))].join(" or ");
+  process.stdout.write(
+    `\nprompt ${PROMPT_TOKENS} tokens, ${tokens} new tokens, best of ${RUNS} runs (chromium q4: ${SLOW_CASE.newTokens} tokens, ${SLOW_CASE.runs} run); load = build + session; ` +
+      `target: decode at ${100 * TARGET_FRACTION}% of the bandwidth bound or more on CPU\n` +
+      `load average (1, 5, 15 min) before: ${loadAverages.map((value) => value.toFixed(2)).join(", ")}; after: ${loadavg().map((value) => value.toFixed(2)).join(", ")}\n`,
+  );
+}
+
+function presetConfig(shape: BenchShape): Qwen2Config {
+  const preset = QWEN2_PRESETS[shape.preset];
+  return { ...preset, headDim: preset.hiddenSize / preset.numHeads };
 }
 
 async function main(): Promise<void> {
-  await generateBenchModels();
-  const config = readQwen2Config(JSON.parse(await readFile(join(repoDir(REPO), "config.json"), "utf8")) as Record<string, unknown>);
-  // Token ids spread over the vocabulary: decoding speed does not depend on which ids they are.
-  const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 7919 + 13) % config.vocabSize);
-  const rows: Row[] = [];
-  for (const format of FORMATS) {
-    process.stderr.write(`onnxruntime-node ${format}...\n`);
-    const result = await runNode(format, prompt);
-    rows.push({ where: `onnxruntime-node (${result.threads} threads)`, format, result });
+  const args = process.argv.slice(2);
+  const promptFor = (config: Qwen2Config) => Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 7919 + 13) % config.vocabSize);
+  const caseAt = args.indexOf("--node-case");
+  if (caseAt >= 0) {
+    const [repo, format] = [args[caseAt + 1]!, args[caseAt + 2] as Qwen2OnnxFormat];
+    const config = readQwen2Config(JSON.parse(await readFile(join(repoDir(repo), "config.json"), "utf8")) as Record<string, unknown>);
+    await runNodeCase(repo, format, promptFor(config));
+    return;
   }
-  if (!process.argv.includes("--no-browser")) rows.push(...(await runBrowser(prompt)));
-  printReport(config, rows);
+  const shapesAt = args.indexOf("--shapes");
+  const wanted = shapesAt >= 0 ? args[shapesAt + 1]!.split(",") : SHAPES.map((shape) => shape.label);
+  const formatsAt = args.indexOf("--formats");
+  const formats = formatsAt >= 0 ? args[formatsAt + 1]!.split(",") : undefined;
+  const shapes = SHAPES.filter((shape) => wanted.includes(shape.label)).map((shape) => ({
+    ...shape,
+    formats: shape.formats.filter((format) => formats?.includes(format) ?? true),
+  }));
+  for (const shape of shapes) await generateEvalModel(shape);
+  const loadAverages = loadavg();
+  const rows: Row[] = [];
+  if (!args.includes("--no-node")) {
+    for (const shape of shapes) {
+      for (const format of shape.formats) {
+        process.stderr.write(`onnxruntime-node ${shape.label} ${format}...\n`);
+        rows.push(await runNode(shape, format));
+      }
+    }
+  }
+  // Token ids spread over the vocabulary (the same for both shapes): decoding speed does not depend on which ids they are.
+  if (!args.includes("--no-browser")) rows.push(...(await runBrowser(shapes, promptFor(presetConfig(SHAPES[0]!)))));
+  printReport(rows, loadAverages);
 }
 
 await main();

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "vite";
 import { q4ReferenceWeights } from "../test/helpers/q4Reference.ts";
+import { dynamicQuantizeLinearByCall, q8ReferenceWeights } from "../test/helpers/q8Reference.ts";
 import { referenceLogits } from "../test/helpers/qwen2Reference.ts";
 import { GQA_UNTIED, randomQwen2Weights } from "../test/helpers/randomQwen2Weights.ts";
 import type { EvalOnnxCase, EvalOnnxResult } from "./eval-onnx-page.ts";
@@ -147,6 +148,34 @@ for (const executionProvider of ["wasm", "webgpu"] as const) {
         expect(result.tokens).toHaveLength(NEW_TOKENS);
         expect(result.batchTokens[1][0], "generateBatch at batch 1 gives generate's tokens").toEqual(result.tokens);
         expect(result.batchTokens[3], "the same tokens at batch sizes 1 and 3").toEqual(result.batchTokens[1]);
+      });
+    }
+    if (executionProvider === "wasm") {
+      /**
+       * q8 (int8 weights, DynamicQuantizeLinear + MatMulInteger) on wasm against the float64 pass over the
+       * dequantised weights that quantises each linear layer's input as DynamicQuantizeLinear does, call
+       * by call (the prompt in one call, then one token per call, or the whole sequence in one call when
+       * recomputed): 1e-4 of the logit scale, as on onnxruntime-node (test/eval-onnx-q8.test.ts).
+       */
+      test("wasm, q8: prompt logits, greedy tokens and KV-cache steps against the float64 pass with quantised activations", async () => {
+        const request: EvalOnnxCase = { shape: GQA_UNTIED, seed: SEED, format: "q8", q4AccuracyLevel: 0, executionProvider: "wasm", kvCacheOnGpu: false, prompt: PROMPT, newTokens: NEW_TOKENS, batchPrompts: BATCH_PROMPTS };
+        const result = await page.evaluate((request) => window.__evalOnnx.runEvalOnnxCase(request), request);
+        const weights = q8ReferenceWeights(GQA_UNTIED, randomQwen2Weights(GQA_UNTIED, SEED));
+        const tolerance = 1e-4;
+        const pass = (sequence: number[], calls: number[]) => referenceLogits(GQA_UNTIED, weights, sequence, { quantizeLinearInputs: dynamicQuantizeLinearByCall(calls) });
+        const measured = [relativeDifference(result.promptLogits, pass(PROMPT, [PROMPT.length]))];
+        const sequence = [...PROMPT];
+        for (let step = 0; step < result.cachedSteps.length; step++) {
+          const cached = lastRow(pass(sequence, [PROMPT.length, ...Array.from({ length: step }, () => 1)]));
+          measured.push(relativeDifference(result.cachedSteps[step]!, cached), relativeDifference(result.recomputedSteps[step]!, lastRow(pass(sequence, [sequence.length]))));
+          const sorted = [...cached].sort((a, b) => b - a);
+          expect(sorted[0]! - sorted[1]!).toBeGreaterThan(2 * tolerance * Math.max(...cached.map(Math.abs)));
+          expect(result.tokens[step]).toBe(cached.indexOf(sorted[0]!));
+          sequence.push(result.tokens[step]!);
+        }
+        console.log(`wasm q8: max difference ${Math.max(...measured).toExponential(2)} of the logit scale; ${result.decodeTokensPerSecond.toFixed(1)} tokens/s`);
+        expect(Math.max(...measured)).toBeLessThanOrEqual(tolerance);
+        expect(result.tokens).toHaveLength(NEW_TOKENS);
       });
     }
   });

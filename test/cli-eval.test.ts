@@ -38,7 +38,7 @@ describe("merge-studio eval", () => {
   it("dumps the prompt's last logits and the greedy tokens of a float64 forward pass of the same weights", async () => {
     const ids = [5, 77, 300, 12, 498];
     const out = join(root, "dump.json");
-    const result = await runCli(["eval", "--model", join(root, "tiny"), "--ids", ids.join(","), "--steps", "4", "--dump", out]);
+    const result = await runCli(["eval", "--model", join(root, "tiny"), "--ids", ids.join(","), "--steps", "4", "--dump", out, "--format", "f32"]);
     expect(result.stderr).toContain("wrote");
     expect(result.code).toBe(0);
     const dump = JSON.parse(await readFile(out, "utf8")) as { logits: number[]; greedy_ids: number[] };
@@ -162,6 +162,6 @@ describe("merge-studio eval", () => {
 
     const format = await runCli(["eval", "--model", join(root, "tiny"), "--format", "int3"]);
     expect(format.code).toBe(2);
-    expect(format.stderr).toContain('--format must be one of f32, f16, q4, got "int3"');
+    expect(format.stderr).toContain('--format must be one of f32, f16, q8, q4, got "int3"');
   });
 });

@@ -48,7 +48,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       problems: { type: "string" },
       prompt: { type: "string", default: PROMPT_PRESETS[0]!.id },
       "max-new-tokens": { type: "string", default: "512" },
-      format: { type: "string", default: "f32" },
+      format: { type: "string", default: "q8" },
       batch: { type: "string", default: "auto" },
       ids: { type: "string" },
       steps: { type: "string", default: "8" },

@@ -30,7 +30,7 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --problems 1,2,3    these problems (0-based lines of the test set) instead
   --prompt P          zero-shot-boxed (default) | think-step-by-step | eight-shot-cot
   --max-new-tokens N  (default 512)
-  --format F          f32 (default) | f16 | q4 (4-bit MatMulNBits, block 32)
+  --format F          q8 (default: int8 weights and activations; CPU) | f32 | f16 | q4 (4-bit MatMulNBits, block 32; for WebGPU)
   --batch N           problems answered at once, 1 to 256, or auto (default: from the model's
                       size, the prompts' length and the machine's memory, at most 16)
   --json FILE         also write the problems, every answer and the summary as JSON

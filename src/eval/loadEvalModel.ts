@@ -2,6 +2,9 @@ import type { ModelInfo } from "../core/model/inspectModel.ts";
 import { readTextFile } from "../core/sources/ModelSource.ts";
 import { OnnxCausalDecoder, type OnnxCausalDecoderOptions, type OnnxRuntime } from "./decoder/OnnxCausalDecoder.ts";
 import { buildQwen2Onnx, type Qwen2OnnxFormat, type TensorLoader } from "./onnx/buildQwen2Onnx.ts";
+import { qwen2OnnxWeightBytes } from "./onnx/qwen2OnnxWeightBytes.ts";
+import { readQwen2Config } from "./onnx/readQwen2Config.ts";
+import { releaseExternalData } from "./onnx/releaseExternalData.ts";
 import type { LoadedEvalModel, LoadPhase } from "./runGsm8kEvaluation.ts";
 import { loadTokenizer, type EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 
@@ -36,9 +39,48 @@ export interface EvalModelSource {
   tokenizer: EvalTokenizer;
 }
 
+/** wasm32 memory: 4 GiB at most, whatever the machine has. */
+export const WASM_MEMORY_BYTES = 4 * 2 ** 30;
+/**
+ * Weights that onnxruntime-web's wasm provider may hold: the rest of its 4 GiB is kept for what a
+ * session needs besides (a weight's packed copy while it is prepacked, activations, the KV cache).
+ */
+export const WASM_WEIGHT_LIMIT_BYTES = 3 * 2 ** 30;
+
+/** A model too large for WebAssembly memory in the chosen format, refused before anything is read. */
+export class ModelTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelTooLargeError";
+  }
+}
+
+const gibibytes = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * Refuses a model whose weights in `format` do not fit onnxruntime-web's wasm memory, naming the
+ * size, the 4 GB limit and the formats that fit.
+ */
+export function assertFitsWasmMemory(configJson: Record<string, unknown>, format: Qwen2OnnxFormat): void {
+  const config = readQwen2Config(configJson);
+  const bytes = qwen2OnnxWeightBytes(config, format).total;
+  if (bytes <= WASM_WEIGHT_LIMIT_BYTES) return;
+  const fitting = (["q8", "q4"] as const)
+    .filter((candidate) => candidate !== format)
+    .map((candidate) => ({ candidate, bytes: qwen2OnnxWeightBytes(config, candidate).total }))
+    .filter((option) => option.bytes <= WASM_WEIGHT_LIMIT_BYTES)
+    .map((option) => `${option.candidate} (${gibibytes(option.bytes)})`);
+  throw new ModelTooLargeError(
+    `in format ${format} this model's weights take ${gibibytes(bytes)}, more than WebAssembly can hold: its memory stops at ${gibibytes(WASM_MEMORY_BYTES)} ` +
+      `(wasm32), of which ${gibibytes(WASM_WEIGHT_LIMIT_BYTES)} may be weights; ` +
+      (fitting.length > 0 ? `choose ${fitting.join(" or ")}` : "no format fits: evaluate a smaller model, or use onnxruntime-node (merge-studio eval)"),
+  );
+}
+
 /**
  * Builds the ONNX graph of a model in `format` from its tensors and opens an onnxruntime session
- * on it; the graph's buffers are dropped once the session holds the weights.
+ * on it; the graph's buffers are freed once the session holds the weights. On the wasm execution
+ * provider, a model too large for WebAssembly memory in `format` is refused before anything is read.
  */
 export async function loadEvalModel(
   ort: OnnxRuntime,
@@ -47,6 +89,8 @@ export async function loadEvalModel(
   options: OnnxCausalDecoderOptions & { signal?: AbortSignal; onPhase?: (phase: LoadPhase) => void } = {},
 ): Promise<LoadedEvalModel> {
   const { signal, onPhase, ...decoderOptions } = options;
+  const providers = (decoderOptions.sessionOptions?.executionProviders ?? []).map((provider) => (typeof provider === "string" ? provider : provider.name));
+  if (providers.includes("wasm")) assertFitsWasmMemory(source.config, format);
   // Generation needs the last position's logits only: all of them would be prompt x vocabulary
   // floats per prefill (about 550 MB for an 8-shot prompt with Qwen's vocabulary).
   const built = await buildQwen2Onnx(source.config, {
@@ -58,6 +102,11 @@ export async function loadEvalModel(
   });
   onPhase?.({ phase: "session" });
   const weightBytes = built.externalData.reduce((sum, file) => sum + file.data.byteLength, 0);
-  const decoder = await OnnxCausalDecoder.create(ort, built, decoderOptions);
-  return { generator: decoder, tokenizer: source.tokenizer, config: built.config, weightBytes };
+  try {
+    const decoder = await OnnxCausalDecoder.create(ort, built, decoderOptions);
+    return { generator: decoder, tokenizer: source.tokenizer, config: built.config, weightBytes };
+  } finally {
+    // The session holds its own copy (or there is none): free the built files now, not at the next collection.
+    releaseExternalData(built);
+  }
 }

@@ -54,6 +54,19 @@ export const QWEN2_PRESETS = {
     rmsNormEps: 1e-6,
     maxPositionEmbeddings: 32768,
   },
+  /** Qwen2.5-1.5B-Instruct: 1.54B parameters, about 3.1 GB in bf16. */
+  "qwen2.5-1.5b": {
+    hiddenSize: 1536,
+    intermediateSize: 8960,
+    numLayers: 28,
+    numHeads: 12,
+    numKvHeads: 2,
+    vocabSize: QWEN2_5_VOCAB_SIZE,
+    tieWordEmbeddings: true,
+    ropeTheta: 1_000_000,
+    rmsNormEps: 1e-6,
+    maxPositionEmbeddings: 32768,
+  },
 } as const satisfies Record<string, Qwen2Shape>;
 
 export type Qwen2TensorKind = "weight" | "bias" | "norm";

@@ -23,6 +23,11 @@ export interface ReferenceOptions {
    * float16 it mirrors a graph that casts around float16 matrix products.
    */
   roundLinearInputsAndOutputs?: (value: number) => number;
+  /**
+   * Applied to the whole input of each linear layer ([positions, features], once per input: q, k
+   * and v share theirs): with DynamicQuantizeLinear's rounding it mirrors a q8 graph's activations.
+   */
+  quantizeLinearInputs?: (x: Float64Array) => Float64Array;
 }
 
 /**
@@ -33,7 +38,8 @@ export function referenceLogits(shape: ReferenceShape, weights: (name: string) =
   const { hiddenSize: hidden, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps } = shape;
   const round = options.roundLinearInputsAndOutputs ?? ((value: number) => value);
   const n = ids.length;
-  const linear = (x: Float64Array, columns: number, weight: Float64Array, outputs: number, bias?: Float64Array): Float64Array => {
+  const linear = (input: Float64Array, columns: number, weight: Float64Array, outputs: number, bias?: Float64Array): Float64Array => {
+    const x = options.quantizeLinearInputs ? options.quantizeLinearInputs(input) : input;
     const y = new Float64Array(n * outputs);
     for (let row = 0; row < n; row++) {
       for (let out = 0; out < outputs; out++) {

@@ -11,6 +11,7 @@ import {
 const ELEMENT_BYTES: Record<OnnxDataType, number> = {
   [OnnxDataType.FLOAT]: 4,
   [OnnxDataType.UINT8]: 1,
+  [OnnxDataType.INT8]: 1,
   [OnnxDataType.INT32]: 4,
   [OnnxDataType.INT64]: 8,
   [OnnxDataType.BOOL]: 1,

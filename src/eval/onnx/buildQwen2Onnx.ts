@@ -1,6 +1,7 @@
 import { float32BitsToFloat16Bits } from "../../core/numeric/float16.ts";
 import { OnnxDataType, type OnnxAttributeValue } from "./encodeOnnxModel.ts";
 import { OnnxGraphBuilder, type BuiltOnnxModel } from "./OnnxGraphBuilder.ts";
+import { quantizeInt8PerChannel } from "./quantizeInt8PerChannel.ts";
 import { matMulNBitsSizes, Q4_BLOCK_SIZE, quantizeMatMulNBits } from "./quantizeMatMulNBits.ts";
 import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
 
@@ -12,11 +13,29 @@ import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
  *   stay float32, so the overflow-prone sums (RMS norm, residual) never run in float16. For WebGPU
  *   (needs the adapter feature shader-f16); onnxruntime's CPU provider runs these products in
  *   float32 after casting, so there f16 only rounds the weights;
- * - q4: linear layers and lm_head as com.microsoft MatMulNBits (4 bits, blocks of 32, see
- *   quantizeMatMulNBits) with float32 activations; the embedding table stays float32 for Gather.
+ * - q8 (for CPU: onnxruntime-node, wasm): linear layers, lm_head and the embedding table int8 with
+ *   one scale per output channel (see quantizeInt8PerChannel), activations quantised to uint8 per
+ *   call (DynamicQuantizeLinear: one scale and zero point over the whole input), MatMulInteger, and
+ *   the int32 result scaled back to float32 (activation scale x channel scale). The table is stored
+ *   once, transposed ([hidden, vocab], as lm_head's MatMulInteger needs it); the embedding gathers
+ *   its columns and scales them. Chosen by measurement (24 layers of the 0.5B MLP, one thread,
+ *   decode step / prefill of 64 tokens, in a one-off script; onnxruntime 1.30 on an AMD EPYC with
+ *   AVX-512 VNNI): onnxruntime-node f32 22 ms / 257 ms, MatMulInteger 3.0 ms / 68 ms,
+ *   com.microsoft DynamicQuantizeMatMul 3.0 / 73, MatMulIntegerToFloat 3.1 / 71, 8-bit MatMulNBits
+ *   (blocks of 32, accuracy_level 4) 3.6 / 184, 4-bit 4.0 / 201; onnxruntime-web wasm f32 25 / 916,
+ *   MatMulInteger 33 / 392, DynamicQuantizeMatMul 34 / 374, MatMulIntegerToFloat 33 / 392, uint8
+ *   weights with zero point 128 47 / 583, 8-bit MatMulNBits 892 / 1865, 4-bit 813 / 3551. The
+ *   three int8 forms tie; MatMulInteger is standard ONNX. On wasm an int8 decode step is 1.3x
+ *   slower than f32's (its int8 kernel, not memory, is the limit) but prefill is 2.3x faster, the
+ *   session loads 6x faster and the weights take a quarter of the memory: a 1.5B model fits wasm32
+ *   only so. On x86 CPUs without VNNI, onnxruntime's u8s8 kernel (VPMADDUBSW) may saturate a pair of
+ *   large products (onnxruntime's quantization docs);
+ * - q4 (for WebGPU): linear layers and lm_head as com.microsoft MatMulNBits (4 bits, blocks of 32,
+ *   see quantizeMatMulNBits) with float32 activations; the embedding table stays float32 for Gather.
+ *   Slow on CPU (microsoft/onnxruntime#23004).
  */
-export type Qwen2OnnxFormat = "f32" | "f16" | "q4";
-export const QWEN2_ONNX_FORMATS: readonly Qwen2OnnxFormat[] = ["f32", "f16", "q4"];
+export type Qwen2OnnxFormat = "f32" | "f16" | "q8" | "q4";
+export const QWEN2_ONNX_FORMATS: readonly Qwen2OnnxFormat[] = ["f32", "f16", "q8", "q4"];
 
 /** Reads one transformers tensor (e.g. "model.layers.0.mlp.up_proj.weight") as row-major float32 values. */
 export type TensorLoader = (name: string) => Promise<Float32Array>;
@@ -146,7 +165,24 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
   const linear = (x: string, name: string, sources: Array<{ name: string; rows: number }>, columns: number, bias?: string): string => {
     const rows = sources.reduce((sum, source) => sum + source.rows, 0);
     let y: string;
-    if (format === "q4") {
+    if (format === "q8") {
+      const weight = { codes: `${name}.q8_codes_transposed`, scales: `${name}.q8_scales` };
+      b.weightGroup(
+        [
+          { name: weight.codes, dataType: OnnxDataType.INT8, dims: [columns, rows] },
+          { name: weight.scales, dataType: OnnxDataType.FLOAT, dims: [rows] },
+        ],
+        async ([codes, scales]) => {
+          const out = { codes: new Int8Array(codes!.buffer, codes!.byteOffset, codes!.byteLength), scales: new Float32Array(scales!.buffer, scales!.byteOffset, rows), outRows: rows };
+          let rowOffset = 0;
+          for (const source of sources) {
+            quantizeInt8PerChannel(await loadChecked(source.name, [source.rows, columns]), source.rows, columns, out, rowOffset);
+            rowOffset += source.rows;
+          }
+        },
+      );
+      y = q8MatMul(x, weight);
+    } else if (format === "q4") {
       const sizes = matMulNBitsSizes(rows, columns);
       const names = { codes: `${name}.q4_codes`, scales: `${name}.q4_scales`, zeroPoints: `${name}.q4_zero_points` };
       b.weightGroup(
@@ -184,6 +220,30 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
       y = half ? b.op("Cast", [b.op("MatMul", [b.op("Cast", [x], { to: int(OnnxDataType.FLOAT16) }), weight])], { to: int(OnnxDataType.FLOAT) }) : b.op("MatMul", [x, weight]);
     }
     return bias ? b.op("Add", [y, bias]) : y;
+  };
+
+  /** x [.., K] times int8 codes [K, N] with per-column scales, activations quantised to uint8 on the fly. */
+  const q8MatMul = (x: string, weight: { codes: string; scales: string }): string => {
+    const [quantized, scale, zeroPoint] = b.opMulti("DynamicQuantizeLinear", [x], 3);
+    const product = b.op("MatMulInteger", [quantized!, weight.codes, zeroPoint!]);
+    return b.op("Mul", [b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) }), b.op("Mul", [scale!, weight.scales])]);
+  };
+  /** q8: a [vocab, hidden] table as int8 codes [hidden, vocab] (transposed) and one scale per vocabulary row. */
+  const q8Table = (name: string): { codes: string; scales: string } => {
+    const table = { codes: `${name}.q8_codes_transposed`, scales: `${name}.q8_scales` };
+    b.weightGroup(
+      [
+        { name: table.codes, dataType: OnnxDataType.INT8, dims: [hidden, vocabSize] },
+        { name: table.scales, dataType: OnnxDataType.FLOAT, dims: [vocabSize] },
+      ],
+      async ([codes, scales]) =>
+        quantizeInt8PerChannel(await loadChecked(name, [vocabSize, hidden]), vocabSize, hidden, {
+          codes: new Int8Array(codes!.buffer, codes!.byteOffset, codes!.byteLength),
+          scales: new Float32Array(scales!.buffer, scales!.byteOffset, vocabSize),
+          outRows: vocabSize,
+        }),
+    );
+    return table;
   };
 
   const rmsNorm = (x: string, weightName: string): string => {
@@ -258,9 +318,18 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
       : b.weight(name, OnnxDataType.FLOAT, [vocabSize, hidden], async (into) =>
           new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4).set(await loadChecked(name, [vocabSize, hidden])),
         );
-  const embedding = tableWeight(embedName);
-  let hiddenStates = b.op("Gather", [embedding, inputIds], { axis: int(0) });
-  if (format === "f16") hiddenStates = b.op("Cast", [hiddenStates], { to: int(OnnxDataType.FLOAT) });
+  const q8Embedding = format === "q8" ? q8Table(embedName) : undefined;
+  const embedding = q8Embedding ? undefined : tableWeight(embedName);
+  let hiddenStates: string;
+  if (q8Embedding) {
+    // Columns of the transposed table ([hidden, 1, sequence]) to [1, sequence, hidden], times each row's scale.
+    const codes = b.op("Transpose", [b.op("Gather", [q8Embedding.codes, inputIds], { axis: int(1) })], { perm: ints([1, 2, 0]) });
+    const scales = b.op("Unsqueeze", [b.op("Gather", [q8Embedding.scales, inputIds], { axis: int(0) }), b.int64([-1])]);
+    hiddenStates = b.op("Mul", [b.op("Cast", [codes], { to: int(OnnxDataType.FLOAT) }), scales]);
+  } else {
+    hiddenStates = b.op("Gather", [embedding!, inputIds], { axis: int(0) });
+    if (format === "f16") hiddenStates = b.op("Cast", [hiddenStates], { to: int(OnnxDataType.FLOAT) });
+  }
   const queryScale = b.float32([1 / Math.sqrt(headDim)], []);
   const qkvSplit = b.int64([numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim]);
   const gateUpSplit = b.int64([intermediateSize, intermediateSize]);
@@ -327,11 +396,13 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
   const finalNormed = rmsNorm(hiddenStates, "model.norm.weight");
   const lmHeadName = config.tieWordEmbeddings ? embedName : "lm_head.weight";
   let logits: string;
-  if (format === "q4") {
+  if (format === "q8") {
+    logits = q8MatMul(finalNormed, config.tieWordEmbeddings ? q8Embedding! : q8Table(lmHeadName));
+  } else if (format === "q4") {
     logits = linear(finalNormed, "lm_head", [{ name: lmHeadName, rows: vocabSize }], hidden);
   } else {
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares the embedding's initializer.
-    const lmHead = config.tieWordEmbeddings ? embedding : tableWeight(lmHeadName);
+    const lmHead = config.tieWordEmbeddings ? embedding! : tableWeight(lmHeadName);
     let rows = b.op("Reshape", [finalNormed, b.int64([-1, hidden])]);
     if (format === "f16") rows = b.op("Cast", [rows], { to: int(OnnxDataType.FLOAT16) });
     let product = b.op("Gemm", [rows, lmHead], { transB: int(1) });

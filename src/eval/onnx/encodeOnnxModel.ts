@@ -4,6 +4,7 @@ import { ProtobufWriter } from "./ProtobufWriter.ts";
 export const OnnxDataType = {
   FLOAT: 1,
   UINT8: 2,
+  INT8: 3,
   INT32: 6,
   INT64: 7,
   BOOL: 9,

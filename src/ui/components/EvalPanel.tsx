@@ -11,8 +11,18 @@ import { EvalResults } from "./EvalResults.tsx";
 import { inputClass, primaryButtonClass, secondaryButtonClass } from "./styles.ts";
 
 const ROLE_LABELS: Record<EvalRole, string> = { target: "Target", merged: "Merged (current recipe)", plus: "Plus", minus: "Minus" };
-/** Measured by bench:eval: on WebAssembly float32 decodes fastest (onnxruntime-web's 4-bit kernel is slow there); float16 needs WebGPU's shader-f16. */
-const FORMAT_LABELS: Record<Qwen2OnnxFormat, string> = { f32: "float32 (best on CPU)", f16: "float16 (WebGPU with shader-f16)", q4: "4-bit, blocks of 32 (WebGPU; slow on CPU)" };
+/**
+ * Measured by bench:eval: on WebAssembly int8 (q8) loads a quarter of float32's bytes and prefills
+ * faster; onnxruntime-web's 4-bit kernel is slow there; float16 needs WebGPU's shader-f16.
+ */
+const FORMAT_LABELS: Record<Qwen2OnnxFormat, string> = {
+  q8: "int8 with int8 activations (CPU)",
+  f32: "float32",
+  f16: "float16 (WebGPU with shader-f16)",
+  q4: "4-bit, blocks of 32 (WebGPU; slow on CPU)",
+};
+/** The format the panel picks for each provider; changing the provider moves the format along unless the user chose another. */
+const DEFAULT_FORMATS: Record<EvalExecutionProvider, Qwen2OnnxFormat> = { wasm: "q8", webgpu: "q4" };
 
 /** GSM8K on the target and the merged model (and optionally plus / minus), in this browser. */
 export function EvalPanel() {
@@ -126,7 +136,10 @@ export function EvalPanel() {
             <label htmlFor={`${id}-provider`} className="text-sm font-medium text-slate-700">
               Runs on
             </label>
-            <select id={`${id}-provider`} value={state.evalProvider} onChange={(event) => state.setEvalSettings({ evalProvider: event.target.value as EvalExecutionProvider })} className={inputClass}>
+            <select id={`${id}-provider`} value={state.evalProvider} onChange={(event) => {
+                const provider = event.target.value as EvalExecutionProvider;
+                state.setEvalSettings({ evalProvider: provider, ...(state.evalFormat === DEFAULT_FORMATS[state.evalProvider] ? { evalFormat: DEFAULT_FORMATS[provider] } : {}) });
+              }} className={inputClass}>
               <option value="wasm">CPU (WebAssembly)</option>
               <option value="webgpu">GPU (WebGPU)</option>
             </select>

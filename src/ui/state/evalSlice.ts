@@ -87,7 +87,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
   evalPresetId: PROMPT_PRESETS[0]!.id,
   evalPrompt: PROMPT_PRESETS[0]!.template,
   evalRoles: { target: true, merged: true, plus: false, minus: false },
-  evalFormat: "f32",
+  evalFormat: "q8",
   evalProvider: "wasm",
   evalMaxNewTokens: 512,
   evalBatch: "",

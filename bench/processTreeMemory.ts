@@ -1,0 +1,50 @@
+import { readdir, readFile } from "node:fs/promises";
+
+const RSS_SAMPLE_MS = 200;
+
+/** The pid of this process's child named `command` (as /proc/<pid>/comm has it). */
+export async function childPid(command: string): Promise<number> {
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = await readFile(`/proc/${name}/status`, "utf8").catch(() => "");
+    if (/^Name:\s+(.+)$/m.exec(status)?.[1] === command && /^PPid:\s+(\d+)/m.exec(status)?.[1] === String(process.pid)) return Number(name);
+  }
+  throw new Error(`no child process named ${command}`);
+}
+
+/**
+ * Samples the summed RSS of a process and all its descendants from /proc every RSS_SAMPLE_MS, and
+ * their summed PSS: RSS counts the pages Chromium's processes share (its binary, shared memory)
+ * once per process, PSS splits them, so the PSS sum is the memory the browser really holds.
+ */
+export function sampleTreeRss(rootPid: number): { reset(): void; peak(): { rss: number; pss: number }; stop(): void } {
+  let peak = { rss: 0, pss: 0 };
+  const sample = async () => {
+    const parents = new Map<number, number>();
+    const rssOf = new Map<number, number>();
+    for (const name of await readdir("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      const status = await readFile(`/proc/${name}/status`, "utf8").catch(() => "");
+      const ppid = /^PPid:\s+(\d+)/m.exec(status);
+      const rssKb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+      if (ppid) parents.set(Number(name), Number(ppid[1]));
+      if (rssKb) rssOf.set(Number(name), Number(rssKb[1]) * 1024);
+    }
+    const inTree = (pid: number): boolean => pid === rootPid || (pid > 1 && parents.has(pid) && inTree(parents.get(pid)!));
+    let rss = 0;
+    let pss = 0;
+    for (const [pid, bytes] of rssOf) {
+      if (!inTree(pid)) continue;
+      rss += bytes;
+      const rollup = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+      pss += Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0) * 1024;
+    }
+    peak = { rss: Math.max(peak.rss, rss), pss: Math.max(peak.pss, pss) };
+  };
+  const timer = setInterval(() => void sample(), RSS_SAMPLE_MS);
+  return {
+    reset: () => (peak = { rss: 0, pss: 0 }),
+    peak: () => peak,
+    stop: () => clearInterval(timer),
+  };
+}
