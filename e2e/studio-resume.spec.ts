@@ -118,7 +118,9 @@ test("the start-up sweep keeps unfinished merges that have a journal, the newest
       await file.write(text);
       await file.close();
     };
+    // As the merge worker writes it: a sequence number on the first line, then the journal.
     const journal = (alpha: number) =>
+      "0\n" +
       JSON.stringify({
         format: "merge-studio-journal/1",
         created_at: "2026-01-01T00:00:00.000Z",
@@ -131,7 +133,7 @@ test("the start-up sweep keeps unfinished merges that have a journal, the newest
     await write("newer-merged", "merge-journal.json", journal(1));
     await write("other-recipe-merged", "merge-journal.json", journal(0.5));
     await write("finished-merged", "model.safetensors", "weights");
-    await write("unreadable-merged", "merge-journal.json", "{ not a journal");
+    await write("unreadable-merged", "merge-journal.json", "0\n{ not a journal");
   });
   const second = await context.newPage();
   await second.goto("/?e2e=1");
