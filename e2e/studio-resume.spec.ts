@@ -103,3 +103,47 @@ test("a tab closed mid-merge: the same recipe link offers Resume, which ends wit
   // The finished merge holds no journal any more: a later visit offers no Resume.
   expect([...(await readOpfsFolder(second, ["merges", folderName])).keys()]).not.toContain("merge-journal.json");
 });
+
+test("the start-up sweep keeps unfinished merges that have a journal, the newest per recipe, and removes the rest", async ({ context }) => {
+  const first = await context.newPage();
+  await first.goto("/?e2e=1");
+  // This page's own start-up sweep is done before the entries are made.
+  await first.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
+  await first.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry("merges", { recursive: true }).catch(() => undefined);
+    const merges = await root.getDirectoryHandle("merges", { create: true });
+    const write = async (folder: string, path: string, text: string) => {
+      const file = await (await (await merges.getDirectoryHandle(folder, { create: true })).getFileHandle(path, { create: true })).createWritable();
+      await file.write(text);
+      await file.close();
+    };
+    // As the merge worker writes it: a sequence number on the first line, then the journal.
+    const journal = (alpha: number) =>
+      "0\n" +
+      JSON.stringify({
+        format: "merge-studio-journal/1",
+        created_at: "2026-01-01T00:00:00.000Z",
+        identity: { recipe: { method: "task_arithmetic", parameters: { alpha } }, inputs: { target: { repo: "demo/a", revision: "0".repeat(40) } } },
+        finished: {},
+        checkpoint: null,
+      });
+    await write("older-merged", "merge-journal.json", journal(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await write("newer-merged", "merge-journal.json", journal(1));
+    await write("other-recipe-merged", "merge-journal.json", journal(0.5));
+    await write("finished-merged", "model.safetensors", "weights");
+    await write("unreadable-merged", "merge-journal.json", "0\n{ not a journal");
+  });
+  const second = await context.newPage();
+  await second.goto("/?e2e=1");
+  const removed = await second.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
+  expect(removed.sort()).toEqual(["finished-merged", "older-merged", "unreadable-merged"]);
+  const left = await second.evaluate(async () => {
+    const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges");
+    const names: string[] = [];
+    for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+    return names.sort();
+  });
+  expect(left).toEqual(["newer-merged", "other-recipe-merged"]);
+});

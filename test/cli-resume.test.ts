@@ -65,11 +65,12 @@ interface JournalView {
  * Runs the real CLI through the slow Hub, polls OUT.partial/merge-journal.json, and kills the
  * process with SIGKILL as soon as `when` holds for the journal. Returns the journal seen then.
  */
-async function mergeAndKill(out: string, when: (journal: JournalView) => boolean): Promise<JournalView> {
+async function mergeAndKill(out: string, when: (journal: JournalView) => boolean, signal: NodeJS.Signals = "SIGKILL"): Promise<{ journal: JournalView; code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...mergeArgs(slowHub.url, out)], { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // "close": the process has exited and its stderr is read to the end.
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   const journalPath = join(`${out}.partial`, "merge-journal.json");
@@ -78,9 +79,9 @@ async function mergeAndKill(out: string, when: (journal: JournalView) => boolean
     const text = await readFile(journalPath, "utf8").catch(() => undefined);
     const journal = text === undefined ? undefined : (JSON.parse(text) as JournalView);
     if (journal && when(journal)) {
-      child.kill("SIGKILL");
-      await exited;
-      return journal;
+      child.kill(signal);
+      const code = await exited;
+      return { journal, code, stderr };
     }
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
@@ -119,7 +120,7 @@ describe("merge --resume after kill -9 gives the bytes of an uninterrupted merge
   for (const [name, when] of points) {
     it(name, async () => {
       const out = join(root, `killed-${points.findIndex(([other]) => other === name)}`);
-      const seen = await mergeAndKill(out, when);
+      const { journal: seen } = await mergeAndKill(out, when);
       expect(await exists(out)).toBe(false);
       expect(await exists(join(`${out}.partial`, "merge-journal.json"))).toBe(true);
       const last = JSON.parse(await readFile(join(`${out}.partial`, "merge-journal.json"), "utf8")) as JournalView;
@@ -136,6 +137,16 @@ describe("merge --resume after kill -9 gives the bytes of an uninterrupted merge
     }, 60_000);
   }
 });
+
+it("Ctrl-C keeps the unfinished merge and says how to resume it", async () => {
+  const out = join(root, "interrupted");
+  const { code, stderr, journal } = await mergeAndKill(out, (seen) => Object.keys(seen.finished).length >= 1, "SIGINT");
+  expect(code).toBe(1);
+  expect(stderr).toMatch(/error: interrupted\nthe unfinished merge is kept in .*interrupted\.partial: run the same command with --resume to continue it/);
+  const resumed = await runCli([...mergeArgs(fastHub.url, out), "--resume"]);
+  expect(resumed.code, resumed.stderr).toBe(0);
+  await expectSameAsReference(out, journal.created_at);
+}, 60_000);
 
 describe("merge --resume refuses what it cannot trust, and keeps the unfinished merge", () => {
   let out: string;

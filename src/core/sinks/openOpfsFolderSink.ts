@@ -18,7 +18,37 @@ type WorkerFileHandle = FileSystemFileHandle & { createSyncAccessHandle(): Promi
 
 /** Bytes read at a time when re-hashing a file of an interrupted merge. */
 const VERIFY_CHUNK_BYTES = 8 * 2 ** 20;
-const JOURNAL_TEMPORARY = `${JOURNAL_FILE_NAME}.tmp`;
+
+/**
+ * OPFS cannot rename a file atomically, so the journal is written in place, into two files in turn,
+ * each beginning with a line that holds its sequence number: a write cut short spoils only the file
+ * it was writing, and a reader takes the readable one with the higher number.
+ */
+const JOURNAL_SLOTS = [JOURNAL_FILE_NAME, `${JOURNAL_FILE_NAME}.2`] as const;
+
+/** The newest readable journal of a merge folder in OPFS (its text, and when it was written), if any. */
+export async function readOpfsJournal(folder: FileSystemDirectoryHandle): Promise<{ text: string; modified: number; sequence: number } | undefined> {
+  let newest: { text: string; modified: number; sequence: number } | undefined;
+  for (const slot of JOURNAL_SLOTS) {
+    const file = await folder
+      .getFileHandle(slot)
+      .then((handle) => handle.getFile())
+      .catch(() => undefined);
+    const content = await file?.text().catch(() => undefined);
+    if (!file || content === undefined) continue;
+    const line = /^(\d+)\n/.exec(content);
+    if (!line) continue;
+    const text = content.slice(line[0].length);
+    try {
+      JSON.parse(text);
+    } catch {
+      continue;
+    }
+    const sequence = Number(line[1]);
+    if (!newest || sequence > newest.sequence) newest = { text, modified: file.lastModified, sequence };
+  }
+  return newest;
+}
 
 /** Opens `merges/` of the origin private file system. */
 export async function openOpfsMergesFolder(): Promise<FileSystemDirectoryHandle> {
@@ -32,12 +62,7 @@ export async function openOpfsMergesFolder(): Promise<FileSystemDirectoryHandle>
  * src/ui/merge/opfsMergeOwnership.ts), or with `resume` the folder of an unfinished merge. Files are
  * written through synchronous access handles, so this sink runs in a dedicated worker only. OPFS
  * cannot rename a folder, so the folder exists from the start: what marks it complete is `commit`
- * resolving, which removes the journal; `abort` removes the folder.
- *
- * OPFS has no atomic rename either, so the journal is replaced in three steps: the new text is
- * written and flushed to merge-journal.json.tmp, the old journal removed, the temporary moved in.
- * A reader takes merge-journal.json, else the temporary: the temporary can be incomplete only
- * while the old journal still exists.
+ * resolving, which removes the journal (see JOURNAL_SLOTS); `abort` removes the folder.
  */
 export async function openOpfsFolderSink(name: string, options: { resume?: boolean } = {}): Promise<FolderSink & { name: string }> {
   const merges = await openOpfsMergesFolder();
@@ -56,7 +81,7 @@ export async function openOpfsFolderSink(name: string, options: { resume?: boole
     return directory.getFileHandle(parts.at(-1)!, { create });
   };
   const accessHandle = async (path: string, create: boolean) => {
-    const handle = await (((await fileHandle(path, create)) as WorkerFileHandle).createSyncAccessHandle());
+    const handle = await ((await fileHandle(path, create)) as WorkerFileHandle).createSyncAccessHandle();
     open.add(handle);
     return handle;
   };
@@ -103,14 +128,16 @@ export async function openOpfsFolderSink(name: string, options: { resume?: boole
   };
   const changed = (path: string, what: string) =>
     new ResumeError(`merges/${name}/${path}: ${what} do not match the SHA-256 recorded in the journal when they were written: the file was changed or corrupted since`);
-  const readText = async (path: string) => {
-    const file = await fileHandle(path, false).catch(() => undefined);
-    return file ? (await file.getFile()).text() : undefined;
-  };
   const closeAll = () => {
     for (const handle of open) handle.close();
     open.clear();
   };
+  // The journal's files stay open from here to the end. In Chromium, opening one while a shard's
+  // file was open (a handle per journal write) sometimes never settled, and the merge stalled.
+  const resumed = options.resume ? await readOpfsJournal(folder) : undefined;
+  let journalSequence = (resumed?.sequence ?? -1) + 1;
+  const journalHandles: SyncAccessHandle[] = [];
+  for (const slot of JOURNAL_SLOTS) journalHandles.push(await accessHandle(slot, true));
 
   return {
     name,
@@ -144,25 +171,19 @@ export async function openOpfsFolderSink(name: string, options: { resume?: boole
       }
     },
     async readJournal() {
-      return (await readText(JOURNAL_FILE_NAME)) ?? (await readText(JOURNAL_TEMPORARY));
+      return resumed?.text;
     },
     async writeJournal(text) {
-      const handle = await accessHandle(JOURNAL_TEMPORARY, true);
-      try {
-        const bytes = new TextEncoder().encode(text);
-        handle.truncate(0);
-        for (let done = 0; done < bytes.byteLength; ) done += handle.write(bytes.subarray(done), { at: done });
-        handle.flush();
-      } finally {
-        closeHandle(handle);
-      }
-      await folder.removeEntry(JOURNAL_FILE_NAME).catch(() => undefined);
-      const temporary = (await folder.getFileHandle(JOURNAL_TEMPORARY)) as FileSystemFileHandle & { move(name: string): Promise<void> };
-      await temporary.move(JOURNAL_FILE_NAME);
+      const handle = journalHandles[journalSequence % 2]!;
+      const bytes = new TextEncoder().encode(`${journalSequence}\n${text}`);
+      handle.truncate(0);
+      for (let done = 0; done < bytes.byteLength; ) done += handle.write(bytes.subarray(done), { at: done });
+      handle.flush();
+      journalSequence++;
     },
     async commit() {
       closeAll();
-      for (const path of [JOURNAL_FILE_NAME, JOURNAL_TEMPORARY]) await folder.removeEntry(path).catch(() => undefined);
+      for (const slot of JOURNAL_SLOTS) await folder.removeEntry(slot).catch(() => undefined);
       return name;
     },
     async abort() {

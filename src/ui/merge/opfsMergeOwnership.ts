@@ -1,6 +1,6 @@
 import { parseMergeJournal, type MergeJournal } from "../../core/engine/mergeJournal.ts";
 import { JOURNAL_FILE_NAME } from "../../core/sinks/FolderSink.ts";
-import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
+import { openOpfsMergesFolder, readOpfsJournal } from "../../core/sinks/openOpfsFolderSink.ts";
 
 /**
  * Which tab owns which entry of OPFS merges/: a tab holds a Web Lock named after each merge folder
@@ -69,23 +69,16 @@ export interface UnfinishedMerge {
   modified: number;
 }
 
-/** The journal of merges/<name>/, if it is a folder with a readable one (the temporary when a replace was cut short). */
+/** The journal of merges/<name>/, if it is a folder with a readable one. */
 async function readUnfinishedMerge(merges: FileSystemDirectoryHandle, name: string): Promise<UnfinishedMerge | undefined> {
   const folder = await merges.getDirectoryHandle(name).catch(() => undefined);
-  if (!folder) return undefined;
-  for (const path of [JOURNAL_FILE_NAME, `${JOURNAL_FILE_NAME}.tmp`]) {
-    const file = await folder
-      .getFileHandle(path)
-      .then((handle) => handle.getFile())
-      .catch(() => undefined);
-    if (!file) continue;
-    try {
-      return { folder: name, journal: parseMergeJournal(await file.text(), `merges/${name}/${path}`), modified: file.lastModified };
-    } catch {
-      return undefined;
-    }
+  const journal = folder && (await readOpfsJournal(folder));
+  if (!journal) return undefined;
+  try {
+    return { folder: name, journal: parseMergeJournal(journal.text, `merges/${name}/${JOURNAL_FILE_NAME}`), modified: journal.modified };
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 /** The unfinished merges in OPFS that no tab holds, newest first. */
