@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acquireFolderLock } from "../src/core/node/acquireFolderLock.ts";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
 import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
@@ -39,7 +40,7 @@ beforeAll(async () => {
     await generateQwen2Model({ dir: join(root, "hub", repos[role]), shape: QWEN2_PRESETS.tiny, dtype: "BF16", initSeed: 7, variantSeed: variants[role] });
     await cp(join(root, "hub", repos[role]), local(role), { recursive: true });
   }
-  slowHub = await startHubServer({ root: join(root, "hub"), port: 0, faults: { delayMs: 300 } });
+  slowHub = await startHubServer({ root: join(root, "hub"), port: 0, faults: { delayMs: 400 } });
   fastHub = await startHubServer({ root: join(root, "hub"), port: 0 });
   reference = join(root, "reference");
   const result = await runCli(localArgs(reference));
@@ -221,13 +222,24 @@ describe("two merges into the same --out cannot race", () => {
   it("a stale lock of a process that no longer runs is taken over", async () => {
     const out = join(root, "stale-lock");
     const dead = spawnSync(process.execPath, ["-e", ""]).pid;
-    const { hostname } = await import("node:os");
     await writeFile(`${out}.lock`, JSON.stringify({ pid: dead, host: hostname(), started: "2026-01-01T00:00:00.000Z", token: "x" }));
     const result = await runCli(localArgs(out));
     expect(result.code, result.stderr).toBe(0);
     await expectSameAsReference(out);
     expect(await exists(`${out}.lock`)).toBe(false);
   }, 60_000);
+
+  it("a lock naming this process's own pid is stale (an earlier process with the same pid, as after a container restart)", async () => {
+    const path = join(root, "own-pid.lock");
+    await writeFile(path, JSON.stringify({ pid: process.pid, host: hostname(), started: "2026-01-01T00:00:00.000Z", token: "earlier" }));
+    const lock = await acquireFolderLock(path, "own-pid");
+    expect(JSON.parse(await readFile(path, "utf8"))).toMatchObject({ pid: process.pid, host: hostname() });
+    expect(JSON.parse(await readFile(path, "utf8")).token).not.toBe("earlier");
+    // A live holder (the lock just taken) refuses the next one, whatever the process.
+    await expect(acquireFolderLock(path, "own-pid")).rejects.toThrow(`own-pid is being written by another merge (process ${process.pid}, since `);
+    await lock.release();
+    expect(await exists(path)).toBe(false);
+  });
 
   it("two merges started together: one writes the folder, the other is refused", async () => {
     const out = join(root, "together");

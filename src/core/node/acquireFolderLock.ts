@@ -43,9 +43,11 @@ export async function acquireFolderLock(path: string, what: string): Promise<Fol
       } finally {
         await handle.close();
       }
+      heldTokens.add(owner.token);
       return {
         path,
         async release() {
+          heldTokens.delete(owner.token);
           const current = await readFile(path, "utf8").catch(() => undefined);
           if (current === text) await unlink(path).catch(() => undefined);
         },
@@ -56,7 +58,7 @@ export async function acquireFolderLock(path: string, what: string): Promise<Fol
     const seen = await readFile(path, "utf8").catch(() => undefined);
     if (seen === undefined) continue;
     const holder = parseOwner(seen);
-    if (!holder || holder.host !== hostname() || isRunning(holder.pid)) {
+    if (!holder || holder.host !== hostname() || isHeld(holder)) {
       const who = holder ? `process ${holder.pid}${holder.host !== hostname() ? ` on ${holder.host}` : ""}, since ${holder.started}` : "a process this tool cannot identify";
       throw new FolderLockedError(
         `${what} is being written by another merge (${who}): lock file ${path}. Wait for it to end; if no merge is running (the pid now belongs to another program), remove the lock file`,
@@ -83,15 +85,23 @@ async function takeOverStale(path: string, stale: string): Promise<void> {
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockOwner>;
-    if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && typeof value.started === "string") return value as LockOwner;
+    if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && typeof value.started === "string" && typeof value.token === "string") return value as LockOwner;
   } catch {
     // Not a lock this tool wrote.
   }
   return undefined;
 }
 
-/** Whether a process with this pid exists (EPERM: it exists but belongs to another user). */
-function isRunning(pid: number): boolean {
+/** Tokens of the locks this process holds. */
+const heldTokens = new Set<string>();
+
+/**
+ * Whether the lock's holder still runs. A lock naming this very pid is held only if this process
+ * took it; otherwise it is a stale one of an earlier process that had the same pid (a container
+ * restarted). Another pid is held while a process with it exists (EPERM: another user's).
+ */
+function isHeld({ pid, token }: LockOwner): boolean {
+  if (pid === process.pid) return heldTokens.has(token);
   try {
     process.kill(pid, 0);
     return true;
