@@ -91,7 +91,8 @@ async function main(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     const usageError = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     process.stderr.write(`error: ${oneLineMessage(message)}\n${usageError ? `\nusage: ${command.usage}\n` : ""}`);
-    return usageError ? 2 : 1;
+    // A command may choose its status (a merge stopped by SIGTERM exits 143, as a shell reports it).
+    return (error as { exitCode?: number }).exitCode ?? (usageError ? 2 : 1);
   }
 }
 

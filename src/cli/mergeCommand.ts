@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { constants as osConstants } from "node:os";
 import { parseFloatDtype } from "../core/dtypes.ts";
 import { oneLineMessage } from "../core/messages/safeText.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
@@ -66,8 +67,9 @@ export async function mergeCommand(args: string[]): Promise<void> {
     // Every read in flight listens to this one signal: a dozen at once is expected, not a leak.
     setMaxListeners(100, controller.signal);
     // Ctrl-C and SIGTERM (kill, a scheduler, a container stop) stop the merge the same way: the
-    // unfinished merge and its journal are kept for --resume. A second signal ends the process at once.
-    const onSignal = (signal: NodeJS.Signals) => controller.abort(new Error(`interrupted by ${signal}`));
+    // unfinished merge and its journal are kept for --resume, and the exit status is a shell's for
+    // that signal (130, 143). A second signal ends the process at once.
+    const onSignal = (signal: NodeJS.Signals) => controller.abort(Object.assign(new Error(`interrupted by ${signal}`), { exitCode: 128 + osConstants.signals[signal] }));
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
     try {
@@ -90,7 +92,8 @@ export async function mergeCommand(args: string[]): Promise<void> {
       }).catch((error: unknown) => {
         const reason = error instanceof Error ? error.message : String(error);
         if (error instanceof ResumeError) throw new Error(`cannot resume ${sink.partial}: ${reason}. Merge without --resume to start again (this removes it).`);
-        throw new Error(`${reason}; the unfinished merge is kept in ${sink.partial}: run the same command with --resume to continue it`);
+        const exitCode = (error as { exitCode?: number }).exitCode;
+        throw Object.assign(new Error(`${reason}; the unfinished merge is kept in ${sink.partial}: run the same command with --resume to continue it`), { exitCode });
       });
       progress.finish();
       const gbps = result.bytesWritten / result.seconds / 1e9;
