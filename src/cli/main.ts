@@ -8,12 +8,14 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
 
   T, P, M           local folders, or Hub repo ids (ORG/NAME or ORG/NAME@REVISION)
   --alpha A         scale of (plus - minus); 0 gives the target, negative subtracts (default 1)
-  --out DIR         output folder, written as DIR.partial and renamed when complete
+  --out DIR         output folder, written as DIR.partial and renamed when complete; DIR.lock
+                    keeps a second merge from writing it at the same time
   --out-dtype D     bf16 | f16 | f32 (default: the target's dtype)
   --shard-size S    largest shard, e.g. 5GB (default), 500MB
   --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes differ
   --hub-url URL     Hub to use (default https://huggingface.co); token from HF_TOKEN
-  --force           replace DIR if it exists
+  --force           replace DIR if it exists, and delete a DIR.partial that is not an unfinished
+                    merge of this tool (without it, such a folder is left alone and refused)
   --resume          continue the unfinished merge in DIR.partial (interrupted, killed, network lost):
                     the recipe and inputs must be the same; finished shards are verified by SHA-256
   --checkpoint-every S
@@ -89,7 +91,8 @@ async function main(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     const usageError = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     process.stderr.write(`error: ${oneLineMessage(message)}\n${usageError ? `\nusage: ${command.usage}\n` : ""}`);
-    return usageError ? 2 : 1;
+    // A command may choose its status (a merge stopped by SIGTERM exits 143, as a shell reports it).
+    return (error as { exitCode?: number }).exitCode ?? (usageError ? 2 : 1);
   }
 }
 

@@ -1,6 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { constants as osConstants } from "node:os";
 import { parseFloatDtype } from "../core/dtypes.ts";
 import { oneLineMessage } from "../core/messages/safeText.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
@@ -8,8 +7,9 @@ import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel } from "../core/model/inspectModel.ts";
 import { planMerge, type MergePlan, type Role } from "../core/plan/planMerge.ts";
 import { parseByteSize } from "../core/safetensors/planShards.ts";
-import { openNodeFolderSink } from "../core/node/openNodeFolderSink.ts";
-import { JOURNAL_FILE_NAME, ResumeError } from "../core/sinks/FolderSink.ts";
+import { openNodeFolderSink, type NodeFolderSink } from "../core/node/openNodeFolderSink.ts";
+import { ResumeError } from "../core/sinks/FolderSink.ts";
+import { outputFolderPaths } from "../core/node/outputFolderPaths.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
 import { describeHubStatus, type HubStatus } from "../core/sources/hubStatus.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
@@ -40,6 +40,8 @@ export async function mergeCommand(args: string[]): Promise<void> {
   if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
   for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required`);
   if (!values.out && !values.check) throw new UsageError("--out is required");
+  // A path that names no folder of its own is refused before any input is read.
+  if (values.out !== undefined) outputFolderPaths(values.out);
   const outDtype = values["out-dtype"] === undefined ? undefined : parseFloatDtype(values["out-dtype"]);
   const shardSize = parseByteSize(values["shard-size"]);
   const checkpointBytes = values["checkpoint-every"] === undefined ? undefined : parseByteSize(values["checkpoint-every"]);
@@ -60,15 +62,19 @@ export async function mergeCommand(args: string[]): Promise<void> {
       throw new Error(`cannot merge: ${errors[0]!.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ""}`);
     }
     if (values.check) return;
-    const journal = await chooseJournal(values.out!, values.resume);
-    const sink = await openNodeFolderSink(values.out!, { force: values.force, keepPartial: journal === "resume" });
     const progress = createProgressPrinter();
     const controller = new AbortController();
     // Every read in flight listens to this one signal: a dozen at once is expected, not a leak.
     setMaxListeners(100, controller.signal);
-    const onSignal = () => controller.abort(new Error("interrupted"));
+    // Ctrl-C and SIGTERM (kill, a scheduler, a container stop) stop the merge the same way: the
+    // unfinished merge and its journal are kept for --resume, and the exit status is a shell's for
+    // that signal (130, 143). A second signal ends the process at once.
+    const onSignal = (signal: NodeJS.Signals) => controller.abort(Object.assign(new Error(`interrupted by ${signal}`), { exitCode: 128 + osConstants.signals[signal] }));
     process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
     try {
+      const sink = await openNodeFolderSink(values.out!, { force: values.force, resume: values.resume });
+      const journal = chooseJournal(sink, values.resume);
       const result = await writeMergedModel(plan, sink, {
         shardSize,
         sharedChunkBuffers: true,
@@ -80,13 +86,14 @@ export async function mergeCommand(args: string[]): Promise<void> {
         onResume: (report) => {
           const continued = report.continuedFile ? `, ${report.continuedFile} continued from its last checkpoint` : "";
           process.stderr.write(
-            `resuming ${values.out}.partial: ${report.verifiedFiles.length} finished shard(s) verified${continued}; ${formatBytes(report.bytesDone)} of ${formatBytes(report.bytesTotal)} already done\n`,
+            `resuming ${sink.partial}: ${report.verifiedFiles.length} finished shard(s) verified${continued}; ${formatBytes(report.bytesDone)} of ${formatBytes(report.bytesTotal)} already done\n`,
           );
         },
       }).catch((error: unknown) => {
         const reason = error instanceof Error ? error.message : String(error);
-        if (error instanceof ResumeError) throw new Error(`cannot resume ${values.out}.partial: ${reason}. Merge without --resume to start again (this removes it).`);
-        throw new Error(`${reason}; the unfinished merge is kept in ${values.out}.partial: run the same command with --resume to continue it`);
+        if (error instanceof ResumeError) throw new Error(`cannot resume ${sink.partial}: ${reason}. Merge without --resume to start again (this removes it).`);
+        const exitCode = (error as { exitCode?: number }).exitCode;
+        throw Object.assign(new Error(`${reason}; the unfinished merge is kept in ${sink.partial}: run the same command with --resume to continue it`), { exitCode });
       });
       progress.finish();
       const gbps = result.bytesWritten / result.seconds / 1e9;
@@ -95,6 +102,7 @@ export async function mergeCommand(args: string[]): Promise<void> {
       );
     } finally {
       process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     }
   } finally {
     await Promise.all(sources.map((source) => source.close?.()));
@@ -102,18 +110,22 @@ export async function mergeCommand(args: string[]): Promise<void> {
 }
 
 /**
- * Whether to resume the merge in OUT.partial or start anew, saying which on stderr. Without
- * --resume an earlier OUT.partial is removed, as it always was; with --resume and no journal to
- * resume from, the merge starts from the beginning, so that a retry loop can pass --resume always.
+ * Whether to resume the merge in OUT.partial or start anew, saying which on stderr, from what the
+ * sink found there. Without --resume an unfinished merge of this tool is replaced, as it always
+ * was: it holds nothing but output this command can write again, and refusing would break the
+ * documented retry (`merge` after a failed `--resume`). With --resume and no journal to resume
+ * from, the merge starts from the beginning, so that a retry loop can pass --resume always.
  */
-async function chooseJournal(out: string, resume: boolean): Promise<"start" | "resume"> {
-  const partial = `${out}.partial`;
-  const exists = (path: string) => stat(path).then(() => true, () => false);
-  const [hasPartial, hasJournal] = await Promise.all([exists(partial), exists(join(partial, JOURNAL_FILE_NAME))]);
-  if (resume && hasJournal) return "resume";
-  if (resume) process.stderr.write(`nothing to resume: ${hasPartial ? `${partial} holds no merge journal` : `no ${partial}`}; starting the merge from the beginning\n`);
-  else if (hasJournal) process.stderr.write(`removing the unfinished merge in ${partial} and starting again (pass --resume to continue it instead)\n`);
-  else if (hasPartial) process.stderr.write(`removing ${partial}, left by an earlier merge\n`);
+function chooseJournal(sink: NodeFolderSink, resume: boolean): "start" | "resume" {
+  const { partial, found } = sink;
+  if (resume && found.kind === "journal") return "resume";
+  const forced = found.kind === "foreign" ? `${partial} was not an unfinished merge of this tool (${found.reason}): removed it (--force)` : undefined;
+  if (resume) {
+    const why = forced ?? (found.kind === "empty" ? `${partial} was empty` : `no ${partial}`);
+    process.stderr.write(`nothing to resume: ${why}; starting the merge from the beginning\n`);
+  } else if (found.kind === "journal") process.stderr.write(`removing the unfinished merge in ${partial} and starting again (pass --resume to continue it instead)\n`);
+  else if (found.kind === "empty") process.stderr.write(`removing ${partial}, an empty folder left by an earlier merge\n`);
+  else if (forced) process.stderr.write(`${forced}; starting the merge\n`);
   return "start";
 }
 

@@ -1,31 +1,69 @@
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { lstat, open, readFile, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { JOURNAL_FILE_NAME, ResumeError, type FileSink, type FolderSink, type WrittenFile } from "../sinks/FolderSink.ts";
+import { acquireFolderLock } from "./acquireFolderLock.ts";
+import { fileSystemError } from "./fileSystemError.ts";
+import { inspectPartialFolder, type PartialFolderState } from "./inspectPartialFolder.ts";
+import { makeFolders } from "./makeFolders.ts";
+import { outputFolderPaths } from "./outputFolderPaths.ts";
 import { startSha256Worker, type IncrementalSha256 } from "./startSha256Worker.ts";
 
 /** Bytes read at a time when re-hashing a file of an interrupted merge. */
 const VERIFY_CHUNK_BYTES = 8 * 2 ** 20;
 
+export interface NodeFolderSinkOptions {
+  /** Replace an existing OUT, and delete an OUT.partial that is not an unfinished merge of this tool. */
+  force?: boolean;
+  /** Keep an OUT.partial that holds a merge journal, to resume the merge it holds. */
+  resume?: boolean;
+}
+
+export interface NodeFolderSink extends FolderSink {
+  /** The output folder, normalised (outputFolderPaths). */
+  readonly out: string;
+  readonly partial: string;
+  /** What OUT.partial held when the sink opened: kept when `resume` and `journal`, else removed. */
+  readonly found: PartialFolderState;
+}
+
 /**
  * Writes into `OUT.partial/` and renames it to `OUT/` on commit, so an interrupted merge never
- * leaves a folder that looks complete. An existing OUT is refused unless `force`. An existing
- * OUT.partial is removed, unless `keepPartial` (to resume the merge it holds). SHA-256 is computed on
- * a worker thread while the bytes are written (startSha256Worker): give it chunks in
- * SharedArrayBuffers and it hashes them where they lie.
+ * leaves a folder that looks complete. The path is normalised first (`out/` is `out`). While open,
+ * the sink holds the lock file `OUT.lock` (acquireFolderLock), so a second merge into the same
+ * folder is refused, naming the first; the lock is released on commit, abort and keep.
+ * An existing OUT is refused unless `force`. An existing OUT.partial is kept when `resume` and it
+ * holds a journal; otherwise it is removed when it is empty or an unfinished merge of this tool
+ * (inspectPartialFolder), and refused unless `force` when it holds anything else. SHA-256 is
+ * computed on a worker thread while the bytes are written (startSha256Worker): give it chunks in
+ * SharedArrayBuffers and it hashes them where they lie. Every file handle is closed on every path;
+ * file system errors name the file and say what is wrong (fileSystemError).
  */
-export async function openNodeFolderSink(outDir: string, options: { force?: boolean; keepPartial?: boolean } = {}): Promise<FolderSink> {
-  const exists = await stat(outDir).then(() => true, () => false);
-  if (exists && !options.force) {
-    throw new Error(`${outDir} already exists; choose another output folder or pass --force to replace it`);
+export async function openNodeFolderSink(outDir: string, options: NodeFolderSinkOptions = {}): Promise<NodeFolderSink> {
+  const { out, partial, lock: lockPath } = outputFolderPaths(outDir);
+  await makeFolders(dirname(out));
+  const lock = await acquireFolderLock(lockPath, out);
+  let found: PartialFolderState;
+  try {
+    const exists = await lstat(out).then(() => true, () => false);
+    if (exists && !options.force) {
+      throw new Error(`${out} already exists; choose another output folder or pass --force to replace it`);
+    }
+    found = await inspectPartialFolder(partial);
+    if (found.kind === "foreign" && !options.force) {
+      throw new Error(`${partial} exists and is not an unfinished merge of this tool (${found.reason}); it is left alone: move it away, or pass --force to delete it`);
+    }
+    if (found.kind !== "absent" && !(options.resume && found.kind === "journal")) await rm(partial, { recursive: true, force: true });
+    await makeFolders(partial);
+  } catch (error) {
+    await lock.release();
+    throw error;
   }
-  const partial = `${outDir}.partial`;
-  if (!options.keepPartial) await rm(partial, { recursive: true, force: true });
-  await mkdir(partial, { recursive: true });
   const journalPath = join(partial, JOURNAL_FILE_NAME);
   const openFiles = new Set<{ close(): Promise<WrittenFile> }>();
   const hasher = startSha256Worker();
 
-  const appendTo = (handle: FileHandle, hash: IncrementalSha256, size: number): FileSink => {
+  const appendTo = (path: string, handle: FileHandle, hash: IncrementalSha256, size: number): FileSink => {
+    const full = join(partial, path);
     let durable: Promise<unknown> = Promise.resolve();
     const sink: FileSink = {
       async write(bytes) {
@@ -37,6 +75,8 @@ export async function openNodeFolderSink(outDir: string, options: { force?: bool
             const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, size + done);
             done += bytesWritten;
           }
+        } catch (error) {
+          throw fileSystemError(error, full, "write");
         } finally {
           await hashed;
         }
@@ -46,14 +86,14 @@ export async function openNodeFolderSink(outDir: string, options: { force?: bool
         // Taken now: the worker hashes in order, so the snapshot covers exactly the bytes written so far.
         const written = size;
         const snapshot = hash.snapshot().then((sha256) => ({ size: written, sha256 }));
-        const synced = Promise.all([durable.then(() => handle.datasync()), snapshot]).then(([, taken]) => taken);
+        const synced = Promise.all([durable.then(() => handle.datasync().catch((error: unknown) => Promise.reject(fileSystemError(error, full, "write")))), snapshot]).then(([, taken]) => taken);
         durable = synced.catch(() => undefined);
         return synced;
       },
       async close() {
         openFiles.delete(sink);
         await durable;
-        await handle.close();
+        await handle.close().catch((error: unknown) => Promise.reject(fileSystemError(error, full, "write")));
         return { size, sha256: await hash.digest() };
       },
     };
@@ -79,10 +119,14 @@ export async function openNodeFolderSink(outDir: string, options: { force?: bool
     new ResumeError(`${join(partial, path)}: ${what} do not match the SHA-256 recorded in the journal when they were written: the file was changed or corrupted since`);
 
   return {
+    out,
+    partial,
+    found,
     async createFile(path) {
       const full = join(partial, path);
-      await mkdir(dirname(full), { recursive: true });
-      return appendTo(await open(full, "w"), hasher.create(), 0);
+      await makeFolders(dirname(full));
+      const handle = await open(full, "w").catch((error: unknown) => Promise.reject(fileSystemError(error, full, "create")));
+      return appendTo(path, handle, hasher.create(), 0);
     },
     async reopenFile(path, prefix) {
       const handle = await open(join(partial, path), "r+");
@@ -90,7 +134,7 @@ export async function openNodeFolderSink(outDir: string, options: { force?: bool
         const { hash } = await hashPrefix(path, handle, prefix.size);
         if ((await hash.snapshot()) !== prefix.sha256) throw changed(path, `its first ${prefix.size} bytes`);
         await handle.truncate(prefix.size);
-        return appendTo(handle, hash, prefix.size);
+        return appendTo(path, handle, hash, prefix.size);
       } catch (error) {
         await handle.close();
         throw error;
@@ -116,30 +160,45 @@ export async function openNodeFolderSink(outDir: string, options: { force?: bool
     },
     async writeJournal(text) {
       const temporary = `${journalPath}.tmp`;
-      const handle = await open(temporary, "w");
+      const handle = await open(temporary, "w").catch((error: unknown) => Promise.reject(fileSystemError(error, temporary, "create")));
       try {
         await writeFile(handle, text);
         await handle.datasync();
+      } catch (error) {
+        throw fileSystemError(error, temporary, "write");
       } finally {
         await handle.close();
       }
       await rename(temporary, journalPath);
     },
     async commit() {
-      for (const path of [journalPath, `${journalPath}.tmp`]) await rm(path, { force: true });
+      // Renamed with its journal, which is removed from OUT after: should the rename fail, OUT.partial
+      // still holds the journal, and --resume finishes the merge.
+      await rm(`${journalPath}.tmp`, { force: true });
+      await closeAll();
       await hasher.close();
-      if (options.force) await rm(outDir, { recursive: true, force: true });
-      await rename(partial, outDir);
-      return outDir;
+      if (options.force) await rm(out, { recursive: true, force: true });
+      await rename(partial, out).catch((error: unknown) => Promise.reject(fileSystemError(error, `${partial} to ${out}`, "rename")));
+      await rm(join(out, JOURNAL_FILE_NAME), { force: true });
+      await lock.release();
+      return out;
     },
     async abort() {
-      await closeAll();
-      await hasher.close();
-      await rm(partial, { recursive: true, force: true });
+      try {
+        await closeAll();
+        await hasher.close();
+        await rm(partial, { recursive: true, force: true });
+      } finally {
+        await lock.release();
+      }
     },
     async keep() {
-      await closeAll();
-      await hasher.close();
+      try {
+        await closeAll();
+        await hasher.close();
+      } finally {
+        await lock.release();
+      }
     },
   };
 
