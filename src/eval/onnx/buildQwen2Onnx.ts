@@ -101,6 +101,11 @@ const DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES = 2 ** 30;
 const ONNX_OPSET = 17;
 const IR_VERSION = 8;
 const FLOAT32_LOWEST = -3.4028234663852886e38;
+/** Smallest positive normal float32: the scale of an all-zero activation row, so no division is by 0. */
+export const FLOAT32_MIN_NORMAL = 2 ** -126;
+/** q8 activations: code = round(x / scale) + 128 in 1..255, scale = max |row| / 127. */
+export const Q8_ACTIVATION_MAX_CODE = 127;
+export const Q8_ACTIVATION_ZERO_POINT = 128;
 
 const int = (value: number): OnnxAttributeValue => ({ type: "int", value });
 const ints = (value: number[]): OnnxAttributeValue => ({ type: "ints", value });
@@ -222,11 +227,22 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     return bias ? b.op("Add", [y, bias]) : y;
   };
 
-  /** x [.., K] times int8 codes [K, N] with per-column scales, activations quantised to uint8 on the fly. */
+  const q8ActivationMaxCode = b.float32([Q8_ACTIVATION_MAX_CODE], []);
+  const q8ActivationZeroPointFloat = b.float32([Q8_ACTIVATION_ZERO_POINT], []);
+  const q8ActivationZeroPoint = b.uint8([Q8_ACTIVATION_ZERO_POINT], []);
+  const float32Min = b.float32([FLOAT32_MIN_NORMAL], []);
+  /**
+   * x [.., K] times int8 codes [K, N] with per-column scales. Each row of x (one token of one batch
+   * row) is quantised on its own, symmetrically: scale = max(max |x_row| / 127, FLT_MIN), code =
+   * Round(x / scale) (halves to even) + 128 as uint8, zero point 128; so a row's result depends on
+   * that row alone, never on the other rows of its batch or call.
+   */
   const q8MatMul = (x: string, weight: { codes: string; scales: string }): string => {
-    const [quantized, scale, zeroPoint] = b.opMulti("DynamicQuantizeLinear", [x], 3);
-    const product = b.op("MatMulInteger", [quantized!, weight.codes, zeroPoint!]);
-    return b.op("Mul", [b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) }), b.op("Mul", [scale!, weight.scales])]);
+    const largest = b.op("ReduceMax", [b.op("Abs", [x])], { axes: ints([-1]), keepdims: int(1) });
+    const scale = b.op("Max", [b.op("Div", [largest, q8ActivationMaxCode]), float32Min]);
+    const codes = b.op("Cast", [b.op("Add", [b.op("Round", [b.op("Div", [x, scale])]), q8ActivationZeroPointFloat])], { to: int(OnnxDataType.UINT8) });
+    const product = b.op("MatMulInteger", [codes, weight.codes, q8ActivationZeroPoint]);
+    return b.op("Mul", [b.op("Mul", [b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) }), scale]), weight.scales]);
   };
   /** q8: a [vocab, hidden] table as int8 codes [hidden, vocab] (transposed) and one scale per vocabulary row. */
   const q8Table = (name: string): { codes: string; scales: string } => {
