@@ -14,12 +14,20 @@ import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
  *   (needs the adapter feature shader-f16); onnxruntime's CPU provider runs these products in
  *   float32 after casting, so there f16 only rounds the weights;
  * - q8 (for CPU: onnxruntime-node, wasm): linear layers, lm_head and the embedding table int8 with
- *   one scale per output channel (see quantizeInt8PerChannel), activations quantised to uint8 per
- *   call (DynamicQuantizeLinear: one scale and zero point over the whole input), MatMulInteger, and
- *   the int32 result scaled back to float32 (activation scale x channel scale). The table is stored
- *   once, transposed ([hidden, vocab], as lm_head's MatMulInteger needs it); the embedding gathers
- *   its columns and scales them. Chosen by measurement (24 layers of the 0.5B MLP, one thread,
- *   decode step / prefill of 64 tokens, in a one-off script; onnxruntime 1.30 on an AMD EPYC with
+ *   one scale per output channel (see quantizeInt8PerChannel), activations quantised to uint8 row
+ *   by row (each token of each batch row alone: symmetric, scale max |row| / 127, zero point 128;
+ *   standard ops Abs, ReduceMax, Div, Round, Add, Cast), MatMulInteger, and the int32 result scaled
+ *   back to float32 (row scale x channel scale). The table is stored once, transposed ([hidden,
+ *   vocab], as lm_head's MatMulInteger needs it); the embedding gathers its columns and scales them.
+ *   Per row, so greedy answers do not depend on the batch size, the padding or how tokens are
+ *   grouped into calls; DynamicQuantizeLinear, which takes one scale over the whole input, made them
+ *   depend on all three. Its cost, on the same 24 layers of the 0.5B MLP, one thread, decode step /
+ *   batch-16 step / prefill of 64 tokens, best of 10 rounds on a loaded 2-core machine:
+ *   onnxruntime-node DynamicQuantizeLinear 5.8 / 27.6 / 114 ms, per row 5.6 / 30.7 / 127 ms (per
+ *   row through a per-axis QuantizeLinear 6.6 / 30.2 / 122); onnxruntime-web wasm (in Node) 47.7 /
+ *   167 / 556 ms against 47.0 / 170 / 579 ms: the same decode, prefill up to 10% slower.
+ *   The format was chosen by measurement (24 layers of the 0.5B MLP, one thread, decode step /
+ *   prefill of 64 tokens, in a one-off script; onnxruntime 1.30 on an AMD EPYC with
  *   AVX-512 VNNI): onnxruntime-node f32 22 ms / 257 ms, MatMulInteger 3.0 ms / 68 ms,
  *   com.microsoft DynamicQuantizeMatMul 3.0 / 73, MatMulIntegerToFloat 3.1 / 71, 8-bit MatMulNBits
  *   (blocks of 32, accuracy_level 4) 3.6 / 184, 4-bit 4.0 / 201; onnxruntime-web wasm f32 25 / 916,
