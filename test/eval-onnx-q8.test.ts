@@ -187,19 +187,27 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
       }
     });
 
-    it(`${label}: greedy decoding with the KV cache gives the tokens of the pass with quantised activations`, async () => {
+    it(`${label}: greedy decoding with the KV cache gives the tokens of the pass with quantised activations, up to its first near tie`, async () => {
       const decoder = await openDecoder(shape, weights, "q8");
       try {
         const { tokens } = await decoder.generate(PROMPT, { maxNewTokens: NEW_TOKENS });
         const sequence = [...PROMPT];
+        let decided = 0;
         for (const token of tokens) {
-          const expected = lastRow(referenceLogits(shape, dequantized, sequence, { quantizeLinearInputs: (x, columns) => quantizeQ8ActivationRows(x, columns) }), shape.vocabSize);
+          let nearTie = false;
+          const all = referenceLogits(shape, dequantized, sequence, { quantizeLinearInputs: (x, columns) => quantizeQ8ActivationRows(x, columns, () => (nearTie = true)) });
+          // A near tie anywhere in the sequence so far may have been rounded the other way by the graph: this step and the rest are not the reference's to decide.
+          if (nearTie) break;
+          const expected = lastRow(all, shape.vocabSize);
           const sorted = [...expected].sort((a, b) => b - a);
           const scale = Math.max(...expected.map(Math.abs));
-          expect(sorted[0]! - sorted[1]!, `step ${sequence.length - PROMPT.length}: top-2 margin`).toBeGreaterThan(2 * Q8_EMULATED_TOLERANCE * scale);
-          expect(token).toBe(expected.indexOf(sorted[0]!));
+          expect(sorted[0]! - sorted[1]!, `step ${decided}: top-2 margin`).toBeGreaterThan(2 * Q8_EMULATED_TOLERANCE * scale);
+          expect(token, `step ${decided}`).toBe(expected.indexOf(sorted[0]!));
           sequence.push(token);
+          decided++;
         }
+        console.log(`${label}, q8: ${decided} of ${tokens.length} greedy steps decided by the pass with quantised activations`);
+        expect(decided).toBeGreaterThanOrEqual(tokens.length / 2);
       } finally {
         await decoder.release();
       }
@@ -240,6 +248,23 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
       }
     });
   }
+
+  it("a token whose embedding is all zeros (so are its normed q/k/v inputs): finite logits, as the pass that quantises a zero row to zero computes them", async () => {
+    const weights = randomQwen2Weights(GQA_UNTIED, 11);
+    weights.get("model.embed_tokens.weight")!.fill(0, 0, GQA_UNTIED.hiddenSize);
+    const decoder = await openDecoder(GQA_UNTIED, weights, "q8");
+    try {
+      const prompt = [0, 141, 0, 26];
+      const logits = await decoder.forward(prompt);
+      expect(logits.every(Number.isFinite)).toBe(true);
+      let nearTie = false;
+      const reference = referenceLogits(GQA_UNTIED, q8ReferenceWeights(GQA_UNTIED, weights), prompt, { quantizeLinearInputs: (x, columns) => quantizeQ8ActivationRows(x, columns, () => (nearTie = true)) });
+      expect(nearTie).toBe(false);
+      expect(relativeDifference(logits, reference)).toBeLessThanOrEqual(Q8_EMULATED_TOLERANCE);
+    } finally {
+      await decoder.release();
+    }
+  });
 
   it("a session keeps computing after the built files are released (onnxruntime holds its own copy)", async () => {
     const weights = randomQwen2Weights(GQA3_TIED, 9);

@@ -109,11 +109,11 @@ const DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES = 2 ** 30;
 const ONNX_OPSET = 17;
 const IR_VERSION = 8;
 const FLOAT32_LOWEST = -3.4028234663852886e38;
-/** Smallest positive normal float32: the scale of an all-zero activation row, so no division is by 0. */
-export const FLOAT32_MIN_NORMAL = 2 ** -126;
+/** Smallest positive normal float32: the scale of an all-zero activation row, so 0 / 0 never makes a NaN for the cast to uint8. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
 /** q8 activations: code = round(x / scale) + 128 in 1..255, scale = max |row| / 127. */
-export const Q8_ACTIVATION_MAX_CODE = 127;
-export const Q8_ACTIVATION_ZERO_POINT = 128;
+const Q8_ACTIVATION_MAX_CODE = 127;
+const Q8_ACTIVATION_ZERO_POINT = 128;
 
 const int = (value: number): OnnxAttributeValue => ({ type: "int", value });
 const ints = (value: number[]): OnnxAttributeValue => ({ type: "ints", value });
