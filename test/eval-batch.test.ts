@@ -109,6 +109,35 @@ describe("batched forward passes with left padding against the float64 pass of e
     });
   }
 
+  it("q8 (activations quantised row by row): every row of a left-padded batch, at the prompt and at 4 cached steps, has the logits of the row run alone", async () => {
+    const { decoder } = await openDecoder(GQA_UNTIED, 7, { format: "q8" });
+    const { decoder: alone } = await openDecoder(GQA_UNTIED, 7, { format: "q8" });
+    try {
+      const sequences = PROMPTS.map((prompt) => [...prompt]);
+      const compare = async (batched: Float32Array[], lastOnly: boolean) => {
+        for (const [row, logits] of batched.entries()) {
+          alone.reset();
+          const own = await alone.forward(sequences[row]!);
+          const expected = lastOnly ? own.subarray(own.length - GQA_UNTIED.vocabSize) : own;
+          expect(logits.length).toBe(expected.length);
+          const scale = Math.max(...expected.map(Math.abs));
+          expect(Math.max(...logits.map((value, i) => Math.abs(value - expected[i]!))) / scale, `row ${row} at ${sequences[row]!.length} tokens`).toBeLessThanOrEqual(1e-6);
+        }
+      };
+      let logits = await decoder.forwardBatch(PROMPTS);
+      await compare(logits, false);
+      for (let step = 0; step < 4; step++) {
+        const next = logits.map((row) => argmax(row.subarray(row.length - GQA_UNTIED.vocabSize)));
+        sequences.forEach((sequence, row) => sequence.push(next[row]!));
+        logits = await decoder.forwardBatch(next.map((token) => [token]));
+        await compare(logits, true);
+      }
+    } finally {
+      await decoder.release();
+      await alone.release();
+    }
+  });
+
   it("a forward pass whose rows append different numbers of tokens pads them inside the cache, and the logits stay the row's own", async () => {
     const { decoder, weights } = await openDecoder(GQA_UNTIED, 3, { logits: "last" });
     try {
