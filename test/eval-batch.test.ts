@@ -109,6 +109,35 @@ describe("batched forward passes with left padding against the float64 pass of e
     });
   }
 
+  it("q8 (activations quantised row by row): every row of a left-padded batch, at the prompt and at 4 cached steps, has the logits of the row run alone", async () => {
+    const { decoder } = await openDecoder(GQA_UNTIED, 7, { format: "q8" });
+    const { decoder: alone } = await openDecoder(GQA_UNTIED, 7, { format: "q8" });
+    try {
+      const sequences = PROMPTS.map((prompt) => [...prompt]);
+      const compare = async (batched: Float32Array[], lastOnly: boolean) => {
+        for (const [row, logits] of batched.entries()) {
+          alone.reset();
+          const own = await alone.forward(sequences[row]!);
+          const expected = lastOnly ? own.subarray(own.length - GQA_UNTIED.vocabSize) : own;
+          expect(logits.length).toBe(expected.length);
+          const scale = Math.max(...expected.map(Math.abs));
+          expect(Math.max(...logits.map((value, i) => Math.abs(value - expected[i]!))) / scale, `row ${row} at ${sequences[row]!.length} tokens`).toBeLessThanOrEqual(1e-6);
+        }
+      };
+      let logits = await decoder.forwardBatch(PROMPTS);
+      await compare(logits, false);
+      for (let step = 0; step < 4; step++) {
+        const next = logits.map((row) => argmax(row.subarray(row.length - GQA_UNTIED.vocabSize)));
+        sequences.forEach((sequence, row) => sequence.push(next[row]!));
+        logits = await decoder.forwardBatch(next.map((token) => [token]));
+        await compare(logits, true);
+      }
+    } finally {
+      await decoder.release();
+      await alone.release();
+    }
+  });
+
   it("a forward pass whose rows append different numbers of tokens pads them inside the cache, and the logits stay the row's own", async () => {
     const { decoder, weights } = await openDecoder(GQA_UNTIED, 3, { logits: "last" });
     try {
@@ -225,20 +254,22 @@ describe("greedy answers with the real tokenizer and GSM8K prompts do not depend
     expect(Math.max(...lengths) - Math.min(...lengths)).toBeGreaterThan(60);
   });
 
-  it("random weights at the real vocabulary (whose answers differ from prompt to prompt): the same tokens at batch 1, 4 and 16", async () => {
-    const shape: ReferenceShape = { ...GQA_UNTIED, vocabSize: QWEN2_PRESETS.small.vocabSize };
-    const weights = randomQwen2Weights(shape, 5);
-    const built = await buildQwen2Onnx({ ...qwen2ConfigJson(shape), max_position_embeddings: 512 }, { format: "f32", loadTensor: async (name) => weights.get(name)!, logits: "last" });
-    const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: 1 } });
-    try {
-      const answers = await answersAtBatchSizes(decoder);
-      expect(new Set(answers.get(1)!.map((tokens) => tokens.join(","))).size, "distinct answers").toBeGreaterThan(10);
-      expect(answers.get(4)).toEqual(answers.get(1));
-      expect(answers.get(16)).toEqual(answers.get(1));
-    } finally {
-      await decoder.release();
-    }
-  }, 120_000);
+  for (const format of ["f32", "q8"] as const) {
+    it(`${format}, random weights at the real vocabulary (whose answers differ from prompt to prompt): the same tokens at batch 1, 4 and 16`, async () => {
+      const shape: ReferenceShape = { ...GQA_UNTIED, vocabSize: QWEN2_PRESETS.small.vocabSize };
+      const weights = randomQwen2Weights(shape, 5);
+      const built = await buildQwen2Onnx({ ...qwen2ConfigJson(shape), max_position_embeddings: 512 }, { format, loadTensor: async (name) => weights.get(name)!, logits: "last" });
+      const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: 1 } });
+      try {
+        const answers = await answersAtBatchSizes(decoder);
+        expect(new Set(answers.get(1)!.map((tokens) => tokens.join(","))).size, "distinct answers").toBeGreaterThan(10);
+        expect(answers.get(4)).toEqual(answers.get(1));
+        expect(answers.get(16)).toEqual(answers.get(1));
+      } finally {
+        await decoder.release();
+      }
+    }, 120_000);
+  }
 
   describe("a generated model folder (bf16 safetensors, as the demo and the e2e tests use)", () => {
     let root: string;
@@ -250,23 +281,25 @@ describe("greedy answers with the real tokenizer and GSM8K prompts do not depend
       await rm(root, { recursive: true, force: true });
     });
 
-    it("the same tokens at batch 1, 4 and 16", async () => {
-      const source = await openFolderSource(root);
-      try {
-        const model = await inspectModel(source);
-        const built = await buildQwen2Onnx(model.config, { format: "f32", loadTensor: modelTensorLoader(model), logits: "last" });
-        const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: 1 } });
+    for (const format of ["f32", "q8"] as const) {
+      it(`${format}: the same tokens at batch 1, 4 and 16`, async () => {
+        const source = await openFolderSource(root);
         try {
-          const answers = await answersAtBatchSizes(decoder);
-          expect(answers.get(4)).toEqual(answers.get(1));
-          expect(answers.get(16)).toEqual(answers.get(1));
+          const model = await inspectModel(source);
+          const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
+          const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { intraOpNumThreads: 1 } });
+          try {
+            const answers = await answersAtBatchSizes(decoder);
+            expect(answers.get(4)).toEqual(answers.get(1));
+            expect(answers.get(16)).toEqual(answers.get(1));
+          } finally {
+            await decoder.release();
+          }
         } finally {
-          await decoder.release();
+          await source.close?.();
         }
-      } finally {
-        await source.close?.();
-      }
-    }, 120_000);
+      }, 120_000);
+    }
   });
 });
 

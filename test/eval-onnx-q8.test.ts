@@ -9,34 +9,34 @@ import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
 import { releaseExternalData } from "../src/eval/onnx/releaseExternalData.ts";
 import { renderQwen2Config } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS, qwen2Tensors } from "../src/testmodels/qwen2Shape.ts";
-import { dequantizedQ8, dynamicQuantizeLinear, dynamicQuantizeLinearByCall, q8ReferenceWeights } from "./helpers/q8Reference.ts";
+import { dequantizedQ8, q8ReferenceWeights, quantizeQ8ActivationRows } from "./helpers/q8Reference.ts";
 import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
 import { GQA_UNTIED, qwen2ConfigJson, randomQwen2Weights } from "./helpers/randomQwen2Weights.ts";
 
 /**
- * The q8 format (int8 weights per output channel, activations quantised to uint8 per call by
- * DynamicQuantizeLinear, MatMulInteger) on onnxruntime-node, against the float64 forward pass of
- * test/helpers/qwen2Reference.ts.
+ * The q8 format (int8 weights per output channel, activations quantised to uint8 row by row,
+ * MatMulInteger) on onnxruntime-node, against the float64 forward pass of test/helpers/qwen2Reference.ts.
  *
  * Tolerances, as a fraction of the logit scale (largest |reference logit| of the rows compared):
  * - Q8_EMULATED_TOLERANCE (1e-4) against the float64 pass over the dequantised weights that also
- *   quantises each linear layer's input as DynamicQuantizeLinear does (ONNX's specification, in
- *   test/helpers/q8Reference.ts): what is left is float32 arithmetic (measured 6e-8, as for f32),
- *   with room for an activation that lies on a rounding tie in float32 but not in float64;
+ *   quantises each linear layer's input row by row as the graph does (test/helpers/q8Reference.ts):
+ *   what is left is float32 arithmetic (measured 2.5e-7, as for f32). An activation within 1e-6 of
+ *   its value from a rounding half may round either way (one did, at position 15 of the tied model,
+ *   moving the logits from there on by 2.8e-2): positions from the first such one get Q8_TOLERANCE;
  * - Q8_TOLERANCE (0.2) against the float64 pass over the dequantised weights: the activations'
- *   quantisation, a step of (max - min) / 255 over each linear layer's whole input; measured 0.11
- *   and 0.13 on these models, whose large q/k weights make attention sharp (far more sensitive than
- *   trained models: the same holds for the weights' rounding alone, 0.02 .. 0.18);
- * - Q8_AGAINST_ORIGINAL (0.3) against the float64 pass over the original weights; measured 0.19
- *   and 0.16. Few greedy steps of these models have a top-2 margin of twice that, so the greedy
- *   comparison with f32 also asks for agreement on MIN_GREEDY_AGREEMENT of all steps (measured 15
- *   of 16 on both), and the exact check of the greedy tokens is against the pass that quantises
- *   the activations call by call, as the decoder does.
+ *   quantisation, a step of max |row| / 127; measured 0.16 and 0.13 on these models, whose large
+ *   q/k weights make attention sharp (far more sensitive than trained models: the same holds for
+ *   the weights' rounding alone, 0.02 .. 0.18);
+ * - Q8_AGAINST_ORIGINAL (0.4) against the float64 pass over the original weights; measured 0.34
+ *   and 0.17. Few greedy steps of these models have a top-2 margin of twice that, so the greedy
+ *   comparison with f32 also asks for agreement on MIN_GREEDY_AGREEMENT of all steps (measured 16
+ *   and 15 of 16), and the exact check of the greedy tokens is against the pass that quantises the
+ *   activations as the graph does.
  */
 const Q8_TOLERANCE = 0.2;
 const Q8_EMULATED_TOLERANCE = 1e-4;
 const MIN_GREEDY_AGREEMENT = 0.75;
-const Q8_AGAINST_ORIGINAL = 0.3;
+const Q8_AGAINST_ORIGINAL = 0.4;
 
 /** Tied embeddings (lm_head reads the embedding's quantised table) and three query heads per kv head. */
 const GQA3_TIED: ReferenceShape = {
@@ -128,12 +128,40 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
     const weights = randomQwen2Weights(shape, 7);
     const dequantized = q8ReferenceWeights(shape, weights);
 
-    it(`${label}: prompt logits within ${Q8_EMULATED_TOLERANCE} of the scale of the pass that also quantises each linear layer's input as DynamicQuantizeLinear does`, async () => {
+    it(`${label}: the same logits whether the prompt is one call, token by token, or recomputed; within ${Q8_EMULATED_TOLERANCE} of the scale of the pass that quantises each linear layer's input row by row`, async () => {
       const decoder = await openDecoder(shape, weights, "q8");
       try {
-        const measured = relativeDifference(await decoder.forward(PROMPT), referenceLogits(shape, dequantized, PROMPT, { quantizeLinearInputs: dynamicQuantizeLinear }));
-        console.log(`${label}, q8: max difference ${measured.toExponential(2)} of the logit scale against the pass with quantised activations`);
-        expect(measured).toBeLessThanOrEqual(Q8_EMULATED_TOLERANCE);
+        const { tokens } = await decoder.generate(PROMPT, { maxNewTokens: NEW_TOKENS });
+        const sequence = [...PROMPT, ...tokens];
+        const { vocabSize } = shape;
+        decoder.reset();
+        const whole = await decoder.forward(sequence);
+        const row = (logits: ArrayLike<number>, position: number) => Array.prototype.slice.call(logits, position * vocabSize, (position + 1) * vocabSize) as number[];
+        const scale = Math.max(...whole.map(Math.abs));
+        // Each row is quantised alone, so a position's logits do not depend on how the tokens were grouped into calls.
+        decoder.reset();
+        for (const [position, token] of sequence.entries()) {
+          const alone = Array.from(await decoder.forward([token]));
+          expect(Math.max(...alone.map((value, i) => Math.abs(value - whole[position * vocabSize + i]!))) / scale, `token by token, position ${position}`).toBeLessThanOrEqual(1e-6);
+        }
+        decoder.reset();
+        const calls = [Array.from(await decoder.forward(PROMPT))];
+        for (const token of tokens.slice(0, -1)) calls.push(Array.from(await decoder.forward([token])));
+        const split = calls.flat();
+        expect(Math.max(...split.map((value, i) => Math.abs(value - whole[i]!))) / scale, "the prompt in one call, then one token per call").toBeLessThanOrEqual(1e-6);
+
+        // One reference for every position (each depends on its prefix only). A rounding that float32
+        // arithmetic upstream may tip (a near tie) changes the positions from its own on: those get Q8_TOLERANCE.
+        let firstNearTie = sequence.length;
+        const reference = referenceLogits(shape, dequantized, sequence, {
+          quantizeLinearInputs: (x, columns) => quantizeQ8ActivationRows(x, columns, (position) => (firstNearTie = Math.min(firstNearTie, position))),
+        });
+        const measured = sequence.map((_, position) => relativeDifference(Float32Array.from(row(whole, position)), reference.subarray(position * vocabSize, (position + 1) * vocabSize)));
+        const decided = Math.max(...measured.slice(0, firstNearTie));
+        console.log(`${label}, q8: max difference ${decided.toExponential(2)} of the logit scale against the pass with quantised activations over positions 0..${firstNearTie - 1}, ${Math.max(...measured).toExponential(2)} over all ${sequence.length}`);
+        expect(firstNearTie, "positions compared without a near tie").toBeGreaterThanOrEqual(PROMPT.length);
+        expect(decided).toBeLessThanOrEqual(Q8_EMULATED_TOLERANCE);
+        expect(Math.max(...measured)).toBeLessThanOrEqual(Q8_TOLERANCE);
       } finally {
         await decoder.release();
       }
@@ -159,21 +187,27 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
       }
     });
 
-    it(`${label}: greedy decoding with the KV cache gives the tokens of the pass with quantised activations, call by call`, async () => {
+    it(`${label}: greedy decoding with the KV cache gives the tokens of the pass with quantised activations, up to its first near tie`, async () => {
       const decoder = await openDecoder(shape, weights, "q8");
       try {
         const { tokens } = await decoder.generate(PROMPT, { maxNewTokens: NEW_TOKENS });
         const sequence = [...PROMPT];
+        let decided = 0;
         for (const token of tokens) {
-          // The prompt was one call, each token after it one more.
-          const calls = [PROMPT.length, ...Array.from({ length: sequence.length - PROMPT.length }, () => 1)];
-          const expected = lastRow(referenceLogits(shape, dequantized, sequence, { quantizeLinearInputs: dynamicQuantizeLinearByCall(calls) }), shape.vocabSize);
+          let nearTie = false;
+          const all = referenceLogits(shape, dequantized, sequence, { quantizeLinearInputs: (x, columns) => quantizeQ8ActivationRows(x, columns, () => (nearTie = true)) });
+          // A near tie anywhere in the sequence so far may have been rounded the other way by the graph: this step and the rest are not the reference's to decide.
+          if (nearTie) break;
+          const expected = lastRow(all, shape.vocabSize);
           const sorted = [...expected].sort((a, b) => b - a);
           const scale = Math.max(...expected.map(Math.abs));
-          expect(sorted[0]! - sorted[1]!, `step ${sequence.length - PROMPT.length}: top-2 margin`).toBeGreaterThan(2 * Q8_EMULATED_TOLERANCE * scale);
-          expect(token).toBe(expected.indexOf(sorted[0]!));
+          expect(sorted[0]! - sorted[1]!, `step ${decided}: top-2 margin`).toBeGreaterThan(2 * Q8_EMULATED_TOLERANCE * scale);
+          expect(token, `step ${decided}`).toBe(expected.indexOf(sorted[0]!));
           sequence.push(token);
+          decided++;
         }
+        console.log(`${label}, q8: ${decided} of ${tokens.length} greedy steps decided by the pass with quantised activations`);
+        expect(decided).toBeGreaterThanOrEqual(tokens.length / 2);
       } finally {
         await decoder.release();
       }
@@ -214,6 +248,23 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
       }
     });
   }
+
+  it("a token whose embedding is all zeros (so are its normed q/k/v inputs): finite logits, as the pass that quantises a zero row to zero computes them", async () => {
+    const weights = randomQwen2Weights(GQA_UNTIED, 11);
+    weights.get("model.embed_tokens.weight")!.fill(0, 0, GQA_UNTIED.hiddenSize);
+    const decoder = await openDecoder(GQA_UNTIED, weights, "q8");
+    try {
+      const prompt = [0, 141, 0, 26];
+      const logits = await decoder.forward(prompt);
+      expect(logits.every(Number.isFinite)).toBe(true);
+      let nearTie = false;
+      const reference = referenceLogits(GQA_UNTIED, q8ReferenceWeights(GQA_UNTIED, weights), prompt, { quantizeLinearInputs: (x, columns) => quantizeQ8ActivationRows(x, columns, () => (nearTie = true)) });
+      expect(nearTie).toBe(false);
+      expect(relativeDifference(logits, reference)).toBeLessThanOrEqual(Q8_EMULATED_TOLERANCE);
+    } finally {
+      await decoder.release();
+    }
+  });
 
   it("a session keeps computing after the built files are released (onnxruntime holds its own copy)", async () => {
     const weights = randomQwen2Weights(GQA3_TIED, 9);

@@ -28,7 +28,7 @@ export function q8ReferenceWeights(shape: ReferenceShape, weights: Map<string, F
   };
 }
 
-/** Round half to even, as ONNX's QuantizeLinear and DynamicQuantizeLinear round. */
+/** Round half to even, as ONNX's Round rounds. */
 function roundHalfToEven(value: number): number {
   const floor = Math.floor(value);
   const fraction = value - floor;
@@ -37,40 +37,31 @@ function roundHalfToEven(value: number): number {
 }
 
 /**
- * What a q8 graph multiplies instead of x: ONNX DynamicQuantizeLinear (uint8) of the whole input,
- * dequantised, from its specification: scale = (max(0, max x) - min(0, min x)) / 255 in float32,
- * zero point = saturate(round(-min / scale)), q = saturate(round(x / scale) + zero point), value
- * (q - zero point) x scale.
+ * How far from a rounding half, relative to its value, float32 arithmetic upstream of an activation
+ * may move it: closer than this, the graph may round the other way than the float64 pass (seen at
+ * 4.6e-5 codes of -79.5, 5.8e-7 of the value).
  */
-export function dynamicQuantizeLinear(x: Float64Array): Float64Array {
-  let lo = 0;
-  let hi = 0;
-  for (const value of x) {
-    lo = Math.min(lo, value);
-    hi = Math.max(hi, value);
-  }
-  const scale = Math.fround((Math.fround(hi) - Math.fround(lo)) / 255);
-  if (scale === 0) return new Float64Array(x.length);
-  const saturate = (value: number) => Math.min(255, Math.max(0, value));
-  const zeroPoint = saturate(roundHalfToEven(Math.fround(0 - Math.fround(Math.fround(lo) / scale))));
-  return x.map((value) => (saturate(roundHalfToEven(Math.fround(Math.fround(value) / scale)) + zeroPoint) - zeroPoint) * scale);
-}
+export const Q8_NEAR_TIE = 1e-6;
 
 /**
- * dynamicQuantizeLinear over consecutive groups of rows, one per graph call: a decoder fed the
- * prompt and then one token per call quantises each call's rows on their own ([prompt length, 1,
- * 1, ...]); the reference recomputes all rows at once, so it splits them the same way.
+ * What a q8 graph multiplies instead of x ([rows, columns]), written from the format's description:
+ * each row on its own, in float32 as the graph computes it, scale = max(fl32(max |x_row| / 127),
+ * 2^-126), code = round-half-even(fl32(x / scale)), value code x scale (the zero point 128 cancels).
+ * `onNearTie` hears each row with a value within Q8_NEAR_TIE of a half.
  */
-export function dynamicQuantizeLinearByCall(callLengths: readonly number[]): (x: Float64Array) => Float64Array {
-  const rows = callLengths.reduce((sum, length) => sum + length, 0);
-  return (x) => {
-    const columns = x.length / rows;
-    const out = new Float64Array(x.length);
-    let row = 0;
-    for (const length of callLengths) {
-      out.set(dynamicQuantizeLinear(x.subarray(row * columns, (row + length) * columns)), row * columns);
-      row += length;
+export function quantizeQ8ActivationRows(x: Float64Array, columns: number, onNearTie?: (row: number) => void): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let start = 0; start < x.length; start += columns) {
+    let largest = 0;
+    for (let i = start; i < start + columns; i++) largest = Math.max(largest, Math.abs(Math.fround(x[i]!)));
+    const scale = Math.max(Math.fround(largest / 127), 2 ** -126);
+    let nearTie = false;
+    for (let i = start; i < start + columns; i++) {
+      const scaled = Math.fround(Math.fround(x[i]!) / scale);
+      nearTie ||= Math.abs(Math.abs(scaled - Math.floor(scaled)) - 0.5) < Q8_NEAR_TIE * Math.abs(scaled);
+      out[i] = roundHalfToEven(scaled) * scale;
     }
-    return out;
-  };
+    if (nearTie) onNearTie?.(start / columns);
+  }
+  return out;
 }

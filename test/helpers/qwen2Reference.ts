@@ -24,10 +24,10 @@ export interface ReferenceOptions {
    */
   roundLinearInputsAndOutputs?: (value: number) => number;
   /**
-   * Applied to the whole input of each linear layer ([positions, features], once per input: q, k
-   * and v share theirs): with DynamicQuantizeLinear's rounding it mirrors a q8 graph's activations.
+   * Applied to the whole input of each linear layer (x [positions, columns], once per input: q, k
+   * and v share theirs): with a q8 graph's per-row rounding it mirrors that graph's activations.
    */
-  quantizeLinearInputs?: (x: Float64Array) => Float64Array;
+  quantizeLinearInputs?: (x: Float64Array, columns: number) => Float64Array;
 }
 
 /**
@@ -39,7 +39,7 @@ export function referenceLogits(shape: ReferenceShape, weights: (name: string) =
   const round = options.roundLinearInputsAndOutputs ?? ((value: number) => value);
   const n = ids.length;
   const linear = (input: Float64Array, columns: number, weight: Float64Array, outputs: number, bias?: Float64Array): Float64Array => {
-    const x = options.quantizeLinearInputs ? options.quantizeLinearInputs(input) : input;
+    const x = options.quantizeLinearInputs ? options.quantizeLinearInputs(input, columns) : input;
     const y = new Float64Array(n * outputs);
     for (let row = 0; row < n; row++) {
       for (let out = 0; out < outputs; out++) {

@@ -113,6 +113,11 @@ export class OnnxGraphBuilder {
     return this.constant(OnnxDataType.FLOAT, dims, new Uint8Array(Float32Array.from(values).buffer));
   }
 
+  /** An inline uint8 constant (deduplicated): zero points. */
+  uint8(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant(OnnxDataType.UINT8, dims, Uint8Array.from(values));
+  }
+
   /** A weight stored as external data; `write` fills its bytes (exactly dims x element size) once the files exist. */
   weight(name: string, dataType: OnnxDataType, dims: readonly number[], write: (into: Uint8Array) => Promise<void>): string {
     this.weightGroup([{ name, dataType, dims }], async ([into]) => write(into!));

@@ -14,12 +14,20 @@ import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
  *   (needs the adapter feature shader-f16); onnxruntime's CPU provider runs these products in
  *   float32 after casting, so there f16 only rounds the weights;
  * - q8 (for CPU: onnxruntime-node, wasm): linear layers, lm_head and the embedding table int8 with
- *   one scale per output channel (see quantizeInt8PerChannel), activations quantised to uint8 per
- *   call (DynamicQuantizeLinear: one scale and zero point over the whole input), MatMulInteger, and
- *   the int32 result scaled back to float32 (activation scale x channel scale). The table is stored
- *   once, transposed ([hidden, vocab], as lm_head's MatMulInteger needs it); the embedding gathers
- *   its columns and scales them. Chosen by measurement (24 layers of the 0.5B MLP, one thread,
- *   decode step / prefill of 64 tokens, in a one-off script; onnxruntime 1.30 on an AMD EPYC with
+ *   one scale per output channel (see quantizeInt8PerChannel), activations quantised to uint8 row
+ *   by row (each token of each batch row alone: symmetric, scale max |row| / 127, zero point 128;
+ *   standard ops Abs, ReduceMax, Div, Round, Add, Cast), MatMulInteger, and the int32 result scaled
+ *   back to float32 (row scale x channel scale). The table is stored once, transposed ([hidden,
+ *   vocab], as lm_head's MatMulInteger needs it); the embedding gathers its columns and scales them.
+ *   Per row, so greedy answers do not depend on the batch size, the padding or how tokens are
+ *   grouped into calls; DynamicQuantizeLinear, which takes one scale over the whole input, made them
+ *   depend on all three. Its cost, on the same 24 layers of the 0.5B MLP, one thread, decode step /
+ *   batch-16 step / prefill of 64 tokens, best of 10 rounds on a loaded 2-core machine:
+ *   onnxruntime-node DynamicQuantizeLinear 5.8 / 27.6 / 114 ms, per row 5.6 / 30.7 / 127 ms (per
+ *   row through a per-axis QuantizeLinear 6.6 / 30.2 / 122); onnxruntime-web wasm (in Node) 47.7 /
+ *   167 / 556 ms against 47.0 / 170 / 579 ms: the same decode, prefill up to 10% slower.
+ *   The format was chosen by measurement (24 layers of the 0.5B MLP, one thread, decode step /
+ *   prefill of 64 tokens, in a one-off script; onnxruntime 1.30 on an AMD EPYC with
  *   AVX-512 VNNI): onnxruntime-node f32 22 ms / 257 ms, MatMulInteger 3.0 ms / 68 ms,
  *   com.microsoft DynamicQuantizeMatMul 3.0 / 73, MatMulIntegerToFloat 3.1 / 71, 8-bit MatMulNBits
  *   (blocks of 32, accuracy_level 4) 3.6 / 184, 4-bit 4.0 / 201; onnxruntime-web wasm f32 25 / 916,
@@ -101,6 +109,11 @@ const DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES = 2 ** 30;
 const ONNX_OPSET = 17;
 const IR_VERSION = 8;
 const FLOAT32_LOWEST = -3.4028234663852886e38;
+/** Smallest positive normal float32: the scale of an all-zero activation row, so 0 / 0 never makes a NaN for the cast to uint8. */
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+/** q8 activations: code = round(x / scale) + 128 in 1..255, scale = max |row| / 127. */
+const Q8_ACTIVATION_MAX_CODE = 127;
+const Q8_ACTIVATION_ZERO_POINT = 128;
 
 const int = (value: number): OnnxAttributeValue => ({ type: "int", value });
 const ints = (value: number[]): OnnxAttributeValue => ({ type: "ints", value });
@@ -222,11 +235,22 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     return bias ? b.op("Add", [y, bias]) : y;
   };
 
-  /** x [.., K] times int8 codes [K, N] with per-column scales, activations quantised to uint8 on the fly. */
+  const q8ActivationMaxCode = b.float32([Q8_ACTIVATION_MAX_CODE], []);
+  const q8ActivationZeroPointFloat = b.float32([Q8_ACTIVATION_ZERO_POINT], []);
+  const q8ActivationZeroPoint = b.uint8([Q8_ACTIVATION_ZERO_POINT], []);
+  const float32Min = b.float32([FLOAT32_MIN_NORMAL], []);
+  /**
+   * x [.., K] times int8 codes [K, N] with per-column scales. Each row of x (one token of one batch
+   * row) is quantised on its own, symmetrically: scale = max(max |x_row| / 127, FLT_MIN), code =
+   * Round(x / scale) (halves to even) + 128 as uint8, zero point 128; so a row's result depends on
+   * that row alone, never on the other rows of its batch or call.
+   */
   const q8MatMul = (x: string, weight: { codes: string; scales: string }): string => {
-    const [quantized, scale, zeroPoint] = b.opMulti("DynamicQuantizeLinear", [x], 3);
-    const product = b.op("MatMulInteger", [quantized!, weight.codes, zeroPoint!]);
-    return b.op("Mul", [b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) }), b.op("Mul", [scale!, weight.scales])]);
+    const largest = b.op("ReduceMax", [b.op("Abs", [x])], { axes: ints([-1]), keepdims: int(1) });
+    const scale = b.op("Max", [b.op("Div", [largest, q8ActivationMaxCode]), float32Min]);
+    const codes = b.op("Cast", [b.op("Add", [b.op("Round", [b.op("Div", [x, scale])]), q8ActivationZeroPointFloat])], { to: int(OnnxDataType.UINT8) });
+    const product = b.op("MatMulInteger", [codes, weight.codes, q8ActivationZeroPoint]);
+    return b.op("Mul", [b.op("Mul", [b.op("Cast", [product], { to: int(OnnxDataType.FLOAT) }), scale]), weight.scales]);
   };
   /** q8: a [vocab, hidden] table as int8 codes [hidden, vocab] (transposed) and one scale per vocabulary row. */
   const q8Table = (name: string): { codes: string; scales: string } => {
