@@ -1,4 +1,4 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -6,6 +6,7 @@ import { join, relative } from "node:path";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 import { DEMO_TRIO, expectSameAsCli } from "./cliReference.ts";
+import { readOpfsFolder } from "./readOpfsFolder.ts";
 
 let root: string;
 let hub: RunningHubServer;
@@ -54,23 +55,6 @@ test.afterAll(async () => {
   await hub?.close();
   await rm(root, { recursive: true, force: true });
 });
-
-/** Every file under an OPFS folder, by path. */
-const readOpfsFolder = async (page: Page, path: string[]) => {
-  const files = await page.evaluate(async (path) => {
-    let folder = await navigator.storage.getDirectory();
-    for (const part of path) folder = await folder.getDirectoryHandle(part);
-    const found: Record<string, string> = {};
-    for await (const [name, handle] of (folder as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-      const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
-      let binary = "";
-      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      found[name] = btoa(binary);
-    }
-    return found;
-  }, path);
-  return new Map(Object.entries(files).map(([name, base64]) => [name, Buffer.from(base64, "base64")]));
-};
 
 test("the studio merges through a Hub that redirects to an expiring CDN and rate-limits, with the CLI's bytes", async ({ page }) => {
   await page.addInitScript(() => {

@@ -3,10 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 import { DEMO_TRIO, expectSameAsCli, readTree } from "./cliReference.ts";
+import { readOpfsFolder } from "./readOpfsFolder.ts";
 
 /** Small shards, so that the demo merge has several: the embeddings, then the layers in a few more. */
 const SHARD_SIZE = "50KB";
@@ -39,31 +40,6 @@ test.afterAll(async () => {
 });
 
 const recipe = () => `/?hub=${slowHub.url}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1&shard=${SHARD_SIZE}`;
-
-/** Every file under an OPFS folder, by path. */
-const readOpfsFolder = async (page: Page, path: string[]) =>
-  new Map(
-    Object.entries(
-      await page.evaluate(async (path) => {
-        let folder = await navigator.storage.getDirectory();
-        for (const part of path) folder = await folder.getDirectoryHandle(part);
-        const files: Record<string, string> = {};
-        const walk = async (directory: FileSystemDirectoryHandle, prefix: string) => {
-          for await (const [name, handle] of (directory as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-            if (handle.kind === "directory") await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`);
-            else {
-              const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
-              let binary = "";
-              for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-              files[`${prefix}${name}`] = btoa(binary);
-            }
-          }
-        };
-        await walk(folder, "");
-        return files;
-      }, path),
-    ).map(([name, base64]) => [name, Buffer.from(base64, "base64")]),
-  );
 
 test("a tab closed mid-merge: the same recipe link offers Resume, which ends with the CLI's bytes", async ({ context }) => {
   const first = await context.newPage();

@@ -1,5 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
+import { readOpfsFolder } from "./readOpfsFolder.ts";
 
 let cliFiles: Map<string, Buffer>;
 test.describe.configure({ timeout: 120_000 });
@@ -24,27 +25,6 @@ async function openRecipe(page: Page): Promise<void> {
   await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
 }
 
-/** Every file under an OPFS folder, base64-encoded by path. */
-const readOpfsFolder = (page: Page, path: string[]) =>
-  page.evaluate(async (path) => {
-    let folder = await navigator.storage.getDirectory();
-    for (const part of path) folder = await folder.getDirectoryHandle(part);
-    const files: Record<string, string> = {};
-    const walk = async (directory: FileSystemDirectoryHandle, prefix: string) => {
-      for await (const [name, handle] of (directory as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-        if (handle.kind === "directory") await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`);
-        else {
-          const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
-          let binary = "";
-          for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-          files[`${prefix}${name}`] = btoa(binary);
-        }
-      }
-    };
-    await walk(folder, "");
-    return files;
-  }, path);
-
 test("Save to folder writes the CLI's bytes into the picked folder", async ({ page }) => {
   await openRecipe(page);
   await page.getByTestId("merge-button").click();
@@ -55,8 +35,7 @@ test("Save to folder writes the CLI's bytes into the picked folder", async ({ pa
   const saved = page.getByTestId("merge-done").getByRole("status");
   await expect(saved).toContainText("Saved as picked/", { timeout: 60_000 });
   const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
-  const files = await readOpfsFolder(page, ["picked", folderName]);
-  expectSameAsCli(new Map(Object.entries(files).map(([path, base64]) => [path, Buffer.from(base64, "base64")])), cliFiles);
+  expectSameAsCli(await readOpfsFolder(page, ["picked", folderName]), cliFiles);
 });
 
 test("Cancel stops the merge, shows nothing as done and leaves no output", async ({ page }) => {

@@ -1,8 +1,7 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
 import { quoteName } from "../src/core/messages/safeText.ts";
 import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
@@ -13,6 +12,7 @@ import { memorySink, memorySource } from "./helpers/memoryModel.ts";
 import { readTestModel } from "./helpers/readTestModel.ts";
 import { runCli } from "./helpers/runCli.ts";
 import { randomWords, safetensorsBytes, writeTestModel, type TestTensor } from "./helpers/writeTestModel.ts";
+import { testTrioFolder } from "./helpers/testTrioFolder.ts";
 
 const config = { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", tie_word_embeddings: false, hidden_size: 4 };
 const TENSOR_NAMES = ["model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight", "lm_head.weight"];
@@ -64,18 +64,7 @@ async function inspectError(files: Map<string, Uint8Array>, label = "org/plus@01
 // eslint-disable-next-line no-control-regex -- a message must hold no control character
 const PRINTABLE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
 
-let root: string;
-let good: { target: string; plus: string; minus: string };
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "bad-input-"));
-  good = { target: join(root, "target"), plus: join(root, "plus"), minus: join(root, "minus") };
-  await writeTestModel(good.target, tensors(1), { config });
-  await writeTestModel(good.plus, tensors(2), { config });
-  await writeTestModel(good.minus, tensors(3), { config });
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const trio = testTrioFolder("bad-input-", tensors, config);
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
@@ -102,27 +91,27 @@ describe("nothing corrupt is accepted", () => {
     expect(await inspectError(files)).toMatch(/weight_map is empty/);
   });
   it("a shard that the index does not list", async () => {
-    const dir = join(root, "unlisted");
+    const dir = join(trio.root, "unlisted");
     await writeTestModel(dir, tensors(2), { config, shards: 2 });
     const index = JSON.parse(await readFile(join(dir, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
     for (const [name, shard] of Object.entries(index.weight_map)) if (shard.startsWith("model-00002")) delete index.weight_map[name];
     await writeFile(join(dir, "model.safetensors.index.json"), JSON.stringify(index));
-    const result = await runCli(["merge", "--target", good.target, "--plus", dir, "--minus", good.minus, "--out", join(root, "out-unlisted")]);
+    const result = await runCli(["merge", "--target", trio.models.target, "--plus", dir, "--minus", trio.models.minus, "--out", join(trio.root, "out-unlisted")]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/model-00002-of-00002\.safetensors is not listed in model\.safetensors\.index\.json/);
-    expect(await exists(join(root, "out-unlisted"))).toBe(false);
+    expect(await exists(join(trio.root, "out-unlisted"))).toBe(false);
   });
   it('a tensor named "__proto__" in all three inputs is merged and written under its name', async () => {
     const names = ["__proto__", ...TENSOR_NAMES.slice(1)];
     const dirs = await Promise.all([1, 2, 3].map(async (seed) => {
-      const dir = join(root, `proto-${seed}`);
+      const dir = join(trio.root, `proto-${seed}`);
       await mkdir(dir, { recursive: true });
       const list = tensors(seed, names);
       await writeFile(join(dir, "config.json"), JSON.stringify(config));
       await writeFile(join(dir, "model.safetensors"), safetensorsBytes(list, headerText(entriesOf(list))));
       return dir;
     }));
-    const out = join(root, "out-proto");
+    const out = join(trio.root, "out-proto");
     const result = await runCli(["merge", "--target", dirs[0]!, "--plus", dirs[1]!, "--minus", dirs[2]!, "--alpha", "0", "--out", out]);
     expect(result.code, result.stderr).toBe(0);
     const merged = await readTestModel(out);
@@ -145,13 +134,13 @@ describe("nothing corrupt is accepted", () => {
     expect(await inspectError(modelFiles(2, { header: headerText(entries) }))).toMatch(/has more elements than any file can hold/);
   });
   it("an alpha that rounds to infinity in float32 is refused before anything is written", async () => {
-    const out = join(root, "out-alpha");
-    const result = await runCli(["merge", "--target", good.target, "--plus", good.plus, "--minus", good.minus, "--alpha=1e40", "--out", out]);
+    const out = join(trio.root, "out-alpha");
+    const result = await runCli(["merge", "--target", trio.models.target, "--plus", trio.models.plus, "--minus", trio.models.minus, "--alpha=1e40", "--out", out]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/alpha 1e\+40 is too large for float32/);
     expect(await exists(out)).toBe(false);
     expect(await exists(`${out}.partial`)).toBe(false);
-    const models = await Promise.all([good.target, good.plus, good.minus].map((dir) => inspectModel(memorySourceOfFolder(dir))));
+    const models = await Promise.all([trio.models.target, trio.models.plus, trio.models.minus].map((dir) => inspectModel(memorySourceOfFolder(dir))));
     const largest = planMerge({ target: models[0]!, plus: models[1]!, minus: models[2]! }, { method: taskArithmetic, parameters: { alpha: 3.4028234e38 }, vocab: "exact" });
     expect(largest.ok).toBe(true);
   });
@@ -171,14 +160,14 @@ describe("hostile names reach messages escaped and short", () => {
   it("a newline in a tensor name cannot forge a second error line", async () => {
     const names = [...TENSOR_NAMES];
     names[1] = "x\nerror: nothing is wrong";
-    const dir = join(root, "forged");
+    const dir = join(trio.root, "forged");
     await mkdir(dir, { recursive: true });
     const list = tensors(2, names);
     const entries = entriesOf(list);
     entries[1]!.dtype = "Q4";
     await writeFile(join(dir, "config.json"), JSON.stringify(config));
     await writeFile(join(dir, "model.safetensors"), safetensorsBytes(list, headerText(entries)));
-    const result = await runCli(["merge", "--target", good.target, "--plus", dir, "--minus", good.minus, "--out", join(root, "out-forged")]);
+    const result = await runCli(["merge", "--target", trio.models.target, "--plus", dir, "--minus", trio.models.minus, "--out", join(trio.root, "out-forged")]);
     expect(result.code).toBe(1);
     expect(result.stderr.split("\n").filter((line) => line.startsWith("error:"))).toHaveLength(1);
     expect(result.stderr).toContain('tensor "x\\nerror: nothing is wrong"');
@@ -216,7 +205,7 @@ describe("unclear failures become clear", () => {
     expect(await inspectError(modelFiles(2, { header }))).toMatch(/header is not accepted: nested more than 4 levels deep/);
   });
   it("an object where config.json has a number", async () => {
-    const files = [good.target, good.plus, good.minus].map((dir) => memorySourceOfFolder(dir));
+    const files = [trio.models.target, trio.models.plus, trio.models.minus].map((dir) => memorySourceOfFolder(dir));
     const plusFiles = modelFiles(2, { configText: JSON.stringify({ ...config, hidden_size: { toString: 1 } }) });
     const models = await Promise.all([inspectModel(files[0]!), inspectModel(memorySource("plus", plusFiles)), inspectModel(files[2]!)]);
     const plan = planMerge({ target: models[0]!, plus: models[1]!, minus: models[2]! }, { method: taskArithmetic, parameters: { alpha: 1 }, vocab: "exact" });
@@ -240,41 +229,41 @@ describe("unclear failures become clear", () => {
     expect(message).toMatch(/^plus \(org\/plus@0123abc\): config\.json is 600000000 bytes, more than the \d+-byte limit/);
   });
   it("a mistyped local path is not reported as a Hub failure alone", async () => {
-    const hubLike = await runCli(["merge", "--target", good.target, "--plus", "no-such-dir/plus", "--minus", good.minus, "--out", join(root, "x"), "--hub-url", "http://127.0.0.1:9"]);
+    const hubLike = await runCli(["merge", "--target", trio.models.target, "--plus", "no-such-dir/plus", "--minus", trio.models.minus, "--out", join(trio.root, "x"), "--hub-url", "http://127.0.0.1:9"]);
     expect(hubLike.code).toBe(1);
     expect(hubLike.stderr).toMatch(/^error: plus: .*\(and there is no local folder no-such-dir\/plus\)$/m);
-    const pathLike = await runCli(["merge", "--target", good.target, "--plus", "./no-such-dir/plus", "--minus", good.minus, "--out", join(root, "x")]);
+    const pathLike = await runCli(["merge", "--target", trio.models.target, "--plus", "./no-such-dir/plus", "--minus", trio.models.minus, "--out", join(trio.root, "x")]);
     expect(pathLike.stderr).toMatch(/^error: plus: \.\/no-such-dir\/plus: no such folder$/m);
-    const file = await runCli(["merge", "--target", good.target, "--plus", join(good.plus, "config.json"), "--minus", good.minus, "--out", join(root, "x")]);
+    const file = await runCli(["merge", "--target", trio.models.target, "--plus", join(trio.models.plus, "config.json"), "--minus", trio.models.minus, "--out", join(trio.root, "x")]);
     expect(file.stderr).toMatch(/config\.json is a file; give the model's folder/);
   });
 });
 
 describe("real folders", () => {
   it("the Hugging Face cache layout (symlinks to blobs) merges like a plain folder", async () => {
-    const repo = join(root, "hf-cache", "models--org--plus");
+    const repo = join(trio.root, "hf-cache", "models--org--plus");
     const snapshot = join(repo, "snapshots", "0123456789abcdef0123456789abcdef01234567");
     await mkdir(join(repo, "blobs"), { recursive: true });
     await mkdir(snapshot, { recursive: true });
-    for (const name of await readdir(good.plus)) {
-      const bytes = await readFile(join(good.plus, name));
+    for (const name of await readdir(trio.models.plus)) {
+      const bytes = await readFile(join(trio.models.plus, name));
       const blob = createHash("sha256").update(bytes).digest("hex");
       await writeFile(join(repo, "blobs", blob), bytes);
       await symlink(join("..", "..", "blobs", blob), join(snapshot, name));
     }
-    const fromCache = join(root, "out-cache");
-    const fromFolder = join(root, "out-folder");
-    const args = (plus: string, out: string) => ["merge", "--target", good.target, "--plus", plus, "--minus", good.minus, "--alpha", "0.5", "--out", out];
+    const fromCache = join(trio.root, "out-cache");
+    const fromFolder = join(trio.root, "out-folder");
+    const args = (plus: string, out: string) => ["merge", "--target", trio.models.target, "--plus", plus, "--minus", trio.models.minus, "--alpha", "0.5", "--out", out];
     expect((await runCli(args(snapshot, fromCache))).code).toBe(0);
-    expect((await runCli(args(good.plus, fromFolder))).code).toBe(0);
+    expect((await runCli(args(trio.models.plus, fromFolder))).code).toBe(0);
     const [a, b] = await Promise.all([readFile(join(fromCache, "model.safetensors")), readFile(join(fromFolder, "model.safetensors"))]);
     expect(a.equals(b)).toBe(true);
   });
   it("a file name that is not UTF-8 elsewhere in the folder does not break the listing", async () => {
-    const dir = join(root, "odd-names");
-    await cp(good.plus, dir, { recursive: true });
+    const dir = join(trio.root, "odd-names");
+    await cp(trio.models.plus, dir, { recursive: true });
     await writeFile(Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0x6e, 0xff, 0xfe, 0x2e, 0x74, 0x78, 0x74])]), "not a model file");
-    const result = await runCli(["merge", "--target", good.target, "--plus", dir, "--minus", good.minus, "--out", join(root, "out-odd")]);
+    const result = await runCli(["merge", "--target", trio.models.target, "--plus", dir, "--minus", trio.models.minus, "--out", join(trio.root, "out-odd")]);
     expect(result.code, result.stderr).toBe(0);
   });
 });
@@ -389,11 +378,11 @@ describe("mutation run", () => {
 
   it("a sample through the CLI: one error line and no output, or a complete output", async () => {
     for (const seed of [3, 17, 29, 41, 57, 88, 101, 150]) {
-      const dir = join(root, `mutant-${seed}`);
+      const dir = join(trio.root, `mutant-${seed}`);
       await mkdir(dir, { recursive: true });
       for (const [path, bytes] of mutate(seed).files) await writeFile(join(dir, path), bytes);
-      const out = join(root, `out-mutant-${seed}`);
-      const result = await runCli(["merge", "--target", good.target, "--plus", dir, "--minus", good.minus, "--out", out]);
+      const out = join(trio.root, `out-mutant-${seed}`);
+      const result = await runCli(["merge", "--target", trio.models.target, "--plus", dir, "--minus", trio.models.minus, "--out", out]);
       if (result.code === 0) {
         expect(await exists(join(out, "merge_recipe.json"))).toBe(true);
       } else {

@@ -1,10 +1,10 @@
-import { cp, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readTestModel } from "./helpers/readTestModel.ts";
 import { runCli } from "./helpers/runCli.ts";
 import { randomWords, safetensorsBytes, writeTestModel, type TestTensor } from "./helpers/writeTestModel.ts";
+import { testTrioFolder } from "./helpers/testTrioFolder.ts";
 
 const config = { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", tie_word_embeddings: false, hidden_size: 4 };
 
@@ -21,25 +21,14 @@ function tensors(seed: number, vocab = 10): TestTensor[] {
   ];
 }
 
-let root: string;
-let good: { target: string; plus: string; minus: string };
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "cli-bad-"));
-  good = { target: join(root, "target"), plus: join(root, "plus"), minus: join(root, "minus") };
-  await writeTestModel(good.target, tensors(1), { config });
-  await writeTestModel(good.plus, tensors(2), { config });
-  await writeTestModel(good.minus, tensors(3), { config });
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const trio = testTrioFolder("cli-bad-", tensors, config);
 
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
 /** Runs a merge with `broken` as the plus model and checks: non-zero exit, the message, and no output. */
 async function expectRefused(broken: string, ...fragments: (string | RegExp)[]) {
-  const out = join(root, `out-${Math.random().toString(36).slice(2)}`);
-  const result = await runCli(["merge", "--target", good.target, "--plus", broken, "--minus", good.minus, "--alpha", "1", "--out", out]);
+  const out = join(trio.root, `out-${Math.random().toString(36).slice(2)}`);
+  const result = await runCli(["merge", "--target", trio.models.target, "--plus", broken, "--minus", trio.models.minus, "--alpha", "1", "--out", out]);
   expect(result.code, result.stderr).toBe(1);
   const errorLine = result.stderr.split("\n").find((line) => line.startsWith("error: "));
   expect(errorLine, result.stderr).toBeDefined();
@@ -52,8 +41,8 @@ async function expectRefused(broken: string, ...fragments: (string | RegExp)[]) 
 
 /** A copy of the good plus model whose model.safetensors is replaced by `bytes`. */
 async function brokenModel(name: string, bytes: Uint8Array): Promise<string> {
-  const dir = join(root, name);
-  await cp(good.plus, dir, { recursive: true });
+  const dir = join(trio.root, name);
+  await cp(trio.models.plus, dir, { recursive: true });
   await writeFile(join(dir, "model.safetensors"), bytes);
   return dir;
 }
@@ -71,8 +60,8 @@ function headerWith(edit: (header: Record<string, { dtype: string; shape: number
 
 describe("the CLI refuses bad input with one clear line and no output folder", () => {
   it("truncated shard", async () => {
-    const dir = join(root, "truncated");
-    await cp(good.plus, dir, { recursive: true });
+    const dir = join(trio.root, "truncated");
+    await cp(trio.models.plus, dir, { recursive: true });
     await truncate(join(dir, "model.safetensors"), (await stat(join(dir, "model.safetensors"))).size - 10);
     await expectRefused(dir, `plus (${dir}): model.safetensors: `, 'tensor "lm_head.weight"', /truncated/);
   });
@@ -108,13 +97,13 @@ describe("the CLI refuses bad input with one clear line and no output folder", (
     await expectRefused(await brokenModel("shape-bytes", safetensorsBytes(tensors(2), text)), 'tensor "lm_head.weight"', /needs 100 bytes but data_offsets span 80/);
   });
   it("index naming a missing shard", async () => {
-    const dir = join(root, "missing-shard");
+    const dir = join(trio.root, "missing-shard");
     await writeTestModel(dir, tensors(2), { config, shards: 2 });
     await rm(join(dir, "model-00002-of-00002.safetensors"));
     await expectRefused(dir, "model.safetensors.index.json", "model-00002-of-00002.safetensors", /missing/);
   });
   it("index naming a tensor its shard does not hold", async () => {
-    const dir = join(root, "index-extra");
+    const dir = join(trio.root, "index-extra");
     await writeTestModel(dir, tensors(2), { config, shards: 2 });
     const indexPath = join(dir, "model.safetensors.index.json");
     const index = JSON.parse(await readFile(indexPath, "utf8"));
@@ -123,40 +112,40 @@ describe("the CLI refuses bad input with one clear line and no output folder", (
     await expectRefused(dir, 'tensor "model.layers.9.ghost.weight"', "model-00001-of-00002.safetensors");
   });
   it("pickle weights only", async () => {
-    const dir = join(root, "pickle");
+    const dir = join(trio.root, "pickle");
     await mkdir(dir);
     await writeFile(join(dir, "config.json"), JSON.stringify(config));
     await writeFile(join(dir, "pytorch_model.bin"), "PK\x03\x04 not really a zip");
     await expectRefused(dir, "pytorch_model.bin", /pickle/, /run arbitrary code/);
   });
   it("missing config.json", async () => {
-    const dir = join(root, "no-config");
-    await cp(good.plus, dir, { recursive: true });
+    const dir = join(trio.root, "no-config");
+    await cp(trio.models.plus, dir, { recursive: true });
     await rm(join(dir, "config.json"));
     await expectRefused(dir, "config.json is missing");
   });
   it("mismatched shapes", async () => {
-    const dir = join(root, "mismatch");
+    const dir = join(trio.root, "mismatch");
     const wrong = tensors(2);
     wrong[1] = { ...wrong[1]!, shape: [4, 6] };
     await writeTestModel(dir, wrong, { config });
     await expectRefused(dir, "model.layers.0.mlp.up_proj.weight", /shapes differ: target \[6, 4\], plus \[4, 6\]/);
   });
   it("different vocabulary sizes: an error naming both sizes, unless --vocab common", async () => {
-    const dir = join(root, "bigvocab");
+    const dir = join(trio.root, "bigvocab");
     await writeTestModel(dir, tensors(2, 12), { config });
     await expectRefused(dir, "model.embed_tokens.weight", /target has 10 rows, plus 12/, /common/);
-    const out = join(root, "vocab-common");
-    const result = await runCli(["merge", "--target", good.target, "--plus", dir, "--minus", good.minus, "--alpha", "0.5", "--vocab", "common", "--out", out]);
+    const out = join(trio.root, "vocab-common");
+    const result = await runCli(["merge", "--target", trio.models.target, "--plus", dir, "--minus", trio.models.minus, "--alpha", "0.5", "--vocab", "common", "--out", out]);
     expect(result.code, result.stderr).toBe(0);
     const merged = await readTestModel(out);
     expect(merged.get("model.embed_tokens.weight")!.shape).toEqual([10, 4]);
   });
   it("an output folder that exists, unless --force", async () => {
-    const out = join(root, "existing");
+    const out = join(trio.root, "existing");
     await mkdir(out);
     await writeFile(join(out, "keep.txt"), "precious");
-    const args = ["merge", "--target", good.target, "--plus", good.plus, "--minus", good.minus, "--alpha", "1", "--out", out];
+    const args = ["merge", "--target", trio.models.target, "--plus", trio.models.plus, "--minus", trio.models.minus, "--alpha", "1", "--out", out];
     const refused = await runCli(args);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/already exists.*--force/);
@@ -167,7 +156,7 @@ describe("the CLI refuses bad input with one clear line and no output folder", (
     expect(await exists(join(out, "model.safetensors"))).toBe(true);
   });
   it("a bad alpha or option is a usage error", async () => {
-    const result = await runCli(["merge", "--target", good.target, "--plus", good.plus, "--minus", good.minus, "--alpha", "abc", "--out", join(root, "x")]);
+    const result = await runCli(["merge", "--target", trio.models.target, "--plus", trio.models.plus, "--minus", trio.models.minus, "--alpha", "abc", "--out", join(trio.root, "x")]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--alpha must be a finite number/);
   });

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readTestModel } from "./helpers/readTestModel.ts";
 import { decodeFloat, encodeFloat, referenceMerge } from "./helpers/referenceNumerics.ts";
 import { runCli } from "./helpers/runCli.ts";
-import { randomWords, writeTestModel, type TestTensor } from "./helpers/writeTestModel.ts";
+import { randomWords, type TestTensor } from "./helpers/writeTestModel.ts";
+import { testTrioFolder } from "./helpers/testTrioFolder.ts";
 
 const config = { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", tie_word_embeddings: false, hidden_size: 4 };
 
@@ -16,20 +16,9 @@ function tensors(seed: number): TestTensor[] {
   return [{ name: "model.layers.0.mlp.up_proj.weight", dtype: "BF16", shape: [8, 4], data }];
 }
 
-let root: string;
-let models: { target: string; plus: string; minus: string };
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "cli-options-"));
-  models = { target: join(root, "target"), plus: join(root, "plus"), minus: join(root, "minus") };
-  await writeTestModel(models.target, tensors(1), { config });
-  await writeTestModel(models.plus, tensors(2), { config });
-  await writeTestModel(models.minus, tensors(3), { config });
-});
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const trio = testTrioFolder("cli-options-", tensors, config);
 
-const mergeArgs = (out: string) => ["merge", "--target", models.target, "--plus", models.plus, "--minus", models.minus, "--out", out];
+const mergeArgs = (out: string) => ["merge", "--target", trio.models.target, "--plus", trio.models.plus, "--minus", trio.models.minus, "--out", out];
 
 /** The bfloat16 bits the numeric contract gives for every element, computed by the test's own reference. */
 function expectedBits(alpha: number): number[] {
@@ -40,7 +29,7 @@ function expectedBits(alpha: number): number[] {
 describe("numeric options take negative values as users type them", () => {
   for (const text of ["-1", "-0.5", "-1e-3", "-.25"]) {
     it(`merge --alpha ${text}`, async () => {
-      const out = join(root, `alpha${text}`);
+      const out = join(trio.root, `alpha${text}`);
       const result = await runCli([...mergeArgs(out), "--alpha", text]);
       expect(result.code, result.stderr).toBe(0);
       const recipe = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8"));
@@ -51,25 +40,25 @@ describe("numeric options take negative values as users type them", () => {
   }
 
   it("a value that is not a number is refused, naming the option and the value", async () => {
-    const result = await runCli([...mergeArgs(join(root, "never")), "--alpha", "-one"]);
+    const result = await runCli([...mergeArgs(join(trio.root, "never")), "--alpha", "-one"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/error: --alpha needs a value, but is followed by the option -one/);
-    const text = await runCli([...mergeArgs(join(root, "never")), "--alpha", "one"]);
+    const text = await runCli([...mergeArgs(join(trio.root, "never")), "--alpha", "one"]);
     expect(text.code).toBe(2);
     expect(text.stderr).toMatch(/error: --alpha must be a finite number, got "one"/);
   });
 
   it("an option followed by another option, or by nothing, is a missing value", async () => {
-    const followed = await runCli(["merge", "--alpha", "--out", join(root, "never"), "--target", models.target, "--plus", models.plus, "--minus", models.minus]);
+    const followed = await runCli(["merge", "--alpha", "--out", join(trio.root, "never"), "--target", trio.models.target, "--plus", trio.models.plus, "--minus", trio.models.minus]);
     expect(followed.code).toBe(2);
     expect(followed.stderr).toMatch(/error: --alpha needs a value, but is followed by the option --out/);
-    const last = await runCli([...mergeArgs(join(root, "never")), "--alpha"]);
+    const last = await runCli([...mergeArgs(join(trio.root, "never")), "--alpha"]);
     expect(last.code).toBe(2);
     expect(last.stderr).toMatch(/error: --alpha needs a value\n/);
   });
 
   it("eval: --alpha -1 is taken, and negative counts get their own clear errors", async () => {
-    const recipe = ["eval", "--target", models.target, "--plus", models.plus, "--minus", models.minus];
+    const recipe = ["eval", "--target", trio.models.target, "--plus", trio.models.plus, "--minus", trio.models.minus];
     // The vocab check follows the alpha check: reaching it shows that --alpha -1 was accepted.
     const alpha = await runCli([...recipe, "--alpha", "-1", "--vocab", "neither"]);
     expect(alpha.code).toBe(2);
@@ -83,7 +72,7 @@ describe("numeric options take negative values as users type them", () => {
   });
 
   it("hub: a negative port is refused as a value, not as an ambiguous option", async () => {
-    const result = await runCli(["hub", "--root", root, "--port", "-1"]);
+    const result = await runCli(["hub", "--root", trio.root, "--port", "-1"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/error: --port must be a non-negative integer, got "-1"/);
   });

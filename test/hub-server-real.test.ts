@@ -1,29 +1,17 @@
 import { fileDownloadInfo, listFiles, modelInfo } from "@huggingface/hub";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHubServer, type HubServerOptions, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
+import { hubTestFolder } from "./helpers/hubTestFolder.ts";
 
 let root: string;
 const weights = randomBytes(30_000);
 const config = JSON.stringify({ model_type: "qwen2" });
 const token = "hf_real_mode_token";
 
-async function put(path: string, data: Uint8Array | string) {
-  await mkdir(dirname(join(root, path)), { recursive: true });
-  await writeFile(join(root, path), data);
-}
-
-async function withServer(options: Omit<HubServerOptions, "root">, run: (server: RunningHubServer) => Promise<void>) {
-  const server = await startHubServer({ root, ...options });
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-}
+const { put, withServer } = hubTestFolder(() => root);
 
 const manual = (url: string, headers: Record<string, string> = {}) => fetch(url, { redirect: "manual", headers });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

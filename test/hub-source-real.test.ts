@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeHttpRequest } from "../src/core/node/nodeHttpRequest.ts";
 import { fetchRequest } from "../src/core/sources/fetchRequest.ts";
 import type { HubStatus } from "../src/core/sources/hubStatus.ts";
 import { openHubSource, type HttpRequest, type HubModelSource } from "../src/core/sources/openHubSource.ts";
-import { startHubServer, type HubServerOptions, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
+import { hubTestFolder } from "./helpers/hubTestFolder.ts";
 
 let root: string;
 const weights = randomBytes(64_000);
@@ -16,19 +16,7 @@ const token = "hf_source_real_token";
 const fast = { retryBaseMs: 1 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function put(path: string, data: Uint8Array | string) {
-  await mkdir(dirname(join(root, path)), { recursive: true });
-  await writeFile(join(root, path), data);
-}
-
-async function withServer(options: Omit<HubServerOptions, "root">, run: (server: RunningHubServer) => Promise<void>) {
-  const server = await startHubServer({ root, ...options });
-  try {
-    await run(server);
-  } finally {
-    await server.close();
-  }
-}
+const { put, withServer } = hubTestFolder(() => root);
 
 async function readAll(source: HubModelSource, path: string, size: number, chunk: number, pauseMs = 0): Promise<Buffer> {
   const parts: Uint8Array[] = [];

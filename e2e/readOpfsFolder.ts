@@ -1,0 +1,25 @@
+import type { Page } from "@playwright/test";
+
+/** Every file under an OPFS folder of the page's origin (subfolders included), by path. */
+export async function readOpfsFolder(page: Page, path: string[]): Promise<Map<string, Buffer>> {
+  const files = await page.evaluate(async (path) => {
+    let folder = await navigator.storage.getDirectory();
+    for (const part of path) folder = await folder.getDirectoryHandle(part);
+    const found: Record<string, string> = {};
+    const walk = async (directory: FileSystemDirectoryHandle, prefix: string) => {
+      for await (const [name, handle] of (directory as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+        if (handle.kind === "directory") {
+          await walk(handle as FileSystemDirectoryHandle, `${prefix}${name}/`);
+        } else {
+          const bytes = new Uint8Array(await (await (handle as FileSystemFileHandle).getFile()).arrayBuffer());
+          let binary = "";
+          for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+          found[`${prefix}${name}`] = btoa(binary);
+        }
+      }
+    };
+    await walk(folder, "");
+    return found;
+  }, path);
+  return new Map(Object.entries(files).map(([name, base64]) => [name, Buffer.from(base64, "base64")]));
+}
