@@ -72,6 +72,8 @@ test("on a host that sends no COOP / COEP, the service worker isolates the page 
     expect(Number(await page.getByTestId("eval-threads").getAttribute("data-threads"))).toBeGreaterThan(1);
     await expect(page.getByTestId("eval-done")).toBeVisible({ timeout: 120_000 });
   } finally {
+    // The page keeps its connections alive: close them, or close() waits for them forever.
+    server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
 });
