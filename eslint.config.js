@@ -15,4 +15,16 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
+  // The layering of the design brief: ui -> browser -> eval -> core, cli -> eval -> core, workers -> browser/eval/core.
+  ...[
+    { files: ["src/core/**"], layers: ["eval", "browser", "ui", "cli", "hub-server", "testmodels"] },
+    { files: ["src/eval/**"], layers: ["browser", "ui", "cli"] },
+    { files: ["src/browser/**"], layers: ["ui", "cli"] },
+    { files: ["workers/**"], layers: ["ui", "cli"] },
+  ].map(({ files, layers }) => ({
+    files,
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: layers.map((layer) => `**/${layer}/**`), message: "against the layering (design brief, \"Layout to aim for\")" }] }],
+    },
+  })),
 );

@@ -11,8 +11,8 @@ import { missingChatTemplateWarning } from "../src/eval/tokenizer/missingChatTem
 import type { TensorLoader } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { runGsm8kEvaluation, type EvalModelSpec, type EvalRole } from "../src/eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
-import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "../src/ui/eval/evalWorkerMessages.ts";
-import { openInputSource } from "../src/ui/merge/openInputSource.ts";
+import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "../src/browser/evalWorkerMessages.ts";
+import { openInputSource } from "../src/browser/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (event: EvalWorkerEvent) => scope.postMessage(event);

@@ -8,9 +8,8 @@ import { planMerge, type Role } from "../src/core/plan/planMerge.ts";
 import { openOpfsFolderSink } from "../src/core/sinks/openOpfsFolderSink.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
-import type { BrowserMergeRequest } from "../src/ui/merge/browserMerge.ts";
-import type { MergeWorkerCommand, MergeWorkerEvent } from "../src/ui/merge/mergeWorkerMessages.ts";
-import { openInputSource } from "../src/ui/merge/openInputSource.ts";
+import type { BrowserMergeRequest, MergeWorkerCommand, MergeWorkerEvent } from "../src/browser/mergeWorkerMessages.ts";
+import { openInputSource } from "../src/browser/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const PROGRESS_INTERVAL_MS = 100;

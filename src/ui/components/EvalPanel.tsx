@@ -2,7 +2,7 @@ import { useId } from "react";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
 import { EVAL_ROLES, type EvalRole } from "../../eval/runGsm8kEvaluation.ts";
-import type { EvalExecutionProvider } from "../eval/evalWorkerMessages.ts";
+import type { EvalExecutionProvider } from "../../browser/evalWorkerMessages.ts";
 import { formatBytes } from "../format.ts";
 import { buildMergeRequest } from "../state/mergeSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";

@@ -3,7 +3,7 @@ import { describeBackend, type BackendReport } from "../../core/engine/createBac
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import { describeHubStatus, type HubStatus } from "../../core/sources/hubStatus.ts";
 import type { MergePlan } from "../../core/plan/planMerge.ts";
-import type { BrowserMergeResult } from "../merge/browserMerge.ts";
+import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import { findResumableMerge } from "../merge/findResumableMerge.ts";
 import type { UnfinishedMerge } from "../merge/opfsMergeOwnership.ts";
 import { formatBytes, formatDuration } from "../format.ts";

@@ -1,4 +1,4 @@
-import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "./evalWorkerMessages.ts";
+import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "../../browser/evalWorkerMessages.ts";
 
 /**
  * Runs an evaluation in a dedicated worker (workers/evalWorker.ts, onnxruntime-web inside), passing

@@ -1,45 +1,15 @@
-import type { FloatDtype } from "../../core/dtypes.ts";
-import type { BackendChoice, BackendReport } from "../../core/engine/createBackendComputer.ts";
+import type { BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import type { HubStatus } from "../../core/sources/hubStatus.ts";
-import type { VocabMode } from "../../core/plan/planMerge.ts";
-import type { WrittenFile } from "../../core/sinks/FolderSink.ts";
 import { removeOpfsMerge } from "./mergedFiles.ts";
 import { mergeFolderName } from "./mergeFolderName.ts";
-import type { MergeWorkerCommand, MergeWorkerEvent } from "./mergeWorkerMessages.ts";
+import type { BrowserMergeRequest, BrowserMergeResult, MergeWorkerCommand, MergeWorkerEvent } from "../../browser/mergeWorkerMessages.ts";
 import { claimMergeFolder, disownMergeFolder, reserveMergeFolder } from "./opfsMergeOwnership.ts";
 
 export { saveToDirectory } from "./saveToDirectory.ts";
 export { downloadAsZip } from "./downloadAsZip.ts";
 export { discardMerge } from "./discardMerge.ts";
 
-export type InputSpec = { kind: "hub"; repo: string; revision?: string } | { kind: "files"; label: string; files: File[] };
-
-export interface BrowserMergeRequest {
-  hubUrl: string;
-  accessToken?: string;
-  inputs: { target: InputSpec; plus: InputSpec; minus: InputSpec };
-  alpha: number;
-  outDtype?: FloatDtype;
-  shardSize: number;
-  vocab: VocabMode;
-  /** Where the chunk arithmetic runs (default "auto": the GPU when calibration finds it not slower). */
-  backend?: BackendChoice;
-  /** Test-only: destroys the GPU device after this many dispatches, a lost device mid-merge. */
-  testHooks?: { destroyGpuDeviceAfterDispatches?: number };
-}
-
-export interface BrowserMergeResult {
-  /** Its folder under merges/ in the origin private file system. */
-  folder: string;
-  files: Record<string, WrittenFile>;
-  bytesWritten: number;
-  seconds: number;
-  /** Compute workers of the CPU pool (which computes when the GPU does not). */
-  workers: number;
-  /** The backend that computed last, and what happened to the GPU if anything did. */
-  backend: BackendReport;
-}
 
 /** A merge that failed but left its unfinished output and journal in OPFS merges/<folder>, to be resumed. */
 export class UnfinishedMergeKept extends Error {

@@ -1,4 +1,4 @@
-import type { BrowserMergeResult } from "./browserMerge.ts";
+import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import { zipFileName } from "./downloadAsZip.ts";
 import { removeOpfsMerge } from "./mergedFiles.ts";
 import { disownMergeFolder } from "./opfsMergeOwnership.ts";

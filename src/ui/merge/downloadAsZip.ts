@@ -1,6 +1,6 @@
 import { makeZip } from "client-zip";
 import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
-import type { BrowserMergeResult } from "./browserMerge.ts";
+import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import { openMergedFile, pathsInSaveOrder } from "./mergedFiles.ts";
 
 /** How long the download's object URL lives: the browser holds the file once the download has started. */

@@ -1,4 +1,4 @@
-import type { InputSpec } from "./browserMerge.ts";
+import type { InputSpec } from "../../browser/mergeWorkerMessages.ts";
 
 /** The folder a merge is written to and saved as: the target's name, then "-merged". */
 export function mergeFolderName(target: InputSpec): string {

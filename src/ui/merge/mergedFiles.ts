@@ -1,6 +1,6 @@
 import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
 import { RECIPE_FILE_NAME } from "../../core/output/renderMergeRecipe.ts";
-import type { BrowserMergeResult } from "./browserMerge.ts";
+import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 
 /** A merge's file paths in the order they are saved: merge_recipe.json last, so a saved folder with a recipe is complete. */
 export function pathsInSaveOrder(result: BrowserMergeResult): string[] {

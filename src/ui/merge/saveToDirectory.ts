@@ -1,4 +1,4 @@
-import type { BrowserMergeResult } from "./browserMerge.ts";
+import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import { openMergedFile, pathsInSaveOrder } from "./mergedFiles.ts";
 
 /**

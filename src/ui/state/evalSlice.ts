@@ -5,7 +5,7 @@ import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProble
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
 import { EVAL_ROLES, type EvalProgress, type EvalRole, type LoadPhase, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
-import type { EvalExecutionProvider } from "../eval/evalWorkerMessages.ts";
+import type { EvalExecutionProvider } from "../../browser/evalWorkerMessages.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";

@@ -8,9 +8,8 @@ import {
   saveToDirectory,
   startBrowserMerge,
   UnfinishedMergeKept,
-  type BrowserMergeRequest,
-  type BrowserMergeResult,
 } from "../merge/browserMerge.ts";
+import type { BrowserMergeRequest, BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
 import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
 import type { StudioState } from "./studioStore.ts";

@@ -1,10 +1,10 @@
-import type { FloatDtype } from "../../core/dtypes.ts";
-import type { VocabMode } from "../../core/plan/planMerge.ts";
-import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
-import type { BatchSizeSetting } from "../../eval/chooseBatchSize.ts";
-import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
-import type { EvalProgress, EvalRole, LoadPhase, ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
-import type { InputSpec } from "../merge/browserMerge.ts";
+import type { FloatDtype } from "../core/dtypes.ts";
+import type { VocabMode } from "../core/plan/planMerge.ts";
+import type { Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
+import type { BatchSizeSetting } from "../eval/chooseBatchSize.ts";
+import type { Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
+import type { EvalProgress, EvalRole, LoadPhase, ModelRunStats, ProblemResult } from "../eval/runGsm8kEvaluation.ts";
+import type { InputSpec } from "./mergeWorkerMessages.ts";
 
 /** onnxruntime-web's execution providers the evaluator offers. */
 export type EvalExecutionProvider = "wasm" | "webgpu";

@@ -1,8 +1,8 @@
-import type { HubStatus } from "../../core/sources/hubStatus.ts";
-import type { ModelSource } from "../../core/sources/ModelSource.ts";
-import { openFileListSource } from "../../core/sources/openFileListSource.ts";
-import { openHubSource } from "../../core/sources/openHubSource.ts";
-import type { InputSpec } from "./browserMerge.ts";
+import type { HubStatus } from "../core/sources/hubStatus.ts";
+import type { ModelSource } from "../core/sources/ModelSource.ts";
+import { openFileListSource } from "../core/sources/openFileListSource.ts";
+import { openHubSource } from "../core/sources/openHubSource.ts";
+import type { InputSpec } from "./mergeWorkerMessages.ts";
 
 /** Opens a picked model in a worker: a Hub repo (pinned to its commit) or the files of a local folder. */
 export async function openInputSource(
