@@ -1,4 +1,4 @@
-import type { Page } from "@playwright/test";
+import { expect, type Page } from "@playwright/test";
 
 /** Every file under an OPFS folder of the page's origin (subfolders included), by path. */
 export async function readOpfsFolder(page: Page, path: string[]): Promise<Map<string, Buffer>> {
@@ -22,4 +22,16 @@ export async function readOpfsFolder(page: Page, path: string[]): Promise<Map<st
     return found;
   }, path);
   return new Map(Object.entries(files).map(([name, base64]) => [name, Buffer.from(base64, "base64")]));
+}
+
+/**
+ * Clicks "Save to folder" on a finished merge (showDirectoryPicker answered with OPFS picked/ by the
+ * spec), waits for the saved status and returns the saved folder's name and files.
+ */
+export async function saveMergeToPickedFolder(page: Page): Promise<{ folderName: string; files: Map<string, Buffer> }> {
+  await page.getByTestId("save-folder-button").click();
+  const saved = page.getByTestId("merge-done").getByRole("status");
+  await expect(saved).toContainText("Saved as picked/", { timeout: 60_000 });
+  const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
+  return { folderName, files: await readOpfsFolder(page, ["picked", folderName]) };
 }

@@ -7,7 +7,7 @@ import { expect, test } from "@playwright/test";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 import { DEMO_TRIO, expectSameAsCli, readTree } from "./cliReference.ts";
-import { readOpfsFolder } from "./readOpfsFolder.ts";
+import { readOpfsFolder, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
 /** Small shards, so that the demo merge has several: the embeddings, then the layers in a few more. */
 const SHARD_SIZE = "50KB";
@@ -71,11 +71,8 @@ test("a tab closed mid-merge: the same recipe link offers Resume, which ends wit
   await expect(resume).toHaveText(/Resume \([1-9]\d* of [2-9] shards done\)/);
   await resume.click();
   await expect(second.getByTestId("merge-done")).toBeVisible({ timeout: 120_000 });
-  await second.getByTestId("save-folder-button").click();
-  const saved = second.getByTestId("merge-done").getByRole("status");
-  await expect(saved).toContainText("Saved as picked/", { timeout: 60_000 });
-  const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
-  expectSameAsCli(await readOpfsFolder(second, ["picked", folderName]), cliFiles);
+  const { folderName, files } = await saveMergeToPickedFolder(second);
+  expectSameAsCli(files, cliFiles);
   // The finished merge holds no journal any more: a later visit offers no Resume.
   expect([...(await readOpfsFolder(second, ["merges", folderName])).keys()]).not.toContain("merge-journal.json");
 });

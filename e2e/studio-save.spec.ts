@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
-import { readOpfsFolder } from "./readOpfsFolder.ts";
+import { saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
 let cliFiles: Map<string, Buffer>;
 test.describe.configure({ timeout: 120_000 });
@@ -31,11 +31,7 @@ test("Save to folder writes the CLI's bytes into the picked folder", async ({ pa
   await expect(page.getByTestId("merge-progress")).toBeVisible();
   await page.screenshot({ path: "test-results/screenshots/studio-merging.png", fullPage: true });
   await expect(page.getByTestId("merge-done")).toBeVisible({ timeout: 90_000 });
-  await page.getByTestId("save-folder-button").click();
-  const saved = page.getByTestId("merge-done").getByRole("status");
-  await expect(saved).toContainText("Saved as picked/", { timeout: 60_000 });
-  const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
-  expectSameAsCli(await readOpfsFolder(page, ["picked", folderName]), cliFiles);
+  expectSameAsCli((await saveMergeToPickedFolder(page)).files, cliFiles);
 });
 
 test("Cancel stops the merge, shows nothing as done and leaves no output", async ({ page }) => {

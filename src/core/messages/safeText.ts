@@ -10,9 +10,10 @@ export const MAX_NAME_CHARS = 120;
 /** Longest message printed; past this it is cut with an ellipsis. */
 export const MAX_MESSAGE_CHARS = 2000;
 
+/** A high surrogate without its low half, or a low one without its high half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** C0 and C1 controls, DEL, line/paragraph separators, bidirectional overrides and isolates, lone surrogates. */
-// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]|${LONE_SURROGATE.source}`, "g");
 const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 function escapeUnsafe(text: string): string {
@@ -53,5 +54,5 @@ export function describeJsonValue(value: unknown): string {
 
 /** Whether `text` is well-formed Unicode (no lone surrogates), as a name in a file written by other tools must be. */
 export function isWellFormedText(text: string): boolean {
-  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+  return !LONE_SURROGATE.test(text);
 }
