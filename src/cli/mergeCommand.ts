@@ -3,6 +3,7 @@ import { constants as osConstants } from "node:os";
 import { parseFloatDtype } from "../core/dtypes.ts";
 import { oneLineMessage } from "../core/messages/safeText.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
+import { sharedChunkMemory } from "../core/engine/WasmChunkArena.ts";
 import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel } from "../core/model/inspectModel.ts";
 import { planMerge, type MergePlan, type Role } from "../core/plan/planMerge.ts";
@@ -77,7 +78,7 @@ export async function mergeCommand(args: string[]): Promise<void> {
       const journal = chooseJournal(sink, values.resume);
       const result = await writeMergedModel(plan, sink, {
         shardSize,
-        sharedChunkBuffers: true,
+        chunkMemory: sharedChunkMemory,
         signal: controller.signal,
         onProgress: progress,
         toolVersion: TOOL_VERSION,

@@ -1,3 +1,12 @@
+/** Where a merge takes its chunk buffers from, and gives them back to once their bytes are used. */
+export interface ChunkBuffers {
+  /** The largest length `take` serves from reused memory; a longer one gets a new array. */
+  readonly capacity: number;
+  /** A view of `length` bytes; its contents are stale. */
+  take(length: number): Uint8Array;
+  give(bytes: Uint8Array): void;
+}
+
 /**
  * Reuses chunk-sized buffers. Allocating a fresh 8 MiB ArrayBuffer for every read and every result
  * costs page faults and garbage collection that, over a GB-sized merge, take longer than the I/O
@@ -6,7 +15,7 @@
  * `shared` buffers are SharedArrayBuffers, which other threads read where they lie (Node's sink
  * hashes them on a worker thread); browsers read fetch bodies only into unshared ones.
  */
-export class ChunkBufferPool {
+export class ChunkBufferPool implements ChunkBuffers {
   private readonly free: ArrayBufferLike[] = [];
 
   /** `maxFree` bounds the buffers kept idle, so the pool never holds more than a burst needs. */

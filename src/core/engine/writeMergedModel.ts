@@ -6,8 +6,9 @@ import { JOURNAL_FILE_NAME, ResumeError, type FileSink, type FolderSink, type Wr
 import { renderMergedConfig, FILES_COPIED_FROM_TARGET } from "../output/renderMergedConfig.ts";
 import { renderModelCard } from "../output/renderModelCard.ts";
 import { renderMergeRecipe, RECIPE_FILE_NAME } from "../output/renderMergeRecipe.ts";
-import { ChunkBufferPool } from "./ChunkBufferPool.ts";
+import { ChunkBufferPool, type ChunkBuffers } from "./ChunkBufferPool.ts";
 import { inThreadComputer, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
+import type { ChunkMemory } from "./WasmChunkArena.ts";
 import { identifyMerge, identityDifferences, newMergeJournal, parseMergeJournal, serializeMergeJournal, type MergeJournal } from "./mergeJournal.ts";
 
 export interface MergeProgress {
@@ -40,11 +41,13 @@ export interface WriteMergedModelOptions {
   readAhead?: number;
   computer?: ChunkComputer;
   /**
-   * Chunk buffers in SharedArrayBuffers, for sinks and computers on other threads that read them
-   * where they lie (Node's sink hashes on a worker thread). Not in browsers: fetch reads bodies only
-   * into unshared buffers.
+   * Where chunk buffers come from, given their capacity, with the computer that works on them where
+   * they lie (used unless `computer` is given). Default: a pool of ArrayBuffers and the in-thread
+   * kernel. Node's CLI passes sharedChunkMemory (WasmChunkArena.ts): buffers in a shared WebAssembly
+   * memory, which its sink hashes on a worker thread and the kernel computes on in place. Not in
+   * browsers: fetch reads bodies only into unshared buffers.
    */
-  sharedChunkBuffers?: boolean;
+  chunkMemory?: (capacity: number) => ChunkMemory;
   signal?: AbortSignal;
   onProgress?: (progress: MergeProgress) => void;
   toolVersion: string;
@@ -102,7 +105,10 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     const bytesTotal = outputTensors.reduce((sum, tensor) => sum + tensorByteLength(tensor), 0);
     const progress = { bytesDone: 0, bytesResumed: 0, bytesTotal, tensorIndex: 0, started };
     const fromHub = Object.values(plan.models).some((model) => model.source.repoId !== undefined);
-    const pool = new ChunkBufferPool(options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES), { shared: options.sharedChunkBuffers });
+    const capacity = options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES);
+    const memory = options.chunkMemory?.(capacity) ?? { buffers: new ChunkBufferPool(capacity), computer: inThreadComputer };
+    const pool = memory.buffers;
+    const computer = options.computer ?? memory.computer;
     let createdAt = (options.now ?? (() => new Date()))();
     let resumed: MergeJournal | undefined;
     if (options.journal) {
@@ -143,7 +149,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
         await out.write(header);
       }
       reportResume();
-      await streamTensors(plan, shard.tensors.slice(from.tensor), from.element, out, pool, progress, options, () => journal?.checkpoint(shard.fileName, out));
+      await streamTensors(plan, shard.tensors.slice(from.tensor), from.element, out, pool, computer, progress, options, () => journal?.checkpoint(shard.fileName, out));
       // The last shard is not waited on to be durable: a crash before the commit redoes it from its
       // last checkpoint, and the merge does not end with a flush of everything written since.
       if (journal && shard !== shards.at(-1)) journal.finish(shard.fileName, out, (written) => (files[shard.fileName] = written));
@@ -296,12 +302,12 @@ async function streamTensors(
   tensors: PlannedTensor[],
   fromElement: number,
   out: FileSink,
-  pool: ChunkBufferPool,
+  pool: ChunkBuffers,
+  computer: ChunkComputer,
   progress: { bytesDone: number; bytesResumed: number; bytesTotal: number; tensorIndex: number; started: number },
   options: WriteMergedModelOptions,
   checkpoint: () => void,
 ): Promise<void> {
-  const computer = options.computer ?? inThreadComputer;
   const readAhead = options.readAhead ?? 3;
   const checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
   let sinceCheckpoint = 0;
@@ -367,7 +373,7 @@ async function computeJob(
   plan: MergePlan,
   job: ChunkJob,
   computer: ChunkComputer,
-  pool: ChunkBufferPool,
+  pool: ChunkBuffers,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
   const { tensor, start, end } = job;

@@ -1,6 +1,6 @@
 import type { FloatDtype } from "../../dtypes.ts";
 import type { FloatChunk } from "../../engine/mergeChunk.ts";
-import { MERGE_KERNEL_WASM_BASE64 } from "./mergeKernelWasm.ts";
+import { MERGE_KERNEL_SHARED_MEMORY_WASM_BASE64, MERGE_KERNEL_WASM_BASE64 } from "./mergeKernelWasm.ts";
 
 /** The WebAssembly SIMD merge kernel; same bytes as mergeChunk / convertChunk (src/core/engine/mergeChunk.ts). */
 export interface WasmMergeKernel {
@@ -18,7 +18,7 @@ interface KernelExports {
 }
 
 /** Dtype codes of mergeKernel.wat. */
-const DTYPE_CODE: Record<FloatDtype, number> = { BF16: 0, F16: 1, F32: 2 };
+export const DTYPE_CODE: Record<FloatDtype, number> = { BF16: 0, F16: 1, F32: 2 };
 const WIDTH: Record<FloatDtype, number> = { BF16: 2, F16: 2, F32: 4 };
 
 /**
@@ -30,10 +30,36 @@ const STAGE = 16384;
 const REGION_BYTES = STAGE * 4;
 
 let kernelModule: WebAssembly.Module | undefined;
+let sharedMemoryKernelModule: WebAssembly.Module | undefined;
+
+const decodeBase64 = (base64: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
 
 /** The kernel's binary, decoded; atob exists in Node, browsers and workers alike. */
 export function mergeKernelWasmBytes(): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(MERGE_KERNEL_WASM_BASE64), (char) => char.charCodeAt(0));
+  return decodeBase64(MERGE_KERNEL_WASM_BASE64);
+}
+
+/** The kernel's raw entry points over a memory the caller owns: addresses are byte offsets into it. */
+export interface SharedMemoryMergeKernel {
+  /** First byte the caller may use; the kernel's scratch blocks lie below. */
+  dataStart: number;
+  merge(tType: number, t: number, pType: number, p: number, mType: number, m: number, outType: number, out: number, n: number, alpha: number): void;
+  convert(inType: number, input: number, outType: number, out: number, n: number): void;
+}
+
+/**
+ * The kernel instantiated over `memory`, a shared WebAssembly memory (up to 65536 pages): one
+ * instance per memory, as its scratch blocks lie at the memory's start. Undefined where the engine
+ * lacks WebAssembly threads (shared memories) or SIMD.
+ */
+export function instantiateSharedMemoryMergeKernel(memory: WebAssembly.Memory): SharedMemoryMergeKernel | undefined {
+  if (!sharedMemoryKernelModule) {
+    const bytes = decodeBase64(MERGE_KERNEL_SHARED_MEMORY_WASM_BASE64);
+    if (!WebAssembly.validate(bytes)) return undefined;
+    sharedMemoryKernelModule = new WebAssembly.Module(bytes);
+  }
+  const exports = new WebAssembly.Instance(sharedMemoryKernelModule, { env: { memory } }).exports as unknown as Omit<KernelExports, "memory">;
+  return { dataStart: exports.dataStart.value as number, merge: exports.merge, convert: exports.convert };
 }
 
 /** `into`'s first `length` bytes when it is large enough, else a new array. */
