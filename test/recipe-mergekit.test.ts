@@ -85,13 +85,13 @@ dtype: bfloat16
     });
   });
 
-  it("resolves model paths through the caller's function, Hub ids as written", () => {
-    const yaml = "merge_method: task_arithmetic\nbase_model: ./base\nmodels:\n  - model: org/x@rev\n    parameters: {weight: 1}\n  - model: yy\n    parameters: {weight: 2}\n";
+  it("resolves model paths through the caller's function, Hub ids as written; y is a name, as in PyYAML", () => {
+    const yaml = "merge_method: task_arithmetic\nbase_model: ./base\nmodels:\n  - model: org/x@rev\n    parameters: {weight: 1}\n  - model: y\n    parameters: {weight: 2}\n";
     const recipe = parseMergekitYaml(yaml, source, { resolveModelPath: (path) => `/cfg/${path}` });
     expect(recipe.target).toBe("/cfg/./base");
     expect(recipe.vectors).toStrictEqual([
       { plus: "org/x@rev", minus: "/cfg/./base", weight: 1 },
-      { plus: "/cfg/yy", minus: "/cfg/./base", weight: 2 },
+      { plus: "/cfg/y", minus: "/cfg/./base", weight: 2 },
     ]);
   });
 
@@ -126,6 +126,7 @@ dtype: bfloat16
     ["a bad dtype", task("dtype: int8\n"), 'merge.yml: dtype: "int8" is not bfloat16, float16 or float32'],
     ["a bad seed", task("parameters:\n  seed: -3\n"), "merge.yml: parameters.seed: -3 is not an unsigned 32-bit integer"],
     ["normalize as a number", task("parameters:\n  normalize: 1\n"), "merge.yml: parameters.normalize: 1 is not true or false"],
+    ["normalize: y (a string in PyYAML)", task("parameters:\n  normalize: y\n"), 'merge.yml: parameters.normalize: "y" is not true or false'],
     ["an empty file", "", "merge.yml: null is not an object"],
     ["linear with two models", "merge_method: linear\nmodels:\n  - model: a/t\n  - model: a/p\n", "merge.yml: models: 2 models: linear is read only in the reasoning-vector form"],
     ["linear with a target weight other than 1", linear(["0.5", "1", "-1"]), "merge.yml: models[0].parameters.weight: 0.5 is not 1: linear is read only"],

@@ -1,10 +1,16 @@
 import { parseFloatDtype, type FloatDtype } from "../dtypes.ts";
 import { describeJsonValue, oneLineMessage, quoteName } from "../messages/safeText.ts";
 import { isPathLikeModelSpec } from "../sources/isPathLikeModelSpec.ts";
-import type { Setting, SettingCondition, VectorSettingName } from "./MergeRecipe.ts";
+import { defaultRecipeParameters, VECTOR_SETTINGS, type MergeRecipe, type RecipeParameters, type Setting, type SettingCondition, type VectorSettingName } from "./MergeRecipe.ts";
+import type { RecipeMethodId } from "./TensorRecipe.ts";
 
 /** Turns a model path written in a recipe file into the path to open (the CLI: resolved against the file's folder). */
 export type ResolveModelPath = (path: string) => string;
+
+export interface ParseRecipeOptions {
+  /** Applied to every model path (not to Hub ids); the CLI resolves them against the file's folder. */
+  resolveModelPath?: ResolveModelPath;
+}
 
 const MAX_U32 = 0xffffffff;
 
@@ -119,5 +125,25 @@ export class RecipeReader {
     if (spec.startsWith("~")) this.fail(path, `${quoteName(spec)}: "~" is not expanded in a recipe file; write the full path`);
     if (!isPathLikeModelSpec(spec) && spec.includes("/")) return spec;
     return this.resolveModelPath ? this.resolveModelPath(spec) : spec;
+  }
+
+  /** `parameters` of a recipe file or of a mergekit YAML (its fields already checked), defaults filled in. */
+  parameters(fields: Record<string, unknown>, path: string, method: RecipeMethodId): RecipeParameters {
+    const parameters = defaultRecipeParameters(method);
+    const at = (key: string) => `${path}.${key}`;
+    if (fields.normalize !== undefined) parameters.normalize = this.boolean(fields.normalize, at("normalize"));
+    if (fields.rescale !== undefined) parameters.rescale = this.boolean(fields.rescale, at("rescale"));
+    if (fields.seed !== undefined) parameters.seed = this.seed(fields.seed, at("seed"));
+    for (const name of VECTOR_SETTINGS) {
+      if (fields[name] !== undefined) parameters[name] = this.setting(fields[name], at(name), name);
+    }
+    return parameters;
+  }
+
+  /** Fails when a vector has no weight of its own and the recipe's parameters have none either; `vectorPath` names vector i in the file. */
+  checkVectorWeights(recipe: Pick<MergeRecipe, "parameters" | "vectors">, vectorPath: (index: number) => string): void {
+    if (recipe.parameters.weight !== undefined) return;
+    const index = recipe.vectors.findIndex((vector) => vector.weight === undefined);
+    if (index >= 0) this.fail(`${vectorPath(index)}.weight`, "missing, and parameters has no weight: the weight resolves to nothing");
   }
 }

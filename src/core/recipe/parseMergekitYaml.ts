@@ -1,9 +1,8 @@
-import { parseDocument } from "yaml";
+import { parseDocument, type Tags } from "yaml";
 import type { FloatDtype } from "../dtypes.ts";
 import { describeJsonValue } from "../messages/safeText.ts";
 import { defaultRecipeParameters, VECTOR_SETTINGS, type MergeRecipe, type RecipeVector } from "./MergeRecipe.ts";
-import { checkVectorWeights, readRecipeParameters, type ParseRecipeOptions } from "./parseRecipeJson.ts";
-import { RecipeReader } from "./RecipeReader.ts";
+import { RecipeReader, type ParseRecipeOptions } from "./RecipeReader.ts";
 import { RECIPE_METHODS, type RecipeMethodId } from "./TensorRecipe.ts";
 
 /** mergekit's dtype names (dtype_from_name), "torch." prefix allowed. */
@@ -20,6 +19,12 @@ const REFUSED_TOP_FIELDS: Record<string, string> = {
 const PARAMETER_FIELDS = ["normalize", "rescale", "seed", "int8_mask", ...VECTOR_SETTINGS];
 const LINEAR_FORM = "linear is read only in the reasoning-vector form: three models weighted 1 (target), a (plus), -a (minus), with normalize: false";
 
+/** PyYAML, mergekit's reader, takes YAML 1.1's booleans except y / n (a model named "y" stays a string). */
+const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
+const PYYAML_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+const withPyyamlBooleans = (tags: Tags): Tags =>
+  tags.map((tag) => (typeof tag === "object" && tag.tag === "tag:yaml.org,2002:bool" && tag.test ? { ...tag, test: tag.test.test("true") ? PYYAML_TRUE : PYYAML_FALSE } : tag));
+
 /** One entry of `models`, its name as written. */
 interface ModelEntry {
   name: string;
@@ -32,7 +37,7 @@ function readYaml(reader: RecipeReader, text: string): unknown {
   let value: unknown;
   try {
     // YAML 1.1, as mergekit's PyYAML reads it (yes/no are booleans).
-    const document = parseDocument(text, { version: "1.1" });
+    const document = parseDocument(text, { version: "1.1", customTags: withPyyamlBooleans });
     const [first] = [...document.errors, ...document.warnings];
     if (first) problem = first.message;
     else value = document.toJS({ maxAliasCount: 100 });
@@ -104,7 +109,7 @@ function readTaskVectors(reader: RecipeReader, fields: Record<string, unknown>, 
   const baseName = modelName(reader, reader.required(fields, "base_model", "", "the model the task vectors are taken from"), "base_model");
   const parameterFields = reader.object(fields.parameters ?? {}, "parameters", PARAMETER_FIELDS);
   if (parameterFields.int8_mask !== undefined) reader.boolean(parameterFields.int8_mask, "parameters.int8_mask");
-  const parameters = readRecipeParameters(reader, parameterFields, "parameters", method);
+  const parameters = reader.parameters(parameterFields, "parameters", method);
   const base = reader.model(baseName, "base_model");
   const donors = entries.filter(({ name }) => name !== baseName);
   if (donors.length === 0) reader.fail("models", "every model listed is the base_model: there is no task vector");
@@ -115,7 +120,7 @@ function readTaskVectors(reader: RecipeReader, fields: Record<string, unknown>, 
     }
     return vector;
   });
-  checkVectorWeights(reader, { parameters, vectors }, (i) => donors[i]!.path + ".parameters");
+  reader.checkVectorWeights({ parameters, vectors }, (i) => `${donors[i]!.path}.parameters`);
   return { target: base, method, parameters, vectors };
 }
 

@@ -1,43 +1,18 @@
 import { parseJsonLimited } from "../json/parseJsonLimited.ts";
 import { describeJsonValue } from "../messages/safeText.ts";
-import { defaultRecipeParameters, VECTOR_SETTINGS, type MergeRecipe, type RandomSignControl, type RecipeParameters, type RecipeVector, type VocabMode } from "./MergeRecipe.ts";
-import { RecipeReader, type ResolveModelPath } from "./RecipeReader.ts";
+import { VECTOR_SETTINGS, type MergeRecipe, type RandomSignControl, type RecipeVector, type VocabMode } from "./MergeRecipe.ts";
+import { RecipeReader, type ParseRecipeOptions } from "./RecipeReader.ts";
 import { RECIPE_METHODS, type RecipeMethodId } from "./TensorRecipe.ts";
 
 const RECIPE_FIELDS = ["target", "method", "parameters", "vectors", "control", "out_dtype", "vocab"];
 const PARAMETER_FIELDS = ["normalize", "rescale", "seed", ...VECTOR_SETTINGS];
 const VECTOR_FIELDS = ["plus", "minus", ...VECTOR_SETTINGS];
 
-export interface ParseRecipeOptions {
-  /** Applied to every model path (not to Hub ids); the CLI resolves them against the file's folder. */
-  resolveModelPath?: ResolveModelPath;
-}
-
 /** A recipe method id, or a one-line error naming the known ones. */
-export function readRecipeMethod(reader: RecipeReader, value: unknown, path: string): RecipeMethodId {
+function readRecipeMethod(reader: RecipeReader, value: unknown, path: string): RecipeMethodId {
   const method = RECIPE_METHODS.find((id) => id === value);
   if (!method) reader.fail(path, `unknown method ${describeJsonValue(value)} (known: ${RECIPE_METHODS.join(", ")})`);
   return method;
-}
-
-/** `parameters` of a recipe file or of a mergekit YAML, defaults filled in. */
-export function readRecipeParameters(reader: RecipeReader, fields: Record<string, unknown>, path: string, method: RecipeMethodId): RecipeParameters {
-  const parameters = defaultRecipeParameters(method);
-  const at = (key: string) => `${path}.${key}`;
-  if (fields.normalize !== undefined) parameters.normalize = reader.boolean(fields.normalize, at("normalize"));
-  if (fields.rescale !== undefined) parameters.rescale = reader.boolean(fields.rescale, at("rescale"));
-  if (fields.seed !== undefined) parameters.seed = reader.seed(fields.seed, at("seed"));
-  for (const name of VECTOR_SETTINGS) {
-    if (fields[name] !== undefined) parameters[name] = reader.setting(fields[name], at(name), name);
-  }
-  return parameters;
-}
-
-/** Fails when a vector has no weight of its own and the recipe's parameters have none either. */
-export function checkVectorWeights(reader: RecipeReader, recipe: Pick<MergeRecipe, "parameters" | "vectors">, vectorPath: (index: number) => string): void {
-  if (recipe.parameters.weight !== undefined) return;
-  const index = recipe.vectors.findIndex((vector) => vector.weight === undefined);
-  if (index >= 0) reader.fail(`${vectorPath(index)}.weight`, "missing, and parameters has no weight: the weight resolves to nothing");
 }
 
 function readVector(reader: RecipeReader, value: unknown, path: string): RecipeVector {
@@ -60,7 +35,7 @@ function readControl(reader: RecipeReader, value: unknown): RandomSignControl {
 }
 
 /** `exact` (or `error`, read the same) or `common`. */
-export function readVocabMode(reader: RecipeReader, value: unknown, path: string): VocabMode {
+function readVocabMode(reader: RecipeReader, value: unknown, path: string): VocabMode {
   if (value === "exact" || value === "error") return "exact";
   if (value === "common") return "common";
   return reader.fail(path, `${describeJsonValue(value)} is not "exact" or "common"`);
@@ -82,12 +57,12 @@ export function parseRecipeJson(text: string, source: string, options: ParseReci
   const fields = reader.object(value, "", RECIPE_FIELDS);
   const target = reader.model(reader.required(fields, "target", "", "a Hub id or a folder"), "target");
   const method = readRecipeMethod(reader, reader.required(fields, "method", "", RECIPE_METHODS.join(", ")), "method");
-  const parameters = readRecipeParameters(reader, fields.parameters === undefined ? {} : reader.object(fields.parameters, "parameters", PARAMETER_FIELDS), "parameters", method);
+  const parameters = reader.parameters(fields.parameters === undefined ? {} : reader.object(fields.parameters, "parameters", PARAMETER_FIELDS), "parameters", method);
   const vectorList = reader.list(reader.required(fields, "vectors", "", "a list of {plus, minus, weight}"), "vectors");
   if (vectorList.length === 0) reader.fail("vectors", "empty: give at least one {plus, minus, weight}");
   const vectors = vectorList.map((vector, i) => readVector(reader, vector, `vectors[${i}]`));
   const recipe: MergeRecipe = { target, method, parameters, vectors, vocab: fields.vocab === undefined ? "exact" : readVocabMode(reader, fields.vocab, "vocab") };
-  checkVectorWeights(reader, recipe, (i) => `vectors[${i}]`);
+  reader.checkVectorWeights(recipe, (i) => `vectors[${i}]`);
   if (fields.control !== undefined) recipe.control = readControl(reader, fields.control);
   if (fields.out_dtype !== undefined) recipe.out_dtype = reader.floatDtype(fields.out_dtype, "out_dtype");
   return recipe;
