@@ -88,6 +88,7 @@ describe("parseRecipeJson", () => {
     ["not JSON", "{", "recipe.json: not valid JSON"],
     ["JSON with a trailing comma", '{"target": "a/b",}', "recipe.json: not valid JSON"],
     ["not an object", "[]", "recipe.json: a list of 0 is not an object"],
+    ["a __proto__ key", withFields({}).replace("{", '{"__proto__": {"vocab": "common"}, '), 'recipe.json: unknown field "__proto__"'],
     ["an unknown method", withFields({ method: "slerp" }), 'recipe.json: method: unknown method "slerp" (known: task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs, breadcrumbs_ties)'],
     ["a missing method", JSON.stringify({ target: "a/b", vectors: [] }), "recipe.json: method: missing"],
     ["an unknown top-level field", withFields({ alpha: 1 }), 'recipe.json: unknown field "alpha" (known: target, method, parameters, vectors, control, out_dtype, vocab)'],

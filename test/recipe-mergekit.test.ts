@@ -128,6 +128,12 @@ dtype: bfloat16
     ["normalize as a number", task("parameters:\n  normalize: 1\n"), "merge.yml: parameters.normalize: 1 is not true or false"],
     ["normalize: y (a string in PyYAML)", task("parameters:\n  normalize: y\n"), 'merge.yml: parameters.normalize: "y" is not true or false'],
     ["an empty file", "", "merge.yml: null is not an object"],
+    ["a __proto__ key", task("__proto__:\n  dtype: float16\n"), 'merge.yml: unknown field "__proto__"'],
+    [
+      "an alias bomb",
+      `a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n${["b", "c", "d", "e", "f", "g"].map((name, i) => `${name}: &${name} [${Array(10).fill(`*${"abcdefg"[i]}`).join(", ")}]`).join("\n")}\n`,
+      "merge.yml: not valid YAML: Excessive alias count",
+    ],
     ["linear with two models", "merge_method: linear\nmodels:\n  - model: a/t\n  - model: a/p\n", "merge.yml: models: 2 models: linear is read only in the reasoning-vector form"],
     ["linear with a target weight other than 1", linear(["0.5", "1", "-1"]), "merge.yml: models[0].parameters.weight: 0.5 is not 1: linear is read only"],
     ["linear with weights a, -b", linear(["1", "0.5", "-0.25"]), "merge.yml: models[2].parameters.weight: -0.25 is not -(0.5): linear is read only"],
@@ -211,6 +217,10 @@ describe("renderMergekitYaml", () => {
     expect(exported.ok && exported.notes).toStrictEqual([]);
     const ties = renderMergekitYaml(recipeOf("ties"));
     expect(ties.ok && ties.notes).toStrictEqual(["mergekit stops with an error on a tensor where int(density * numel) is 0; merge-studio keeps nothing of that vector there."]);
+    const breadcrumbs = renderMergekitYaml(recipeOf("breadcrumbs"));
+    expect(breadcrumbs.ok && breadcrumbs.notes).toStrictEqual(["mergekit's breadcrumbs keeps nothing of a tensor where int(gamma * numel) is 0; merge-studio keeps the density fraction below the top gamma there."]);
+    const dense = renderMergekitYaml(recipeOf("breadcrumbs_ties", { vectors: [{ plus: "org/math", minus: "org/base", weight: 1, density: [{ filter: "mlp", value: 1 }, { value: 1 }] }] }));
+    expect(dense.ok && dense.notes).toStrictEqual([]);
   });
 
   it("exports the one-vector recipe as linear with weights 1, alpha, -alpha and normalize false, which imports back", () => {
