@@ -124,6 +124,7 @@ dtype: bfloat16
     ["a LoRA", task("").replace("a/x", "a/x+a/lora"), 'merge.yml: models[0].model: "a/x+a/lora": LoRA adapters (model+lora) are not supported'],
     ["a structured model reference", task("").replace("model: a/x", "model: {path: a/x}"), "merge.yml: models[0].model: an object is not a string"],
     ["a bad dtype", task("dtype: int8\n"), 'merge.yml: dtype: "int8" is not bfloat16, float16 or float32'],
+    ["an out_dtype named like an object's property", task("out_dtype: constructor\n"), 'merge.yml: out_dtype: "constructor" is not bfloat16, float16 or float32'],
     ["a bad seed", task("parameters:\n  seed: -3\n"), "merge.yml: parameters.seed: -3 is not an unsigned 32-bit integer"],
     ["normalize as a number", task("parameters:\n  normalize: 1\n"), "merge.yml: parameters.normalize: 1 is not true or false"],
     ["normalize: y (a string in PyYAML)", task("parameters:\n  normalize: y\n"), 'merge.yml: parameters.normalize: "y" is not true or false'],

@@ -1,12 +1,12 @@
 import { parseDocument, type Tags } from "yaml";
-import type { FloatDtype } from "../dtypes.ts";
+import { TORCH_DTYPE_NAMES, type FloatDtype } from "../dtypes.ts";
 import { describeJsonValue } from "../messages/safeText.ts";
 import { defaultRecipeParameters, VECTOR_SETTINGS, type MergeRecipe, type RecipeVector } from "./MergeRecipe.ts";
 import { RecipeReader, type ParseRecipeOptions } from "./RecipeReader.ts";
 import { RECIPE_METHODS, type RecipeMethodId } from "./TensorRecipe.ts";
 
-/** mergekit's dtype names (dtype_from_name), "torch." prefix allowed. */
-export const MERGEKIT_DTYPES: Record<string, FloatDtype> = { bfloat16: "BF16", float16: "F16", float32: "F32" };
+/** mergekit's dtype names (its dtype_from_name: bfloat16, float16, float32), a "torch." prefix allowed. */
+const MERGEKIT_DTYPES = new Map(Object.entries(TORCH_DTYPE_NAMES).map(([dtype, name]) => [name, dtype as FloatDtype]));
 
 const TOP_FIELDS = ["merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source"];
 const REFUSED_TOP_FIELDS: Record<string, string> = {
@@ -56,7 +56,7 @@ function modelName(reader: RecipeReader, value: unknown, path: string): string {
 
 function readDtype(reader: RecipeReader, value: unknown, path: string): FloatDtype {
   const name = reader.string(value, path).replace(/^torch\./, "");
-  const dtype = MERGEKIT_DTYPES[name];
+  const dtype = MERGEKIT_DTYPES.get(name);
   if (!dtype) reader.fail(path, `${describeJsonValue(value)} is not bfloat16, float16 or float32`);
   return dtype;
 }
