@@ -1,10 +1,8 @@
 import { stat } from "node:fs/promises";
 import { openFolderSource } from "./openFolderSource.ts";
+import { isPathLikeModelSpec } from "../sources/isPathLikeModelSpec.ts";
 import type { HubSourceOptions } from "../sources/openHubSource.ts";
 import type { ModelSource } from "../sources/ModelSource.ts";
-
-/** What only a path can look like: a Hub id is exactly "owner/name", without these. */
-const PATH_LIKE = /^(\/|\.{1,2}(\/|$)|~)|\\|\/.*\/|\/$/;
 
 /**
  * Opens a model named on the command line (Node only): an existing local folder, else a Hub repo
@@ -15,8 +13,7 @@ export async function openModelSource(spec: string, hub: HubSourceOptions, role?
   const info = await stat(spec).catch(() => undefined);
   if (info?.isDirectory()) return openFolderSource(spec);
   if (info) throw new Error(`${prefix}${spec} is a file; give the model's folder (the one holding config.json)`);
-  const withoutRevision = spec.replace(/@[^/]*$/, "");
-  if (PATH_LIKE.test(withoutRevision)) throw new Error(`${prefix}${spec}: no such folder`);
+  if (isPathLikeModelSpec(spec)) throw new Error(`${prefix}${spec}: no such folder`);
   // Loaded only for Hub ids: the Hub client adds a third of a second to a local merge's start-up.
   const [{ openHubSource }, { nodeHttpRequest }] = await Promise.all([import("../sources/openHubSource.ts"), import("./nodeHttpRequest.ts")]);
   try {
