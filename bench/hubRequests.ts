@@ -16,7 +16,8 @@ import { renderQwen2Config } from "../src/testmodels/generateQwen2Model.ts";
  * Hub source against a synthetic Hub that answers as huggingface.co does (302 of LFS files to signed CDN
  * URLs that live 3600 s, 307 of small files to resolve-cache, RateLimit headers), over models that exist
  * only as safetensors headers (their weights read as zeros; the arithmetic is skipped), so the 7B shape
- * needs no 45 GB on disk. Counts resolver, API and CDN requests per GB of weights read.
+ * needs no 45 GB on disk. Counts resolver, API and CDN requests, and resolver and CDN requests per GB of
+ * weights read (a CDN request reads a chunk, or several adjacent small tensors, of one input).
  */
 
 const HUB = "https://hub.invalid";
@@ -187,13 +188,14 @@ async function measure(label: string, shape: Qwen2Shape, shardBytes: number): Pr
   const files = [...repos.values()].reduce((sum, repo) => sum + repo.size, 0);
   return (
     `${label.padEnd(14)}${gb.toFixed(1).padStart(7)} GB${String(files).padStart(7)}${String(reads).padStart(8)}` +
-    `${String(counts.resolver).padStart(10)}${(counts.resolver / gb).toFixed(2).padStart(10)}${String(counts.api).padStart(6)}${String(counts.cdn).padStart(7)}${seconds.toFixed(1).padStart(8)}`
+    `${String(counts.resolver).padStart(10)}${(counts.resolver / gb).toFixed(2).padStart(10)}${String(counts.api).padStart(6)}` +
+    `${String(counts.cdn).padStart(7)}${(counts.cdn / gb).toFixed(1).padStart(10)}${seconds.toFixed(1).padStart(8)}`
   );
 }
 
 const lines = [
   `Hub requests of a merge (real engine and Hub source; synthetic Hub, signed URLs valid ${URL_LIFETIME_SECONDS} s; chunks ${HUB_CHUNK_BYTES / 2 ** 20} MiB)`,
-  `${"trio".padEnd(14)}${"read".padStart(10)}${"files".padStart(7)}${"reads".padStart(8)}${"resolver".padStart(10)}${"per GB".padStart(10)}${"api".padStart(6)}${"cdn".padStart(7)}${"wall s".padStart(8)}`,
+  `${"trio".padEnd(14)}${"read".padStart(10)}${"files".padStart(7)}${"reads".padStart(8)}${"resolver".padStart(10)}${"per GB".padStart(10)}${"api".padStart(6)}${"cdn".padStart(7)}${"per GB".padStart(10)}${"wall s".padStart(8)}`,
   await measure("Qwen2.5-0.5B", QWEN2_PRESETS["qwen2.5-0.5b"], 5e9),
   await measure("Qwen2.5-7B", QWEN2_5_7B, 4e9),
 ];

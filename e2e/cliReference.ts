@@ -8,13 +8,13 @@ import { DEMO_HUB_URL } from "./ports.ts";
 export { DEMO_HUB_URL };
 export const DEMO_TRIO = { target: "demo/Qwen2-Small-Instruct", plus: "demo/Qwen2-Small-GRPO", minus: "demo/Qwen2-Small-SFT" };
 
-/** The demo trio merged at alpha 1 by the real CLI: what every browser merge of the same recipe must equal. */
-export async function mergeWithCli(): Promise<Map<string, Buffer>> {
+/** The demo trio merged at alpha 1 by the real CLI (with `extraArgs`): what every browser merge of the same recipe must equal. */
+export async function mergeWithCli(extraArgs: string[] = []): Promise<Map<string, Buffer>> {
   const dir = await mkdtemp(join(tmpdir(), "merge-studio-cli-"));
   try {
     const out = join(dir, "merged");
     const { target, plus, minus } = DEMO_TRIO;
-    const args = ["merge", "--hub-url", DEMO_HUB_URL, "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1", "--out", out];
+    const args = ["merge", "--hub-url", DEMO_HUB_URL, "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1", "--out", out, ...extraArgs];
     execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: "pipe" });
     return await readTree(out);
   } finally {

@@ -112,3 +112,24 @@ test("Cancel ends a merge that waits on the Hub's rate limit at once, leaving no
     await spent.close();
   }
 });
+
+test("a model card says when reading a Hub model's headers waits on the rate limit, then shows the model", async ({ page }) => {
+  const spent = await startHubServer({ root: join(root, "hub"), cdn: {}, resolveCache: true, rateLimit: { quota: 30, windowSeconds: 6 } });
+  try {
+    // Someone else (the same anonymous client, as the Hub sees it) spends the quota of this window.
+    while ((await fetch(`${spent.url}/${DEMO_TRIO.target}/resolve/main/config.json`, { redirect: "manual" })).status !== 429);
+    await page.goto(`/?hub=${spent.url}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1`);
+    const card = page.getByTestId("model-card-target");
+    const waiting = card.getByTestId("model-hub-status");
+    await expect(waiting).toHaveText(/^rate-limited by the Hub, resuming in [1-7] s \(a Hugging Face token raises the quota\)$/, { timeout: 30_000 });
+    await expect(card).toHaveAttribute("aria-busy", "true");
+    await page.screenshot({ path: "test-results/screenshots/studio-card-rate-limited.png", fullPage: true });
+    await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok", { timeout: 60_000 });
+    await expect(card).toHaveAttribute("aria-busy", "false");
+    await expect(card.getByTestId("model-name")).toContainText(DEMO_TRIO.target);
+    await expect(page.getByTestId("model-hub-status")).toHaveCount(0);
+    expect(spent.requestCounts().rateLimited).toBeGreaterThan(1);
+  } finally {
+    await spent.close();
+  }
+});

@@ -13,7 +13,11 @@ import { readOpfsFolder, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 const SHARD_SIZE = "50KB";
 
 let root: string;
-/** Every answer delayed: the merge takes seconds, long enough to close its tab half-way. */
+/**
+ * Every answer delayed: the merge takes seconds, long enough to close its tab half-way. The layers after
+ * the embeddings are read in one request per shard and input (adjacent tensors share a read), so each
+ * request must be slow for them to take seconds.
+ */
 let slowHub: RunningHubServer;
 let cliFiles: Map<string, Buffer>;
 
@@ -21,7 +25,7 @@ test.describe.configure({ timeout: 180_000 });
 test.beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "studio-resume-e2e-"));
   await writeDemoHub(join(root, "hub"));
-  slowHub = await startHubServer({ root: join(root, "hub"), port: 0, faults: { delayMs: 150 } });
+  slowHub = await startHubServer({ root: join(root, "hub"), port: 0, faults: { delayMs: 500 } });
   const fastHub = await startHubServer({ root: join(root, "hub"), port: 0 });
   try {
     const out = join(root, "cli");

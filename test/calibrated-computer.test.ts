@@ -92,6 +92,33 @@ describe("createCalibratedComputer", () => {
     expect(log.slice(4)).toEqual(["cpu merge 3", "cpu merge 4"]);
   });
 
+  it("a merge that ends before the CPU's three tasks is decided on the tasks it timed", async () => {
+    const { log, calibrations, computer } = setUp(20, 10);
+    await Promise.all(Array.from({ length: 4 }, (_, i) => computer.compute(mergeTask(i))));
+    expect(calibrations).toEqual([]);
+    computer.finish?.();
+    expect(log).toEqual(["gpu merge 0", "gpu merge 1", "gpu merge 2", "cpu merge 3"]);
+    // 3000 bytes in 60 ms of GPU time; 1000 bytes in 10 ms of CPU time.
+    expect(calibrations).toHaveLength(1);
+    expect(calibrations[0]!.choice).toBe("cpu");
+    expect(calibrations[0]!.gpuBytesPerSecond).toBeCloseTo(50_000);
+    expect(calibrations[0]!.cpuBytesPerSecond).toBeCloseTo(100_000);
+    computer.finish?.();
+    expect(calibrations).toHaveLength(1);
+  });
+
+  it("a merge of no more chunks than the GPU's share keeps the GPU, with no CPU rate; one of no merge task decides nothing", async () => {
+    const { calibrations, computer } = setUp(20, 10);
+    await Promise.all(Array.from({ length: 2 }, (_, i) => computer.compute(mergeTask(i))));
+    computer.finish?.();
+    expect(calibrations).toEqual([{ choice: "gpu", gpuBytesPerSecond: 50_000 }]);
+
+    const idle = setUp(20, 10);
+    await idle.computer.compute(convertTask());
+    idle.computer.finish?.();
+    expect(idle.calibrations).toEqual([]);
+  });
+
   it("closes the GPU computer, not the CPU's, which belongs to the caller", async () => {
     const { gpu, cpu, computer } = setUp(10, 10);
     await computer.close?.();

@@ -73,13 +73,17 @@ async function localPlan(): Promise<{ plan: MergePlan; sources: ModelSource[] }>
   return { plan: planMerge(models, { method: taskArithmetic, parameters: { alpha: -1 }, vocab: "exact" }), sources: Object.values(sources) };
 }
 
-/** An unfinished merge with its journal, as Ctrl-C leaves it: the core API stopped after `chunks` chunks. */
+/**
+ * An unfinished merge with its journal, as Ctrl-C leaves it: the core API stopped after `chunks` chunks
+ * (of 1000 bytes: the tiny model's adjacent tensors would otherwise make one chunk per shard).
+ */
 async function interruptedMerge(out: string, chunks: number): Promise<void> {
   const { plan, sources } = await localPlan();
   const controller = new AbortController();
   let seen = 0;
   const merge = writeMergedModel(plan, await openNodeFolderSink(out), {
     shardSize: parseByteSize(SHARD_SIZE),
+    chunkBytes: 1000,
     toolVersion: TOOL_VERSION,
     journal: "start",
     signal: controller.signal,
@@ -263,7 +267,8 @@ describe("every output file handle is closed on every path", () => {
 
   it("commit, abort, keep (an interrupted merge with a journal) and a write error", async () => {
     const { plan, sources } = await localPlan();
-    const options = { shardSize: parseByteSize(SHARD_SIZE), toolVersion: TOOL_VERSION, checkpointBytes: 1000 };
+    // Chunks of 1000 bytes: many per shard, so that a merge stopped after a few is unfinished.
+    const options = { shardSize: parseByteSize(SHARD_SIZE), toolVersion: TOOL_VERSION, checkpointBytes: 1000, chunkBytes: 1000 };
     const committed = join(root, "fd-commit");
     await writeMergedModel(plan, await openNodeFolderSink(committed), options);
     expect(await leaks(committed)).toEqual([]);

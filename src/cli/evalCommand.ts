@@ -28,6 +28,7 @@ import {
 } from "../eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { formatBytes, UsageError } from "./format.ts";
+import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
@@ -67,7 +68,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   }
   const recipe = values.target !== undefined || values.plus !== undefined || values.minus !== undefined;
   if (recipe === (values.model !== undefined)) throw new UsageError("give either --model, or --target, --plus and --minus (to compare the target with the merge)");
-  const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined };
+  const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
   const sources: ModelSource[] = [];
   const inspect = async (spec: string, role?: Role) => {
     const source = await openModelSource(spec, hub, role);

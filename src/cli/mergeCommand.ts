@@ -12,10 +12,10 @@ import { openNodeFolderSink, type NodeFolderSink } from "../core/node/openNodeFo
 import { ResumeError } from "../core/sinks/FolderSink.ts";
 import { outputFolderPaths } from "../core/node/outputFolderPaths.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
-import { describeHubStatus, type HubStatus } from "../core/sources/hubStatus.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
 import { formatBytes, UsageError } from "./format.ts";
+import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
 
 export async function mergeCommand(args: string[]): Promise<void> {
@@ -145,17 +145,6 @@ function printReport(plan: MergePlan): void {
   lines.push(plan.ok ? `compatible: ${merged} of ${plan.tensors.length} tensors merged, the rest copied from the target` : "not compatible");
   // Labels and messages come from the inputs (a folder path, a tensor name): one line each, escaped.
   process.stderr.write(`${lines.map((line) => oneLineMessage(line)).join("\n")}\n`);
-}
-
-/** Prints "rate-limited by the Hub, resuming in 143 s" once per wait (parallel reads wait together). */
-function createHubStatusPrinter(): (status: HubStatus) => void {
-  let waitingUntil = 0;
-  return (status) => {
-    if (status.kind !== "rate-limited") return;
-    if (Date.now() < waitingUntil && status.resumeAt <= waitingUntil + 1000) return;
-    waitingUntil = status.resumeAt;
-    process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}${describeHubStatus(status)}\n`);
-  };
 }
 
 function createProgressPrinter(): ((progress: MergeProgress) => void) & { finish(): void } {

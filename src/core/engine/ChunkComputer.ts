@@ -20,6 +20,11 @@ export type ChunkTask = (
  */
 export interface ChunkComputer {
   compute(task: ChunkTask): Promise<Uint8Array>;
+  /**
+   * Called once a merge has computed its last chunk (never after a failure): a computer still choosing
+   * its backend on the first chunks decides on what it has timed (a model of few chunks).
+   */
+  finish?(): void;
   close?(): Promise<void>;
 }
 

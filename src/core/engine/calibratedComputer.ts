@@ -4,7 +4,8 @@ export interface Calibration {
   choice: "gpu" | "cpu";
   /** Output bytes per second of busy time: while at least one of the backend's calibration tasks ran. */
   gpuBytesPerSecond: number;
-  cpuBytesPerSecond: number;
+  /** Undefined when the merge ended before the CPU computed a timed task: the GPU is kept. */
+  cpuBytesPerSecond?: number;
 }
 
 export interface CalibratedComputerOptions {
@@ -41,8 +42,9 @@ function createBusyMeter(now: () => number) {
  * `tasksPerBackend` merge tasks run on the GPU, the next ones on the CPU once the GPU's are done (so
  * that neither slows the other down, as a software GPU shares the CPU), and then every task runs on
  * the backend with the higher throughput, the GPU when it is not slower. Until then, convert tasks
- * run on the CPU and merge tasks past the calibration wait for the choice. `close` closes the GPU
- * computer only: the CPU computer belongs to the caller.
+ * run on the CPU and merge tasks past the calibration wait for the choice; a merge that ends sooner
+ * (`finish`) is decided on the tasks it timed. `close` closes the GPU computer only: the CPU computer
+ * belongs to the caller.
  */
 export function createCalibratedComputer(gpu: ChunkComputer, cpu: ChunkComputer, options: CalibratedComputerOptions): ChunkComputer {
   const perBackend = options.tasksPerBackend ?? 3;
@@ -53,28 +55,33 @@ export function createCalibratedComputer(gpu: ChunkComputer, cpu: ChunkComputer,
   let chosen: ChunkComputer | undefined;
 
   const phase = () => {
-    let settled = 0;
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    return {
+    const state = {
+      settled: 0,
       done,
       settle: () => {
-        if (++settled === perBackend) resolve();
+        if (++state.settled === perBackend) resolve();
       },
     };
+    return state;
   };
   const gpuPhase = phase();
   const cpuPhase = phase();
-  const choice = cpuPhase.done.then(() => {
+  const decide = (): ChunkComputer => {
+    if (chosen) return chosen;
+    const cpuBytesPerSecond = cpuPhase.settled > 0 ? cpuMeter.bytesPerSecond() : undefined;
+    const gpuBytesPerSecond = gpuMeter.bytesPerSecond();
     const calibration: Calibration = {
-      choice: gpuMeter.bytesPerSecond() >= cpuMeter.bytesPerSecond() ? "gpu" : "cpu",
-      gpuBytesPerSecond: gpuMeter.bytesPerSecond(),
-      cpuBytesPerSecond: cpuMeter.bytesPerSecond(),
+      choice: cpuBytesPerSecond === undefined || gpuBytesPerSecond >= cpuBytesPerSecond ? "gpu" : "cpu",
+      gpuBytesPerSecond,
+      ...(cpuBytesPerSecond === undefined ? {} : { cpuBytesPerSecond }),
     };
     chosen = calibration.choice === "gpu" ? gpu : cpu;
     options.onCalibrated(calibration);
     return chosen;
-  });
+  };
+  const choice = cpuPhase.done.then(decide);
 
   const timed = (meter: ReturnType<typeof createBusyMeter>, computer: ChunkComputer, task: ChunkTask, settle: () => void) =>
     meter.run(() => computer.compute(task)).finally(settle);
@@ -90,6 +97,11 @@ export function createCalibratedComputer(gpu: ChunkComputer, cpu: ChunkComputer,
         return timed(cpuMeter, cpu, task, cpuPhase.settle);
       }
       return (await choice).compute(task);
+    },
+    finish() {
+      // A merge of fewer chunks than the calibration times: decide on those it timed, so that the
+      // report names the backend that computed rather than a calibration that never ends.
+      if (mergeTasks > 0) decide();
     },
     async close() {
       await gpu.close?.();

@@ -91,6 +91,10 @@ export async function createBackendComputer(
   return createCalibratedComputer(gpuComputer, pool.computer, {
     onCalibrated: ({ choice, gpuBytesPerSecond, cpuBytesPerSecond }) => {
       if (gpuFailed) return;
+      if (cpuBytesPerSecond === undefined) {
+        onReport({ backend: gpu, note: `Auto kept the GPU: the merge ended before the CPU could be timed (the GPU computed ${gbPerSecond(gpuBytesPerSecond)}).` });
+        return;
+      }
       const measured = `on the first chunks the GPU computed ${gbPerSecond(gpuBytesPerSecond)}, the CPU ${gbPerSecond(cpuBytesPerSecond)}`;
       if (choice === "gpu") {
         onReport({ backend: gpu, note: `Auto chose the GPU: ${measured}.` });

@@ -1,4 +1,4 @@
-import { DTYPE_BYTES, isFloatDtype, type FloatDtype } from "../dtypes.ts";
+import { DTYPE_BYTES, isFloatDtype, type Dtype, type FloatDtype } from "../dtypes.ts";
 import type { MergePlan, PlannedTensor } from "../plan/planMerge.ts";
 import { buildSafetensorsIndex, INDEX_FILE_NAME, planShards } from "../safetensors/planShards.ts";
 import { tensorByteLength, writeSafetensorsHeader } from "../safetensors/writeSafetensorsHeader.ts";
@@ -156,6 +156,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
       else files[shard.fileName] = await out.close();
     }
     reportResume();
+    options.computer?.finish?.();
     await journal?.settle();
     const writeText = async (path: string, text: string | Uint8Array) => {
       const out = await sink.createFile(path);
@@ -290,12 +291,35 @@ class JournalKeeper {
   }
 }
 
-interface ChunkJob {
-  tensor: PlannedTensor;
-  /** Element range of the tensor. */
-  start: number;
-  end: number;
+/** Where a chunk job reads one input: `elements` values of `dtype` from `offset` of `file`. */
+interface JobInput {
+  file: string;
+  offset: number;
+  dtype: Dtype;
 }
+
+/**
+ * One unit of reading and arithmetic: a run of consecutive elements, of one tensor or of several
+ * adjacent ones, that lie back to back in every file the job reads and in the output.
+ */
+interface ChunkJob {
+  /** "merge": target, plus and minus into one; "copy": the target's, converted where outDtype differs. */
+  kind: "merge" | "copy";
+  elements: number;
+  /** Most elements the job may hold: a chunk buffer of its widest dtype. */
+  capacity: number;
+  target: JobInput;
+  plus?: JobInput;
+  minus?: JobInput;
+  outDtype: Dtype;
+  /** The last tensor the job reaches into, and how many tensors end within it (for progress). */
+  lastTensor: string;
+  tensorsEnded: number;
+  /** A journal checkpoint follows the job's output. */
+  checkpointAfter: boolean;
+}
+
+const JOB_ROLES = { merge: ["target", "plus", "minus"], copy: ["target"] } as const;
 
 async function streamTensors(
   plan: MergePlan,
@@ -309,8 +333,8 @@ async function streamTensors(
   checkpoint: () => void,
 ): Promise<void> {
   const readAhead = options.readAhead ?? 3;
-  const checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES;
-  let sinceCheckpoint = 0;
+  // Without a journal there is nothing to checkpoint, and jobs need not end where checkpoints fall.
+  const checkpointBytes = options.journal ? (options.checkpointBytes ?? CHECKPOINT_BYTES) : Infinity;
   const pending: { job: ChunkJob; result: Promise<Uint8Array> }[] = [];
   const writeOldest = async () => {
     const { job, result } = pending.shift()!;
@@ -318,17 +342,13 @@ async function streamTensors(
     await out.write(bytes);
     pool.give(bytes);
     progress.bytesDone += bytes.byteLength;
-    sinceCheckpoint += bytes.byteLength;
-    if (sinceCheckpoint >= checkpointBytes) {
-      sinceCheckpoint = 0;
-      checkpoint();
-    }
-    if (job.end === numel(job.tensor.shape)) progress.tensorIndex++;
+    if (job.checkpointAfter) checkpoint();
+    progress.tensorIndex += job.tensorsEnded;
     const elapsedSeconds = (performance.now() - progress.started) / 1000;
     options.onProgress?.({
       bytesDone: progress.bytesDone,
       bytesTotal: progress.bytesTotal,
-      tensor: job.tensor.name,
+      tensor: job.lastTensor,
       tensorIndex: progress.tensorIndex,
       tensorCount: plan.tensors.length,
       elapsedSeconds,
@@ -336,15 +356,13 @@ async function streamTensors(
     });
   };
   try {
-    for (const [index, tensor] of tensors.entries()) {
-      for (const job of chunkJobs(tensor, pool.capacity, index === 0 ? fromElement : 0)) {
-        options.signal?.throwIfAborted();
-        const result = computeJob(plan, job, computer, pool, options.signal);
-        // A rejection is handled when the job is written; this keeps it from being reported as unhandled first.
-        result.catch(() => undefined);
-        pending.push({ job, result });
-        if (pending.length > readAhead) await writeOldest();
-      }
+    for (const job of chunkJobs(tensors, fromElement, pool.capacity, checkpointBytes)) {
+      options.signal?.throwIfAborted();
+      const result = computeJob(plan, job, computer, pool, options.signal);
+      // A rejection is handled when the job is written; this keeps it from being reported as unhandled first.
+      result.catch(() => undefined);
+      pending.push({ job, result });
+      if (pending.length > readAhead) await writeOldest();
     }
     while (pending.length > 0) await writeOldest();
   } finally {
@@ -357,16 +375,67 @@ function numel(shape: number[]): number {
 }
 
 /**
- * Splits a tensor, from element `fromElement` on, into chunks that never straddle the boundary
- * between merged and copied elements.
+ * Cuts `tensors`, from element `fromElement` of the first on, into chunk jobs of at most `chunkBytes`
+ * per input. Elements to merge and elements to copy never share a job. Consecutive tensors share one
+ * when they lie back to back, with the same dtypes, in every file the job reads (the output is written
+ * in the same order): a model's many small tensors (biases, norms) then cost a few large reads instead
+ * of one each, through the Hub one CDN request instead of one per tensor and input. The arithmetic
+ * is element by element, so where a job starts and ends never changes a byte. A job also ends where its
+ * output reaches `checkpointBytes` since the last checkpoint, and the checkpoint follows it: no more
+ * than that is computed again after a crash, however large the jobs.
  */
-function* chunkJobs(tensor: PlannedTensor, chunkBytes: number, fromElement: number): Generator<ChunkJob> {
-  const widest = Math.max(DTYPE_BYTES[tensor.target.dtype], DTYPE_BYTES[tensor.outDtype], tensor.plus ? DTYPE_BYTES[tensor.plus.dtype] : 0);
-  const perChunk = Math.max(1, Math.floor(chunkBytes / widest));
-  const total = numel(tensor.shape);
-  for (const [from, to] of [[0, tensor.mergedElements], [tensor.mergedElements, total]] as const) {
-    for (let start = Math.max(from, fromElement); start < to; start += perChunk) yield { tensor, start, end: Math.min(to, start + perChunk) };
+function* chunkJobs(tensors: readonly PlannedTensor[], fromElement: number, chunkBytes: number, checkpointBytes: number): Generator<ChunkJob> {
+  let job: ChunkJob | undefined;
+  let sinceCheckpoint = 0;
+  /** Ends the job being filled: the caller yields it. */
+  const finish = (finished: ChunkJob): ChunkJob => {
+    sinceCheckpoint += finished.elements * DTYPE_BYTES[finished.outDtype];
+    finished.checkpointAfter = sinceCheckpoint >= checkpointBytes;
+    if (finished.checkpointAfter) sinceCheckpoint = 0;
+    return finished;
+  };
+  for (const [index, tensor] of tensors.entries()) {
+    const total = numel(tensor.shape);
+    for (const [kind, from, to] of [["merge", 0, tensor.mergedElements], ["copy", tensor.mergedElements, total]] as const) {
+      for (let start = Math.max(from, index === 0 ? fromElement : 0); start < to; ) {
+        const inputs = JOB_ROLES[kind].map((role) => {
+          const location = tensor[role]!;
+          return { role, input: { file: location.file, offset: location.offset + start * DTYPE_BYTES[location.dtype], dtype: location.dtype } };
+        });
+        if (job && !continuesJob(job, kind, inputs, tensor.outDtype)) {
+          yield finish(job);
+          job = undefined;
+        }
+        if (!job) {
+          const outWidth = DTYPE_BYTES[tensor.outDtype];
+          const widest = Math.max(outWidth, ...inputs.map(({ input }) => DTYPE_BYTES[input.dtype]));
+          const untilCheckpoint = Math.ceil((checkpointBytes - sinceCheckpoint) / outWidth);
+          const capacity = Math.max(1, Math.min(Math.floor(chunkBytes / widest), untilCheckpoint));
+          job = { kind, elements: 0, capacity, outDtype: tensor.outDtype, target: inputs[0]!.input, lastTensor: tensor.name, tensorsEnded: 0, checkpointAfter: false };
+          for (const { role, input } of inputs) job[role] = input;
+        }
+        const taken = Math.min(to - start, job.capacity - job.elements);
+        job.elements += taken;
+        start += taken;
+        job.lastTensor = tensor.name;
+        if (start === total) job.tensorsEnded++;
+        if (job.elements === job.capacity) {
+          yield finish(job);
+          job = undefined;
+        }
+      }
+    }
   }
+  if (job) yield finish(job);
+}
+
+/** Whether `inputs` are where `job`'s inputs end, in the same files and dtypes, so that the job can grow over them. */
+function continuesJob(job: ChunkJob, kind: ChunkJob["kind"], inputs: readonly { role: "target" | "plus" | "minus"; input: JobInput }[], outDtype: Dtype): boolean {
+  if (job.kind !== kind || job.outDtype !== outDtype) return false;
+  return inputs.every(({ role, input }) => {
+    const current = job[role]!;
+    return current.file === input.file && current.dtype === input.dtype && current.offset + job.elements * DTYPE_BYTES[current.dtype] === input.offset;
+  });
 }
 
 async function computeJob(
@@ -376,25 +445,24 @@ async function computeJob(
   pool: ChunkBuffers,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
-  const { tensor, start, end } = job;
   const read = (role: "target" | "plus" | "minus") => {
-    const location = tensor[role]!;
-    const size = DTYPE_BYTES[location.dtype];
-    const length = (end - start) * size;
-    return plan.models[role].source.read(location.file, location.offset + start * size, length, signal, pool.take(length));
+    const input = job[role]!;
+    const length = job.elements * DTYPE_BYTES[input.dtype];
+    return plan.models[role].source.read(input.file, input.offset, length, signal, pool.take(length));
   };
-  if (start < tensor.mergedElements) {
+  const into = (dtype: Dtype) => pool.take(job.elements * DTYPE_BYTES[dtype]);
+  if (job.kind === "merge") {
     const [target, plus, minus] = await Promise.all([read("target"), read("plus"), read("minus")]);
     const inputs = [target, plus, minus];
     const task: ChunkTask = {
       kind: "merge",
       methodId: plan.options.method.id,
       parameters: plan.options.parameters,
-      target: { dtype: tensor.target.dtype as FloatDtype, bytes: target },
-      plus: { dtype: tensor.plus!.dtype as FloatDtype, bytes: plus },
-      minus: { dtype: tensor.minus!.dtype as FloatDtype, bytes: minus },
-      outDtype: tensor.outDtype as FloatDtype,
-      into: pool.take((end - start) * DTYPE_BYTES[tensor.outDtype]),
+      target: { dtype: job.target.dtype as FloatDtype, bytes: target },
+      plus: { dtype: job.plus!.dtype as FloatDtype, bytes: plus },
+      minus: { dtype: job.minus!.dtype as FloatDtype, bytes: minus },
+      outDtype: job.outDtype as FloatDtype,
+      into: into(job.outDtype),
     };
     try {
       return await computer.compute(task);
@@ -403,11 +471,10 @@ async function computeJob(
     }
   }
   const bytes = await read("target");
-  if (tensor.outDtype === tensor.target.dtype || !isFloatDtype(tensor.target.dtype)) return bytes;
+  if (job.outDtype === job.target.dtype || !isFloatDtype(job.target.dtype)) return bytes;
   try {
-    const outDtype = tensor.outDtype as FloatDtype;
-    const into = pool.take((end - start) * DTYPE_BYTES[outDtype]);
-    return await computer.compute({ kind: "convert", input: { dtype: tensor.target.dtype, bytes }, outDtype, into });
+    const outDtype = job.outDtype as FloatDtype;
+    return await computer.compute({ kind: "convert", input: { dtype: job.target.dtype, bytes }, outDtype, into: into(outDtype) });
   } finally {
     pool.give(bytes);
   }

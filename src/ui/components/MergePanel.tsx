@@ -1,7 +1,6 @@
 import { useEffect, useState } from "react";
 import { describeBackend, type BackendReport } from "../../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
-import { describeHubStatus, type HubStatus } from "../../core/sources/hubStatus.ts";
 import type { MergePlan } from "../../core/plan/planMerge.ts";
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import { findResumableMerge } from "../merge/findResumableMerge.ts";
@@ -12,6 +11,7 @@ import { selectMergePlan } from "../state/selectMergePlan.ts";
 import { shardSizeBytes } from "../state/settingsSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
+import { HubWait } from "./HubWait.tsx";
 import { primaryButtonClass, secondaryButtonClass } from "./styles.ts";
 
 /** Runs the merge in this browser, shows its progress, and saves the merged folder. */
@@ -64,7 +64,7 @@ export function MergePanel() {
         <>
           <MergeProgressBar progress={merge.progress} />
           <BackendStatus report={merge.backend} />
-          {merge.hubStatus && <HubWait status={merge.hubStatus} />}
+          {merge.hubStatus && <HubWait status={merge.hubStatus} testId="merge-hub-status" />}
         </>
       )}
       {merge.status === "cancelled" && <p className="text-sm text-slate-600">The merge was cancelled; nothing was kept.</p>}
@@ -76,20 +76,6 @@ export function MergePanel() {
       )}
       {merge.status === "done" && <MergeDone result={merge.result} />}
     </div>
-  );
-}
-
-/** "rate-limited by the Hub, resuming in 143 s", counting down while the merge waits (data-testid="merge-hub-status"). */
-function HubWait({ status }: { status: HubStatus }) {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(timer);
-  }, []);
-  return (
-    <p role="status" data-testid="merge-hub-status" className="rounded-lg border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900">
-      {describeHubStatus(status, now)}
-    </p>
   );
 }
 

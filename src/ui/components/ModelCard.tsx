@@ -6,6 +6,7 @@ import { inputTitle } from "../state/modelInput.ts";
 import type { ModelSlot } from "../state/modelsSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
+import { HubWait } from "./HubWait.tsx";
 import { HubModelSearch } from "./HubModelSearch.tsx";
 import { LocalFolderPicker } from "./LocalFolderPicker.tsx";
 import { ModelSummaryList } from "./ModelSummaryList.tsx";
@@ -138,6 +139,7 @@ function ModelSlotView({ role, roleTitle, slot }: { role: Role; roleTitle: strin
           <span aria-hidden="true" className="size-3 animate-spin rounded-full border-2 border-slate-300 border-t-indigo-500" />
           Reading config.json and the safetensors headers…
         </p>
+        {slot.hubStatus && <HubWait status={slot.hubStatus} testId="model-hub-status" />}
       </div>
     );
   }

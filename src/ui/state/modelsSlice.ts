@@ -5,6 +5,7 @@ import { oneLineMessage } from "../../core/messages/safeText.ts";
 import type { Role } from "../../core/plan/planMerge.ts";
 import { summarizeModel, type ModelSummary } from "../../core/plan/summarizeModel.ts";
 import { openFileListSource } from "../../core/sources/openFileListSource.ts";
+import type { HubStatus } from "../../core/sources/hubStatus.ts";
 import { openHubSource } from "../../core/sources/openHubSource.ts";
 import { findPaperTrio } from "./findPaperTrio.ts";
 import { inputTitle, type ModelInput } from "./modelInput.ts";
@@ -14,7 +15,8 @@ import type { StudioState } from "./studioStore.ts";
 
 export type ModelSlot =
   | { status: "empty" }
-  | { status: "inspecting"; input: ModelInput }
+  /** `hubStatus`: while the inspection waits on the Hub's rate limit. */
+  | { status: "inspecting"; input: ModelInput; hubStatus?: HubStatus }
   | { status: "ready"; input: ModelInput; info: ModelInfo; summary: ModelSummary }
   /** `error`: the CLI's message for the same input (its `error: ` line without the prefix), one line, control characters escaped. */
   | { status: "failed"; input: ModelInput; error: string };
@@ -42,12 +44,18 @@ const describeFailure = (error: unknown) => oneLineMessage(error instanceof Erro
  * Opens and inspects one role's model. Messages start with the role, as the CLI's do: an inspection's
  * `plus (org/name@sha): model.safetensors: ...` is the CLI's line for the same files.
  */
-async function openAndInspect(role: Role, input: ModelInput, hubUrl: string, accessToken: string | undefined, signal: AbortSignal) {
+async function openAndInspect(
+  role: Role,
+  input: ModelInput,
+  hub: { hubUrl: string; accessToken: string | undefined; onStatus: (status: HubStatus) => void },
+  signal: AbortSignal,
+) {
+  const { hubUrl, accessToken, onStatus } = hub;
   let source;
   try {
     source =
       input.kind === "hub"
-        ? await openHubSource(inputTitle(input), { hubUrl, ...(accessToken ? { accessToken } : {}) })
+        ? await openHubSource(inputTitle(input), { hubUrl, onStatus, ...(accessToken ? { accessToken } : {}) })
         : openFileListSource(input.label, input.files);
   } catch (error) {
     throw new Error(`${role}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -85,7 +93,13 @@ export const createModelsSlice =
         setSlot(role, { status: "inspecting", input });
         get().discardMergeResult();
         const state = get();
-        openAndInspect(role, input, state.hubUrl, usableToken(state), controller.signal).then(
+        // Shown on the card while this inspection waits on the Hub's rate limit; later reads of the source are not its business.
+        const onStatus = (status: HubStatus) => {
+          const slot = get().models[role];
+          if (controller.signal.aborted || slot.status !== "inspecting" || slot.input !== input) return;
+          setSlot(role, { status: "inspecting", input, ...(status.kind === "rate-limited" ? { hubStatus: status } : {}) });
+        };
+        openAndInspect(role, input, { hubUrl: state.hubUrl, accessToken: usableToken(state), onStatus }, controller.signal).then(
           (info) => {
             if (controller.signal.aborted) return void info.source.close?.();
             setSlot(role, { status: "ready", input, info, summary: summarizeModel(info) });
