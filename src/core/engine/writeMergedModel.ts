@@ -156,7 +156,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
       else files[shard.fileName] = await out.close();
     }
     reportResume();
-    options.computer?.finish?.();
+    computer.finish?.();
     await journal?.settle();
     const writeText = async (path: string, text: string | Uint8Array) => {
       const out = await sink.createFile(path);
