@@ -186,7 +186,9 @@ async function kernelMerge(recipe: TensorRecipe, target: Tensor, inputs: TermInp
   let stats: MagnitudeStatistics | undefined;
   if (needsMagnitudeStatistics(recipe)) {
     stats = await computeMagnitudeStatistics(recipe, n, (visit) => {
-      for (let from = 0; from < n; from += chunk) visit(from, termChunks(from, Math.min(n, from + chunk)));
+      for (let from = 0; from < n; from += chunk) {
+        if (!visit(from, termChunks(from, Math.min(n, from + chunk)))) break;
+      }
     });
   }
   const width = DTYPE_BYTES[outDtype];
@@ -339,9 +341,22 @@ describe("computeMagnitudeStatistics", () => {
     const v = [1, -1, 2, 1, NaN, -1, 1, 1, 1, 1];
     const plus: FloatChunk = { dtype: "F32", bytes: new Uint8Array(Float32Array.from(v).buffer) };
     const minus: FloatChunk = { dtype: "F32", bytes: new Uint8Array(40) };
-    const stats = await computeMagnitudeStatistics(recipe("ties", [{ density: 0.5 }]), 10, (visit) => visit(0, [{ plus, minus }]));
+    const stats = await computeMagnitudeStatistics(recipe("ties", [{ density: 0.5 }]), 10, (visit) => {
+      visit(0, [{ plus, minus }]);
+    });
     expect(stats.terms[0]!.to).toEqual({ pattern: 0x3f800000, lastTieIndex: 3 });
     expect(stats.terms[0]!.from.pattern).toBe(0xffffffff);
+    // One element per chunk: passes 1 and 2 read all 10, pass 3 stops at the last kept tie (index 3).
+    let visits = 0;
+    const oneByOne = await computeMagnitudeStatistics(recipe("ties", [{ density: 0.5 }]), 10, (visit) => {
+      for (let e = 0; e < 10; e++) {
+        visits++;
+        const at = (chunk: FloatChunk) => ({ dtype: chunk.dtype, bytes: chunk.bytes.subarray(4 * e, 4 * e + 4) });
+        if (!visit(e, [{ plus: at(plus), minus: at(minus) }])) break;
+      }
+    });
+    expect(oneByOne).toEqual(stats);
+    expect(visits).toBe(24);
     expect(magnitudeOrderKey(0xffc00001)).toBe(0x7f800001);
     expect(magnitudeOrderKey(0x80000000)).toBe(0);
   });
@@ -355,7 +370,10 @@ describe("computeMagnitudeStatistics", () => {
     expect(needsMagnitudeStatistics(recipe("dare_ties", [{ density: 0.5 }]))).toBe(false);
     const chunk = makeChunk("F32", 4, 1, 0);
     const ties = recipe("ties", [{ density: 0.5 }]);
-    await expect(computeMagnitudeStatistics(ties, 10, (visit) => visit(0, [{ plus: chunk, minus: chunk }]))).rejects.toThrow(/covered 4 of 10 elements/);
-    await expect(computeMagnitudeStatistics(ties, 8, (visit) => visit(4, [{ plus: chunk, minus: chunk }]))).rejects.toThrow(/starts at element 4, expected 0/);
+    const feedOnce = (first: number) => (visit: (first: number, terms: TermChunk[]) => boolean) => {
+      visit(first, [{ plus: chunk, minus: chunk }]);
+    };
+    await expect(computeMagnitudeStatistics(ties, 10, feedOnce(0))).rejects.toThrow(/covered 4 of 10 elements/);
+    await expect(computeMagnitudeStatistics(ties, 8, feedOnce(4))).rejects.toThrow(/starts at element 4, expected 0/);
   });
 });

@@ -35,9 +35,12 @@ export interface MagnitudeStatistics {
   terms: (TermKeepRange | undefined)[];
 }
 
-/** Feeds the tensor's chunks in order, from element 0 to numel, to `visit`; called once per pass. */
+/**
+ * Feeds the tensor's chunks in order, from element 0 to numel, to `visit`; called once per pass.
+ * `visit` returns false when the pass needs no more chunks: the caller may stop reading there.
+ */
 export type ForEachTermChunk = (
-  visit: (firstElement: number, terms: readonly (TermChunk | undefined)[]) => void,
+  visit: (firstElement: number, terms: readonly (TermChunk | undefined)[]) => boolean,
 ) => Promise<void> | void;
 
 const NO_ELEMENT: MagnitudeCut = { pattern: 0xffffffff, lastTieIndex: -1 };
@@ -121,6 +124,7 @@ export async function computeMagnitudeStatistics(
   await keyPass(recipe, numel, selecting, forEachChunk, (term, keys, count) => {
     const histogram = highHistograms.get(term)!;
     for (let i = 0; i < count; i++) histogram[keys[i]! >>> 16]!++;
+    return true;
   });
   for (const selection of selections) {
     const [bin, rankInBin] = binOfRank(highHistograms.get(selection.term)!, selection.rank);
@@ -140,6 +144,7 @@ export async function computeMagnitudeStatistics(
         if (key >>> 16 === highBin) histogram[key & 0xffff]!++;
       }
     }
+    return true;
   });
   const partial: Selection[] = [];
   for (const selection of selections) {
@@ -166,6 +171,7 @@ export async function computeMagnitudeStatistics(
         }
       }
     }
+    return partial.some((selection) => selection.tiesSeen < selection.tieKeep);
   });
   return { numel, terms };
 }
@@ -183,14 +189,15 @@ function binOfRank(histogram: Float64Array, rank: number): [number, number] {
 
 /**
  * One pass over the tensor's chunks: the order keys of v_j for each term in `terms`, block by block,
- * to `onKeys(term, keys, count, firstElement)`. Checks that the chunks cover 0 .. numel in order.
+ * to `onKeys(term, keys, count, firstElement)`, until it returns false. Checks that the chunks
+ * cover 0 .. numel in order, or up to where onKeys had what it needed.
  */
 async function keyPass(
   recipe: TensorRecipe,
   numel: number,
   terms: number[],
   forEachChunk: ForEachTermChunk,
-  onKeys: (term: number, keys: Uint32Array, count: number, firstElement: number) => void,
+  onKeys: (term: number, keys: Uint32Array, count: number, firstElement: number) => boolean,
 ): Promise<void> {
   const plus = new Float32Array(BLOCK);
   const minus = new Float32Array(BLOCK);
@@ -199,7 +206,9 @@ async function keyPass(
   const minusBits = new Uint32Array(minus.buffer);
   const differenceBits = new Uint32Array(difference.buffer);
   let next = 0;
+  let wantsMore = true;
   await forEachChunk((firstElement, chunks) => {
+    if (!wantsMore) return false;
     if (firstElement !== next) {
       throw new Error(`internal: tensor ${recipe.tensorName}: statistics chunk starts at element ${firstElement}, expected ${next}`);
     }
@@ -219,10 +228,11 @@ async function keyPass(
         widenToFloat32Bits(chunk.minus.dtype, m, start, count, minusBits);
         for (let i = 0; i < count; i++) difference[i] = plus[i]! - minus[i]!;
         for (let i = 0; i < count; i++) differenceBits[i] = magnitudeOrderKey(differenceBits[i]!);
-        onKeys(term, differenceBits, count, firstElement + start);
+        wantsMore = onKeys(term, differenceBits, count, firstElement + start);
       }
     }
     next = firstElement + (length ?? 0);
+    return wantsMore;
   });
-  if (next !== numel) throw new Error(`internal: tensor ${recipe.tensorName}: statistics pass covered ${next} of ${numel} elements`);
+  if (wantsMore && next !== numel) throw new Error(`internal: tensor ${recipe.tensorName}: statistics pass covered ${next} of ${numel} elements`);
 }

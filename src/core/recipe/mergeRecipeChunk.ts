@@ -2,7 +2,7 @@ import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
 import type { FloatChunk } from "../engine/mergeChunk.ts";
 import { narrowFromFloat32Bits, viewFloatBits, widenToFloat32Bits, writableFloatBits, type FloatBits } from "../numeric/floatBlocks.ts";
 import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
-import { magnitudeOrderKey, type MagnitudeCut, type MagnitudeStatistics, type TermChunk } from "./magnitudeStatistics.ts";
+import { magnitudeOrderKey, type MagnitudeStatistics, type TermChunk } from "./magnitudeStatistics.ts";
 import { hashElement, hashPrefix, RANDOM_KEEP_STREAM, RANDOM_SIGN_STREAM, tensorKey } from "./recipeHash.ts";
 import { METHOD_STEPS, type TensorRecipe } from "./TensorRecipe.ts";
 
@@ -43,10 +43,56 @@ const target = new Float32Array(BLOCK);
 const targetBits = new Uint32Array(target.buffer);
 const out = new Float32Array(BLOCK);
 const outBits = new Uint32Array(out.buffer);
+const mixed = new Float32Array(BLOCK);
+const divisors = new Float32Array(BLOCK);
+const majority = new Int8Array(BLOCK);
+const included = new Uint8Array(BLOCK);
 
-/** Element e with order key `key` is among the first cut-rank elements of the magnitude order. */
-function inTop(cut: MagnitudeCut, key: number, element: number): boolean {
-  return key > cut.pattern || (key === cut.pattern && element <= cut.lastTieIndex);
+/**
+ * Steps 6-8 without consensus, on the block's s_j: every term is included, so D is the same for
+ * every element. out = fl32(t + mixed) as float32.
+ */
+function mixAll(termCount: number, divisor: number, normalize: boolean, n: number): void {
+  out.set(termBlocks[0]!.value.subarray(0, n));
+  for (let j = 1; j < termCount; j++) {
+    const s = termBlocks[j]!.value;
+    for (let i = 0; i < n; i++) out[i] = out[i]! + s[i]!;
+  }
+  if (normalize && divisor !== 0) for (let i = 0; i < n; i++) out[i] = out[i]! / divisor;
+  for (let i = 0; i < n; i++) out[i] = target[i]! + out[i]!;
+}
+
+/** Steps 5-8 with consensus: the sign election, then the included terms' sum (and D) per element. */
+function mixElected(termCount: number, weights: number[], normalize: boolean, n: number): void {
+  const sum = out;
+  sum.set(termBlocks[0]!.value.subarray(0, n));
+  for (let j = 1; j < termCount; j++) {
+    const s = termBlocks[j]!.value;
+    for (let i = 0; i < n; i++) sum[i] = sum[i]! + s[i]!;
+  }
+  for (let i = 0; i < n; i++) majority[i] = sum[i]! >= 0 ? 1 : -1;
+  included.fill(0, 0, n);
+  for (let j = 0; j < termCount; j++) {
+    const s = termBlocks[j]!.value;
+    const w = weights[j]!;
+    for (let i = 0; i < n; i++) {
+      const value = s[i]!;
+      if ((value > 0 ? 1 : value < 0 ? -1 : 0) !== majority[i]) continue;
+      if (included[i]) {
+        mixed[i] = mixed[i]! + value;
+        divisors[i] = divisors[i]! + w;
+      } else {
+        mixed[i] = value;
+        divisors[i] = w;
+        included[i] = 1;
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (!included[i]) outBits[i] = targetBits[i]!;
+    else if (normalize && divisors[i] !== 0) out[i] = target[i]! + Math.fround(mixed[i]! / divisors[i]!);
+    else out[i] = target[i]! + mixed[i]!;
+  }
 }
 
 /**
@@ -89,6 +135,8 @@ export function mergeRecipeChunk(
   }
   const key = tensorKey(recipe.tensorName);
   const weights = terms.map((term) => Math.fround(term.weight));
+  // D without consensus (every term included); 0 + w_0 is exactly w_0.
+  const constantDivisor = weights.reduce((sum, w) => Math.fround(sum + w), 0);
   const randomKeep = terms.map((term) => sparsification === "random" && term.density < 1);
   const keepPrefixes = terms.map((term) => hashPrefix(recipe.seed >>> 0, key, RANDOM_KEEP_STREAM, term.index));
   const keepBelow = terms.map((term) => Math.fround(term.density));
@@ -108,6 +156,12 @@ export function mergeRecipeChunk(
       const { plus, minus, value, valueBits } = block;
       widenToFloat32Bits(inputs.terms[j]!.plus.dtype, plusBits[j]!, start, n, block.plusBits);
       widenToFloat32Bits(inputs.terms[j]!.minus.dtype, minusBits[j]!, start, n, block.minusBits);
+      const w = weights[j]!;
+      const range = ranges[j];
+      if (!signPrefixes && !range && !randomKeep[j]) {
+        for (let i = 0; i < n; i++) value[i] = Math.fround(plus[i]! - minus[i]!) * w;
+        continue;
+      }
       for (let i = 0; i < n; i++) value[i] = plus[i]! - minus[i]!;
       if (signPrefixes) {
         const prefix = signPrefixes[j]!;
@@ -115,55 +169,34 @@ export function mergeRecipeChunk(
           if (hashElement(prefix, blockStart + i) >>> 31) valueBits[i] = (valueBits[i]! ^ 0x80000000) >>> 0;
         }
       }
-      const w = weights[j]!;
-      const range = ranges[j];
       if (range) {
+        const { pattern: toPattern, lastTieIndex: toLastTie } = range.to;
+        const { pattern: fromPattern, lastTieIndex: fromLastTie } = range.from;
         for (let i = 0; i < n; i++) {
           const orderKey = magnitudeOrderKey(valueBits[i]!);
           const element = blockStart + i;
-          const kept = inTop(range.to, orderKey, element) && !inTop(range.from, orderKey, element);
+          // In the top `to` (steps 3's order), and not in the top `from`.
+          const kept =
+            (orderKey > toPattern || (orderKey === toPattern && element <= toLastTie)) &&
+            !(orderKey > fromPattern || (orderKey === fromPattern && element <= fromLastTie));
           value[i] = kept ? value[i]! * w : 0;
         }
       } else if (randomKeep[j]) {
         const prefix = keepPrefixes[j]!;
         const below = keepBelow[j]!;
         const c = rescales[j]!;
+        const rescale = recipe.rescale;
         for (let i = 0; i < n; i++) {
           const u = (hashElement(prefix, blockStart + i) >>> 8) * 2 ** -24;
-          value[i] = u < below ? Math.fround(recipe.rescale ? Math.fround(value[i]! * c) : value[i]!) * w : 0;
+          value[i] = u < below ? Math.fround(rescale ? Math.fround(value[i]! * c) : value[i]!) * w : 0;
         }
       } else {
         for (let i = 0; i < n; i++) value[i] = value[i]! * w;
       }
     }
-    for (let i = 0; i < n; i++) {
-      let majority = 0;
-      if (consensus && terms.length > 0) {
-        let sum = termBlocks[0]!.value[i]!;
-        for (let j = 1; j < terms.length; j++) sum = Math.fround(sum + termBlocks[j]!.value[i]!);
-        majority = sum >= 0 ? 1 : -1;
-      }
-      let included = false;
-      let mixed = 0;
-      let divisor = 0;
-      for (let j = 0; j < terms.length; j++) {
-        const s = termBlocks[j]!.value[i]!;
-        if (consensus && (s > 0 ? 1 : s < 0 ? -1 : 0) !== majority) continue;
-        if (included) {
-          mixed = Math.fround(mixed + s);
-          divisor = Math.fround(divisor + weights[j]!);
-        } else {
-          mixed = s;
-          divisor = weights[j]!;
-          included = true;
-        }
-      }
-      if (!included) outBits[i] = targetBits[i]!;
-      else {
-        if (recipe.normalize && divisor !== 0) mixed = Math.fround(mixed / divisor);
-        out[i] = target[i]! + mixed;
-      }
-    }
+    if (terms.length === 0) outBits.set(targetBits.subarray(0, n));
+    else if (consensus) mixElected(terms.length, weights, recipe.normalize, n);
+    else mixAll(terms.length, constantDivisor, recipe.normalize, n);
     narrowFromFloat32Bits(outDtype, outBits, n, outWords, start);
   }
   return outBytes;
