@@ -8,8 +8,9 @@ import type { RecipeMethodId, TensorRecipe } from "../src/core/recipe/TensorReci
  * magnitude statistics pass and mergeRecipeChunk on a bf16 tensor of 50 M elements with 2 terms,
  * fed in 1 M-element chunks (2 MiB, the engine's local chunk size). Chunks come from pools of
  * weight-like values (plus and minus = base + small deltas, so v has the repeated magnitudes of real
- * bf16 deltas), cycled, so the tensor never has to be in memory. Throughput counts every input byte
- * a pass reads: 2 x 2 bytes per element for statistics, 5 x 2 for the kernel. Seconds are this
+ * bf16 deltas), cycled, so the tensor never has to be in memory. Throughput counts the input bytes
+ * read: 2 x 2 per element and pass for statistics (pass 3 stops at the last kept tie), 5 x 2 for the
+ * kernel; "passes" is elements read by the statistics divided by numel. Seconds are this
  * process's CPU time (user + system), steadier than wall time on a machine shared with other jobs.
  */
 
@@ -71,13 +72,14 @@ process.stdout.write(`${ELEMENTS / 1e6} M bf16 elements, 2 terms, chunks of ${CH
 process.stdout.write("method            stats passes  stats CPU s  MB/s  kernel CPU s  MB/s  total CPU s\n");
 for (const method of ["task_arithmetic", "ties", "dare_ties", "breadcrumbs_ties"] as const) {
   const recipe = recipeOf(method);
-  let passes = 0;
+  let statsElements = 0;
   let start = cpuSeconds();
   const stats = needsMagnitudeStatistics(recipe)
     ? await computeMagnitudeStatistics(recipe, ELEMENTS, (visit) => {
-        passes++;
         for (let first = 0, index = 0; first < ELEMENTS; first += CHUNK, index++) {
-          if (!visit(first, termChunks(index, Math.min(CHUNK, ELEMENTS - first)))) break;
+          const count = Math.min(CHUNK, ELEMENTS - first);
+          statsElements += count;
+          if (!visit(first, termChunks(index, count))) break;
         }
       })
     : undefined;
@@ -88,9 +90,10 @@ for (const method of ["task_arithmetic", "ties", "dare_ties", "breadcrumbs_ties"
     mergeRecipeChunk(recipe, stats, { target: chunkAt(target, index, count), terms: termChunks(index, count) }, first, "BF16", into);
   }
   const kernelSeconds = cpuSeconds() - start;
-  const statsRate = passes ? mb(passes * ELEMENTS * 4, statsSeconds) : "    -";
+  const statsRate = statsElements ? mb(statsElements * 4, statsSeconds) : "    -";
+  const passes = (statsElements / ELEMENTS).toFixed(2);
   process.stdout.write(
-    `${method.padEnd(18)}${String(passes).padStart(12)}${statsSeconds.toFixed(2).padStart(13)} ${statsRate}` +
+    `${method.padEnd(18)}${passes.padStart(12)}${statsSeconds.toFixed(2).padStart(13)} ${statsRate}` +
       `${kernelSeconds.toFixed(2).padStart(14)} ${mb(ELEMENTS * 10, kernelSeconds)}${(statsSeconds + kernelSeconds).toFixed(2).padStart(13)}\n`,
   );
 }

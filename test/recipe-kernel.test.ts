@@ -289,10 +289,16 @@ describe("mergeRecipeChunk", () => {
     const [dtype, outDtype] = testCase.dtype ? [testCase.dtype, testCase.outDtype!] : DTYPES[k % DTYPES.length]!;
     const { n } = testCase;
     const target = makeTensor(dtype, n, 1000 + k);
-    const inputs = testCase.recipe.terms.map((_, j) => ({ plus: makeTensor(dtype, n, 2000 + 10 * k + j), minus: makeTensor(dtype, n, 3000 + 10 * k + j) }));
+    // Every third case reads its vectors in another dtype than the target's.
+    const termDtype = k % 3 === 2 ? DTYPES[(k + 1) % DTYPES.length]![0] : dtype;
+    const inputs = testCase.recipe.terms.map((_, j) => ({
+      plus: makeTensor(termDtype, n, 2000 + 10 * k + j),
+      minus: makeTensor(termDtype, n, 3000 + 10 * k + j),
+    }));
     const expected = bytesOf(outDtype, referenceMerge(testCase.recipe, target, inputs, outDtype));
     for (const chunk of [1, 7, 4096, n]) {
-      expectSameBytes(await kernelMerge(testCase.recipe, target, inputs, outDtype, chunk), expected, `${testCase.name}, ${dtype} -> ${outDtype}, chunks of ${chunk}`);
+      const what = `${testCase.name}, ${dtype} (vectors ${termDtype}) -> ${outDtype}, chunks of ${chunk}`;
+      expectSameBytes(await kernelMerge(testCase.recipe, target, inputs, outDtype, chunk), expected, what);
     }
   });
 

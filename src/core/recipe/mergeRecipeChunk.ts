@@ -43,10 +43,6 @@ const target = new Float32Array(BLOCK);
 const targetBits = new Uint32Array(target.buffer);
 const out = new Float32Array(BLOCK);
 const outBits = new Uint32Array(out.buffer);
-const mixed = new Float32Array(BLOCK);
-const divisors = new Float32Array(BLOCK);
-const majority = new Int8Array(BLOCK);
-const included = new Uint8Array(BLOCK);
 
 /**
  * Steps 6-8 without consensus, on the block's s_j: every term is included, so D is the same for
@@ -64,34 +60,31 @@ function mixAll(termCount: number, divisor: number, normalize: boolean, n: numbe
 
 /** Steps 5-8 with consensus: the sign election, then the included terms' sum (and D) per element. */
 function mixElected(termCount: number, weights: number[], normalize: boolean, n: number): void {
-  const sum = out;
-  sum.set(termBlocks[0]!.value.subarray(0, n));
-  for (let j = 1; j < termCount; j++) {
-    const s = termBlocks[j]!.value;
-    for (let i = 0; i < n; i++) sum[i] = sum[i]! + s[i]!;
-  }
-  for (let i = 0; i < n; i++) majority[i] = sum[i]! >= 0 ? 1 : -1;
-  included.fill(0, 0, n);
-  for (let j = 0; j < termCount; j++) {
-    const s = termBlocks[j]!.value;
-    const w = weights[j]!;
-    for (let i = 0; i < n; i++) {
-      const value = s[i]!;
-      if ((value > 0 ? 1 : value < 0 ? -1 : 0) !== majority[i]) continue;
-      if (included[i]) {
-        mixed[i] = mixed[i]! + value;
-        divisors[i] = divisors[i]! + w;
+  const values = termBlocks.slice(0, termCount).map((block) => block.value);
+  const first = values[0]!;
+  for (let i = 0; i < n; i++) {
+    let sum = first[i]!;
+    for (let j = 1; j < termCount; j++) sum = Math.fround(sum + values[j]![i]!);
+    // majority = +1 when sum >= 0, else -1 (NaN too); a term is included when its sign equals it.
+    const positive = sum >= 0;
+    let included = false;
+    let mixed = 0;
+    let divisor = 0;
+    for (let j = 0; j < termCount; j++) {
+      const s = values[j]![i]!;
+      if (positive ? !(s > 0) : !(s < 0)) continue;
+      if (included) {
+        mixed = Math.fround(mixed + s);
+        divisor = Math.fround(divisor + weights[j]!);
       } else {
-        mixed[i] = value;
-        divisors[i] = w;
-        included[i] = 1;
+        mixed = s;
+        divisor = weights[j]!;
+        included = true;
       }
     }
-  }
-  for (let i = 0; i < n; i++) {
-    if (!included[i]) outBits[i] = targetBits[i]!;
-    else if (normalize && divisors[i] !== 0) out[i] = target[i]! + Math.fround(mixed[i]! / divisors[i]!);
-    else out[i] = target[i]! + mixed[i]!;
+    if (!included) outBits[i] = targetBits[i]!;
+    else if (normalize && divisor !== 0) out[i] = target[i]! + Math.fround(mixed / divisor);
+    else out[i] = target[i]! + mixed;
   }
 }
 
