@@ -334,6 +334,10 @@ describe("mergeRecipeChunk", () => {
     const chunk = makeChunk("F32", 10, 1, 0);
     const ties = recipe("ties", [{ density: 0.5 }]);
     expect(() => mergeRecipeChunk(ties, undefined, { target: chunk, terms: [{ plus: chunk, minus: chunk }] }, 0, "F32")).toThrow(/magnitude statistics missing/);
+    const halfKept: MagnitudeStatistics = { numel: 10, terms: [{ from: { pattern: 0xffffffff, lastTieIndex: -1 }, to: { pattern: 0, lastTieIndex: 4 } }] };
+    expect(() => mergeRecipeChunk(ties, halfKept, { target: chunk, terms: [{ plus: chunk, minus: chunk }] }, 5, "F32")).toThrow(
+      /statistics of 1 terms over 10 elements do not fit a chunk of 1 terms at elements 5 \.\. 14/,
+    );
     const short = makeChunk("F32", 9, 1, 0);
     expect(() => mergeRecipeChunk(recipe("task_arithmetic", [{}]), undefined, { target: chunk, terms: [{ plus: short, minus: chunk }] }, 0, "F32")).toThrow(
       /chunk sizes differ/,

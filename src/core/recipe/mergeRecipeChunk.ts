@@ -121,6 +121,12 @@ export function mergeRecipeChunk(
     plusBits.push(p);
     minusBits.push(m);
   }
+  if (stats && (stats.terms.length !== terms.length || firstElement + count > stats.numel)) {
+    throw new Error(
+      `internal: tensor ${recipe.tensorName}: statistics of ${stats.terms.length} terms over ${stats.numel} elements ` +
+        `do not fit a chunk of ${terms.length} terms at elements ${firstElement} .. ${firstElement + count - 1}`,
+    );
+  }
   const ranges = terms.map((_, j) => stats?.terms[j]);
   const magnitudeBased = sparsification === "magnitude" || sparsification === "magnitude_outliers";
   if (magnitudeBased && terms.some((term, j) => term.density < 1 && !ranges[j])) {
