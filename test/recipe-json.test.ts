@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
 import { parseRecipeJson } from "../src/core/recipe/parseRecipeJson.ts";
 import { renderRecipeJson } from "../src/core/recipe/renderRecipeJson.ts";
+import { expectOneLineError } from "./helpers/expectOneLineError.ts";
 
 /** The contract's example file (recipe-v2.md, "The recipe file"), with a gradient and conditions added. */
 const CONTRACT_EXAMPLE = `{
@@ -123,14 +124,7 @@ describe("parseRecipeJson", () => {
     ["nesting past the limit", `{"target": ${"[".repeat(100)}${"]".repeat(100)}}`, "recipe.json: not accepted: nested more than 64 levels deep"],
   ];
   it.each(badInputs)("refuses %s in one line naming the field and the value", (_what, text, message) => {
-    let thrown: Error | undefined;
-    try {
-      parse(text);
-    } catch (error) {
-      thrown = error as Error;
-    }
-    expect(thrown?.message.startsWith(message), thrown?.message).toBe(true);
-    expect(thrown!.message).not.toContain("\n");
+    expectOneLineError(() => parse(text), message);
   });
 
   it("escapes control characters of an unknown field's name", () => {

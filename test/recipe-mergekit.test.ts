@@ -3,6 +3,7 @@ import { defaultRecipeParameters, type MergeRecipe } from "../src/core/recipe/Me
 import { parseMergekitYaml } from "../src/core/recipe/parseMergekitYaml.ts";
 import { renderMergekitYaml } from "../src/core/recipe/renderMergekitYaml.ts";
 import { RECIPE_METHODS } from "../src/core/recipe/TensorRecipe.ts";
+import { expectOneLineError } from "./helpers/expectOneLineError.ts";
 
 const source = "merge.yml";
 const parse = (text: string) => parseMergekitYaml(text, source);
@@ -144,14 +145,7 @@ dtype: bfloat16
     ["linear with another base_model", linear(["1", "1", "-1"], "base_model: a/m\nparameters:\n  normalize: false\n"), 'merge.yml: base_model: "a/m" is not the first model'],
   ];
   it.each(badInputs)("refuses %s in one line naming the field", (_what, text, message) => {
-    let thrown: Error | undefined;
-    try {
-      parse(text);
-    } catch (error) {
-      thrown = error as Error;
-    }
-    expect(thrown?.message.startsWith(message), thrown?.message).toBe(true);
-    expect(thrown!.message).not.toContain("\n");
+    expectOneLineError(() => parse(text), message);
   });
 });
 
