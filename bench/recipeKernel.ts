@@ -14,7 +14,9 @@ import type { RecipeMethodId, TensorRecipe } from "../src/core/recipe/TensorReci
  * process's CPU time (user + system), steadier than wall time on a machine shared with other jobs.
  */
 
-const ELEMENTS = Number(process.argv[2] ?? 50) * 1e6;
+const millions = Number(process.argv[2] ?? 50);
+if (!(millions > 0 && millions <= 4000)) throw new Error(`usage: npm run bench:recipe-kernel [MILLIONS]: elements in millions, from 0 to 4000, not ${JSON.stringify(process.argv[2])}`);
+const ELEMENTS = Math.round(millions * 1e6);
 const CHUNK = 2 ** 20;
 const POOL = 8 * CHUNK;
 
