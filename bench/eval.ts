@@ -311,7 +311,7 @@ function printReport(cases: Case[], loadAverages: number[]): void {
   const widths = header.map((_, column) => Math.max(...lines.map((line) => line[column]!.length)));
   process.stdout.write(`\n${lines.map((line) => line.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")).join("\n")}\n`);
   process.stdout.write(
-    `\nprompts of ${PROMPT_TOKENS} tokens, different in every row, all prefilled in one pass; new tokens per row as listed; batch 1 best of 2 runs, larger batches 1 run ` +
+    `\nprompts of ${PROMPT_TOKENS} tokens, different in every row, all of a batch prefilled in one pass; new tokens per row as listed; batch 1 best of 2 runs, larger batches 1 run ` +
       `(chromium q4: ${SLOW_CASE.newTokens} new tokens, ${SLOW_CASE.runs} run); decode tok/s = all rows' tokens after their first / decode seconds; ` +
       `load = build + session, once per case, and peak memory per case (all its batches); bandwidth bound = B x copy rate / weights per step; ` +
       `compute bound = GEMM rate at B rows / matrix FLOPs per token; prefill/compute against the GEMM rate at ${PREFILL_GEMM_ROWS} rows\n` +

@@ -18,15 +18,16 @@ export interface BatchMeasurement extends BatchPlan {
 /**
  * Greedy generation of the first `plan.batch` prompts together (OnnxCausalDecoder.generateBatch,
  * as the evaluator runs them), each to exactly `plan.newTokens` tokens (no stop token), `plan.runs`
- * times; the first run pays for lazy initialisation, so the best run is reported. Prompts of equal
- * length enter in one prefill pass when batch x length fits the decoder's prefill slots (2048), so
- * every row decodes in lockstep and the decode seconds are those of the batch's steps.
+ * times; the first run pays for lazy initialisation, so the best run is reported. All prompts enter
+ * in one prefill pass (its slots are raised to fit them), so every row decodes in lockstep and the
+ * decode seconds are those of the batch's steps, with no other prefill among them.
  */
 export async function measureBatchGeneration(decoder: OnnxCausalDecoder, prompts: ReadonlyArray<readonly number[]>, plan: BatchPlan): Promise<BatchMeasurement> {
   if (prompts.length < plan.batch) throw new Error(`a batch of ${plan.batch} needs ${plan.batch} prompts, got ${prompts.length}`);
   if (!Number.isInteger(plan.newTokens) || plan.newTokens < 2) throw new Error(`a decode rate needs at least 2 new tokens, got ${plan.newTokens}`);
   const rows = prompts.slice(0, plan.batch);
   const promptTokens = rows.reduce((sum, prompt) => sum + prompt.length, 0);
+  const prefillSlots = rows.length * Math.max(...rows.map((prompt) => prompt.length));
   let prefillTokensPerSecond = 0;
   let decodeTokensPerSecond = 0;
   for (let run = 0; run < plan.runs; run++) {
@@ -34,6 +35,7 @@ export async function measureBatchGeneration(decoder: OnnxCausalDecoder, prompts
     const results = await decoder.generateBatch(rows, {
       batchSize: plan.batch,
       maxNewTokens: plan.newTokens,
+      maxPrefillSlots: prefillSlots,
       onStep: (step) => {
         if (step.kind === "prefill") prefillSeconds += step.seconds;
       },
