@@ -6,38 +6,41 @@ import { buildQwen2Onnx, type Qwen2OnnxFormat } from "../src/eval/onnx/buildQwen
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
 import { releaseExternalData } from "../src/eval/onnx/releaseExternalData.ts";
-import { measureGemmRate } from "./computeBound.ts";
+import { measureGemmRates } from "./computeBound.ts";
+import { measureBatchGeneration, type BatchMeasurement, type BatchPlan } from "./measureBatchGeneration.ts";
 
 /**
  * The page side of bench/eval.ts, bundled by it and served from the local Hub server's origin:
- * reads a model from that Hub, builds its graph and runs onnxruntime-web's wasm provider; times a
- * GEMM of the model's shapes in the same format (bench/computeBound.ts) on the same threads.
+ * reads a model from that Hub, builds its graph once and runs onnxruntime-web's wasm provider at
+ * each batch size of the request; times a GEMM of the model's shapes in the same format
+ * (bench/computeBound.ts) on the same threads, at each batch's rows and at a prefill's.
  */
 
 export interface EvalBenchRequest {
   repo: string;
   format: Qwen2OnnxFormat;
-  prompt: number[];
-  newTokens: number;
+  /** At least as many as the largest batch; a batch of B takes the first B. */
+  prompts: number[][];
   threads: number;
-  runs: number;
+  batches: BatchPlan[];
+  /** Row counts at which the GEMM rate is timed. */
+  gemmRows: number[];
 }
 
 /** What runModel measures. */
 export interface EvalBenchModelResult {
   buildSeconds: number;
   sessionSeconds: number;
-  /** Best prefill and decode rates over the runs. */
-  prefillTokensPerSecond: number;
-  decodeTokensPerSecond: number;
+  /** The rates of each batch size, in the request's order. */
+  batches: BatchMeasurement[];
   threads: number;
 }
 
 /** What measureBounds measures. */
 export interface EvalBenchBounds {
   copyBytesPerSecond: number;
-  /** Matrix-product rate of the format's kernels at the model's shapes (bench/computeBound.ts). */
-  gemmFlopsPerSecond: number;
+  /** Matrix-product rate of the format's kernels at the model's shapes by row count (bench/computeBound.ts). */
+  gemmFlopsPerSecond: Record<number, number>;
 }
 
 export type EvalBenchResult = EvalBenchModelResult & EvalBenchBounds;
@@ -92,21 +95,19 @@ function configureWasm(threads: number): void {
   ort.env.wasm.numThreads = threads;
 }
 
-/** Loads the model and generates: what the studio does, measured first so that the page's peak memory is this alone. */
+/**
+ * Loads the model once and generates at each batch size: what the studio does, measured first so
+ * that the page's peak memory is this alone.
+ */
 async function runModel(request: EvalBenchRequest): Promise<EvalBenchModelResult> {
   configureWasm(request.threads);
   const source = await openHubSource(request.repo, { hubUrl: location.origin });
   try {
     const { decoder, buildSeconds, sessionSeconds } = await openDecoder(await inspectModel(source), request.format);
     try {
-      let prefill = 0;
-      let decode = 0;
-      for (let run = 0; run < request.runs; run++) {
-        const result = await decoder.generate(request.prompt, { maxNewTokens: request.newTokens });
-        prefill = Math.max(prefill, result.prefillTokensPerSecond);
-        decode = Math.max(decode, result.decodeTokensPerSecond);
-      }
-      return { buildSeconds, sessionSeconds, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode, threads: ort.env.wasm.numThreads ?? 1 };
+      const batches: BatchMeasurement[] = [];
+      for (const plan of request.batches) batches.push(await measureBatchGeneration(decoder, request.prompts, plan));
+      return { buildSeconds, sessionSeconds, batches, threads: ort.env.wasm.numThreads ?? 1 };
     } finally {
       await decoder.release();
     }
@@ -123,7 +124,7 @@ async function measureBounds(request: EvalBenchRequest): Promise<EvalBenchBounds
     const config = readQwen2Config((await inspectModel(source)).config);
     return {
       copyBytesPerSecond: await measureCopyBandwidth(request.threads),
-      gemmFlopsPerSecond: await measureGemmRate(ort, config, request.format, { executionProviders: ["wasm"] }),
+      gemmFlopsPerSecond: await measureGemmRates(ort, config, request.format, { executionProviders: ["wasm"] }, request.gemmRows),
     };
   } finally {
     await source.close?.();

@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 
-const RSS_SAMPLE_MS = 200;
+const DEFAULT_SAMPLE_MS = 200;
 
 /** The pid of this process's child named `command` (as /proc/<pid>/comm has it). */
 export async function childPid(command: string): Promise<number> {
@@ -13,11 +13,13 @@ export async function childPid(command: string): Promise<number> {
 }
 
 /**
- * Samples the summed RSS of a process and all its descendants from /proc every RSS_SAMPLE_MS, and
+ * Samples the summed RSS of a process and all its descendants from /proc every `intervalMs`, and
  * their summed PSS: RSS counts the pages Chromium's processes share (its binary, shared memory)
- * once per process, PSS splits them, so the PSS sum is the memory the browser really holds.
+ * once per process, PSS splits them, so the PSS sum is the memory the browser really holds. Each
+ * sample reads /proc/<pid>/status of every process and smaps_rollup of the tree's (kernel time
+ * that grows with their mapped memory): a longer interval takes less CPU from what is measured.
  */
-export function sampleTreeRss(rootPid: number): { reset(): void; peak(): { rss: number; pss: number }; stop(): void } {
+export function sampleTreeRss(rootPid: number, intervalMs = DEFAULT_SAMPLE_MS): { reset(): void; peak(): { rss: number; pss: number }; stop(): void } {
   let peak = { rss: 0, pss: 0 };
   const sample = async () => {
     const parents = new Map<number, number>();
@@ -41,7 +43,7 @@ export function sampleTreeRss(rootPid: number): { reset(): void; peak(): { rss: 
     }
     peak = { rss: Math.max(peak.rss, rss), pss: Math.max(peak.pss, pss) };
   };
-  const timer = setInterval(() => void sample(), RSS_SAMPLE_MS);
+  const timer = setInterval(() => void sample(), intervalMs);
   return {
     reset: () => (peak = { rss: 0, pss: 0 }),
     peak: () => peak,
