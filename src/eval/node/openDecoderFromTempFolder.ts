@@ -20,7 +20,8 @@ const MODEL_FILE = "model.onnx";
  * is removed as soon as the session exists, and also when building, writing or creating the session
  * fails, when `build.signal` aborts, and when the process exits or is stopped by SIGINT / SIGTERM
  * meanwhile. Removing files onnxruntime has mapped is safe on Linux and macOS (the mapping keeps
- * them until the session is released). `tempRoot` defaults to the system's (os.tmpdir(), TMPDIR):
+ * them until the session is released); where it is not (Windows), a warning says so and the folder
+ * is removed when the process exits. `tempRoot` defaults to the system's (os.tmpdir(), TMPDIR):
  * it needs free space for the weights in the chosen format.
  */
 export function openDecoderFromTempFolder(tempRoot = tmpdir()): DecoderOpener {
@@ -47,8 +48,13 @@ export function openDecoderFromTempFolder(tempRoot = tmpdir()): DecoderOpener {
       await releaseIfAborted(decoder, build.signal);
       return { decoder, config: built.config, weightBytes: writer.totalBytes };
     } finally {
-      await rm(dir, { recursive: true, force: true });
-      stopGuard();
+      try {
+        await rm(dir, { recursive: true, force: true });
+        stopGuard();
+      } catch (error) {
+        // Windows keeps files that onnxruntime has mapped: the exit guard removes the folder later.
+        process.emitWarning(`${fileSystemError(error, dir, "remove the temporary folder").message}; it is removed when the process exits`);
+      }
     }
   };
 }
@@ -59,7 +65,13 @@ export function openDecoderFromTempFolder(tempRoot = tmpdir()): DecoderOpener {
  * process stops as it would have. Signals are only watched when nothing else handles them.
  */
 function removeOnExit(dir: string): () => void {
-  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const remove = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      process.stderr.write(`warning: ${fileSystemError(error, dir, "remove the temporary folder").message}\n`);
+    }
+  };
   const signals = (["SIGINT", "SIGTERM"] as const).filter((signal) => process.listenerCount(signal) === 0);
   const onSignal = (signal: NodeJS.Signals) => {
     stop();
