@@ -14,7 +14,7 @@ export interface OnnxRuntime {
 export type OnnxDecoderModel = Pick<Qwen2Onnx, "config" | "format"> & ({ model: Uint8Array; externalData: Qwen2Onnx["externalData"] } | { model: string });
 
 export interface OnnxCausalDecoderOptions {
-  /** Passed to InferenceSession.create (execution providers, threads, ...); externalData is added. */
+  /** Passed to InferenceSession.create (execution providers, threads, ...); externalData is added for a model in memory. */
   sessionOptions?: InferenceSession.SessionOptions;
   /**
    * Keep the KV cache where the execution provider computed it (WebGPU: GPU buffers) and feed each
@@ -129,7 +129,7 @@ export class OnnxCausalDecoder {
   /**
    * Opens a session on a model built by buildQwen2Onnx: its proto and external data files held in
    * memory, or (onnxruntime-node) the path of its .onnx file, whose external data files onnxruntime
-   * reads from the same folder (src/eval/node/writeOnnxFolder.ts).
+   * reads from the same folder (src/eval/node/openDecoderFromTempFolder.ts).
    */
   static async create(ort: OnnxRuntime, model: OnnxDecoderModel, options: OnnxCausalDecoderOptions = {}): Promise<OnnxCausalDecoder> {
     const { numLayers, numKvHeads, headDim, vocabSize } = model.config;

@@ -145,7 +145,7 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
 
 /**
  * buildQwen2Onnx with the weights handed to `writer` group by group instead of held in memory
- * (e.g. streamed to files on disk, src/eval/node/writeOnnxFolder.ts); returns the model proto.
+ * (e.g. streamed to files on disk: src/eval/node/OnnxFolderWriter.ts); returns the model proto.
  */
 export async function buildQwen2OnnxInto(
   configJson: Record<string, unknown>,
