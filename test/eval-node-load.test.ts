@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -115,6 +115,14 @@ describe("openDecoderFromTempFolder (onnxruntime-node, session from a folder on 
     await expect(openDecoderFromTempFolder(tempRoot)(ort, CONFIG, { format: "q8", loadTensor: failing }, SESSION)).rejects.toThrow(/disk gone while reading/);
     expect(reads).toBe(5);
     expect(await readdir(tempRoot)).toEqual([]);
+  });
+
+  it("says in one sentence when the temp root cannot hold a folder", async () => {
+    const notAFolder = join(tempRoot, "not-a-folder");
+    await writeFile(notAFolder, "");
+    await expect(openDecoderFromTempFolder(notAFolder)(ort, CONFIG, { format: "q8", loadTensor }, SESSION)).rejects.toThrow(
+      `cannot create a temporary folder for the ONNX model in ${notAFolder}: a part of the path is a file, not a folder`,
+    );
   });
 
   it("removes the folder when onnxruntime cannot create the session", async () => {
