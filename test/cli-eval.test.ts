@@ -1,9 +1,10 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
+import { TEMP_FOLDER_PREFIX } from "../src/eval/node/openDecoderFromTempFolder.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
@@ -63,11 +64,14 @@ describe("merge-studio eval", () => {
     expect(dump.greedy_ids).toEqual(greedy);
   });
 
-  it("evaluates problems picked by number and reports them with their gold answers", async () => {
+  it("evaluates problems picked by number and reports them with their gold answers, leaving no temporary model folder", async () => {
     const json = join(root, "report.json");
-    const result = await runCli(["eval", "--model", join(root, "small"), "--problems", "0,7", "--max-new-tokens", "3", "--json", json]);
+    const temp = await mkdtemp(join(root, "tmp-"));
+    const result = await runCli(["eval", "--model", join(root, "small"), "--problems", "0,7", "--max-new-tokens", "3", "--json", json], { TMPDIR: temp });
     expect(result.stderr).not.toContain("error");
     expect(result.code).toBe(0);
+    // tsx and others keep their own files there; the model's folder is gone.
+    expect((await readdir(temp)).filter((name) => name.startsWith(TEMP_FOLDER_PREFIX))).toEqual([]);
     const lines = (await readFile(new URL("../public/data/gsm8k/test.jsonl", import.meta.url), "utf8")).split("\n");
     const gold = (index: number) => (JSON.parse(lines[index]!) as { answer: string }).answer.split("####")[1]!.trim().replace(/,/g, "");
     const report = JSON.parse(await readFile(json, "utf8")) as { problems: { index: number; gold: string }[]; answers: { target: { correct: boolean; newTokens: number }[] } };

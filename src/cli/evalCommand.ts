@@ -7,11 +7,12 @@ import { openModelSource } from "../core/node/openModelSource.ts";
 import { planMerge, type Role } from "../core/plan/planMerge.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { parseBatchSize, type BatchSizeSetting } from "../eval/chooseBatchSize.ts";
-import { argmax, OnnxCausalDecoder } from "../eval/decoder/OnnxCausalDecoder.ts";
+import { argmax } from "../eval/decoder/OnnxCausalDecoder.ts";
 import { GSM8K_TEST_SET_PATH, parseGsm8k, type Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
 import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../eval/gsm8k/sampleProblems.ts";
 import { loadEvalModel, readModelTokenizer } from "../eval/loadEvalModel.ts";
-import { buildQwen2Onnx, QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
+import { openDecoderFromTempFolder } from "../eval/node/openDecoderFromTempFolder.ts";
+import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
 import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
@@ -88,7 +89,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
       const tokenizer = await readModelTokenizer(model, signal);
       if (tokenizer.chatTemplate === null) process.stderr.write(`warning: ${missingChatTemplateWarning(model.source.label)}\n`);
-      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { signal, onPhase });
+      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { signal, onPhase, open: openDecoderFromTempFolder() });
     };
     if (values.model !== undefined) {
       const model = await inspect(values.model);
@@ -156,8 +157,7 @@ async function chooseProblems(ids: string | undefined, count: string, seed: stri
 
 /** The prompt's last-position logits and `steps` greedy tokens, for numeric checks against another implementation. */
 async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number[], steps: number, path: string): Promise<void> {
-  const built = await buildQwen2Onnx(model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" });
-  const decoder = await OnnxCausalDecoder.create(ort, built);
+  const { decoder } = await openDecoderFromTempFolder()(ort, model.config, { format, loadTensor: modelTensorLoader(model), logits: "last" }, {});
   try {
     const vocab = decoder.vocabSize;
     const outOfRange = ids.find((id) => id >= vocab);

@@ -1,10 +1,10 @@
 import type { ModelInfo } from "../core/model/inspectModel.ts";
 import { readTextFile } from "../core/sources/ModelSource.ts";
-import { OnnxCausalDecoder, type OnnxCausalDecoderOptions, type OnnxRuntime } from "./decoder/OnnxCausalDecoder.ts";
-import { buildQwen2Onnx, type Qwen2OnnxFormat, type TensorLoader } from "./onnx/buildQwen2Onnx.ts";
+import type { OnnxCausalDecoderOptions, OnnxRuntime } from "./decoder/OnnxCausalDecoder.ts";
+import { openDecoderInMemory, type DecoderOpener } from "./decoder/openDecoderInMemory.ts";
+import type { Qwen2OnnxFormat, TensorLoader } from "./onnx/buildQwen2Onnx.ts";
 import { qwen2OnnxWeightBytes } from "./onnx/qwen2OnnxWeightBytes.ts";
 import { readQwen2Config } from "./onnx/readQwen2Config.ts";
-import { releaseExternalData } from "./onnx/releaseExternalData.ts";
 import type { LoadedEvalModel, LoadPhase } from "./runGsm8kEvaluation.ts";
 import { loadTokenizer, type EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 
@@ -79,34 +79,34 @@ export function assertFitsWasmMemory(configJson: Record<string, unknown>, format
 
 /**
  * Builds the ONNX graph of a model in `format` from its tensors and opens an onnxruntime session
- * on it; the graph's buffers are freed once the session holds the weights. On the wasm execution
- * provider, a model too large for WebAssembly memory in `format` is refused before anything is read.
+ * on it with `open` (default openDecoderInMemory: the built weights are freed once the session
+ * holds them; under onnxruntime-node, openDecoderFromTempFolder never holds them twice). On the
+ * wasm execution provider, a model too large for WebAssembly memory in `format` is refused before
+ * anything is read.
  */
 export async function loadEvalModel(
   ort: OnnxRuntime,
   source: EvalModelSource,
   format: Qwen2OnnxFormat,
-  options: OnnxCausalDecoderOptions & { signal?: AbortSignal; onPhase?: (phase: LoadPhase) => void } = {},
+  options: OnnxCausalDecoderOptions & { signal?: AbortSignal; onPhase?: (phase: LoadPhase) => void; open?: DecoderOpener } = {},
 ): Promise<LoadedEvalModel> {
-  const { signal, onPhase, ...decoderOptions } = options;
+  const { signal, onPhase, open = openDecoderInMemory, ...decoderOptions } = options;
   const providers = (decoderOptions.sessionOptions?.executionProviders ?? []).map((provider) => (typeof provider === "string" ? provider : provider.name));
   if (providers.includes("wasm")) assertFitsWasmMemory(source.config, format);
-  // Generation needs the last position's logits only: all of them would be prompt x vocabulary
-  // floats per prefill (about 550 MB for an 8-shot prompt with Qwen's vocabulary).
-  const built = await buildQwen2Onnx(source.config, {
-    format,
-    loadTensor: source.loadTensor,
-    logits: "last",
-    signal,
-    onProgress: (doneBytes, totalBytes) => onPhase?.({ phase: "weights", doneBytes, totalBytes }),
-  });
-  onPhase?.({ phase: "session" });
-  const weightBytes = built.externalData.reduce((sum, file) => sum + file.data.byteLength, 0);
-  try {
-    const decoder = await OnnxCausalDecoder.create(ort, built, decoderOptions);
-    return { generator: decoder, tokenizer: source.tokenizer, config: built.config, weightBytes };
-  } finally {
-    // The session holds its own copy (or there is none): free the built files now, not at the next collection.
-    releaseExternalData(built);
-  }
+  const { decoder, config, weightBytes } = await open(
+    ort,
+    source.config,
+    {
+      format,
+      loadTensor: source.loadTensor,
+      // Generation needs the last position's logits only: all of them would be prompt x vocabulary
+      // floats per prefill (about 550 MB for an 8-shot prompt with Qwen's vocabulary).
+      logits: "last",
+      signal,
+      onProgress: (doneBytes, totalBytes) => onPhase?.({ phase: "weights", doneBytes, totalBytes }),
+    },
+    decoderOptions,
+    () => onPhase?.({ phase: "session" }),
+  );
+  return { generator: decoder, tokenizer: source.tokenizer, config, weightBytes };
 }

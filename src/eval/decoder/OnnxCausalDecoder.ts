@@ -6,12 +6,15 @@ import { ATTENTION_MASK, INPUT_IDS, LOGITS, pastKeyValueNames, POSITION_IDS, pre
  * export these (from onnxruntime-common), so pass either module: `import * as ort from "onnxruntime-node"`.
  */
 export interface OnnxRuntime {
-  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  InferenceSession: { create(model: Uint8Array | string, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
   Tensor: typeof Tensor;
 }
 
+/** A built model for OnnxCausalDecoder.create: in memory, or the path of its .onnx file on disk (onnxruntime-node). */
+export type OnnxDecoderModel = Pick<Qwen2Onnx, "config" | "format"> & ({ model: Uint8Array; externalData: Qwen2Onnx["externalData"] } | { model: string });
+
 export interface OnnxCausalDecoderOptions {
-  /** Passed to InferenceSession.create (execution providers, threads, ...); externalData is added. */
+  /** Passed to InferenceSession.create (execution providers, threads, ...); externalData is added for a model in memory. */
   sessionOptions?: InferenceSession.SessionOptions;
   /**
    * Keep the KV cache where the execution provider computed it (WebGPU: GPU buffers) and feed each
@@ -123,12 +126,18 @@ export class OnnxCausalDecoder {
     private readonly kvCacheOnGpu: boolean,
   ) {}
 
-  static async create(ort: OnnxRuntime, model: Pick<Qwen2Onnx, "model" | "externalData" | "config" | "format">, options: OnnxCausalDecoderOptions = {}): Promise<OnnxCausalDecoder> {
+  /**
+   * Opens a session on a model built by buildQwen2Onnx: its proto and external data files held in
+   * memory, or (onnxruntime-node) the path of its .onnx file, whose external data files onnxruntime
+   * reads from the same folder (src/eval/node/openDecoderFromTempFolder.ts).
+   */
+  static async create(ort: OnnxRuntime, model: OnnxDecoderModel, options: OnnxCausalDecoderOptions = {}): Promise<OnnxCausalDecoder> {
     const { numLayers, numKvHeads, headDim, vocabSize } = model.config;
     const providers = (options.sessionOptions?.executionProviders ?? []).map((provider) => (typeof provider === "string" ? provider : provider.name));
     if (model.format === "f16" && providers.includes("webgpu")) await assertWebGpuFloat16();
     const kvCacheOnGpu = options.kvCacheOnGpu ?? false;
-    const sessionOptions: InferenceSession.SessionOptions = { ...options.sessionOptions, externalData: model.externalData };
+    const sessionOptions: InferenceSession.SessionOptions = { ...options.sessionOptions };
+    if ("externalData" in model) sessionOptions.externalData = model.externalData;
     if (kvCacheOnGpu) {
       const locations: Record<string, "gpu-buffer"> = {};
       for (let layer = 0; layer < numLayers; layer++) {

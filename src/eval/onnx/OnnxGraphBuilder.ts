@@ -1,6 +1,7 @@
 import {
   encodeOnnxModel,
   OnnxDataType,
+  type ExternalDataLocation,
   type OnnxAttributeValue,
   type OnnxNode,
   type OnnxTensor,
@@ -37,7 +38,7 @@ interface WeightGroup {
   write: (into: Uint8Array[]) => Promise<void>;
 }
 
-type ExternalTensor = OnnxTensor & { data: { external: { location: string; offset: number; length: number } } };
+type ExternalTensor = OnnxTensor & { data: { external: ExternalDataLocation } };
 
 /** Start offsets of initializers in external data are multiples of this (cache line, and any element width). */
 const EXTERNAL_DATA_ALIGNMENT = 64;
@@ -46,6 +47,39 @@ export interface BuiltOnnxModel {
   /** The serialised ModelProto: graph and small constants, no weights. */
   model: Uint8Array;
   externalData: ExternalDataFile[];
+}
+
+/** An external data file of the layout: its name (the tensors' `location`) and size in bytes. */
+export interface ExternalDataFileLayout {
+  path: string;
+  size: number;
+}
+
+/**
+ * Where `finishInto` puts the weights. For each weight group in turn it asks `buffers` for one
+ * buffer per weight (exactly the weight's length), lets the group fill them, then hands them to
+ * `store`; a group's buffers are not used after its `store`.
+ */
+export interface ExternalDataWriter {
+  /** Called once, before any weight, with every file of the layout. */
+  create(files: readonly ExternalDataFileLayout[]): Promise<void>;
+  buffers(locations: readonly ExternalDataLocation[]): Uint8Array[];
+  store(locations: readonly ExternalDataLocation[], buffers: readonly Uint8Array[]): Promise<void>;
+}
+
+/** Writes the weights into files held in memory, each weight in place: nothing is copied. */
+class InMemoryExternalData implements ExternalDataWriter {
+  readonly files: ExternalDataFile[] = [];
+
+  async create(files: readonly ExternalDataFileLayout[]): Promise<void> {
+    this.files.push(...files.map(({ path, size }) => ({ path, data: new Uint8Array(size) })));
+  }
+
+  buffers(locations: readonly ExternalDataLocation[]): Uint8Array[] {
+    return locations.map(({ location, offset, length }) => this.files.find((file) => file.path === location)!.data.subarray(offset, offset + length));
+  }
+
+  async store(): Promise<void> {}
 }
 
 export interface FinishOptions {
@@ -60,9 +94,10 @@ export interface FinishOptions {
 
 /**
  * Collects nodes, graph inputs and outputs, small inline constants and large weights, then lays the
- * weights out in external data files held in memory and serialises the model. Weights are produced
- * by callbacks only once their files exist, so each weight's source tensors are read, converted and
- * dropped one at a time: peak memory is the files plus one weight.
+ * weights out in external data files and serialises the model. Weights are produced by callbacks
+ * only once their files exist, so each weight's source tensors are read, converted and dropped one
+ * at a time: peak memory is the files plus one weight when the files are held in memory (`finish`),
+ * one weight group when a writer stores each group elsewhere (`finishInto`, e.g. files on disk).
  */
 export class OnnxGraphBuilder {
   private readonly nodes: OnnxNode[] = [];
@@ -129,8 +164,19 @@ export class OnnxGraphBuilder {
     this.weightGroups.push({ specs, write });
   }
 
-  /** Lays out the weights in files of at most `maxFileBytes`, fills them in order, and serialises the model. */
+  /** Lays out the weights in files of at most `maxFileBytes` held in memory, fills them in order, and serialises the model. */
   async finish(graphName: string, options: FinishOptions): Promise<BuiltOnnxModel> {
+    const files = new InMemoryExternalData();
+    const model = await this.finishInto(graphName, options, files);
+    return { model, externalData: files.files };
+  }
+
+  /**
+   * Lays out the weights in files of at most `maxFileBytes`, has `writer` create them, produces the
+   * weights group by group into the writer's buffers and has it store each group; returns the
+   * serialised model (whose tensors name the files as their `location`).
+   */
+  async finishInto(graphName: string, options: FinishOptions, writer: ExternalDataWriter): Promise<Uint8Array> {
     const fileSizes: number[] = [];
     const fileName = (index: number) => `${options.filePrefix}${String(index).padStart(3, "0")}.bin`;
     const place = (spec: WeightSpec): ExternalTensor => {
@@ -149,17 +195,19 @@ export class OnnxGraphBuilder {
       return { name: spec.name, dataType: spec.dataType, dims: spec.dims, data: { external: { location: fileName(index), offset, length } } };
     };
     const placed = this.weightGroups.map((group) => ({ tensors: group.specs.map(place), write: group.write }));
-    const files = fileSizes.map((size, index) => ({ path: fileName(index), data: new Uint8Array(size) }));
-    const fileData = new Map(files.map((file) => [file.path, file.data]));
+    await writer.create(fileSizes.map((size, index) => ({ path: fileName(index), size })));
     const totalBytes = fileSizes.reduce((sum, size) => sum + size, 0);
     let doneBytes = 0;
     for (const { tensors, write } of placed) {
       options.signal?.throwIfAborted();
-      await write(tensors.map(({ data: { external } }) => fileData.get(external.location)!.subarray(external.offset, external.offset + external.length)));
-      for (const tensor of tensors) doneBytes += tensor.data.external.length;
+      const locations = tensors.map((tensor) => tensor.data.external);
+      const buffers = writer.buffers(locations);
+      await write(buffers);
+      await writer.store(locations, buffers);
+      for (const location of locations) doneBytes += location.length;
       options.onProgress?.(doneBytes, totalBytes);
     }
-    const model = encodeOnnxModel({
+    return encodeOnnxModel({
       irVersion: this.irVersion,
       opsetImports: this.opsetImports,
       producerName: "merge-studio",
@@ -172,7 +220,6 @@ export class OnnxGraphBuilder {
         outputs: this.outputs,
       },
     });
-    return { model, externalData: files };
   }
 
   private constant(dataType: OnnxDataType, dims: readonly number[], raw: Uint8Array): string {

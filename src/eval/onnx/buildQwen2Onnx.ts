@@ -1,6 +1,6 @@
 import { float32BitsToFloat16Bits } from "../../core/numeric/float16.ts";
 import { OnnxDataType, type OnnxAttributeValue } from "./encodeOnnxModel.ts";
-import { OnnxGraphBuilder, type BuiltOnnxModel } from "./OnnxGraphBuilder.ts";
+import { OnnxGraphBuilder, type BuiltOnnxModel, type ExternalDataWriter, type FinishOptions } from "./OnnxGraphBuilder.ts";
 import { quantizeInt8PerChannel } from "./quantizeInt8PerChannel.ts";
 import { matMulNBitsSizes, Q4_BLOCK_SIZE, quantizeMatMulNBits } from "./quantizeMatMulNBits.ts";
 import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
@@ -139,6 +139,36 @@ const float = (value: number): OnnxAttributeValue => ({ type: "float", value });
  * (microsoft/onnxruntime#26064 wrong results under flash attention, #32716 growing KV caches).
  */
 export async function buildQwen2Onnx(configJson: Record<string, unknown>, options: BuildQwen2OnnxOptions): Promise<Qwen2Onnx> {
+  const { builder, config } = defineQwen2Onnx(configJson, options);
+  return { ...(await builder.finish(GRAPH_NAME, finishOptions(options))), config, format: options.format };
+}
+
+/**
+ * buildQwen2Onnx with the weights handed to `writer` group by group instead of held in memory
+ * (e.g. streamed to files on disk: src/eval/node/OnnxFolderWriter.ts); returns the model proto.
+ */
+export async function buildQwen2OnnxInto(
+  configJson: Record<string, unknown>,
+  options: BuildQwen2OnnxOptions,
+  writer: ExternalDataWriter,
+): Promise<Omit<Qwen2Onnx, "externalData">> {
+  const { builder, config } = defineQwen2Onnx(configJson, options);
+  return { model: await builder.finishInto(GRAPH_NAME, finishOptions(options), writer), config, format: options.format };
+}
+
+const GRAPH_NAME = "qwen2";
+
+function finishOptions(options: BuildQwen2OnnxOptions): FinishOptions {
+  return {
+    maxFileBytes: options.maxExternalDataFileBytes ?? DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES,
+    filePrefix: `qwen2-${options.format}-weights-`,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  };
+}
+
+/** The graph of buildQwen2Onnx, its weights declared (produced when the builder finishes). */
+function defineQwen2Onnx(configJson: Record<string, unknown>, options: BuildQwen2OnnxOptions): { builder: OnnxGraphBuilder; config: Qwen2Config } {
   const config = readQwen2Config(configJson);
   const { format, loadTensor } = options;
   const { hiddenSize: hidden, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize, ropeTheta, rmsNormEps } = config;
@@ -434,14 +464,7 @@ export async function buildQwen2Onnx(configJson: Record<string, unknown>, option
     logits = b.op("Reshape", [product, batchBySlots]);
   }
   b.output(logits, LOGITS, OnnxDataType.FLOAT, ["batch", logitPositions, vocabSize]);
-
-  const built = await b.finish("qwen2", {
-    maxFileBytes: options.maxExternalDataFileBytes ?? DEFAULT_MAX_EXTERNAL_DATA_FILE_BYTES,
-    filePrefix: `qwen2-${format}-weights-`,
-    signal: options.signal,
-    onProgress: options.onProgress,
-  });
-  return { ...built, config, format };
+  return { builder: b, config };
 }
 
 /** Edge of the square tiles a transpose copies at a time, so reads and writes both stay in cache. */
