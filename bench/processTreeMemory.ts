@@ -13,7 +13,7 @@ export async function childPid(command: string): Promise<number> {
 }
 
 /**
- * Samples the summed RSS of a process and all its descendants from /proc every RSS_SAMPLE_MS, and
+ * Samples the summed RSS of a process and all its descendants from /proc every RSS_SAMPLE_MS (one sample at a time), and
  * their summed PSS: RSS counts the pages Chromium's processes share (its binary, shared memory)
  * once per process, PSS splits them, so the PSS sum is the memory the browser really holds.
  */
@@ -41,10 +41,18 @@ export function sampleTreeRss(rootPid: number): { reset(): void; peak(): { rss: 
     }
     peak = { rss: Math.max(peak.rss, rss), pss: Math.max(peak.pss, pss) };
   };
-  const timer = setInterval(() => void sample(), RSS_SAMPLE_MS);
+  // The next sample starts RSS_SAMPLE_MS after the last one ended: on a loaded machine a sample can
+  // take longer than the interval, and overlapping samples would pile up and take the CPU the
+  // benchmark measures.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const next = () => (timer = setTimeout(() => void sample().finally(() => timer !== undefined && next()), RSS_SAMPLE_MS));
+  next();
   return {
     reset: () => (peak = { rss: 0, pss: 0 }),
     peak: () => peak,
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
   };
 }
