@@ -1,15 +1,13 @@
 import { chromium, type Page } from "@playwright/test";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describeBackend, type BackendInUse } from "../src/core/engine/createBackendComputer.ts";
 import { HUB_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { BENCH_MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
-import { freePort } from "./freePort.ts";
 import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
+import { startPreview } from "./startPreview.ts";
 
 /**
  * Browser merge benchmark (npm run bench:browser, after vite build): in headless Chromium, the
@@ -19,7 +17,6 @@ import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
  * of all of Chromium's processes.
  */
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const FLOOR_RUNS = 2;
@@ -169,21 +166,6 @@ async function runMerge(page: Page, hubUrl: string, backend: "cpu" | "gpu"): Pro
     },
     { hubUrl, inputs: { target: target!, plus: plus!, minus: minus! }, alpha: 1, shardSize: 5e9, vocab: "exact" as const, backend },
   );
-}
-
-/** `vite preview` of the built app (dist/) on a free port. */
-async function startPreview(): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
-  const vite = join(REPO_ROOT, "node_modules", "vite", "bin", "vite.js");
-  const child = spawn(process.execPath, [vite, "preview", "--port", String(port), "--strictPort"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
-  const url = `http://127.0.0.1:${port}`;
-  let output = "";
-  child.stdout!.on("data", (data: Buffer) => (output += data.toString()));
-  for (let waited = 0; !output.includes(String(port)); waited += 100) {
-    if (waited > 30_000 || child.exitCode !== null) throw new Error(`vite preview did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { url, stop: () => child.kill("SIGTERM") };
 }
 
 function printReport(phases: Phase[]): void {

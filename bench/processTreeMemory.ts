@@ -13,7 +13,8 @@ export async function childPid(command: string): Promise<number> {
 }
 
 /**
- * Samples the summed RSS of a process and all its descendants from /proc every `intervalMs`, and
+ * Samples the summed RSS of a process and all its descendants from /proc every `intervalMs` (one
+ * sample at a time), and
  * their summed PSS: RSS counts the pages Chromium's processes share (its binary, shared memory)
  * once per process, PSS splits them, so the PSS sum is the memory the browser really holds. Each
  * sample reads /proc/<pid>/status of every process and smaps_rollup of the tree's (kernel time
@@ -43,10 +44,18 @@ export function sampleTreeRss(rootPid: number, intervalMs = DEFAULT_SAMPLE_MS): 
     }
     peak = { rss: Math.max(peak.rss, rss), pss: Math.max(peak.pss, pss) };
   };
-  const timer = setInterval(() => void sample(), intervalMs);
+  // The next sample starts `intervalMs` after the last one ended: on a loaded machine a sample can
+  // take longer than the interval, and overlapping samples would pile up and take the CPU the
+  // benchmark measures.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const next = () => (timer = setTimeout(() => void sample().finally(() => timer !== undefined && next()), intervalMs));
+  next();
   return {
     reset: () => (peak = { rss: 0, pss: 0 }),
     peak: () => peak,
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
   };
 }

@@ -11,6 +11,7 @@ const MAX_NEW_TOKENS = 6;
 interface CliReport {
   problems: { index: number; gold: string }[];
   answers: Record<"target" | "merged", { output: string; correct: boolean }[]>;
+  runs: Record<"target" | "merged", { newTokens: number }>;
 }
 
 /** The same evaluation by the CLI under onnxruntime-node: the browser's greedy outputs must be the same text. */
@@ -61,6 +62,19 @@ test("evaluates target and merged on GSM8K problems in the browser, as the CLI d
   for (const role of ["target", "merged"] as const) {
     const right = cli.answers[role].filter((answer) => answer.correct).length;
     await expect(page.getByTestId(`eval-accuracy-${role}`)).toContainText(`${right} / ${PROBLEMS} right`);
+  }
+  // Each model's run figures: the batch asked for, the CLI's token count (the same greedy answers), prefill and decode within the answering time.
+  for (const role of ["target", "merged"] as const) {
+    const stats = page.getByTestId(`eval-run-${role}`);
+    await expect(stats).toHaveAttribute("data-batch", "2");
+    await expect(stats).toHaveAttribute("data-new-tokens", String(cli.runs[role].newTokens));
+    await expect(stats).toContainText(`Batch 2 · loaded in`);
+    await expect(stats).toContainText(`${cli.runs[role].newTokens} tokens in`);
+    const seconds = async (name: string) => Number(await stats.getAttribute(`data-${name}`));
+    const [prefill, decode, answering] = [await seconds("prefill-seconds"), await seconds("decode-seconds"), await seconds("seconds")];
+    expect(prefill).toBeGreaterThan(0);
+    expect(decode).toBeGreaterThan(0);
+    expect(prefill + decode).toBeLessThanOrEqual(answering);
   }
   await rows.first().locator("td").nth(2).locator("summary").click();
   await page.screenshot({ path: "test-results/screenshots/studio-evaluated.png", fullPage: true });

@@ -311,27 +311,45 @@ describe("runGsm8kEvaluation with batches", () => {
   });
   const shape: ReferenceShape = { ...GQA_UNTIED, vocabSize: QWEN2_PRESETS.small.vocabSize };
   const weights = randomQwen2Weights(shape, 5);
-  const spec = (phases: LoadPhase[]): EvalModelSpec => ({
+  /** The model, loaded with its load phases and its generator's forward passes recorded (`steps`). */
+  const spec = (phases: LoadPhase[], steps: BatchStep[] = []): EvalModelSpec => ({
     role: "target",
     label: "random",
-    load: (signal, onPhase) =>
-      loadEvalModel(ort, { config: { ...qwen2ConfigJson(shape), max_position_embeddings: 512 }, loadTensor: async (name) => weights.get(name)!, tokenizer }, "f32", {
+    load: async (signal, onPhase) => {
+      const loaded = await loadEvalModel(ort, { config: { ...qwen2ConfigJson(shape), max_position_embeddings: 512 }, loadTensor: async (name) => weights.get(name)!, tokenizer }, "f32", {
         signal,
         onPhase: (phase) => {
           phases.push(phase);
           onPhase?.(phase);
         },
         sessionOptions: { intraOpNumThreads: 1 },
-      }),
+      });
+      const { generator } = loaded;
+      return {
+        ...loaded,
+        generator: {
+          generateBatch: (prompts, options) =>
+            generator.generateBatch(prompts, {
+              ...options,
+              onStep: (step) => {
+                steps.push(step);
+                options.onStep?.(step);
+              },
+            }),
+          release: () => generator.release(),
+        },
+      };
+    },
   });
   // This random model writes random tokens: a stop at the first "e" ends its answers after different numbers of tokens.
   const settings = { problems, promptTemplate: PROMPT_PRESETS[1]!.template, stopSequences: ["e"], maxNewTokens: 12, memoryBytes: 2 ** 30 };
 
   it("answers in the problems' order whatever the order they finish in, the same at batch 1 and 4, with truthful progress", async () => {
-    const runs = new Map<number, { answers: ProblemResult[]; finished: number[]; progress: EvalProgress[]; phases: LoadPhase[]; started: number[]; stats: ModelRunStats[] }>();
+    type Run = { answers: ProblemResult[]; finished: number[]; progress: EvalProgress[]; phases: LoadPhase[]; steps: BatchStep[]; started: number[]; stats: ModelRunStats[] };
+    const runs = new Map<number, Run>();
     for (const batchSize of [1, 4]) {
-      const run = { answers: [] as ProblemResult[], finished: [] as number[], progress: [] as EvalProgress[], phases: [] as LoadPhase[], started: [] as number[], stats: [] as ModelRunStats[] };
-      const results = await runGsm8kEvaluation([spec(run.phases)], { ...settings, batchSize }, {
+      const run: Run = { answers: [], finished: [], progress: [], phases: [], steps: [], started: [], stats: [] };
+      const results = await runGsm8kEvaluation([spec(run.phases, run.steps)], { ...settings, batchSize }, {
         onModelStart: (_, size) => run.started.push(size),
         onAnswer: (_, answer) => run.finished.push(answer.problemIndex),
         onProgress: (_, progress) => run.progress.push(progress),
@@ -348,7 +366,7 @@ describe("runGsm8kEvaluation with batches", () => {
     expect(four.finished, "rows finish out of order at batch 4").not.toEqual(problems.map((problem) => problem.index));
     expect([one.started, four.started]).toEqual([[1], [4]]);
 
-    const { progress, phases, stats } = four;
+    const { progress, phases, steps, stats } = four;
     const newTokens = four.answers.reduce((sum, answer) => sum + answer.newTokens, 0);
     expect(progress.at(-1)).toMatchObject({ done: problems.length, total: problems.length, batchSize: 4, activeRows: 0, newTokens, etaSeconds: 0 });
     for (const [i, entry] of progress.entries()) {
@@ -364,6 +382,12 @@ describe("runGsm8kEvaluation with batches", () => {
     expect(stats).toHaveLength(1);
     expect(stats[0]).toMatchObject({ batchSize: 4, newTokens });
     expect(stats[0]!.tokensPerSecond).toBeCloseTo(newTokens / stats[0]!.seconds, 6);
+    // Prefill and decode seconds: the generator's forward passes of each kind, which fit in the run's seconds.
+    const passSeconds = (kind: BatchStep["kind"]) => steps.filter((step) => step.kind === kind).reduce((sum, step) => sum + step.seconds, 0);
+    expect(steps.some((step) => step.kind === "prefill") && steps.some((step) => step.kind === "decode")).toBe(true);
+    expect(stats[0]!.prefillSeconds).toBeCloseTo(passSeconds("prefill"), 9);
+    expect(stats[0]!.decodeSeconds).toBeCloseTo(passSeconds("decode"), 9);
+    expect(stats[0]!.prefillSeconds + stats[0]!.decodeSeconds).toBeLessThanOrEqual(stats[0]!.seconds);
     // Weights first, in growing byte counts up to the total, then the session.
     const weightPhases = phases.filter((phase) => phase.phase === "weights");
     expect(weightPhases.length).toBeGreaterThan(3);

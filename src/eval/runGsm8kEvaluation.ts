@@ -93,6 +93,10 @@ export interface ModelRunStats {
   loadSeconds: number;
   /** Seconds answering (after loading). */
   seconds: number;
+  /** Seconds of the forward passes that prefilled prompts (each giving its rows' first tokens). */
+  prefillSeconds: number;
+  /** Seconds of the forward passes that decoded one more token for every busy row. */
+  decodeSeconds: number;
   newTokens: number;
   tokensPerSecond: number;
 }
@@ -157,6 +161,7 @@ async function answerProblems(
   let answeredTokens = 0;
   let decodeSteps = 0;
   let activeRows = 0;
+  const stepSeconds = { prefill: 0, decode: 0 };
   const reportProgress = () => {
     const elapsedSeconds = (performance.now() - start) / 1000;
     const tokensPerSecond = elapsedSeconds > 0 ? newTokens / elapsedSeconds : 0;
@@ -193,6 +198,7 @@ async function answerProblems(
     onStep: (step) => {
       activeRows = step.kind === "decode" ? step.rows : activeRows + step.rows;
       if (step.kind === "decode") decodeSteps++;
+      stepSeconds[step.kind] += step.seconds;
       reportProgress();
     },
     onFinish: (prompt, generation) => {
@@ -210,7 +216,15 @@ async function answerProblems(
     },
   });
   const seconds = (performance.now() - start) / 1000;
-  events.onModelDone?.(role, { batchSize, loadSeconds, seconds, newTokens, tokensPerSecond: seconds > 0 ? newTokens / seconds : 0 });
+  events.onModelDone?.(role, {
+    batchSize,
+    loadSeconds,
+    seconds,
+    prefillSeconds: stepSeconds.prefill,
+    decodeSeconds: stepSeconds.decode,
+    newTokens,
+    tokensPerSecond: seconds > 0 ? newTokens / seconds : 0,
+  });
   return answers;
 }
 

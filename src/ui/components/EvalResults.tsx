@@ -1,4 +1,5 @@
-import { summarizeEvaluation, type EvalRole, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { summarizeEvaluation, type EvalRole, type ModelRunStats, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { formatDuration } from "../format.ts";
 import type { EvalRunData } from "../state/evalSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 
@@ -9,7 +10,7 @@ export function EvalResults() {
   const run = useStudioStore((state) => state.evalRun);
   const data: EvalRunData | undefined = run.status === "failed" ? run.data : run.status === "idle" ? undefined : run;
   if (!data) return null;
-  const { problems, roles, answers, alpha } = data;
+  const { problems, roles, answers, alpha, runs } = data;
   const label = (role: EvalRole) => (role === "merged" ? `merged (alpha ${alpha})` : role);
   const complete = new Map(roles.filter((role) => answers[role].length > 0).map((role) => [role, answers[role]] as const));
   const summary = summarizeEvaluation(complete);
@@ -25,6 +26,7 @@ export function EvalResults() {
             <p className="text-xs text-slate-600">
               {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
             </p>
+            {runs[role] && <RunStats role={role} stats={runs[role]} />}
           </div>
         ))}
       </div>
@@ -98,5 +100,25 @@ function AnswerCell({ result }: { result: ProblemResult | undefined }) {
         {Number.isFinite(result.decodeTokensPerSecond) ? `, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s` : ""}
       </p>
     </details>
+  );
+}
+
+/** How long a model took once all its problems are answered; the exact figures are in data attributes, for scripts. */
+function RunStats({ role, stats }: { role: EvalRole; stats: ModelRunStats }) {
+  return (
+    <p
+      data-testid={`eval-run-${role}`}
+      data-batch={stats.batchSize}
+      data-load-seconds={stats.loadSeconds}
+      data-seconds={stats.seconds}
+      data-prefill-seconds={stats.prefillSeconds}
+      data-decode-seconds={stats.decodeSeconds}
+      data-new-tokens={stats.newTokens}
+      data-tokens-per-second={stats.tokensPerSecond}
+      className="mt-1 text-xs text-slate-500"
+    >
+      Batch {stats.batchSize} · loaded in {formatDuration(stats.loadSeconds)} · {stats.newTokens} tokens in {formatDuration(stats.seconds)} ({stats.tokensPerSecond.toFixed(1)} tokens/s;
+      prefill {formatDuration(stats.prefillSeconds)}, decode {formatDuration(stats.decodeSeconds)})
+    </p>
   );
 }

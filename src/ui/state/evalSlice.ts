@@ -4,7 +4,7 @@ import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
 import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../../eval/gsm8k/sampleProblems.ts";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
-import { EVAL_ROLES, type EvalProgress, type EvalRole, type LoadPhase, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { EVAL_ROLES, type EvalProgress, type EvalRole, type LoadPhase, type ModelRunStats, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
 import type { EvalExecutionProvider } from "../../browser/evalWorkerMessages.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
@@ -19,6 +19,8 @@ export interface EvalRunData {
   alpha: number;
   /** Each model's answers so far, in the order of `problems`. */
   answers: Record<EvalRole, ProblemResult[]>;
+  /** Each model's timing once all its problems are answered (batch size, load, prefill and decode seconds, tokens). */
+  runs: Partial<Record<EvalRole, ModelRunStats>>;
 }
 
 /** The output so far of a problem being answered. */
@@ -129,7 +131,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, alpha: request.alpha, answers: { target: [], merged: [], plus: [], minus: [] } };
+    const data: EvalRunData = { problems, roles, alpha: request.alpha, answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
@@ -166,24 +168,24 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
           const order = new Map(run.problems.map((problem, position) => [problem.index, position]));
           const sorted = [...run.answers[event.role], event.result].sort((a, b) => order.get(a.problemIndex)! - order.get(b.problemIndex)!);
           set({ evalRun: { ...run, answers: { ...run.answers, [event.role]: sorted }, live: run.live.filter((live) => live.problemIndex !== event.result.problemIndex) } });
-        }
+        } else if (event.type === "modelDone") set({ evalRun: { ...run, runs: { ...run.runs, [event.role]: event.stats } } });
       },
     );
     const cancel = () => {
       cancelled = true;
       job.cancel();
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers } });
+      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers, runs: run.runs } });
     };
     set({ evalRun: { status: "running", ...data, current: undefined, live: [], cancel }, evalNotices: [] });
     try {
       await job.done;
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers } });
+      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers, runs: run.runs } });
     } catch (error) {
       const run = get().evalRun;
       if (cancelled || run.status !== "running") return;
-      const sofar = { problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers };
+      const sofar = { problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers, runs: run.runs };
       set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar } : { status: "failed", error: message(error), data: sofar } });
     }
   },
