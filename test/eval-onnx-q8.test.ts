@@ -299,6 +299,30 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
     expect(q8).toBeLessThan(matrices * 1.15);
     expect(q8 / (await bytes("f32"))).toBeLessThan(0.3);
   });
+
+  it("reads the vocabulary tables in blocks of rows, never whole, and builds the same bytes as from whole tensors", async () => {
+    // 9000 x 640 float32 is 23 MB: two 16 MiB blocks.
+    const shape: ReferenceShape = { ...GQA_UNTIED, hiddenSize: 640, headDim: 160, intermediateSize: 32, numLayers: 1, vocabSize: 9000 };
+    const weights = randomQwen2Weights(shape, 5);
+    const tableNames = new Set(["model.embed_tokens.weight", "lm_head.weight"]);
+    for (const format of ["q8", "f32", "f16"] as const) {
+      const asked: string[] = [];
+      const ranged = await buildQwen2Onnx(qwen2ConfigJson(shape), {
+        format,
+        loadTensor: async (name, range) => {
+          const values = weights.get(name)!;
+          if (tableNames.has(name)) asked.push(range ? `${name} ${range.start}..${range.end}` : `${name} whole`);
+          return range ? values.slice(range.start, range.end) : values;
+        },
+      });
+      const whole = await buildQwen2Onnx(qwen2ConfigJson(shape), { format, loadTensor: async (name) => weights.get(name)! });
+      expect(ranged.externalData.map((file) => Buffer.from(file.data).toString("base64"))).toEqual(whole.externalData.map((file) => Buffer.from(file.data).toString("base64")));
+      const blockRows = Math.floor(16 * 2 ** 20 / (4 * 640));
+      const blocks = (name: string) => [`${name} 0..${blockRows * 640}`, `${name} ${blockRows * 640}..${9000 * 640}`];
+      const expected = format === "q8" ? [...blocks("model.embed_tokens.weight"), ...blocks("lm_head.weight")] : blocks("model.embed_tokens.weight");
+      expect(asked.filter((line) => format === "q8" || line.startsWith("model.embed")), format).toEqual(expected);
+    }
+  });
 });
 
 describe("weight bytes per format, and models too large for WebAssembly memory", () => {

@@ -66,6 +66,21 @@ describe("mergedTensorLoader", () => {
     expect(mergedValues.some((value, i) => value !== targetValues[i])).toBe(true);
   });
 
+  it("reads any range of elements of a tensor as the same values as the whole, and refuses a range outside it", async () => {
+    const sources = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
+    const { plan } = await mergeSources(sources, { alpha: 0.7, out: join(root, "out", "ranges") });
+    const name = "model.embed_tokens.weight";
+    for (const loader of [mergedTensorLoader(plan), modelTensorLoader(await inspectModel(sources.target))]) {
+      const whole = await loader(name);
+      for (const [start, end] of [[0, 0], [0, 1], [5, whole.length - 3], [whole.length - 1, whole.length], [0, whole.length]]) {
+        const part = await loader(name, { start: start!, end: end! });
+        expect(Buffer.from(part.buffer, part.byteOffset, part.byteLength).equals(Buffer.from(whole.subarray(start, end).slice().buffer)), `${start}..${end}`).toBe(true);
+      }
+      await expect(loader(name, { start: 10, end: whole.length + 1 })).rejects.toThrow(`tensor ${name}: elements 10..${whole.length + 1} are not within its ${whole.length}`);
+      await expect(loader(name, { start: 5, end: 4 })).rejects.toThrow(RangeError);
+    }
+  });
+
   it("refuses a plan with errors and names a missing tensor", async () => {
     const sources = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
     const { plan } = await mergeSources(sources, { alpha: 1, out: join(root, "out", "names") });

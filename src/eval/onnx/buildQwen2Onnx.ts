@@ -45,8 +45,22 @@ import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
 export type Qwen2OnnxFormat = "f32" | "f16" | "q8" | "q4";
 export const QWEN2_ONNX_FORMATS: readonly Qwen2OnnxFormat[] = ["f32", "f16", "q8", "q4"];
 
-/** Reads one transformers tensor (e.g. "model.layers.0.mlp.up_proj.weight") as row-major float32 values. */
-export type TensorLoader = (name: string) => Promise<Float32Array>;
+/** Elements [start, end) of a tensor in row-major order. */
+export interface ElementRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Reads one transformers tensor (e.g. "model.layers.0.mlp.up_proj.weight") as row-major float32
+ * values; with `range`, only those elements (the vocabulary tables are read in blocks of rows, so
+ * that a 1.5B model's 0.9 GB float32 table is never whole in memory). A loader may ignore `range`
+ * and return the whole tensor: the builder then takes the rows it asked for.
+ */
+export type TensorLoader = (name: string, range?: ElementRange) => Promise<Float32Array>;
+
+/** Rows of a vocabulary table read at a time: 16 MiB of float32. */
+const TABLE_BLOCK_BYTES = 16 * 2 ** 20;
 
 export interface BuildQwen2OnnxOptions {
   format: Qwen2OnnxFormat;
@@ -188,6 +202,18 @@ function defineQwen2Onnx(configJson: Record<string, unknown>, options: BuildQwen
     }
     return values;
   };
+  /** Visits a [rows, columns] table block by block of rows (first row, row count, the block's values). */
+  const forEachRowBlock = async (name: string, rows: number, columns: number, visit: (firstRow: number, count: number, values: Float32Array) => void): Promise<void> => {
+    const blockRows = Math.max(1, Math.floor(TABLE_BLOCK_BYTES / (4 * columns)));
+    for (let first = 0; first < rows; first += blockRows) {
+      const count = Math.min(blockRows, rows - first);
+      const range = { start: first * columns, end: (first + count) * columns };
+      const values = await loadTensor(name, range);
+      if (values.length === range.end - range.start) visit(first, count, values);
+      else if (values.length === rows * columns) visit(first, count, values.subarray(range.start, range.end));
+      else throw new Error(`tensor ${name} has ${values.length} values; config.json implies shape [${rows}, ${columns}] (${rows * columns} values)`);
+    }
+  };
   const q4AccuracyLevel = options.q4AccuracyLevel ?? 4;
 
   /** A float32 vector weight (norm scales, biases) that is the concatenation of `sources`. */
@@ -290,12 +316,14 @@ function defineQwen2Onnx(configJson: Record<string, unknown>, options: BuildQwen
         { name: table.codes, dataType: OnnxDataType.INT8, dims: [hidden, vocabSize] },
         { name: table.scales, dataType: OnnxDataType.FLOAT, dims: [vocabSize] },
       ],
-      async ([codes, scales]) =>
-        quantizeInt8PerChannel(await loadChecked(name, [vocabSize, hidden]), vocabSize, hidden, {
+      async ([codes, scales]) => {
+        const out = {
           codes: new Int8Array(codes!.buffer, codes!.byteOffset, codes!.byteLength),
           scales: new Float32Array(scales!.buffer, scales!.byteOffset, vocabSize),
           outRows: vocabSize,
-        }),
+        };
+        await forEachRowBlock(name, vocabSize, hidden, (first, count, values) => quantizeInt8PerChannel(values, count, hidden, out, first));
+      },
     );
     return table;
   };
@@ -366,12 +394,14 @@ function defineQwen2Onnx(configJson: Record<string, unknown>, options: BuildQwen
   /** A [vocab, hidden] table stored as transformers stores it: float16 in the f16 format, else float32. */
   const tableWeight = (name: string): string =>
     format === "f16"
-      ? b.weight(`${name}.f16`, OnnxDataType.FLOAT16, [vocabSize, hidden], async (into) =>
-          toFloat16(await loadChecked(name, [vocabSize, hidden]), new Uint16Array(into.buffer, into.byteOffset, into.byteLength / 2)),
-        )
-      : b.weight(name, OnnxDataType.FLOAT, [vocabSize, hidden], async (into) =>
-          new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4).set(await loadChecked(name, [vocabSize, hidden])),
-        );
+      ? b.weight(`${name}.f16`, OnnxDataType.FLOAT16, [vocabSize, hidden], async (into) => {
+          const out = new Uint16Array(into.buffer, into.byteOffset, into.byteLength / 2);
+          await forEachRowBlock(name, vocabSize, hidden, (first, count, values) => toFloat16(values, out.subarray(first * hidden, (first + count) * hidden)));
+        })
+      : b.weight(name, OnnxDataType.FLOAT, [vocabSize, hidden], async (into) => {
+          const out = new Float32Array(into.buffer, into.byteOffset, into.byteLength / 4);
+          await forEachRowBlock(name, vocabSize, hidden, (first, _count, values) => out.set(values, first * hidden));
+        });
   const q8Embedding = format === "q8" ? q8Table(embedName) : undefined;
   const embedding = q8Embedding ? undefined : tableWeight(embedName);
   let hiddenStates: string;

@@ -3,6 +3,7 @@ import { computeChunkHere } from "../../core/engine/ChunkComputer.ts";
 import type { MergePlan, PlannedTensor } from "../../core/plan/planMerge.ts";
 import { viewFloatBits, widenToFloat32Bits } from "../../core/numeric/floatBlocks.ts";
 import type { TensorLoader } from "../onnx/buildQwen2Onnx.ts";
+import { checkedRange } from "../onnx/modelTensorLoader.ts";
 
 /** Elements per step: bounds the transient buffers (three inputs and one output) to a few MB. */
 const CHUNK_ELEMENTS = 1 << 20;
@@ -16,20 +17,21 @@ const CHUNK_ELEMENTS = 1 << 20;
 export function mergedTensorLoader(plan: MergePlan, signal?: AbortSignal): TensorLoader {
   if (!plan.ok) throw new Error("the models cannot be merged: see the compatibility report");
   const byName = new Map(plan.tensors.map((tensor) => [tensor.name, tensor]));
-  return async (name) => {
+  return async (name, range) => {
     const tensor = byName.get(name);
     if (!tensor) throw new Error(`the merged model has no tensor ${name}`);
     const { outDtype } = tensor;
     if (!isFloatDtype(outDtype)) throw new Error(`tensor ${name} is ${outDtype}; the evaluator reads BF16, F16 or F32`);
     const count = tensor.shape.reduce((product, dim) => product * dim, 1);
-    const values = new Float32Array(count);
+    const wanted = checkedRange(name, range, count);
+    const values = new Float32Array(wanted.end - wanted.start);
     const bits = new Uint32Array(values.buffer);
-    for (let start = 0; start < count; ) {
+    for (let start = wanted.start; start < wanted.end; ) {
       signal?.throwIfAborted();
       // Chunks never straddle the end of the merged rows (vocab "common": the rest is the target's).
-      const end = Math.min(count, start + CHUNK_ELEMENTS, start < tensor.mergedElements ? tensor.mergedElements : count);
+      const end = Math.min(wanted.end, start + CHUNK_ELEMENTS, start < tensor.mergedElements ? tensor.mergedElements : count);
       const out = await computeRange(plan, tensor, outDtype, start, end, signal);
-      widenToFloat32Bits(outDtype, viewFloatBits(outDtype, out), 0, end - start, bits.subarray(start, end));
+      widenToFloat32Bits(outDtype, viewFloatBits(outDtype, out), 0, end - start, bits.subarray(start - wanted.start, end - wanted.start));
       start = end;
     }
     return values;
