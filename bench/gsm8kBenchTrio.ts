@@ -1,8 +1,6 @@
-import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
-import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
-import { BENCH_DIR, repoDir } from "./benchModels.ts";
+import type { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import { BENCH_DIR, generateOnce, type BenchGeneration } from "./benchModels.ts";
 
 /** The shapes bench:gsm8k runs: the real one and a small one (real vocabulary, tiny widths) to check the script end to end. */
 export const GSM8K_BENCH_SHAPES = { "1.5b": "qwen2.5-1.5b", small: "small" } as const satisfies Record<string, keyof typeof QWEN2_PRESETS>;
@@ -38,24 +36,7 @@ export async function generateGsm8kBenchTrio(shape: Gsm8kBenchShape, log: (line:
     { repo: trio.plus, variantSeed: 1, tokenizer: false },
     { repo: trio.minus, variantSeed: 2, tokenizer: false },
   ];
-  const generation = { preset: GSM8K_BENCH_SHAPES[shape], dtype: "BF16", initSeed: 0, noiseScale: DONOR_NOISE_SCALE, models } as const;
-  const marker = join(BENCH_DIR, `gsm8k-${shape}.json`);
-  const expected = JSON.stringify(generation);
-  if ((await readFile(marker, "utf8").catch(() => "")) === expected) return trio;
-  await rm(marker, { force: true });
-  for (const model of models) {
-    const started = performance.now();
-    await generateQwen2Model({
-      dir: repoDir(model.repo),
-      shape: QWEN2_PRESETS[generation.preset],
-      dtype: generation.dtype,
-      initSeed: generation.initSeed,
-      variantSeed: model.variantSeed,
-      noiseScale: generation.noiseScale,
-      tokenizer: model.tokenizer,
-    });
-    log(`generated ${model.repo} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  }
-  await writeFile(marker, expected);
+  const generation: BenchGeneration = { preset: GSM8K_BENCH_SHAPES[shape], dtype: "BF16", initSeed: 0, noiseScale: DONOR_NOISE_SCALE, models };
+  await generateOnce(join(BENCH_DIR, `gsm8k-${shape}.json`), generation, log);
   return trio;
 }
