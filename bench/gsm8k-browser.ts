@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseBatchSize } from "../src/eval/chooseBatchSize.ts";
-import type { EvalRole } from "../src/eval/runGsm8kEvaluation.ts";
+import type { EvalRole, ModelRunStats } from "../src/eval/runGsm8kEvaluation.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { HUB_ROOT, repoDir } from "./benchModels.ts";
 import { generateGsm8kBenchTrio, GSM8K_BENCH_SHAPES, type Gsm8kBenchShape } from "./gsm8kBenchTrio.ts";
@@ -39,15 +39,8 @@ interface Options {
 }
 
 /** One model's figures, as the studio shows them when the model has answered every problem. */
-interface ModelRow {
+interface ModelRow extends ModelRunStats {
   role: EvalRole;
-  batch: number;
-  loadSeconds: number;
-  seconds: number;
-  prefillSeconds: number;
-  decodeSeconds: number;
-  newTokens: number;
-  tokensPerSecond: number;
   correct: number;
   total: number;
   peakPss: number;
@@ -111,7 +104,7 @@ async function readModelRow(page: Page, role: EvalRole, peakPss: number): Promis
   if (!right) throw new Error(`the studio's ${role} accuracy card does not say "N / M right": ${accuracy}`);
   return {
     role,
-    batch: await number("batch"),
+    batchSize: await number("batch"),
     loadSeconds: await number("load-seconds"),
     seconds: await number("seconds"),
     prefillSeconds: await number("prefill-seconds"),
@@ -130,7 +123,7 @@ function formatTable(rows: ModelRow[]): string {
   for (const row of rows) {
     lines.push([
       row.role,
-      String(row.batch),
+      String(row.batchSize),
       row.loadSeconds.toFixed(1),
       row.prefillSeconds.toFixed(1),
       row.decodeSeconds.toFixed(1),

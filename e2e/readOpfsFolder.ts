@@ -35,3 +35,13 @@ export async function saveMergeToPickedFolder(page: Page): Promise<{ folderName:
   const folderName = (await saved.textContent())!.match(/Saved as picked\/(.+)\.$/)![1]!;
   return { folderName, files: await readOpfsFolder(page, ["picked", folderName]) };
 }
+
+/** The names of the merges the studio keeps in OPFS (merges/): empty once a cancelled merge is cleaned up. */
+export function listOpfsMerges(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
+    const names: string[] = [];
+    for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+    return names;
+  });
+}

@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 import { DEMO_TRIO, expectSameAsCli } from "./cliReference.ts";
-import { saveMergeToPickedFolder } from "./readOpfsFolder.ts";
+import { listOpfsMerges, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
 let root: string;
 let hub: RunningHubServer;
@@ -100,14 +100,7 @@ test("Cancel ends a merge that waits on the Hub's rate limit at once, leaving no
     await expect(page.getByText("The merge was cancelled; nothing was kept.")).toBeVisible();
     expect(Date.now() - cancelledAt).toBeLessThan(5000);
     await expect(page.getByTestId("merge-hub-status")).toHaveCount(0);
-    const leftovers = () =>
-      page.evaluate(async () => {
-        const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
-        const names: string[] = [];
-        for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
-        return names;
-      });
-    await expect.poll(leftovers).toEqual([]);
+    await expect.poll(() => listOpfsMerges(page)).toEqual([]);
   } finally {
     await spent.close();
   }

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
-import { saveMergeToPickedFolder } from "./readOpfsFolder.ts";
+import { listOpfsMerges, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
 let cliFiles: Map<string, Buffer>;
 test.describe.configure({ timeout: 120_000 });
@@ -42,14 +42,7 @@ test("Cancel stops the merge, shows nothing as done and leaves no output", async
   await expect(page.getByTestId("merge-progress")).toHaveCount(0);
   await expect(page.getByTestId("merge-done")).toHaveCount(0);
   await expect(page.getByTestId("merge-button")).toBeEnabled();
-  const leftovers = () =>
-    page.evaluate(async () => {
-      const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
-      const names: string[] = [];
-      for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
-      return names;
-    });
-  await expect.poll(leftovers).toEqual([]);
+  await expect.poll(() => listOpfsMerges(page)).toEqual([]);
 });
 
 /** The names under OPFS merges/. */

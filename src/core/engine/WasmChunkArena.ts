@@ -35,8 +35,7 @@ export class WasmChunkArena implements ChunkBuffers, ChunkComputer {
   private readonly slotBytes: number;
   /** Every SharedArrayBuffer the memory has handed out (one per size it grew to). */
   private readonly generations = new WeakSet<ArrayBufferLike>();
-  private readonly freeSlots: number[] = [];
-  private readonly slotIsFree = new Set<number>();
+  private readonly freeSlots = new Set<number>();
   private slotCount = 0;
 
   private constructor(
@@ -64,17 +63,15 @@ export class WasmChunkArena implements ChunkBuffers, ChunkComputer {
 
   take(length: number): Uint8Array {
     if (length > this.capacity) return new Uint8Array(length);
-    let slot = this.freeSlots.pop();
+    let slot: number | undefined = this.freeSlots.values().next().value;
     if (slot === undefined) slot = this.addSlot();
-    else this.slotIsFree.delete(slot);
+    else this.freeSlots.delete(slot);
     return new Uint8Array(this.memory.buffer, this.slotStart(slot), length);
   }
 
   give(bytes: Uint8Array): void {
     const slot = this.slotOf(bytes);
-    if (slot === undefined || this.slotIsFree.has(slot)) return;
-    this.slotIsFree.add(slot);
-    this.freeSlots.push(slot);
+    if (slot !== undefined) this.freeSlots.add(slot);
   }
 
   async compute(task: ChunkTask): Promise<Uint8Array> {
