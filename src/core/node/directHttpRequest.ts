@@ -1,7 +1,7 @@
 import { connect as connectTcp, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import { DEFAULT_HTTP_TIMEOUTS, HttpTimeoutError, type HttpTimeouts } from "../sources/httpTimeouts.ts";
-import type { HttpRequestInit, HttpResponse } from "../sources/openHubSource.ts";
+import type { HttpRequestInit, HttpResponse } from "../sources/HttpRequest.ts";
 
 /**
  * A GET over HTTP/1.1 whose body the socket reads straight into the caller's buffer (`into`), with

@@ -1,7 +1,7 @@
 import { Agent, errors, interceptors, request, type Dispatcher } from "undici";
 import { DEFAULT_HTTP_TIMEOUTS, HttpTimeoutError } from "../sources/httpTimeouts.ts";
 import { createDirectHttpRequest, UnsupportedFramingError } from "./directHttpRequest.ts";
-import type { HttpRequest } from "../sources/openHubSource.ts";
+import type { HttpRequest } from "../sources/HttpRequest.ts";
 
 interface Dispatchers {
   /** Answers a redirect as it is (`redirect: "manual"`). */

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { openFolderSource } from "./openFolderSource.ts";
 import { isPathLikeModelSpec } from "../sources/isPathLikeModelSpec.ts";
-import type { HubSourceOptions } from "../sources/openHubSource.ts";
+import type { HubSourceOptions } from "../sources/hubClient.ts";
 import type { ModelSource } from "../sources/ModelSource.ts";
 
 /**

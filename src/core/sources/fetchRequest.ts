@@ -1,5 +1,5 @@
 import { DEFAULT_HTTP_TIMEOUTS, HttpTimeoutError } from "./httpTimeouts.ts";
-import type { HttpRequest } from "./openHubSource.ts";
+import type { HttpRequest } from "./HttpRequest.ts";
 
 /**
  * HttpRequest over the platform's fetch (browsers, workers). With `into`, the body is read by a

@@ -1,6 +1,6 @@
 import { listModels } from "@huggingface/hub";
 import { useEffect, useId, useState, type KeyboardEvent } from "react";
-import { parseHubSpec } from "../../core/sources/openHubSource.ts";
+import { parseHubSpec } from "../../core/sources/parseHubSpec.ts";
 import { formatCount, formatDate } from "../format.ts";
 import type { HubInput } from "../state/modelInput.ts";
 import { usableToken } from "../state/settingsSlice.ts";

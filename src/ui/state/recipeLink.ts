@@ -2,7 +2,7 @@ import { parseFloatDtype, type FloatDtype } from "../../core/dtypes.ts";
 import { BACKEND_CHOICES, isBackendChoice, type BackendChoice } from "../../core/engine/createBackendComputer.ts";
 import type { Role, VocabMode } from "../../core/plan/planMerge.ts";
 import { parseByteSize } from "../../core/safetensors/planShards.ts";
-import { parseHubSpec } from "../../core/sources/openHubSource.ts";
+import { parseHubSpec } from "../../core/sources/parseHubSpec.ts";
 import { DEFAULT_HUB_URL } from "./hubUrl.ts";
 import type { HubInput, ModelInput } from "./modelInput.ts";
 
