@@ -15,8 +15,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
-  // The layering of the design brief: ui -> browser -> eval -> core, cli -> eval -> core, workers -> browser/eval/core.
+  // The layering of the design brief: ui -> browser -> eval -> core, cli -> eval -> core, workers -> browser/eval/core;
+  // and nothing the app ships imports from the tests (e2e/, test/). Later zones replace the rule of earlier ones for
+  // their files, so each zone names the test folders again.
   ...[
+    { files: ["src/**", "workers/**"], layers: [] },
     { files: ["src/core/**"], layers: ["eval", "browser", "ui", "cli", "hub-server", "testmodels"] },
     { files: ["src/eval/**"], layers: ["browser", "ui", "cli"] },
     { files: ["src/browser/**"], layers: ["ui", "cli"] },
@@ -24,7 +27,15 @@ export default tseslint.config(
   ].map(({ files, layers }) => ({
     files,
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: layers.map((layer) => `**/${layer}/**`), message: "against the layering (design brief, \"Layout to aim for\")" }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["**/e2e/**", "**/test/**"], message: "test code stays out of the app: src/ and workers/ import nothing from e2e/ or test/" },
+            ...(layers.length > 0 ? [{ group: layers.map((layer) => `**/${layer}/**`), message: "against the layering (design brief, \"Layout to aim for\")" }] : []),
+          ],
+        },
+      ],
     },
   })),
 );
