@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { describeBackend, type BackendInUse } from "../src/core/engine/createBackendComputer.ts";
 import { HUB_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
+import { openMergeApiPage, serveMergeApiPage } from "../e2e/mergeApiPage.ts";
 import { BENCH_MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
 import { childPid, sampleTreeRss } from "./processTreeMemory.ts";
-import { startPreview } from "./startPreview.ts";
 
 /**
- * Browser merge benchmark (npm run bench:browser, after vite build): in headless Chromium, the
+ * Browser merge benchmark (npm run bench:browser; it builds the merge API test page itself): in headless Chromium, the
  * 0.5B bench trio merged from the local Hub server into OPFS by startBrowserMerge, once on the CPU
  * (the compute workers) and once on the GPU (WebGPU), against an in-browser I/O floor (the same
  * ranged reads, the output's bytes written to OPFS, no arithmetic), with the peak resident memory
@@ -69,7 +69,7 @@ onmessage = async ({ data: { urls, size, chunkBytes, inFlight } }) => {
   postMessage({ seconds: (performance.now() - started) / 1000, written });
 };`;
 
-/** What the bench uses of src/ui/merge/browserMerge.ts, exposed on ?e2e=1 pages by src/ui/merge/exposeForTests.ts. */
+/** What the bench uses of src/ui/merge/browserMerge.ts, exposed by the merge API test page (e2e/merge-api-page.ts). */
 interface MergeStudioHook {
   startBrowserMerge(
     request: unknown,
@@ -88,7 +88,7 @@ interface Phase {
 async function main(): Promise<void> {
   await generateBenchModels();
   const hub = await startHubServer({ root: HUB_ROOT, port: 0, host: "127.0.0.1" });
-  const preview = await startPreview();
+  const mergeApiPage = await serveMergeApiPage();
   // A persistent profile, as a user's browser has: Playwright's default contexts are incognito,
   // where OPFS lives in memory and the merged model would count as the browser's memory.
   const profile = await mkdtemp(join(tmpdir(), "merge-studio-bench-profile-"));
@@ -96,8 +96,7 @@ async function main(): Promise<void> {
   const rss = sampleTreeRss(await childPid("chromium"));
   try {
     const page = await context.newPage();
-    await page.goto(`${preview.url}/?e2e=1`);
-    await page.waitForFunction(() => "__mergeStudio" in window);
+    await openMergeApiPage(page, mergeApiPage.url);
 
     const fileName = "model.safetensors";
     const size = (await stat(join(repoDir(BENCH_MODELS[0]!.repo), fileName))).size;
@@ -128,7 +127,7 @@ async function main(): Promise<void> {
     rss.stop();
     await context.close();
     await rm(profile, { recursive: true, force: true });
-    preview.stop();
+    await mergeApiPage.close();
     await hub.close();
   }
 }

@@ -1,6 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { readFile } from "node:fs/promises";
 import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
+import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
 import { readStoredZip } from "./readStoredZip.ts";
 
 const REQUEST = {
@@ -15,7 +16,7 @@ const REQUEST = {
   vocab: "exact",
 };
 
-/** The parts of src/ui/merge/browserMerge.ts this test uses, as src/ui/merge/exposeForTests.ts exposes them on ?e2e=1. */
+/** The parts of src/ui/merge/browserMerge.ts this test uses, as e2e/merge-api-page.ts exposes them. */
 interface BrowserMergeResult {
   folder: string;
   files: Record<string, { size: number; sha256: string }>;
@@ -34,17 +35,22 @@ declare global {
 }
 
 let cliFiles: Map<string, Buffer>;
+let mergeApiPage: { url: string; close(): Promise<void> };
 
 // Each test merges the demo trio in the browser; the CLI merge runs once before them.
 test.describe.configure({ timeout: 120_000 });
 
 test.beforeAll(async () => {
   cliFiles = await mergeWithCli();
+  mergeApiPage = await serveMergeApiPage();
+});
+
+test.afterAll(async () => {
+  await mergeApiPage?.close();
 });
 
 async function openStudio(page: Page): Promise<void> {
-  await page.goto("/?e2e=1");
-  await page.waitForFunction(() => "__mergeStudio" in window);
+  await openMergeApiPage(page, mergeApiPage.url);
   await page.evaluate(async () => {
     const root = await navigator.storage.getDirectory();
     for (const name of ["merges", "saved"]) await root.removeEntry(name, { recursive: true }).catch(() => undefined);

@@ -7,6 +7,7 @@ import { expect, test } from "@playwright/test";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 import { DEMO_TRIO, expectSameAsCli, readTree } from "./cliReference.ts";
+import { openMergeApiPageOnStudio } from "./mergeApiPage.ts";
 import { readOpfsFolder, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
 /** Small shards, so that the demo merge has several: the embeddings, then the layers in a few more. */
@@ -83,8 +84,8 @@ test("a tab closed mid-merge: the same recipe link offers Resume, which ends wit
 
 test("the start-up sweep keeps unfinished merges that have a journal, the newest per recipe, and removes the rest", async ({ context }) => {
   const first = await context.newPage();
-  await first.goto("/?e2e=1");
-  // This page's own start-up sweep is done before the entries are made.
+  await openMergeApiPageOnStudio(first);
+  // This page's sweep is done before the entries are made.
   await first.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
   await first.evaluate(async () => {
     const root = await navigator.storage.getDirectory();
@@ -113,7 +114,7 @@ test("the start-up sweep keeps unfinished merges that have a journal, the newest
     await write("unreadable-merged", "merge-journal.json", "0\n{ not a journal");
   });
   const second = await context.newPage();
-  await second.goto("/?e2e=1");
+  await openMergeApiPageOnStudio(second);
   const removed = await second.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
   expect(removed.sort()).toEqual(["finished-merged", "older-merged", "unreadable-merged"]);
   const left = await second.evaluate(async () => {

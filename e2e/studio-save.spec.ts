@@ -1,5 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
+import { openMergeApiPageOnStudio } from "./mergeApiPage.ts";
 import { listOpfsMerges, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
 let cliFiles: Map<string, Buffer>;
@@ -54,7 +55,7 @@ const mergesEntries = (page: Page) =>
     return names.sort();
   });
 
-/** The page's own sweep of merges left by closed tabs (run once at start), awaited: the names it removed. */
+/** The sweep of merges left by closed tabs (run once per page), on a merge API page of the studio's origin (e2e/merge-api-page.ts), awaited: the names it removed. */
 const startupSweep = (page: Page) =>
   page.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
 
@@ -72,13 +73,13 @@ test("a new tab removes the merges of closed tabs and keeps those of open ones",
   });
 
   const second = await context.newPage();
-  await second.goto("/?e2e=1");
+  await openMergeApiPageOnStudio(second);
   expect((await startupSweep(second)).sort()).toEqual(["closed-tab-merged", "closed-tab-merged.zip"]);
   expect(await mergesEntries(second)).toEqual([kept]);
 
   await page.close();
   const third = await context.newPage();
-  await third.goto("/?e2e=1");
+  await openMergeApiPageOnStudio(third);
   expect(await startupSweep(third)).toEqual([kept]);
   expect(await mergesEntries(third)).toEqual([]);
 });

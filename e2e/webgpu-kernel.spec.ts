@@ -1,7 +1,8 @@
 import { expect, test, type Page } from "@playwright/test";
 import { KERNEL_DTYPES, makeKernelTestInputs, ROUNDING_FAMILIES, type KernelDtype } from "./kernelTestChunks.ts";
+import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
 
-/** The parts of src/ui/merge/webGpuKernelForTests.ts these tests use. */
+/** The parts of the GPU computer and its JavaScript reference these tests use, as e2e/merge-api-page.ts exposes them (`webGpuKernel`). */
 interface KernelApi {
   requestWebGpuMergeKernel(): Promise<{ kernel: { adapterName: string; software: boolean } } | { unavailable: string }>;
   createWebGpuComputer(
@@ -46,7 +47,7 @@ const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 function compareInPage(page: Page, cases: KernelCase[], maxElementsPerDispatch?: number): Promise<KernelReport> {
   return page.evaluate(
     async ({ cases, maxElementsPerDispatch }) => {
-      const api = await (window as unknown as { __mergeStudio: { loadWebGpuKernelForTests(): Promise<KernelApi> } }).__mergeStudio.loadWebGpuKernelForTests();
+      const api = (window as unknown as { __mergeStudio: { webGpuKernel: KernelApi } }).__mergeStudio.webGpuKernel;
       const request = await api.requestWebGpuMergeKernel();
       if ("unavailable" in request) throw new Error(`no WebGPU: ${request.unavailable}`);
       const failures: string[] = [];
@@ -137,9 +138,18 @@ function everyCombination(count: number, alphas: number[]): KernelCase[] {
 
 test.describe.configure({ timeout: 180_000 });
 
+let mergeApiPage: { url: string; close(): Promise<void> };
+
+test.beforeAll(async () => {
+  mergeApiPage = await serveMergeApiPage();
+});
+
+test.afterAll(async () => {
+  await mergeApiPage?.close();
+});
+
 test.beforeEach(async ({ page }) => {
-  await page.goto("/?e2e=1");
-  await page.waitForFunction(() => "__mergeStudio" in window);
+  await openMergeApiPage(page, mergeApiPage.url);
 });
 
 test("GPU merges equal mergeChunk bit for bit: every input and output dtype, alpha 1, -1, 0, 0.3 and 1e-3", async ({ page }) => {

@@ -1,6 +1,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { createHash } from "node:crypto";
 import { DEMO_HUB_URL, DEMO_TRIO, mergeWithCli } from "./cliReference.ts";
+import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
 
 type BackendInUse = { kind: "gpu"; adapter: string; software: boolean } | { kind: "cpu"; workers: number } | { kind: "calibrating" };
 interface BackendReport {
@@ -8,7 +9,7 @@ interface BackendReport {
   note?: string;
   fallback?: boolean;
 }
-/** The parts of src/ui/merge/browserMerge.ts these tests use, as src/ui/merge/exposeForTests.ts exposes them on ?e2e=1. */
+/** The parts of src/ui/merge/browserMerge.ts these tests use, and the merge on a GPU lost mid-way, as e2e/merge-api-page.ts exposes them. */
 interface MergeResult {
   folder: string;
   files: Record<string, { size: number; sha256: string }>;
@@ -22,10 +23,10 @@ interface MergeRequest {
   shardSize: number;
   vocab: "exact";
   backend: "auto" | "gpu" | "cpu";
-  testHooks?: { destroyGpuDeviceAfterDispatches: number };
 }
 interface MergeApi {
   startBrowserMerge(request: MergeRequest, onProgress: () => void, onBackend: (report: BackendReport) => void): { done: Promise<MergeResult> };
+  mergeLosingGpu(request: MergeRequest, destroyGpuDeviceAfterSubmits: number, onBackend: (report: BackendReport) => void): Promise<MergeResult>;
   discardMerge(result: MergeResult): Promise<void>;
 }
 
@@ -58,11 +59,26 @@ function mergeInPage(page: Page, mergeRequest: MergeRequest): Promise<{ result: 
   }, mergeRequest);
 }
 
+/** As mergeInPage, with a GPU device that destroys itself right after its `afterSubmits`-th queue submit. */
+function mergeLosingGpuInPage(page: Page, mergeRequest: MergeRequest, afterSubmits: number): Promise<{ result: MergeResult; reports: BackendReport[] }> {
+  return page.evaluate(
+    async ({ mergeRequest, afterSubmits }) => {
+      const api = (window as unknown as { __mergeStudio: MergeApi }).__mergeStudio;
+      const reports: BackendReport[] = [];
+      const result = await api.mergeLosingGpu(mergeRequest, afterSubmits, (report) => reports.push(report));
+      await api.discardMerge(result);
+      return { result, reports };
+    },
+    { mergeRequest, afterSubmits },
+  );
+}
+
 /** Sizes and SHA-256 of every file but the recipe, whose created_at differs from run to run. */
 const fingerprints = (files: Record<string, { size: number; sha256: string }>) =>
   Object.fromEntries(Object.entries(files).filter(([path]) => path !== RECIPE_FILE).map(([path, file]) => [path, `${file.size} ${file.sha256}`]));
 
 let cliFingerprints: Record<string, string>;
+let mergeApiPage: { url: string; close(): Promise<void> };
 
 test.describe.configure({ timeout: 180_000 });
 
@@ -71,11 +87,15 @@ test.beforeAll(async () => {
   cliFingerprints = fingerprints(
     Object.fromEntries([...cliFiles].map(([path, bytes]) => [path, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") }])),
   );
+  mergeApiPage = await serveMergeApiPage();
+});
+
+test.afterAll(async () => {
+  await mergeApiPage?.close();
 });
 
 test.beforeEach(async ({ page }) => {
-  await page.goto("/?e2e=1");
-  await page.waitForFunction(() => "__mergeStudio" in window);
+  await openMergeApiPage(page, mergeApiPage.url);
 });
 
 test("the demo trio merged on the GPU and on the CPU: identical folders, the CLI's bytes", async ({ page }) => {
@@ -100,7 +120,7 @@ test("to float16 at alpha -0.3 the GPU and the CPU write identical folders", asy
 });
 
 test("a GPU device lost mid-merge: the rest runs on the CPU, with a notice, and the bytes are the CLI's", async ({ page }) => {
-  const { result, reports } = await mergeInPage(page, request("gpu", { testHooks: { destroyGpuDeviceAfterDispatches: 3 } }));
+  const { result, reports } = await mergeLosingGpuInPage(page, request("gpu"), 3);
   expect(reports.map((report) => report.backend.kind)).toEqual(["gpu", "cpu"]);
   expect(result.backend.backend.kind).toBe("cpu");
   expect(result.backend.fallback).toBe(true);

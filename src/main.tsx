@@ -1,7 +1,6 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./ui/App.tsx";
-import "./ui/merge/exposeForTests.ts";
 import { sweepOrphanedMergesOnce } from "./ui/merge/opfsMergeOwnership.ts";
 import { useStudioStore } from "./ui/state/studioStore.ts";
 import { syncRecipeLink } from "./ui/state/syncRecipeLink.ts";

@@ -49,7 +49,6 @@ async function run(request: BrowserMergeRequest, folder: string, resume: boolean
       throw new Error(`cannot merge: ${errors.map((issue) => issue.message).join("; ")}`);
     }
     signal.throwIfAborted();
-    const hookedDispatches = request.testHooks?.destroyGpuDeviceAfterDispatches;
     computer = await createBackendComputer(
       request.backend ?? "auto",
       { computer: pool, workers },
@@ -57,7 +56,6 @@ async function run(request: BrowserMergeRequest, folder: string, resume: boolean
         backend = report;
         post({ type: "backend", report });
       },
-      hookedDispatches !== undefined ? { destroyGpuDeviceAfterDispatches: hookedDispatches } : {},
     );
     signal.throwIfAborted();
     const sink = await openOpfsFolderSink(folder, { resume });

@@ -18,8 +18,6 @@ export interface BrowserMergeRequest {
   vocab: VocabMode;
   /** Where the chunk arithmetic runs (default "auto": the GPU when calibration finds it not slower). */
   backend?: BackendChoice;
-  /** Test-only: destroys the GPU device after this many dispatches, a lost device mid-merge. */
-  testHooks?: { destroyGpuDeviceAfterDispatches?: number };
 }
 
 export interface BrowserMergeResult {

@@ -42,8 +42,6 @@ const gbPerSecond = (bytesPerSecond: number) => `${(bytesPerSecond / 1e9).toFixe
 export interface BackendComputerOptions {
   /** The page's or worker's navigator.gpu (default: this global's); undefined where there is no WebGPU. */
   gpu?: GPU | undefined;
-  /** Test-only: destroys the GPU device after this many dispatches, to exercise a lost device mid-merge. */
-  destroyGpuDeviceAfterDispatches?: number;
 }
 
 /**
@@ -77,7 +75,6 @@ export async function createBackendComputer(
   let gpuFailed = false;
   const gpuComputer = createWebGpuComputer(kernel, {
     fallback: pool.computer,
-    ...(options.destroyGpuDeviceAfterDispatches !== undefined ? { destroyDeviceAfterDispatches: options.destroyGpuDeviceAfterDispatches } : {}),
     onGpuFailure: (reason) => {
       gpuFailed = true;
       onReport({ backend: cpu, note: `The GPU failed mid-merge (${reason}): the rest ran on the CPU, with the same bytes.`, fallback: true });

@@ -16,8 +16,6 @@ export interface WebGpuComputerOptions {
   slots?: number;
   /** Elements per dispatch at most (default and upper bound: the kernel's maxElements); a larger task is split. */
   maxElementsPerDispatch?: number;
-  /** Test-only: destroys the device right after this many dispatches were submitted, a lost device mid-merge. */
-  destroyDeviceAfterDispatches?: number;
 }
 
 /** One set of buffers for a dispatch in flight; buffers hold 4 bytes per element, whatever the dtypes. */
@@ -60,7 +58,6 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
   const waiting: ((slot: Slot) => void)[] = [];
   let failure: string | undefined;
   let closed = false;
-  let dispatches = 0;
 
   const fail = (reason: string) => {
     if (failure !== undefined || closed) return;
@@ -144,7 +141,6 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     encoder.copyBufferToBuffer(slot.output!, 0, slot.readback!, 0, alignTo4(outBytes));
     device.queue.submit([encoder.finish()]);
     const errors = [device.popErrorScope(), device.popErrorScope()];
-    if (++dispatches === options.destroyDeviceAfterDispatches) device.destroy();
 
     const readback = slot.readback!;
     await Promise.race([readback.mapAsync(GPUMapMode.READ, 0, alignTo4(outBytes)), lost]);
