@@ -56,7 +56,7 @@ const mergesEntries = (page: Page) =>
   });
 
 /** The sweep of merges left by closed tabs (run once per page), on a merge API page of the studio's origin (e2e/merge-api-page.ts), awaited: the names it removed. */
-const startupSweep = (page: Page) =>
+const sweepClosedTabsMerges = (page: Page) =>
   page.evaluate(() => (window as unknown as { __mergeStudio: { sweepOrphanedMergesOnce(): Promise<string[]> } }).__mergeStudio.sweepOrphanedMergesOnce());
 
 test("a new tab removes the merges of closed tabs and keeps those of open ones", async ({ page, context }) => {
@@ -74,12 +74,28 @@ test("a new tab removes the merges of closed tabs and keeps those of open ones",
 
   const second = await context.newPage();
   await openMergeApiPageOnStudio(second);
-  expect((await startupSweep(second)).sort()).toEqual(["closed-tab-merged", "closed-tab-merged.zip"]);
+  expect((await sweepClosedTabsMerges(second)).sort()).toEqual(["closed-tab-merged", "closed-tab-merged.zip"]);
   expect(await mergesEntries(second)).toEqual([kept]);
 
   await page.close();
   const third = await context.newPage();
   await openMergeApiPageOnStudio(third);
-  expect(await startupSweep(third)).toEqual([kept]);
+  expect(await sweepClosedTabsMerges(third)).toEqual([kept]);
   expect(await mergesEntries(third)).toEqual([]);
+});
+
+test("the studio removes the merges of closed tabs when it opens", async ({ page, context }) => {
+  const setup = await context.newPage();
+  await openMergeApiPageOnStudio(setup);
+  await setup.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry("merges", { recursive: true }).catch(() => undefined);
+    const orphan = await (await root.getDirectoryHandle("merges", { create: true })).getDirectoryHandle("closed-tab-merged", { create: true });
+    await (await orphan.getFileHandle("model.safetensors", { create: true })).createWritable().then((file) => file.close());
+  });
+  expect(await mergesEntries(setup)).toEqual(["closed-tab-merged"]);
+  await setup.close();
+
+  await page.goto("/");
+  await expect.poll(() => mergesEntries(page)).toEqual([]);
 });
