@@ -11,8 +11,13 @@ export interface CliResult {
 
 /** Runs the real CLI (`node --import tsx src/cli/main.ts ...`) as a child process. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runNode(["--import", "tsx", "src/cli/main.ts", ...args], env);
+}
+
+/** Runs `node NODE_ARGS` in the repository's root as a child process (e.g. the built CLI: a script and its arguments). */
+export function runNode(nodeArgs: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: repoRoot,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
