@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { build } from "vite";
 import { LOCAL_CHUNK_BYTES } from "../src/core/engine/writeMergedModel.ts";
 import { BENCH_DIR, BENCH_MODELS as MODELS, generateBenchModels, HUB_ROOT, repoDir } from "./benchModels.ts";
 import { freePort } from "./freePort.ts";
@@ -10,12 +11,13 @@ import { freePort } from "./freePort.ts";
 /**
  * Merge throughput benchmark (npm run bench:merge): a Qwen2.5-0.5B-shaped trio, merged from local
  * folders and through the local Hub server, against the I/O floor of the same reads and writes.
+ * The merges run the CLI as users do, bin/merge-studio.js on the built bundle (built here first).
  */
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = join(BENCH_DIR, "out");
-const CLI = join(REPO_ROOT, "src", "cli", "main.ts");
-const REPORT_PEAK_RSS = pathToFileURL(join(REPO_ROOT, "bench", "reportPeakRss.ts")).href;
+const CLI = join(REPO_ROOT, "bin", "merge-studio.js");
+const REPORT_RESOURCE_USAGE = pathToFileURL(join(REPO_ROOT, "bench", "reportResourceUsage.js")).href;
 /** The floor reads in the chunks the merge uses for local folders. */
 const CHUNK_BYTES = LOCAL_CHUNK_BYTES;
 const TARGET_RATIO = 1.5;
@@ -26,12 +28,19 @@ const TARGET_RSS_BYTES = 600e6;
 interface ChildResult {
   seconds: number;
   peakRssBytes: number | undefined;
+  /** User + system CPU time of the child, every thread. */
+  cpuSeconds: number | undefined;
 }
 
+/** What a child reports through reportResourceUsage.js, when it could. */
+type ResourceUsage = Partial<Pick<ChildResult, "peakRssBytes" | "cpuSeconds">>;
+
 async function main(): Promise<void> {
+  process.stdout.write("building the CLI (npm run build:cli)\n");
+  await build({ configFile: join(REPO_ROOT, "vite.cli.config.ts"), root: REPO_ROOT, logLevel: "warn" });
   await generateBenchModels();
   const [target, plus, minus] = MODELS.map((model) => repoDir(model.repo)) as [string, string, string];
-  const floorArgs = [join(REPO_ROOT, "bench", "ioFloor.ts"), target, plus, minus, join(OUT_DIR, "floor"), String(CHUNK_BYTES)];
+  const floorArgs = ["--import", "tsx", join(REPO_ROOT, "bench", "ioFloor.ts"), target, plus, minus, join(OUT_DIR, "floor"), String(CHUNK_BYTES)];
 
   process.stdout.write("warming the page cache: one untimed I/O floor run\n");
   await runChild("I/O floor (warm-up)", floorArgs);
@@ -75,34 +84,34 @@ async function main(): Promise<void> {
   await rm(OUT_DIR, { recursive: true, force: true });
 }
 
-/** Spawns `node --import tsx --import reportPeakRss.ts ARGS`, with a file for the child's peak RSS. */
-function spawnNode(args: string[], rssFile: string): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "--import", REPORT_PEAK_RSS, ...args], {
+/** Spawns `node --import reportResourceUsage.js ARGS`, with a file for the child's peak RSS and CPU time. */
+function spawnNode(args: string[], usageFile: string): ChildProcess {
+  return spawn(process.execPath, ["--import", REPORT_RESOURCE_USAGE, ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, PEAK_RSS_FILE: rssFile },
+    env: { ...process.env, RESOURCE_USAGE_FILE: usageFile },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
 
-async function readPeakRss(rssFile: string): Promise<number | undefined> {
-  const text = await readFile(rssFile, "utf8").catch(() => undefined);
-  await rm(rssFile, { force: true });
-  return text === undefined ? undefined : Number(text);
+async function readResourceUsage(usageFile: string): Promise<ResourceUsage> {
+  const text = await readFile(usageFile, "utf8").catch(() => undefined);
+  await rm(usageFile, { force: true });
+  return text === undefined ? {} : (JSON.parse(text) as ResourceUsage);
 }
 
 async function runChild(label: string, args: string[]): Promise<ChildResult> {
   await mkdir(OUT_DIR, { recursive: true });
-  const rssFile = join(BENCH_DIR, `rss-${process.pid}.txt`);
+  const usageFile = join(BENCH_DIR, `usage-${process.pid}.json`);
   const started = performance.now();
-  const child = spawnNode(args, rssFile);
+  const child = spawnNode(args, usageFile);
   let output = "";
   child.stdout!.on("data", (data: Buffer) => (output += data.toString()));
   child.stderr!.on("data", (data: Buffer) => (output += data.toString()));
   const [code] = (await once(child, "close")) as [number | null];
   const seconds = (performance.now() - started) / 1000;
-  const peakRssBytes = await readPeakRss(rssFile);
+  const { peakRssBytes, cpuSeconds } = await readResourceUsage(usageFile);
   if (code !== 0) throw new Error(`${label} exited with ${code}:\n${output.trim().split("\n").slice(-10).join("\n")}`);
-  return { seconds, peakRssBytes };
+  return { seconds, peakRssBytes, cpuSeconds };
 }
 
 interface HubStopped {
@@ -126,8 +135,8 @@ async function warmHub(url: string): Promise<number> {
  * peak RSS and request counts.
  */
 async function startHub(): Promise<{ url: string; stop: () => Promise<HubStopped> }> {
-  const rssFile = join(BENCH_DIR, `rss-hub-${process.pid}.txt`);
-  const child = spawnNode([CLI, "hub", "--root", HUB_ROOT, "--port", String(await freePort()), "--real-hub"], rssFile);
+  const usageFile = join(BENCH_DIR, `usage-hub-${process.pid}.json`);
+  const child = spawnNode([CLI, "hub", "--root", HUB_ROOT, "--port", String(await freePort()), "--real-hub"], usageFile);
   const closed = once(child, "close");
   let output = "";
   const url = await new Promise<string>((resolveUrl, reject) => {
@@ -157,7 +166,7 @@ async function startHub(): Promise<{ url: string; stop: () => Promise<HubStopped
       child.kill("SIGTERM");
       await closed;
       const resolver = /requests: resolver (\d+)/.exec(output)?.[1];
-      return { peakRssBytes: await readPeakRss(rssFile), resolverRequests: resolver === undefined ? undefined : Number(resolver) };
+      return { peakRssBytes: (await readResourceUsage(usageFile)).peakRssBytes, resolverRequests: resolver === undefined ? undefined : Number(resolver) };
     },
   };
 }
@@ -174,10 +183,11 @@ async function printReport(rows: { phase: string; result: ChildResult | Error; o
   const lines = [
     "",
     `Qwen2.5-0.5B-shaped trio, bf16, one file each; chunk ${CHUNK_BYTES / 2 ** 20} MiB.`,
-    "Page cache warm for all three phases (inputs read once before timing). Wall time includes node + tsx start-up.",
+    "Page cache warm for all three phases (inputs read once before timing). Wall and CPU time (user + system, all threads)",
+    "include start-up: the merges run the built CLI (bin/merge-studio.js), the floor runs bench/ioFloor.ts through tsx.",
     `Targets: merge within ${TARGET_RATIO}x of the I/O floor, peak RSS under ${mb(TARGET_RSS_BYTES)}.`,
     "",
-    `${"phase".padEnd(26)}${"wall s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}  verdict`,
+    `${"phase".padEnd(26)}${"wall s".padStart(8)}${"CPU s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}  verdict`,
   ];
   for (const { phase, result, outDir } of rows) {
     if (result instanceof Error) {
@@ -193,7 +203,7 @@ async function printReport(rows: { phase: string; result: ChildResult | Error; o
           result.peakRssBytes === undefined ? "rss ?" : result.peakRssBytes < TARGET_RSS_BYTES ? "rss ok" : "rss MISSED",
         ].join(", ");
     lines.push(
-      `${phase.padEnd(26)}${result.seconds.toFixed(2).padStart(8)}${(bytes / 1e9 / result.seconds).toFixed(2).padStart(8)}` +
+      `${phase.padEnd(26)}${result.seconds.toFixed(2).padStart(8)}${(result.cpuSeconds?.toFixed(2) ?? "?").padStart(8)}${(bytes / 1e9 / result.seconds).toFixed(2).padStart(8)}` +
         `${(ratio === undefined ? "?" : ratio.toFixed(2)).padStart(9)}${mb(result.peakRssBytes).padStart(10)}  ${verdict}`,
     );
   }
