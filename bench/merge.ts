@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   await build({ configFile: join(REPO_ROOT, "vite.cli.config.ts"), root: REPO_ROOT, logLevel: "warn" });
   await generateBenchModels();
   const [target, plus, minus] = MODELS.map((model) => repoDir(model.repo)) as [string, string, string];
-  const floorArgs = ["--import", "tsx", join(REPO_ROOT, "bench", "ioFloor.ts"), target, plus, minus, join(OUT_DIR, "floor"), String(CHUNK_BYTES)];
+  const floorArgs = [join(REPO_ROOT, "bench", "ioFloor.js"), target, plus, minus, join(OUT_DIR, "floor"), String(CHUNK_BYTES)];
 
   process.stdout.write("warming the page cache: one untimed I/O floor run\n");
   await runChild("I/O floor (warm-up)", floorArgs);
@@ -184,7 +184,7 @@ async function printReport(rows: { phase: string; result: ChildResult | Error; o
     "",
     `Qwen2.5-0.5B-shaped trio, bf16, one file each; chunk ${CHUNK_BYTES / 2 ** 20} MiB.`,
     "Page cache warm for all three phases (inputs read once before timing). Wall and CPU time (user + system, all threads)",
-    "include start-up: the merges run the built CLI (bin/merge-studio.js), the floor runs bench/ioFloor.ts through tsx.",
+    "include start-up: the merges run the built CLI (bin/merge-studio.js), the floor runs bench/ioFloor.js on node alone.",
     `Targets: merge within ${TARGET_RATIO}x of the I/O floor, peak RSS under ${mb(TARGET_RSS_BYTES)}.`,
     "",
     `${"phase".padEnd(26)}${"wall s".padStart(8)}${"CPU s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}  verdict`,

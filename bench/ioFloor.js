@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rm, stat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
@@ -6,11 +6,13 @@ import { join } from "node:path";
  * as the merge does, and writes an output file of the target's size, with no arithmetic. A merge
  * cannot be faster than this on the same disk and page cache.
  *
- * usage: tsx bench/ioFloor.ts TARGET_DIR PLUS_DIR MINUS_DIR OUT_DIR CHUNK_BYTES
+ * Plain JavaScript, run by node alone, so that its start-up is node's, as the built CLI's is.
+ *
+ * usage: node bench/ioFloor.js TARGET_DIR PLUS_DIR MINUS_DIR OUT_DIR CHUNK_BYTES
  */
 const [targetDir, plusDir, minusDir, outDir, chunkText] = process.argv.slice(2);
 if (!targetDir || !plusDir || !minusDir || !outDir || !chunkText) {
-  throw new Error("usage: tsx bench/ioFloor.ts TARGET_DIR PLUS_DIR MINUS_DIR OUT_DIR CHUNK_BYTES");
+  throw new Error("usage: node bench/ioFloor.js TARGET_DIR PLUS_DIR MINUS_DIR OUT_DIR CHUNK_BYTES");
 }
 const chunkBytes = Number(chunkText);
 
@@ -26,15 +28,21 @@ for (const name of files) {
     const size = (await stat(join(targetDir, name))).size;
     for (let offset = 0; offset < size; offset += chunkBytes) {
       const length = Math.min(chunkBytes, size - offset);
-      await Promise.all(inputs.map((input, i) => readFully(input, buffers[i]!, length, offset)));
-      await writeFully(out, buffers[0]!.subarray(0, length));
+      await Promise.all(inputs.map((input, i) => readFully(input, buffers[i], length, offset)));
+      await writeFully(out, buffers[0].subarray(0, length));
     }
   } finally {
     await Promise.all([...inputs, out].map((handle) => handle.close()));
   }
 }
 
-async function readFully(handle: FileHandle, buffer: Uint8Array, length: number, position: number): Promise<void> {
+/**
+ * @param {import("node:fs/promises").FileHandle} handle
+ * @param {Uint8Array} buffer
+ * @param {number} length
+ * @param {number} position
+ */
+async function readFully(handle, buffer, length, position) {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
@@ -43,7 +51,11 @@ async function readFully(handle: FileHandle, buffer: Uint8Array, length: number,
   }
 }
 
-async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+/**
+ * @param {import("node:fs/promises").FileHandle} handle
+ * @param {Uint8Array} bytes
+ */
+async function writeFully(handle, bytes) {
   let done = 0;
   while (done < bytes.byteLength) done += (await handle.write(bytes, done, bytes.byteLength - done)).bytesWritten;
 }
