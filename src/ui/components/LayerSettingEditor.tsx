@@ -1,13 +1,12 @@
 import { useId, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
-import { parse as parseYaml } from "yaml";
 import type { Setting, VectorSettingName } from "../../core/recipe/MergeRecipe.ts";
-import { RecipeReader } from "../../core/recipe/RecipeReader.ts";
 import {
   describeSetting,
   layerPresets,
   layerValues,
   MODULE_KINDS,
   outerValues,
+  parseSettingText,
   readLayerSetting,
   setLayerValue,
   writeLayerSetting,
@@ -29,21 +28,6 @@ const snap = (value: number, range: BarRange) => {
   const clamped = Math.min(range.max, Math.max(range.min, value));
   return Number((Math.round(clamped / range.step) * range.step).toFixed(6));
 };
-
-/**
- * Reads a setting typed as mergekit writes it (YAML flow: 0.5, [0, 1], [{filter: mlp, value: 0.5},
- * {value: 1}]) and checks it as a recipe file's; the error says what is wrong.
- */
-export function parseSettingText(text: string, name: VectorSettingName): Setting {
-  if (text.trim() === "") throw new Error("empty: give a number, a gradient [a, b, …] or filter conditions");
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (error) {
-    throw new Error(`not a setting: ${(error as Error).message.split("\n")[0]}`, { cause: error });
-  }
-  return new RecipeReader(name).setting(value, "", name);
-}
 
 interface LayerSettingEditorProps {
   /** Which setting this is, and of which vector (1-based), for labels and messages. */

@@ -1,4 +1,6 @@
-import { isSettingConditions, type Setting, type SettingCondition } from "../../core/recipe/MergeRecipe.ts";
+import { parse as parseYaml } from "yaml";
+import { isSettingConditions, type Setting, type SettingCondition, type VectorSettingName } from "../../core/recipe/MergeRecipe.ts";
+import { RecipeReader } from "../../core/recipe/RecipeReader.ts";
 import { evaluateSetting, tensorPosition } from "../../core/recipe/evaluateSetting.ts";
 
 /**
@@ -100,7 +102,23 @@ export function describeSetting(setting: Setting): string {
   if (!isSettingConditions(setting)) return JSON.stringify(setting).replaceAll(",", ", ");
   const entries = setting.map(({ filter, value }) => {
     const valueText = JSON.stringify(value).replaceAll(",", ", ");
-    return filter === undefined ? `{value: ${valueText}}` : `{filter: ${filter}, value: ${valueText}}`;
+    const filterText = filter !== undefined && /^[A-Za-z_][A-Za-z0-9_.]*$/.test(filter) ? filter : JSON.stringify(filter);
+    return filter === undefined ? `{value: ${valueText}}` : `{filter: ${filterText}, value: ${valueText}}`;
   });
   return `[${entries.join(", ")}]`;
+}
+
+/**
+ * Reads a setting typed as mergekit writes it (YAML flow: 0.5, [0, 1], [{filter: mlp, value: 0.5},
+ * {value: 1}]) and checks it as a recipe file's; the error says what is wrong.
+ */
+export function parseSettingText(text: string, name: VectorSettingName): Setting {
+  if (text.trim() === "") throw new Error("empty: give a number, a gradient [a, b, …] or filter conditions");
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new Error(`not a setting: ${(error as Error).message.split("\n")[0]}`, { cause: error });
+  }
+  return new RecipeReader(name).setting(value, "", name);
 }
