@@ -4,7 +4,7 @@ import { defaultRecipeParameters, type MergeRecipe, type Setting } from "../src/
 import { RECIPE_METHODS } from "../src/core/recipe/TensorRecipe.ts";
 import { decodeRecipeParameter, EMPTY_SLOT, encodeRecipeParameter, readRecipeLink, writeRecipeLink } from "../src/ui/state/recipeLink.ts";
 
-const SETTINGS = { hubUrl: "http://127.0.0.1:5311", shardSizeText: "5GB", defaultShardSize: "5GB", backend: "auto" as const };
+const SETTINGS = { hubUrl: "http://127.0.0.1:5311", defaultHubUrl: "https://huggingface.co", shardSizeText: "5GB", defaultShardSize: "5GB", backend: "auto" as const };
 const TARGET = "Qwen/Qwen2.5-Math-1.5B";
 const GRPO = "michaelbzhu/Qwen2.5-Math-1.5B-GSM8K-GRPO";
 const SFT = "michaelbzhu/Qwen2.5-Math-1.5B-GSM8K-SFT@0123abc";

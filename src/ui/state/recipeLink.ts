@@ -5,7 +5,6 @@ import { parseRecipeJson } from "../../core/recipe/parseRecipeJson.ts";
 import { renderRecipeJson } from "../../core/recipe/renderRecipeJson.ts";
 import { parseByteSize } from "../../core/safetensors/planShards.ts";
 import { parseHubSpec } from "../../core/sources/openHubSource.ts";
-import { DEFAULT_HUB_URL } from "./hubUrl.ts";
 import type { HubInput } from "./modelInput.ts";
 import { oneVectorAlpha } from "./recipeDraft.ts";
 
@@ -89,6 +88,8 @@ export function hubInput(spec: string): HubInput {
 /** The parts of the page's state a link records besides the recipe. */
 export interface LinkSettings {
   hubUrl: string;
+  /** The Hub a link without `hub` means. */
+  defaultHubUrl: string;
   shardSizeText: string;
   defaultShardSize: string;
   backend: BackendChoice;
@@ -102,7 +103,7 @@ export interface LinkSettings {
  */
 export async function writeRecipeLink(recipe: MergeRecipe, settings: LinkSettings, localFolders: ReadonlySet<string>, others: [string, string][] = []): Promise<string> {
   const entries: [string, string][] = [...others];
-  if (settings.hubUrl !== DEFAULT_HUB_URL) entries.push(["hub", settings.hubUrl]);
+  if (settings.hubUrl !== settings.defaultHubUrl) entries.push(["hub", settings.hubUrl]);
   const alpha = oneVectorAlpha(recipe);
   if (alpha !== undefined) {
     const [vector] = recipe.vectors;

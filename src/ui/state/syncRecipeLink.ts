@@ -1,3 +1,4 @@
+import { DEFAULT_HUB_URL } from "./hubUrl.ts";
 import { decodeRecipeParameter, RECIPE_PARAMETERS, writeRecipeLink } from "./recipeLink.ts";
 import { slotOf } from "./modelsSlice.ts";
 import { draftSlots } from "./recipeDraft.ts";
@@ -14,7 +15,7 @@ export function recipeQuery(state: StudioState, currentSearch: string): Promise<
       return model.status !== "empty" && model.input.kind === "files" ? [model.input.label] : [];
     }),
   );
-  const settings = { hubUrl: state.hubUrl, shardSizeText: state.shardSizeText, defaultShardSize: DEFAULT_SHARD_SIZE, backend: state.backend };
+  const settings = { hubUrl: state.hubUrl, defaultHubUrl: DEFAULT_HUB_URL, shardSizeText: state.shardSizeText, defaultShardSize: DEFAULT_SHARD_SIZE, backend: state.backend };
   return writeRecipeLink(selectRecipe(state), settings, localFolders, others);
 }
 
