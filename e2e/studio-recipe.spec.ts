@@ -76,8 +76,10 @@ test("builds a 2-vector TIES recipe with a layer gradient through the UI", async
   await expect(page.locator("#merge-help")).toContainText("needs the recipe engine");
   await expect(page.getByTestId("mergekit-export")).toContainText("merge_method: ties");
   await page.screenshot({ path: `${SHOTS}/studio-recipe-1-ties.png`, fullPage: true });
+  await first.screenshot({ path: `${SHOTS}/studio-recipe-1-vector.png` });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${SHOTS}/studio-recipe-2-ties-narrow.png`, fullPage: true });
+  await first.screenshot({ path: `${SHOTS}/studio-recipe-2-vector-narrow.png` });
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 

@@ -13,7 +13,7 @@ import {
   type LayerEditorModel,
   type ModuleKind,
 } from "../state/layerSetting.ts";
-import { inputClass, secondaryButtonClass } from "./styles.ts";
+import { inlineInputClass, inputClass, secondaryButtonClass } from "./styles.ts";
 
 const MODULE_LABELS: Record<ModuleKind, string> = { attention: "Attention", mlp: "MLP", norms: "Norms", embeddings: "Embeddings" };
 
@@ -52,13 +52,14 @@ export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayer
   const chart = useRef<HTMLDivElement>(null);
   const [text, setText] = useState<string>();
   const [textProblem, setTextProblem] = useState<string>();
-  const [presetCount, setPresetCount] = useState("4");
+  const [typedCount, setPresetCount] = useState<string>();
   const [presetValue, setPresetValue] = useState("1");
   const [gradientFrom, setGradientFrom] = useState("0");
   const [gradientTo, setGradientTo] = useState("1");
   const model = readLayerSetting(setting);
   const modules = model?.modules ?? [];
   const layers = numHiddenLayers ?? 0;
+  const presetCount = typedCount ?? String(Math.max(1, Math.floor(layers / 4)));
   const values = numHiddenLayers ? layerValues(setting, numHiddenLayers, modules) : [];
   const disabled = numHiddenLayers === undefined;
   const what = `${name} of vector ${vectorNumber}`;
@@ -162,14 +163,14 @@ export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayer
           <div className="flex flex-wrap items-center gap-2 text-sm">
             <label className="flex items-center gap-1">
               <span className="text-slate-600">Value</span>
-              <input aria-label="Preset value" value={presetValue} onChange={(event) => setPresetValue(event.target.value)} className={`${inputClass} w-16 px-2 py-1 font-mono`} />
+              <input aria-label="Preset value" value={presetValue} onChange={(event) => setPresetValue(event.target.value)} className={`${inlineInputClass} w-16 px-2 py-1 font-mono`} />
             </label>
             <button type="button" className={`${secondaryButtonClass} px-2 py-1`} disabled={!Number.isFinite(presetNumber)} onClick={() => apply({ ...base, layers: layerPresets.all(presetNumber) })}>
               All layers
             </button>
             <label className="flex items-center gap-1">
               <span className="text-slate-600">k</span>
-              <input aria-label="Number of layers k" value={presetCount} onChange={(event) => setPresetCount(event.target.value)} className={`${inputClass} w-12 px-2 py-1 font-mono`} />
+              <input aria-label="Number of layers k" value={presetCount} onChange={(event) => setPresetCount(event.target.value)} className={`${inlineInputClass} w-12 px-2 py-1 font-mono`} />
             </label>
             <button type="button" className={`${secondaryButtonClass} px-2 py-1`} disabled={!countValid || !Number.isFinite(presetNumber)} onClick={() => apply({ ...base, layers: layerPresets.firstLayers(count, presetNumber, layers) })}>
               First k
@@ -178,9 +179,9 @@ export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayer
               Last k
             </button>
             <span className="flex items-center gap-1">
-              <input aria-label="Gradient from" value={gradientFrom} onChange={(event) => setGradientFrom(event.target.value)} className={`${inputClass} w-14 px-2 py-1 font-mono`} />
+              <input aria-label="Gradient from" value={gradientFrom} onChange={(event) => setGradientFrom(event.target.value)} className={`${inlineInputClass} w-14 px-2 py-1 font-mono`} />
               <span aria-hidden="true">→</span>
-              <input aria-label="Gradient to" value={gradientTo} onChange={(event) => setGradientTo(event.target.value)} className={`${inputClass} w-14 px-2 py-1 font-mono`} />
+              <input aria-label="Gradient to" value={gradientTo} onChange={(event) => setGradientTo(event.target.value)} className={`${inlineInputClass} w-14 px-2 py-1 font-mono`} />
             </span>
             <button type="button" className={`${secondaryButtonClass} px-2 py-1`} disabled={!Number.isFinite(from) || !Number.isFinite(to)} onClick={() => apply({ ...base, layers: layerPresets.gradient(from, to) })}>
               Gradient
@@ -211,7 +212,7 @@ export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayer
                     const others = numberOf(event.target.value);
                     if (Number.isFinite(others)) apply({ ...base, others });
                   }}
-                  className={`${inputClass} w-16 px-2 py-1 font-mono`}
+                  className={`${inlineInputClass} w-16 px-2 py-1 font-mono`}
                 />
               </label>
             )}

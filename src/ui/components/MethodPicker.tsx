@@ -1,7 +1,7 @@
 import { useId, useState } from "react";
 import { METHOD_STEPS, RECIPE_METHODS, type RecipeMethodId } from "../../core/recipe/TensorRecipe.ts";
 import { useStudioStore } from "../state/studioStore.ts";
-import { inputClass } from "./styles.ts";
+import { inlineInputClass } from "./styles.ts";
 
 /** Each method in one line (mergekit's names and meanings, recipe-v2.md). */
 export const METHOD_EXPLANATIONS: Record<RecipeMethodId, string> = {
@@ -32,7 +32,7 @@ export function MethodPicker() {
         <label htmlFor={`${id}-method`} className="text-sm font-medium text-slate-700">
           Method
         </label>
-        <select id={`${id}-method`} data-testid="method-select" value={method} onChange={(event) => setMethod(event.target.value as RecipeMethodId)} className={`${inputClass} sm:w-72`}>
+        <select id={`${id}-method`} data-testid="method-select" value={method} onChange={(event) => setMethod(event.target.value as RecipeMethodId)} className={`${inlineInputClass} sm:w-72`}>
           {RECIPE_METHODS.map((name) => (
             <option key={name} value={name}>
               {name}
@@ -103,7 +103,7 @@ function SeedField({ label, testId, value, onChange }: { label: string; testId: 
           onBlur={() => {
             if (!problem) setDraft(undefined);
           }}
-          className={`${inputClass} w-32 px-2 py-1 font-mono ${problem ? "border-red-400" : ""}`}
+          className={`${inlineInputClass} w-32 px-2 py-1 font-mono ${problem ? "border-red-400" : ""}`}
         />
       </span>
       {problem && (

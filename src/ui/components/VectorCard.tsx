@@ -5,7 +5,7 @@ import { methodUsesSetting, minusSlot, plusSlot, settingProblem, type VectorDraf
 import { useStudioStore } from "../state/studioStore.ts";
 import { LayerSettingEditor, type BarRange } from "./LayerSettingEditor.tsx";
 import { ModelCard } from "./ModelCard.tsx";
-import { inputClass, secondaryButtonClass } from "./styles.ts";
+import { inlineInputClass, secondaryButtonClass } from "./styles.ts";
 import { WEIGHT_RANGE, WeightControl } from "./WeightControl.tsx";
 
 const DENSITY_RANGE: BarRange = { min: 0, max: 1, step: 0.05 };
@@ -132,7 +132,7 @@ function FractionSetting({ vector, name, number, layers }: { vector: VectorDraft
             }}
             aria-invalid={problem !== undefined}
             aria-describedby={`${id}-help`}
-            className={`${inputClass} w-24 font-mono ${problem ? "border-red-400" : ""}`}
+            className={`${inlineInputClass} w-24 font-mono ${problem ? "border-red-400" : ""}`}
           />
         )}
         {name === "density" && (

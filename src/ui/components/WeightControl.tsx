@@ -1,7 +1,7 @@
 import { useId, useState } from "react";
 import type { VectorDraft } from "../state/recipeDraft.ts";
 import { useStudioStore } from "../state/studioStore.ts";
-import { inputClass } from "./styles.ts";
+import { inlineInputClass } from "./styles.ts";
 
 /** The slider's range and step (the number box takes any finite value). */
 export const WEIGHT_RANGE = { min: -2, max: 2, step: 0.05 };
@@ -77,7 +77,7 @@ export function WeightControl({ vector, vectorNumber, only }: { vector: VectorDr
             }}
             aria-invalid={draftProblem !== undefined}
             aria-describedby={`${id}-help`}
-            className={`${inputClass} w-28 text-right font-mono tabular-nums ${draftProblem ? "border-red-400" : ""}`}
+            className={`${inlineInputClass} w-28 text-right font-mono tabular-nums ${draftProblem ? "border-red-400" : ""}`}
           />
           {draftProblem && (
             <p role="alert" className="text-xs text-red-700">
