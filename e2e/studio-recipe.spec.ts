@@ -64,6 +64,17 @@ test("builds a 2-vector TIES recipe with a layer gradient through the UI", async
   expect(edited.at(-1)).toBe(0.95);
   edited.slice(0, -1).forEach((value, layer) => expect(value).toBeCloseTo(gradient[layer]!, 6));
 
+  // A gradient left empty, a weight that is not a number: each field says what is wrong, Merge says which field.
+  await page.getByTestId("setting-text-weight-1").fill("");
+  await expect(editor.getByRole("alert")).toHaveText("empty: give a number, a gradient [a, b, …] or filter conditions");
+  await expect(page.locator("#merge-help")).toHaveText("Vector 1 weight: empty: give a number, a gradient [a, b, …] or filter conditions.");
+  await page.getByTestId("setting-text-weight-1").fill("[0, 0.95]");
+  await expect(editor.getByRole("alert")).toHaveCount(0);
+  await page.getByTestId("weight-input-2").fill("abc");
+  await expect(second.getByRole("alert")).toHaveText("“abc” is not a number");
+  await expect(page.locator("#merge-help")).toHaveText("Vector 2 weight: “abc” is not a number.");
+  await page.getByTestId("weight-input-2").fill("0.5");
+
   await first.getByTestId("density-input-1").fill("0.5");
   // Bad input: the field says what is wrong, and Merge stays disabled with the reason.
   await second.getByTestId("density-input-2").fill("1.5");
@@ -150,4 +161,14 @@ test("imports a mergekit YAML, exports it back, and refuses what it cannot read"
   await page.getByTestId("control-toggle").check();
   await expect(page.getByTestId("mergekit-export-reason")).toHaveText("mergekit cannot express this recipe: mergekit has no random_sign control.");
   await page.screenshot({ path: `${SHOTS}/studio-recipe-3-imported.png`, fullPage: true });
+
+  // Reorder: the vector moves with its models and settings; remove: back to one vector.
+  await page.getByRole("button", { name: "Move vector 2 up" }).click();
+  await expect(page.getByTestId("model-card-plus").getByTestId("model-name")).toHaveText(SFT);
+  await expect(page.getByTestId("setting-text-weight-1")).toHaveValue("[{filter: mlp, value: 0.5}, {value: 1}]");
+  await expect(page.getByTestId("model-card-plus-2").getByTestId("model-name")).toHaveText(GRPO);
+  await page.getByRole("button", { name: "Remove vector 2" }).click();
+  await expect(page.getByTestId("vector-2")).toHaveCount(0);
+  await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
+  await expect(page.getByTestId("compat-report")).toContainText("the three models have the same architecture");
 });

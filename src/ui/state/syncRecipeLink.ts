@@ -2,7 +2,7 @@ import { DEFAULT_HUB_URL } from "./hubUrl.ts";
 import { decodeRecipeParameter, RECIPE_PARAMETERS, writeRecipeLink } from "./recipeLink.ts";
 import { slotOf } from "./modelsSlice.ts";
 import { draftSlots } from "./recipeDraft.ts";
-import { selectRecipe } from "./selectMergeRequest.ts";
+import { pickRecipeSource, selectRecipe } from "./selectMergeRequest.ts";
 import { DEFAULT_SHARD_SIZE } from "./settingsSlice.ts";
 import { openedLink, useStudioStore, type StudioState } from "./studioStore.ts";
 
@@ -37,7 +37,12 @@ async function loadOpenedRecipe(): Promise<void> {
  */
 export function syncRecipeLink(): void {
   let written = 0;
+  let lastInputs: unknown[] = [];
   const update = (state: StudioState) => {
+    // Most changes of the store (progress, tokens) leave the link as it is: write it only when what it records changed.
+    const inputs = [...Object.values(pickRecipeSource(state)), state.hubUrl, state.shardSizeText, state.backend];
+    if (inputs.length === lastInputs.length && inputs.every((value, index) => value === lastInputs[index])) return;
+    lastInputs = inputs;
     const ticket = ++written;
     recipeQuery(state, window.location.search).then(
       (query) => {
