@@ -85,6 +85,8 @@ describe("the per-layer editor: model -> Setting -> evaluateSetting per layer", 
       const read = readLayerSetting(writeLayerSetting(model));
       expect(read).toEqual(model.modules.length === 0 ? { ...model, others: 0 } : model);
     }
+    // As parseRecipeJson builds them: value before filter.
+    expect(readLayerSetting([{ value: [0, 1], filter: "mlp" }, { value: 0.5 }])).toEqual({ layers: [0, 1], modules: ["mlp"], others: 0.5 });
     expect(readLayerSetting([{ filter: "q_proj", value: 1 }, { value: 0 }])).toBeUndefined();
     expect(readLayerSetting([{ filter: "mlp", value: 1 }, { filter: "self_attn", value: 2 }, { value: 0 }])).toBeUndefined();
   });

@@ -51,9 +51,11 @@ export function readLayerSetting(setting: Setting): LayerEditorModel | undefined
   if (!last || last.filter !== undefined || typeof last.value !== "number" || !first) return undefined;
   if (!filtered.every((condition) => condition.filter !== undefined && sameValue(condition.value, first.value))) return undefined;
   const modules = MODULE_KINDS.filter((kind) => MODULE_FILTERS[kind].every((filter) => filtered.some((condition) => condition.filter === filter)));
+  if (modules.length === 0) return undefined;
   const model: LayerEditorModel = { layers: first.value, modules, others: last.value };
-  const rewritten = writeLayerSetting(model);
-  return JSON.stringify(rewritten) === JSON.stringify(setting) ? model : undefined;
+  // Conditions read from a file may list `value` before `filter`: compare them field by field.
+  const entries = (conditions: SettingCondition[]) => JSON.stringify(conditions.map(({ filter, value }) => [filter ?? null, value]));
+  return entries(writeLayerSetting(model) as SettingCondition[]) === entries(setting) ? model : undefined;
 }
 
 /** A tensor of layer `layer` that the modules' filters select (the MLP's down projection when none is chosen). */
