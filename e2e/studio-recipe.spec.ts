@@ -91,6 +91,8 @@ test("builds a 2-vector TIES recipe with a layer gradient through the UI", async
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${SHOTS}/studio-recipe-2-ties-narrow.png`, fullPage: true });
   await first.screenshot({ path: `${SHOTS}/studio-recipe-2-vector-narrow.png` });
+  await page.getByTestId("method-select").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/studio-recipe-2-method-narrow.png` });
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
