@@ -113,6 +113,11 @@ test("the page's link carries the whole recipe: a new page shows the same", asyn
   await expect(opened.getByTestId("weight-input-2")).toHaveValue("0.5");
   await expect(opened.getByTestId("mergekit-export")).toHaveText(exported!);
   await expect(opened.getByTestId("error")).toHaveCount(0);
+
+  // A damaged recipe in a link is listed as a problem; the page opens with the one-vector recipe.
+  await opened.goto(`/?hub=${HUB}&r=bm90IGEgcmVjaXBl`);
+  await expect(opened.getByTestId("error")).toContainText("The link's recipe was ignored: it is not a recipe this studio wrote");
+  await expect(opened.getByTestId("method-select")).toHaveValue("task_arithmetic");
   await opened.close();
 });
 
