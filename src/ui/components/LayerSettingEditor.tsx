@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
+import { useEffect, useId, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
 import type { Setting, VectorSettingName } from "../../core/recipe/MergeRecipe.ts";
 import {
   describeSetting,
@@ -13,6 +13,7 @@ import {
   type LayerEditorModel,
   type ModuleKind,
 } from "../state/layerSetting.ts";
+import { useStudioStore } from "../state/studioStore.ts";
 import { inlineInputClass, inputClass, secondaryButtonClass } from "./styles.ts";
 
 const MODULE_LABELS: Record<ModuleKind, string> = { attention: "Attention", mlp: "MLP", norms: "Norms", embeddings: "Embeddings" };
@@ -38,8 +39,8 @@ interface LayerSettingEditorProps {
   numHiddenLayers: number | undefined;
   range: BarRange;
   onChange: (setting: Setting) => void;
-  /** Reports the text field's problem (undefined once it reads). */
-  onProblem: (problem: string | undefined) => void;
+  /** The store's fieldProblems key of this setting: the text field's problem is reported there. */
+  field: string;
 }
 
 /**
@@ -47,9 +48,13 @@ interface LayerSettingEditorProps {
  * keys), presets (all, first / last k layers, gradient a → b), module filters, and the setting as
  * text (editable, mergekit's notation). The bars show layerValues, what the merge computes per layer.
  */
-export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayers, range, onChange, onProblem }: LayerSettingEditorProps) {
+export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayers, range, onChange, field }: LayerSettingEditorProps) {
   const id = useId();
   const chart = useRef<HTMLDivElement>(null);
+  const setFieldProblem = useStudioStore((state) => state.setFieldProblem);
+  const onProblem = (problem: string | undefined) => setFieldProblem(field, problem);
+  // A problem of this editor's text leaves with it (e.g. "One weight for every tensor").
+  useEffect(() => () => setFieldProblem(field, undefined), [field, setFieldProblem]);
   const [text, setText] = useState<string>();
   const [textProblem, setTextProblem] = useState<string>();
   const [typedCount, setPresetCount] = useState<string>();

@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import type { Setting } from "../../core/recipe/MergeRecipe.ts";
 import { slotOf } from "../state/modelsSlice.ts";
 import { methodUsesSetting, minusSlot, plusSlot, settingProblem, type VectorDraft } from "../state/recipeDraft.ts";
@@ -23,7 +23,6 @@ export function VectorCard({ vector, index, count }: { vector: VectorDraft; inde
   const moveVector = useStudioStore((state) => state.moveVector);
   const removeVector = useStudioStore((state) => state.removeVector);
   const setVectorSetting = useStudioStore((state) => state.setVectorSetting);
-  const setFieldProblem = useStudioStore((state) => state.setFieldProblem);
   const layers = useTargetLayers();
   const [perLayer, setPerLayer] = useState(false);
   const number = index + 1;
@@ -78,7 +77,7 @@ export function VectorCard({ vector, index, count }: { vector: VectorDraft; inde
           numHiddenLayers={layers}
           range={WEIGHT_RANGE}
           onChange={(setting) => setVectorSetting(vector.id, "weight", setting)}
-          onProblem={(problem) => setFieldProblem(`${vector.id}.weight`, problem)}
+          field={`${vector.id}.weight`}
         />
       )}
       {methodUsesSetting(method, "density") && <FractionSetting vector={vector} name="density" number={number} layers={layers} />}
@@ -101,6 +100,8 @@ function FractionSetting({ vector, name, number, layers }: { vector: VectorDraft
   const id = useId();
   const setting = vector[name];
   const field = `${vector.id}.${name}`;
+  // A problem of the typed text leaves with the field (when the method no longer reads it).
+  useEffect(() => () => setFieldProblem(field, undefined), [field, setFieldProblem]);
   const perLayer = setting !== undefined && typeof setting !== "number";
   const problem = draft !== undefined ? checkFraction(name, draft) : setting !== undefined ? settingProblem(name, setting) : undefined;
 
@@ -157,7 +158,7 @@ function FractionSetting({ vector, name, number, layers }: { vector: VectorDraft
           numHiddenLayers={layers}
           range={DENSITY_RANGE}
           onChange={change}
-          onProblem={(found) => setFieldProblem(field, found)}
+          field={field}
         />
       )}
     </div>

@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import type { VectorDraft } from "../state/recipeDraft.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { inlineInputClass } from "./styles.ts";
@@ -24,6 +24,8 @@ export function WeightControl({ vector, vectorNumber, only }: { vector: VectorDr
   const [draft, setDraft] = useState<string>();
   const id = useId();
   const field = `${vector.id}.weight`;
+  // A problem of the typed text leaves with the box (when the weight becomes per layer).
+  useEffect(() => () => setFieldProblem(field, undefined), [field, setFieldProblem]);
   const testId = (part: string) => (vectorNumber === 1 ? `alpha-${part}` : `weight-${part}-${vectorNumber}`);
   const weight = vector.weight;
   const label = only ? "Alpha (α)" : `Weight of vector ${vectorNumber}`;
