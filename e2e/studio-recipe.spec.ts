@@ -1,4 +1,5 @@
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
+import { readFile } from "node:fs/promises";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { DEMO_HUB_URL as HUB } from "./ports.ts";
 
@@ -168,6 +169,17 @@ test("imports a mergekit YAML, exports it back, and refuses what it cannot read"
   await page.getByTestId("control-toggle").check();
   await expect(page.getByTestId("mergekit-export-reason")).toHaveText("mergekit cannot express this recipe: mergekit has no random_sign control.");
   await page.screenshot({ path: `${SHOTS}/studio-recipe-3-imported.png`, fullPage: true });
+
+  // Any recipe downloads as the CLI's recipe file, and that file imports back.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("recipe-json-download").click()]);
+  expect(download.suggestedFilename()).toBe("recipe.json");
+  const recipeJson = await readFile((await download.path())!, "utf8");
+  expect(JSON.parse(recipeJson)).toMatchObject({ target: INSTRUCT, method: "dare_linear", control: { kind: "random_sign", seed: 0 }, out_dtype: "bf16" });
+  await page.getByTestId("mergekit-import-text").fill(recipeJson);
+  await page.getByTestId("mergekit-import").click();
+  await expect(page.getByTestId("mergekit-import-done")).toBeVisible();
+  await expect(page.getByTestId("control-toggle")).toBeChecked();
+  await expect(page.getByTestId("setting-text-weight-2")).toHaveValue("[{filter: mlp, value: 0.5}, {value: 1}]");
 
   // Reorder: the vector moves with its models and settings; remove: back to one vector.
   await page.getByRole("button", { name: "Move vector 2 up" }).click();

@@ -1,6 +1,9 @@
 import { useId, useState, type ChangeEvent } from "react";
 import { oneLineMessage } from "../../core/messages/safeText.ts";
+import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
 import { parseMergekitYaml } from "../../core/recipe/parseMergekitYaml.ts";
+import { parseRecipeJson } from "../../core/recipe/parseRecipeJson.ts";
+import { renderRecipeJson } from "../../core/recipe/renderRecipeJson.ts";
 import { renderMergekitYaml } from "../../core/recipe/renderMergekitYaml.ts";
 import { useShallow } from "zustand/react/shallow";
 import { EMPTY_SLOT } from "../state/recipeLink.ts";
@@ -31,9 +34,11 @@ function MergekitImport() {
   const [result, setResult] = useState<ImportState>({ status: "idle" });
   const id = useId();
 
-  const importText = (yaml: string, source: string) => {
+  /** A recipe file (JSON: pasted text that starts with "{", or a .json file) or a mergekit YAML. */
+  const importText = (text: string, source: string) => {
     try {
-      const recipe = parseMergekitYaml(yaml, source);
+      const isJson = source.endsWith(".json") || (!/\.ya?ml$/.test(source) && text.trimStart().startsWith("{"));
+      const recipe = isJson ? parseRecipeJson(text, source) : parseMergekitYaml(text, source);
       setResult({ status: "done", problems: loadRecipe(recipe) });
     } catch (error) {
       setResult({ status: "failed", error: oneLineMessage(error instanceof Error ? error.message : String(error)) });
@@ -43,15 +48,15 @@ function MergekitImport() {
     const file = event.target.files?.[0];
     event.target.value = "";
     if (!file) return;
-    const yaml = await file.text();
-    setText(yaml);
-    importText(yaml, file.name);
+    const content = await file.text();
+    setText(content);
+    importText(content, file.name);
   };
 
   return (
     <div className="flex min-w-0 flex-col gap-2">
       <label htmlFor={`${id}-yaml`} className="text-sm font-medium text-slate-700">
-        Import mergekit YAML
+        Import mergekit YAML (or a recipe JSON)
       </label>
       <textarea
         id={`${id}-yaml`}
@@ -64,12 +69,18 @@ function MergekitImport() {
         className={`${inputClass} font-mono text-xs`}
       />
       <div className="flex flex-wrap items-center gap-3">
-        <button type="button" data-testid="mergekit-import" className={secondaryButtonClass} disabled={text.trim() === ""} onClick={() => importText(text, "pasted YAML")}>
+        <button
+          type="button"
+          data-testid="mergekit-import"
+          className={secondaryButtonClass}
+          disabled={text.trim() === ""}
+          onClick={() => importText(text, text.trimStart().startsWith("{") ? "pasted JSON" : "pasted YAML")}
+        >
           Import
         </button>
         <label className={`${secondaryButtonClass} cursor-pointer`}>
           Pick a file…
-          <input type="file" accept=".yml,.yaml,text/yaml" className="sr-only" onChange={(event) => void pickFile(event)} />
+          <input type="file" accept=".yml,.yaml,.json,text/yaml,application/json" className="sr-only" onChange={(event) => void pickFile(event)} />
         </label>
       </div>
       {result.status === "failed" && <ErrorMessage>{result.error} Nothing was changed.</ErrorMessage>}
@@ -83,29 +94,47 @@ function MergekitImport() {
   );
 }
 
+/** Offers `text` as a file download named `name`. */
+function download(text: string, name: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
+}
+
 function MergekitExport() {
   const source = useStudioStore(useShallow(pickRecipeSource));
-  const [copied, setCopied] = useState(false);
   const recipe = selectRecipe(source);
   const unpicked = [recipe.target, ...recipe.vectors.flatMap((vector) => [vector.plus, vector.minus])].includes(EMPTY_SLOT);
-  const exported = renderMergekitYaml(recipe);
 
-  if (unpicked) {
-    return (
-      <div className="flex min-w-0 flex-col gap-2">
-        <h3 className="text-sm font-medium text-slate-700">Export mergekit YAML</h3>
-        <p className="text-sm text-slate-500">Pick every model of the recipe to export it.</p>
-      </div>
-    );
-  }
+  return (
+    <div className="flex min-w-0 flex-col gap-2">
+      <h3 className="text-sm font-medium text-slate-700">Export mergekit YAML</h3>
+      {unpicked ? <p className="text-sm text-slate-500">Pick every model of the recipe to export it.</p> : <MergekitYaml recipe={recipe} />}
+      {!unpicked && (
+        <p className="flex flex-wrap items-center gap-3 text-sm text-slate-500">
+          <button type="button" data-testid="recipe-json-download" className={secondaryButtonClass} onClick={() => download(renderRecipeJson(recipe), "recipe.json", "application/json")}>
+            Download recipe.json
+          </button>
+          <span>
+            The recipe file of <code className="font-mono text-xs">merge-studio merge --config</code>: any recipe, also one mergekit cannot express.
+          </span>
+        </p>
+      )}
+    </div>
+  );
+}
+
+function MergekitYaml({ recipe }: { recipe: MergeRecipe }) {
+  const [copied, setCopied] = useState(false);
+  const exported = renderMergekitYaml(recipe);
   if (!exported.ok) {
     return (
-      <div className="flex min-w-0 flex-col gap-2">
-        <h3 className="text-sm font-medium text-slate-700">Export mergekit YAML</h3>
-        <p data-testid="mergekit-export-reason" className="rounded-lg border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900">
-          mergekit cannot express this recipe: {exported.reason}.
-        </p>
-      </div>
+      <p data-testid="mergekit-export-reason" className="rounded-lg border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900">
+        mergekit cannot express this recipe: {exported.reason}.
+      </p>
     );
   }
   const copy = async () => {
@@ -113,17 +142,8 @@ function MergekitExport() {
     setCopied(true);
     setTimeout(() => setCopied(false), 2000);
   };
-  const download = () => {
-    const url = URL.createObjectURL(new Blob([exported.yaml], { type: "text/yaml" }));
-    const link = document.createElement("a");
-    link.href = url;
-    link.download = "mergekit.yml";
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 0);
-  };
   return (
-    <div className="flex min-w-0 flex-col gap-2">
-      <h3 className="text-sm font-medium text-slate-700">Export mergekit YAML</h3>
+    <>
       <pre data-testid="mergekit-export" className="max-h-64 overflow-auto rounded-lg border border-slate-200 bg-slate-50 p-3 font-mono text-xs text-slate-800">
         {exported.yaml}
       </pre>
@@ -138,10 +158,10 @@ function MergekitExport() {
         <button type="button" className={secondaryButtonClass} onClick={() => void copy()}>
           {copied ? "Copied" : "Copy"}
         </button>
-        <button type="button" data-testid="mergekit-download" className={secondaryButtonClass} onClick={download}>
+        <button type="button" data-testid="mergekit-download" className={secondaryButtonClass} onClick={() => download(exported.yaml, "mergekit.yml", "text/yaml")}>
           Download mergekit.yml
         </button>
       </div>
-    </div>
+    </>
   );
 }
