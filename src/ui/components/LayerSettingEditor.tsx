@@ -119,8 +119,10 @@ export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayer
   };
 
   return (
-    <fieldset disabled={disabled} data-testid={`layer-editor-${name}-${vectorNumber}`} className="flex min-w-0 flex-col gap-3 rounded-lg border border-slate-200 bg-slate-50/60 p-3">
-      <legend className="px-1 text-sm font-medium text-slate-700">Per layer: {what}</legend>
+    <section aria-labelledby={`${id}-title`} data-testid={`layer-editor-${name}-${vectorNumber}`} className="flex min-w-0 flex-col gap-3 rounded-lg border border-slate-200 bg-slate-50/60 p-3">
+      <h4 id={`${id}-title`} className="text-sm font-medium text-slate-700">
+        Per layer: {what}
+      </h4>
       {disabled ? (
         <p className="text-sm text-slate-500">Pick the target model first: the editor needs its number of layers.</p>
       ) : (
@@ -249,6 +251,6 @@ export function LayerSettingEditor({ name, vectorNumber, setting, numHiddenLayer
           {textProblem}
         </p>
       )}
-    </fieldset>
+    </section>
   );
 }
