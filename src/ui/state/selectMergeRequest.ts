@@ -37,7 +37,7 @@ export function selectMergeRequest(state: StudioState): MergeRequestParts | { er
   const inputs: Record<string, ModelInput> = {};
   for (const slot of slots) {
     const model = slotOf(state.models, slot);
-    if (model.status !== "ready") return { error: `Pick and inspect all ${slots.length} models first.` };
+    if (model.status !== "ready") return { error: `Pick and inspect all ${slots.length === 3 ? "three" : slots.length} models first.` };
     inputs[inputTitle(model.input)] = model.input;
   }
   const [fieldProblem] = Object.values(state.fieldProblems);
