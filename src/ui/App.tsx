@@ -1,30 +1,33 @@
-import { AlphaControl } from "./components/AlphaControl.tsx";
 import { CompatibilityReport } from "./components/CompatibilityReport.tsx";
 import { ErrorMessage } from "./components/ErrorMessage.tsx";
 import { EvalPanel } from "./components/EvalPanel.tsx";
 import { HubSettings } from "./components/HubSettings.tsx";
+import { MergekitPanel } from "./components/MergekitPanel.tsx";
 import { MergePanel } from "./components/MergePanel.tsx";
+import { MethodPicker } from "./components/MethodPicker.tsx";
 import { ModelCard } from "./components/ModelCard.tsx";
 import { OutputSettings } from "./components/OutputSettings.tsx";
 import { PaperPresetButton } from "./components/PaperPresetButton.tsx";
 import { ShareLink } from "./components/ShareLink.tsx";
-import { sectionClass, sectionTitleClass } from "./components/styles.ts";
-import { ROLES } from "./state/recipeLink.ts";
+import { secondaryButtonClass, sectionClass, sectionTitleClass } from "./components/styles.ts";
+import { VectorCard } from "./components/VectorCard.tsx";
 import { useStudioStore } from "./state/studioStore.ts";
 
 export function App() {
   const merging = useStudioStore((state) => state.merge.status === "running");
   const linkProblems = useStudioStore((state) => state.linkProblems);
+  const vectors = useStudioStore((state) => state.vectors);
+  const addVector = useStudioStore((state) => state.addVector);
 
   return (
     <div className="min-h-screen bg-slate-50 text-slate-900">
-      <main className="mx-auto flex max-w-6xl flex-col gap-6 px-6 py-10">
+      <main className="mx-auto flex max-w-6xl flex-col gap-6 px-4 py-10 sm:px-6">
         <header className="flex flex-col gap-2">
           <h1 className="text-3xl font-semibold tracking-tight">Merge Studio</h1>
           <p className="text-slate-600">
-            Merges three models of one family with{" "}
-            <code className="rounded bg-slate-200/70 px-1.5 py-0.5 font-mono text-sm text-slate-800">merged = target + α · (plus − minus)</code>, in
-            this browser, from the safetensors headers first and the weights streamed after.
+            Merges models of one family with{" "}
+            <code className="rounded bg-slate-200/70 px-1.5 py-0.5 font-mono text-sm text-slate-800">merged = target + α · (plus − minus)</code>, or several
+            such vectors with TIES, DARE or breadcrumbs, in this browser, from the safetensors headers first and the weights streamed after.
           </p>
         </header>
         {linkProblems.map((problem) => (
@@ -46,18 +49,33 @@ export function App() {
               <PaperPresetButton />
             </div>
             <div className="grid gap-4 lg:grid-cols-3">
-              {ROLES.map((role) => (
-                <ModelCard key={role} role={role} />
-              ))}
+              <ModelCard slotKey="target" />
+              <section aria-labelledby="method-title" className={`${sectionClass} lg:col-span-2`}>
+                <h3 id="method-title" className="font-semibold text-slate-900">
+                  Recipe
+                </h3>
+                <MethodPicker />
+              </section>
             </div>
+            {vectors.map((vector, index) => (
+              <VectorCard key={vector.id} vector={vector} index={index} count={vectors.length} />
+            ))}
+            <button type="button" data-testid="add-vector" className={`${secondaryButtonClass} self-start`} onClick={addVector}>
+              + Add a vector
+            </button>
           </section>
           <CompatibilityReport />
-          <section aria-labelledby="recipe-title" className={sectionClass}>
-            <h2 id="recipe-title" className={sectionTitleClass}>
-              Recipe
+          <section aria-labelledby="output-title" className={sectionClass}>
+            <h2 id="output-title" className={sectionTitleClass}>
+              Output
             </h2>
-            <AlphaControl />
             <OutputSettings />
+          </section>
+          <section aria-labelledby="mergekit-title" className={sectionClass}>
+            <h2 id="mergekit-title" className={sectionTitleClass}>
+              mergekit
+            </h2>
+            <MergekitPanel />
           </section>
         </fieldset>
         <section aria-labelledby="merge-title" className={sectionClass}>

@@ -1,6 +1,7 @@
 import { oneLineMessage } from "../../core/messages/safeText.ts";
 import type { CompatibilityIssue, MergePlan } from "../../core/plan/planMerge.ts";
-import { ROLES } from "../state/recipeLink.ts";
+import { slotOf } from "../state/modelsSlice.ts";
+import { draftSlots, slotKind, type SlotKey } from "../state/recipeDraft.ts";
 import { selectMergePlan } from "../state/selectMergePlan.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { sectionClass, sectionTitleClass } from "./styles.ts";
@@ -16,22 +17,37 @@ const VERDICT_LOOK: Record<Verdict, string> = {
   errors: "border-red-200 bg-red-50 text-red-900",
 };
 
-/** Whether the three models can be merged, from their headers alone, in plain words. */
+/** A slot as the page names it: target, plus, minus (first vector), plus 2, minus 2, … */
+function slotName(slot: SlotKey, vectorIds: readonly string[]): string {
+  const kind = slotKind(slot);
+  const index = kind === "target" ? 0 : vectorIds.indexOf(slot.slice(kind.length + 1));
+  return index > 0 ? `${kind} ${index + 1}` : kind;
+}
+
+/**
+ * Whether the recipe's models can be merged, from their headers alone, in plain words. Every model
+ * is read; today's plan checks the target against the first vector's models (planMerge takes one
+ * vector until it takes the recipe, then this report covers every vector through selectMergePlan).
+ */
 export function CompatibilityReport() {
   const models = useStudioStore((state) => state.models);
+  const vectors = useStudioStore((state) => state.vectors);
   const plan = useStudioStore(selectMergePlan);
-  const chosen = ROLES.filter((role) => models[role].status !== "empty").length;
-  const unreadable = ROLES.filter((role) => models[role].status === "failed");
-  const failures = ROLES.flatMap((role) => {
-    const slot = models[role];
+  const slots = draftSlots({ vectors });
+  const vectorIds = vectors.map((vector) => vector.id);
+  const count = slots.length === 3 ? "three" : String(slots.length);
+  const chosen = slots.filter((slot) => slotOf(models, slot).status !== "empty").length;
+  const unreadable = slots.filter((slot) => slotOf(models, slot).status === "failed").map((slot) => slotName(slot, vectorIds));
+  const failures = slots.flatMap((key) => {
+    const slot = slotOf(models, key);
     return slot.status === "failed" ? [slot.error] : [];
   });
 
   let verdict: Verdict = "pending";
   let headline: string;
-  if (chosen < 3) headline = `Pick all three models to check them (${chosen} of 3 chosen).`;
+  if (chosen < slots.length) headline = `Pick all ${count} models to check them (${chosen} of ${slots.length} chosen).`;
   else if (unreadable.length > 0) headline = `Cannot check yet: the ${unreadable.join(" and ")} model could not be read.`;
-  else if (!plan) headline = "Reading the headers of the three models…";
+  else if (!plan) headline = `Reading the headers of the ${count} models…`;
   else {
     const errors = plan.issues.filter((issue) => issue.severity === "error").length;
     const warnings = plan.issues.filter((issue) => issue.severity === "warning").length;
@@ -41,7 +57,9 @@ export function CompatibilityReport() {
         ? `Not compatible: ${errors} ${errors === 1 ? "problem stops" : "problems stop"} the merge.`
         : warnings > 0
           ? `Compatible, with ${warnings} ${warnings === 1 ? "warning" : "warnings"}.`
-          : "Compatible: the three models have the same architecture, tensors and shapes.";
+          : vectors.length === 1
+            ? "Compatible: the three models have the same architecture, tensors and shapes."
+            : "Compatible: the target and vector 1 have the same architecture, tensors and shapes.";
   }
 
   return (
@@ -61,6 +79,9 @@ export function CompatibilityReport() {
         </ul>
       )}
       {plan && <PlanDetails plan={plan} />}
+      {plan && vectors.length > 1 && (
+        <p className="text-sm text-slate-500">The models of vectors 2 to {vectors.length} are read; the recipe engine checks their tensors against the target.</p>
+      )}
       <VocabOption highlighted={plan?.issues.some((issue) => issue.message.includes("vocabulary sizes differ")) ?? false} />
     </section>
   );

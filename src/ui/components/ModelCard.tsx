@@ -1,9 +1,9 @@
 import { useState, type DragEvent } from "react";
 import { oneLineMessage } from "../../core/messages/safeText.ts";
-import type { Role } from "../../core/plan/planMerge.ts";
 import { readDroppedFolder } from "../state/droppedFolder.ts";
 import { inputTitle } from "../state/modelInput.ts";
-import type { ModelSlot } from "../state/modelsSlice.ts";
+import { slotOf, type ModelSlot } from "../state/modelsSlice.ts";
+import { slotKind, type SlotKey, type SlotKind } from "../state/recipeDraft.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
 import { HubWait } from "./HubWait.tsx";
@@ -12,7 +12,7 @@ import { LocalFolderPicker } from "./LocalFolderPicker.tsx";
 import { ModelSummaryList } from "./ModelSummaryList.tsx";
 import { secondaryButtonClass } from "./styles.ts";
 
-const ROLE_LOOK: Record<Role, { title: string; sign: string; hint: string; accent: string; badge: string }> = {
+const ROLE_LOOK: Record<SlotKind, { title: string; sign: string; hint: string; accent: string; badge: string }> = {
   target: {
     title: "Target",
     sign: "T",
@@ -36,14 +36,21 @@ const ROLE_LOOK: Record<Role, { title: string; sign: string; hint: string; accen
   },
 };
 
-/** One role of the recipe: pick its model, then see what its headers say. */
-export function ModelCard({ role }: { role: Role }) {
-  const slot = useStudioStore((state) => state.models[role]);
+/**
+ * One model of the recipe: pick it, then see what its headers say. `vectorNumber` (from 1) names the
+ * vector a plus or minus belongs to when there are several; the first vector's cards keep the
+ * test ids model-card-plus / model-card-minus, the others' end in their number.
+ */
+export function ModelCard({ slotKey, vectorNumber }: { slotKey: SlotKey; vectorNumber?: number }) {
+  const role = slotKind(slotKey);
+  const slot = useStudioStore((state) => slotOf(state.models, slotKey));
   const pickModel = useStudioStore((state) => state.pickModel);
   const [dragging, setDragging] = useState(false);
   const [dropError, setDropError] = useState<string>();
   const look = ROLE_LOOK[role];
-  const titleId = `model-card-${role}-title`;
+  const suffix = vectorNumber !== undefined && vectorNumber > 1 ? `-${vectorNumber}` : "";
+  const title = suffix ? `${look.title} ${vectorNumber}` : look.title;
+  const titleId = `model-card-${role}${suffix}-title`;
 
   function onDrop(event: DragEvent<HTMLElement>) {
     event.preventDefault();
@@ -51,7 +58,7 @@ export function ModelCard({ role }: { role: Role }) {
     readDroppedFolder(event.dataTransfer).then(
       (input) => {
         setDropError(undefined);
-        pickModel(role, input);
+        pickModel(slotKey, input);
       },
       (error: unknown) => setDropError(oneLineMessage(error instanceof Error ? error.message : String(error))),
     );
@@ -59,7 +66,7 @@ export function ModelCard({ role }: { role: Role }) {
 
   return (
     <section
-      data-testid={`model-card-${role}`}
+      data-testid={`model-card-${role}${suffix}`}
       aria-labelledby={titleId}
       aria-busy={slot.status === "inspecting"}
       onDragOver={(event) => {
@@ -78,22 +85,22 @@ export function ModelCard({ role }: { role: Role }) {
         </span>
         <div className="min-w-0">
           <h3 id={titleId} className="font-semibold text-slate-900">
-            {look.title}
+            {title}
           </h3>
           <p className="min-h-10 text-sm text-slate-500">{look.hint}</p>
         </div>
       </header>
-      <ModelSlotView role={role} roleTitle={look.title} slot={slot} />
+      <ModelSlotView slotKey={slotKey} roleTitle={title} slot={slot} />
       {dropError && <ErrorMessage>{dropError}</ErrorMessage>}
     </section>
   );
 }
 
-function ModelSlotView({ role, roleTitle, slot }: { role: Role; roleTitle: string; slot: ModelSlot }) {
+function ModelSlotView({ slotKey: role, roleTitle, slot }: { slotKey: SlotKey; roleTitle: string; slot: ModelSlot }) {
   const pickModel = useStudioStore((state) => state.pickModel);
   const clearModel = useStudioStore((state) => state.clearModel);
   const hubUrl = useStudioStore((state) => state.hubUrl);
-  const targetSlot = useStudioStore((state) => state.models.target);
+  const targetSlot = useStudioStore((state) => slotOf(state.models, "target"));
   const pickers = (
     <div className="flex flex-col gap-3">
       <HubModelSearch roleLabel={roleTitle} onPick={(input) => pickModel(role, input)} />

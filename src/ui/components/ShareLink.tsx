@@ -1,16 +1,19 @@
 import { useState } from "react";
-import { ROLES } from "../state/recipeLink.ts";
+import { slotOf } from "../state/modelsSlice.ts";
+import { draftSlots } from "../state/recipeDraft.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { secondaryButtonClass } from "./styles.ts";
 
 /** The address bar always holds the recipe; this copies it and says what a link cannot carry. */
 export function ShareLink() {
   const [copied, setCopied] = useState(false);
-  const localRoles = useStudioStore((state) =>
-    ROLES.filter((role) => {
-      const slot = state.models[role];
-      return slot.status !== "empty" && slot.input.kind === "files";
-    }).join(" and "),
+  const localFolders = useStudioStore((state) =>
+    draftSlots(state)
+      .flatMap((key) => {
+        const slot = slotOf(state.models, key);
+        return slot.status !== "empty" && slot.input.kind === "files" ? [`“${slot.input.label}”`] : [];
+      })
+      .join(" and "),
   );
 
   async function copy() {
@@ -25,8 +28,8 @@ export function ShareLink() {
         {copied ? "Link copied" : "Copy link to this recipe"}
       </button>
       <span>
-        The page's URL holds the models, α and settings, never the token.
-        {localRoles && ` The local ${localRoles} folder cannot travel in a link.`}
+        The page's URL holds the models, the recipe and the settings, never the token.
+        {localFolders && ` The local folder ${localFolders} cannot travel in a link: whoever opens it picks the folder again.`}
       </span>
     </div>
   );

@@ -11,3 +11,6 @@ export const secondaryButtonClass =
 export const sectionClass = "flex flex-col gap-4 rounded-xl border border-slate-200 bg-white p-5 shadow-sm";
 
 export const sectionTitleClass = "text-base font-semibold text-slate-900";
+
+/** inputClass for a field sized by its own width class (w-16, w-28, …) instead of the full row. */
+export const inlineInputClass = inputClass.replace("w-full ", "");

@@ -10,7 +10,9 @@ import {
   UnfinishedMergeKept,
 } from "../merge/browserMerge.ts";
 import type { BrowserMergeRequest, BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
+import { oneVectorAlpha } from "./recipeDraft.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
+import { selectMergeRequest } from "./selectMergeRequest.ts";
 import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
 import type { StudioState } from "./studioStore.ts";
 
@@ -61,27 +63,32 @@ export function canSaveToFolder(): boolean {
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isAbort = (error: unknown) => error instanceof DOMException && error.name === "AbortError";
 
+/** Why a recipe cannot be merged by today's one-vector engine (the recipe engine merges any). */
+export const NEEDS_RECIPE_ENGINE = "This recipe needs the recipe engine (coming next): today's merge takes one task_arithmetic vector with one weight.";
+
 /** The request for the current recipe, or why there is none. */
 export function buildMergeRequest(state: StudioState): { request: BrowserMergeRequest } | { error: string } {
+  const parts = selectMergeRequest(state);
+  if ("error" in parts) return parts;
   const plan = selectMergePlan(state);
-  if (!plan) return { error: "Pick and inspect all three models first." };
+  if (!plan) return { error: "Reading the models' headers…" };
   if (!plan.ok) return { error: "The models are not compatible: see the compatibility report." };
   const shard = shardSizeBytes(state.shardSizeText);
   if ("error" in shard) return shard;
-  const { target, plus, minus } = state.models;
-  if (target.status !== "ready" || plus.status !== "ready" || minus.status !== "ready") {
-    return { error: "Pick and inspect all three models first." };
-  }
+  const { recipe, inputs } = parts;
+  const alpha = oneVectorAlpha(recipe);
+  if (alpha === undefined) return { error: NEEDS_RECIPE_ENGINE };
+  const [vector] = recipe.vectors;
   const accessToken = usableToken(state);
   return {
     request: {
       hubUrl: state.hubUrl,
       ...(accessToken ? { accessToken } : {}),
-      inputs: { target: target.input, plus: plus.input, minus: minus.input },
-      alpha: state.alpha,
-      ...(state.outDtype !== "target" ? { outDtype: state.outDtype } : {}),
+      inputs: { target: inputs[recipe.target]!, plus: inputs[vector!.plus]!, minus: inputs[vector!.minus]! },
+      alpha,
+      ...(recipe.out_dtype ? { outDtype: recipe.out_dtype } : {}),
       shardSize: shard.bytes,
-      vocab: state.vocab,
+      vocab: recipe.vocab,
       backend: state.backend,
     },
   };

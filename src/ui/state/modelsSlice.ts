@@ -2,14 +2,14 @@ import type { StateCreator } from "zustand";
 import type { ModelInfo } from "../../core/model/inspectModel.ts";
 import { inspectModel } from "../../core/model/inspectModel.ts";
 import { oneLineMessage } from "../../core/messages/safeText.ts";
-import type { Role } from "../../core/plan/planMerge.ts";
 import { summarizeModel, type ModelSummary } from "../../core/plan/summarizeModel.ts";
 import { openFileListSource } from "../../core/sources/openFileListSource.ts";
 import type { HubStatus } from "../../core/sources/hubStatus.ts";
 import { openHubSource } from "../../core/sources/openHubSource.ts";
 import { findPaperTrio } from "./findPaperTrio.ts";
 import { inputTitle, type ModelInput } from "./modelInput.ts";
-import { ROLES, type LinkRecipe } from "./recipeLink.ts";
+import { draftSlots, minusSlot, plusSlot, slotKind, type SlotKey } from "./recipeDraft.ts";
+import type { LinkRecipe } from "./recipeLink.ts";
 import { usableToken } from "./settingsSlice.ts";
 import type { StudioState } from "./studioStore.ts";
 
@@ -24,28 +24,47 @@ export type ModelSlot =
 export type PresetState = { status: "idle" } | { status: "searching" } | { status: "failed"; error: string };
 
 export interface ModelsSlice {
-  models: Record<Role, ModelSlot>;
+  /** One slot per model of the recipe (target; plus and minus of each vector); a slot not listed is empty. */
+  models: Partial<Record<SlotKey, ModelSlot>>;
   preset: PresetState;
-  /** Picks a model for a role and reads its config.json and safetensors headers (no weights). */
-  pickModel: (role: Role, input: ModelInput) => void;
-  clearModel: (role: Role) => void;
+  /** Picks a model for a slot and reads its config.json and safetensors headers (no weights). */
+  pickModel: (slot: SlotKey, input: ModelInput) => void;
+  clearModel: (slot: SlotKey) => void;
+  /** Forgets the slots (of a removed vector), aborting their inspections. */
+  dropSlots: (slots: readonly SlotKey[]) => void;
   reinspectHubModels: () => void;
-  /** Fills the three roles with an Instruct / GRPO / SFT trio of one family, found on the current Hub. */
+  /** Fills the one-vector recipe with an Instruct / GRPO / SFT trio of one family, found on the current Hub (weight 1). */
   applyPaperPreset: () => Promise<void>;
 }
 
-/** The inspection in flight per role: a newer pick aborts the older one. */
-const inspections = new Map<Role, AbortController>();
+const EMPTY_SLOT: ModelSlot = { status: "empty" };
+
+/** A slot's model, empty when the slot is not listed. */
+export const slotOf = (models: ModelsSlice["models"], slot: SlotKey): ModelSlot => models[slot] ?? EMPTY_SLOT;
+
+/** The inspection in flight per slot: a newer pick aborts the older one. */
+const inspections = new Map<SlotKey, AbortController>();
 
 /** A failure as the CLI prints it (one line, control characters escaped), but for its "error: " prefix. */
 const describeFailure = (error: unknown) => oneLineMessage(error instanceof Error ? error.message : String(error));
 
 /**
- * Opens and inspects one role's model. Messages start with the role, as the CLI's do: an inspection's
- * `plus (org/name@sha): model.safetensors: ...` is the CLI's line for the same files.
+ * How messages about a slot's model start, as the CLI's do: "target", and "plus" / "minus" for the
+ * first vector (the CLI's one-vector flags), "vectors[j].plus" for the others.
+ */
+function slotLabel(slot: SlotKey, vectorIds: readonly string[]): string {
+  const kind = slotKind(slot);
+  if (kind === "target") return kind;
+  const index = vectorIds.indexOf(slot.slice(kind.length + 1));
+  return index <= 0 ? kind : `vectors[${index}].${kind}`;
+}
+
+/**
+ * Opens and inspects one slot's model. Messages start with the slot's label, as the CLI's do: an
+ * inspection's `plus (org/name@sha): model.safetensors: ...` is the CLI's line for the same files.
  */
 async function openAndInspect(
-  role: Role,
+  role: string,
   input: ModelInput,
   hub: { hubUrl: string; accessToken: string | undefined; onStatus: (status: HubStatus) => void },
   signal: AbortSignal,
@@ -73,15 +92,16 @@ function releaseSlot(slot: ModelSlot): void {
 }
 
 export const createModelsSlice =
-  (link: LinkRecipe): StateCreator<StudioState, [], [], ModelsSlice> =>
+  (link: LinkRecipe, firstVectorId: string): StateCreator<StudioState, [], [], ModelsSlice> =>
   (set, get) => {
-    const setSlot = (role: Role, slot: ModelSlot) => set((state) => ({ models: { ...state.models, [role]: slot } }));
+    const setSlot = (key: SlotKey, slot: ModelSlot) => set((state) => ({ models: { ...state.models, [key]: slot } }));
+    const linkSlot = (input: ModelInput | undefined): ModelSlot => (input ? { status: "inspecting", input } : EMPTY_SLOT);
 
     return {
       models: {
-        target: link.inputs.target ? { status: "inspecting", input: link.inputs.target } : { status: "empty" },
-        plus: link.inputs.plus ? { status: "inspecting", input: link.inputs.plus } : { status: "empty" },
-        minus: link.inputs.minus ? { status: "inspecting", input: link.inputs.minus } : { status: "empty" },
+        target: linkSlot(link.inputs.target),
+        [plusSlot(firstVectorId)]: linkSlot(link.inputs.plus),
+        [minusSlot(firstVectorId)]: linkSlot(link.inputs.minus),
       },
       preset: { status: "idle" },
 
@@ -89,17 +109,18 @@ export const createModelsSlice =
         inspections.get(role)?.abort();
         const controller = new AbortController();
         inspections.set(role, controller);
-        releaseSlot(get().models[role]);
+        releaseSlot(slotOf(get().models, role));
         setSlot(role, { status: "inspecting", input });
         get().discardMergeResult();
         const state = get();
+        const label = slotLabel(role, state.vectors.map((vector) => vector.id));
         // Shown on the card while this inspection waits on the Hub's rate limit; later reads of the source are not its business.
         const onStatus = (status: HubStatus) => {
-          const slot = get().models[role];
+          const slot = slotOf(get().models, role);
           if (controller.signal.aborted || slot.status !== "inspecting" || slot.input !== input) return;
           setSlot(role, { status: "inspecting", input, ...(status.kind === "rate-limited" ? { hubStatus: status } : {}) });
         };
-        openAndInspect(role, input, { hubUrl: state.hubUrl, accessToken: usableToken(state), onStatus }, controller.signal).then(
+        openAndInspect(label, input, { hubUrl: state.hubUrl, accessToken: usableToken(state), onStatus }, controller.signal).then(
           (info) => {
             if (controller.signal.aborted) return void info.source.close?.();
             setSlot(role, { status: "ready", input, info, summary: summarizeModel(info) });
@@ -114,15 +135,27 @@ export const createModelsSlice =
       clearModel: (role) => {
         inspections.get(role)?.abort();
         inspections.delete(role);
-        releaseSlot(get().models[role]);
-        setSlot(role, { status: "empty" });
+        releaseSlot(slotOf(get().models, role));
+        setSlot(role, EMPTY_SLOT);
+        get().discardMergeResult();
+      },
+
+      dropSlots: (slots) => {
+        const models = { ...get().models };
+        for (const key of slots) {
+          inspections.get(key)?.abort();
+          inspections.delete(key);
+          releaseSlot(slotOf(models, key));
+          delete models[key];
+        }
+        set({ models });
         get().discardMergeResult();
       },
 
       reinspectHubModels: () => {
-        for (const role of ROLES) {
-          const slot = get().models[role];
-          if (slot.status !== "empty" && slot.input.kind === "hub") get().pickModel(role, slot.input);
+        for (const key of draftSlots(get())) {
+          const slot = slotOf(get().models, key);
+          if (slot.status !== "empty" && slot.input.kind === "hub") get().pickModel(key, slot.input);
         }
       },
 
@@ -131,8 +164,10 @@ export const createModelsSlice =
         try {
           const state = get();
           const trio = await findPaperTrio(state.hubUrl, usableToken(state));
-          for (const role of ROLES) get().pickModel(role, { kind: "hub", repo: trio[role] });
-          get().setAlpha(1);
+          const vectorId = get().resetToOneVector();
+          get().pickModel("target", { kind: "hub", repo: trio.target });
+          get().pickModel(plusSlot(vectorId), { kind: "hub", repo: trio.plus });
+          get().pickModel(minusSlot(vectorId), { kind: "hub", repo: trio.minus });
           set({ preset: { status: "idle" } });
         } catch (error) {
           set({ preset: { status: "failed", error: describeFailure(error) } });

@@ -3,17 +3,19 @@ import { createEvalSlice, type EvalSlice } from "./evalSlice.ts";
 import { createMergeSlice, type MergeSlice } from "./mergeSlice.ts";
 import { createModelsSlice, type ModelsSlice } from "./modelsSlice.ts";
 import { readRecipeLink } from "./recipeLink.ts";
-import { createRecipeSlice, type RecipeSlice } from "./recipeSlice.ts";
+import { createRecipeSlice, newVectorId, type RecipeSlice } from "./recipeSlice.ts";
 import { createSettingsSlice, type SettingsSlice } from "./settingsSlice.ts";
 
 export type StudioState = SettingsSlice & ModelsSlice & RecipeSlice & MergeSlice & EvalSlice;
 
-const link = readRecipeLink(window.location.search);
+/** The link the page was opened with; its `r` recipe, if any, is loaded by syncRecipeLink. */
+export const openedLink = readRecipeLink(window.location.search);
+const firstVectorId = newVectorId();
 
 export const useStudioStore = create<StudioState>()((...args) => ({
-  ...createSettingsSlice(link)(...args),
-  ...createModelsSlice(link)(...args),
-  ...createRecipeSlice(link)(...args),
+  ...createSettingsSlice(openedLink)(...args),
+  ...createModelsSlice(openedLink, firstVectorId)(...args),
+  ...createRecipeSlice(openedLink, firstVectorId)(...args),
   ...createMergeSlice(...args),
   ...createEvalSlice(...args),
 }));
