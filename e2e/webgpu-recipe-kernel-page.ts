@@ -38,7 +38,7 @@ export interface RecipeKernelReport {
 
 export interface RecipeKernelTiming {
   adapter: string;
-  /** Input and output bytes over the best of the runs' seconds, in MB/s (1e6 bytes). */
+  /** Input bytes (target, plus and minus of each term) over the best of the runs' seconds, in MB/s (1e6 bytes). */
   megabytesPerSecond: number;
   seconds: number[];
 }
@@ -117,7 +117,6 @@ async function compare(cases: RecipeKernelCase[], maxElementsPerDispatch?: numbe
 async function timeRuns(test: RecipeKernelCase, runs: number, run: (inputs: RecipeChunkInputs) => Promise<unknown>): Promise<RecipeKernelTiming> {
   const inputs = inputsOf(test);
   const bytes = [inputs.target, ...inputs.terms.flatMap((term) => [term.plus, term.minus])].reduce((sum, chunk) => sum + chunk.bytes.byteLength, 0);
-  const outBytes = (inputs.target.bytes.byteLength / width(inputs.target.dtype)) * width(test.outDtype);
   await run(inputs);
   const seconds: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -125,7 +124,7 @@ async function timeRuns(test: RecipeKernelCase, runs: number, run: (inputs: Reci
     await run(inputs);
     seconds.push((performance.now() - started) / 1000);
   }
-  return { adapter: (await openDevice()).adapter, megabytesPerSecond: (bytes + outBytes) / 1e6 / Math.min(...seconds), seconds };
+  return { adapter: (await openDevice()).adapter, megabytesPerSecond: bytes / 1e6 / Math.min(...seconds), seconds };
 }
 
 /** The recipe kernel on one chunk, `runs` times after a warm-up run. */

@@ -1,51 +1,34 @@
 import { expect, test, type Page } from "@playwright/test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { build } from "vite";
 import { DTYPE_BYTES, type FloatDtype } from "../src/core/dtypes.ts";
 import type { FloatChunk } from "../src/core/engine/mergeChunk.ts";
 import { computeMagnitudeStatistics, magnitudeOrderKey, needsMagnitudeStatistics, type MagnitudeStatistics, type TermChunk } from "../src/core/recipe/magnitudeStatistics.ts";
 import { recipeHash } from "../src/core/recipe/recipeHash.ts";
 import { RECIPE_METHODS, type RecipeMethodId, type TensorRecipe, type TensorTerm } from "../src/core/recipe/TensorRecipe.ts";
 import { KERNEL_DTYPES, makeKernelTestInputs } from "./kernelTestChunks.ts";
+import { openBundledPage, type BundledPage } from "./openBundledPage.ts";
 import type { RecipeKernelCase, RecipeKernelReport } from "./webgpu-recipe-kernel-page.ts";
 
 /**
  * The WebGPU recipe kernel (createWebGpuRecipeKernel) against mergeRecipeChunk, the JavaScript
  * reference, byte for byte, in headless Chromium on SwiftShader. The page (webgpu-recipe-kernel-page.ts)
- * is built by this spec and served by route under PREFIX, apart from the app; one page serves every
- * test. Inputs and magnitude statistics are made here, in Node.
+ * is bundled by openBundledPage and served by route under PREFIX, apart from the app; one page
+ * serves every test. Inputs and magnitude statistics are made here, in Node.
  */
 const PREFIX = "/__webgpu-recipe-kernel/";
 const TENSOR = "model.layers.3.mlp.down_proj.weight";
 
-let bundleDir: string;
+let opened: BundledPage;
 let page: Page;
 
 test.describe.configure({ mode: "serial", timeout: 60_000 });
 
 test.beforeAll(async ({ browser }) => {
-  bundleDir = await mkdtemp(join(tmpdir(), "webgpu-recipe-kernel-page-"));
-  await build({
-    configFile: false,
-    logLevel: "error",
-    build: { outDir: bundleDir, emptyOutDir: true, minify: false, lib: { entry: "e2e/webgpu-recipe-kernel-page.ts", formats: ["es"], fileName: () => "page.js" } },
-  });
-  page = await browser.newPage();
-  await page.route(`**${PREFIX}**`, async (route) => {
-    const name = new URL(route.request().url()).pathname.slice(PREFIX.length);
-    if (name === "index.html") await route.fulfill({ contentType: "text/html", body: `<!doctype html><script type="module" src="page.js"></script>` });
-    else if (name === "page.js") await route.fulfill({ contentType: "text/javascript", body: await readFile(join(bundleDir, "page.js")) });
-    else await route.fulfill({ status: 404, body: "" });
-  });
-  await page.goto(`${PREFIX}index.html`);
-  await page.waitForFunction(() => "__webGpuRecipeKernel" in window);
+  opened = await openBundledPage(browser, "e2e/webgpu-recipe-kernel-page.ts", PREFIX, "__webGpuRecipeKernel");
+  page = opened.page;
 });
 
 test.afterAll(async () => {
-  await page?.close();
-  await rm(bundleDir, { recursive: true, force: true });
+  await opened?.close();
 });
 
 /** A whole tensor X in memory: the target and each term's plus and minus. */
