@@ -6,7 +6,14 @@ import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
 import type { TensorRecipe } from "../../recipe/TensorRecipe.ts";
 import { outputBytes } from "../wasm/createWasmMergeKernel.ts";
 import { packRecipeDispatch, type RecipeInputDtypes } from "./packRecipeDispatch.ts";
-import { RECIPE_ELEMENTS_PER_INVOCATION, RECIPE_KERNEL_WGSL, RECIPE_PARAMS_BYTES, RECIPE_WORKGROUP_SIZE } from "./recipeKernelWgsl.ts";
+import {
+  KEEP_KIND,
+  RECIPE_ELEMENTS_PER_INVOCATION,
+  RECIPE_KERNEL_WGSL,
+  RECIPE_PARAMS_BYTES,
+  RECIPE_WORKGROUP_SIZE,
+  type RecipePipelineConstants,
+} from "./recipeKernelWgsl.ts";
 
 export interface WebGpuRecipeKernelOptions {
   /** Dispatches in flight at once (default 3): while one computes, the next one's inputs are written and the previous one is read back. */
@@ -78,11 +85,24 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     label: "recipe kernel",
     entries: [entry(0, "uniform"), entry(1, "read-only-storage"), entry(2, "read-only-storage"), entry(3, "storage")],
   });
-  const pipeline = await device.createComputePipelineAsync({
-    label: "recipe kernel",
-    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: "merge_recipe" },
-  });
+  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  /** One pipeline per set of steps (RecipePipelineConstants), compiled on first use. */
+  const pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  const pipelineFor = (constants: RecipePipelineConstants) => {
+    const key = JSON.stringify(constants);
+    let pipeline = pipelines.get(key);
+    if (!pipeline) {
+      pipeline = device.createComputePipelineAsync({
+        label: `recipe kernel ${key}`,
+        layout: pipelineLayout,
+        compute: { module, entryPoint: "merge_recipe", constants: { ...constants } },
+      });
+      pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  };
+  // The commonest one, so that a first error in the kernel shows here.
+  await pipelineFor({ CONSENSUS: 0, NORMALIZE: 0, CONTROL: 0, SPARSE_KEEP: KEEP_KIND.all });
 
   const { limits } = device;
   const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
@@ -159,6 +179,7 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     out: Uint8Array,
   ) => {
     const packed = packRecipeDispatch(recipe, stats, dtypes, outDtype, firstElement + start, count);
+    const pipeline = await pipelineFor(packed.constants);
     const outBytes = out.byteLength;
     device.pushErrorScope("validation");
     device.pushErrorScope("out-of-memory");

@@ -10,6 +10,7 @@ import {
   RECIPE_PARAMS_BYTES,
   RECIPE_TERM_FIELDS,
   type RecipeParamField,
+  type RecipePipelineConstants,
   type RecipeTermField,
 } from "./recipeKernelWgsl.ts";
 
@@ -21,6 +22,8 @@ export interface RecipeInputDtypes {
 
 /** What one dispatch of the recipe kernel binds, besides its inputs' bytes. */
 export interface RecipeDispatch {
+  /** The pipeline the dispatch runs on: the steps the recipe takes. */
+  constants: RecipePipelineConstants;
   /** The uniform block (RECIPE_PARAMS_BYTES). */
   params: Uint32Array<ArrayBuffer>;
   /** The `terms` table: RECIPE_TERM_FIELDS.length words per term (at least one entry: a binding is never empty). */
@@ -59,7 +62,7 @@ function tieEnd(cut: MagnitudeCut): [number, number] {
 }
 
 /**
- * The parameters of one dispatch of RECIPE_KERNEL_WGSL over elements firstElement .. firstElement
+ * The pipeline constants and parameters of one dispatch of RECIPE_KERNEL_WGSL over elements firstElement .. firstElement
  * + count - 1 of X: every per-tensor number of the recipe (w_j, c_j, D, the DARE bound, the hash
  * prefixes, the magnitude cuts of `stats`) in the bits the kernel reads, and where each input goes.
  * A term keeps by its magnitude cut when `stats` has one for it, by DARE's draw when the method is
@@ -99,16 +102,14 @@ export function packRecipeDispatch(
   setParam("term_count", recipe.terms.length);
   setParam("target_dtype", WGSL_DTYPE_CODE[dtypes.target]);
   setParam("out_dtype", WGSL_DTYPE_CODE[outDtype]);
-  setParam("consensus", consensus ? 1 : 0);
-  setParam("normalize", recipe.normalize ? 1 : 0);
   // D without consensus: every term is included; 0 + w_0 is exactly w_0.
   setParam("divisor_bits", float32Bits(weights.reduce((sum, w) => Math.fround(sum + w), 0)));
-  setParam("control", recipe.control ? 1 : 0);
   setParam("first_low", firstElement % TWO_POW_32);
   setParam("first_high", Math.floor(firstElement / TWO_POW_32));
 
   const stride = RECIPE_TERM_FIELDS.length;
   const terms = new Uint32Array(Math.max(1, recipe.terms.length) * stride);
+  const keeps: number[] = [];
   recipe.terms.forEach((term, j) => {
     const setTerm = (field: RecipeTermField, value: number) => (terms[j * stride + RECIPE_TERM_FIELDS.indexOf(field)] = value);
     setTerm("plus_offset", inputOffsets[1 + 2 * j]!);
@@ -119,6 +120,7 @@ export function packRecipeDispatch(
     if (recipe.control) setTerm("sign_prefix", hashPrefix(recipe.control.seed >>> 0, key, RANDOM_SIGN_STREAM, term.index));
     const range = stats?.terms[j];
     if (range) {
+      keeps.push(KEEP_KIND.magnitude);
       setTerm("keep", KEEP_KIND.magnitude);
       setTerm("from_pattern", range.from.pattern);
       const [fromLow, fromHigh] = tieEnd(range.from);
@@ -129,6 +131,7 @@ export function packRecipeDispatch(
       setTerm("to_tie_end_low", toLow);
       setTerm("to_tie_end_high", toHigh);
     } else if (sparsification === "random" && term.density < 1) {
+      keeps.push(KEEP_KIND.random);
       setTerm("keep", KEEP_KIND.random);
       setTerm("keep_prefix", hashPrefix(recipe.seed >>> 0, key, RANDOM_KEEP_STREAM, term.index));
       setTerm("keep_bound", dareKeepBound(term.density));
@@ -138,5 +141,11 @@ export function packRecipeDispatch(
       setTerm("keep", KEEP_KIND.all);
     }
   });
-  return { params, terms, inputOffsets, inputWords };
+  const constants: RecipePipelineConstants = {
+    CONSENSUS: consensus ? 1 : 0,
+    NORMALIZE: recipe.normalize ? 1 : 0,
+    CONTROL: recipe.control ? 1 : 0,
+    SPARSE_KEEP: Math.max(KEEP_KIND.all, ...keeps),
+  };
+  return { constants, params, terms, inputOffsets, inputWords };
 }

@@ -13,17 +13,28 @@ export const RECIPE_PARAM_FIELDS = [
   "term_count",
   "target_dtype",
   "out_dtype",
-  /** 1 when the method elects signs (step 5). */
-  "consensus",
-  "normalize",
   /** Without consensus, D of step 7 (every term is included): the same for every element. */
   "divisor_bits",
-  /** 1 with the random_sign control. */
-  "control",
   /** The index in X of the dispatch's first element, as two u32 (low, high). */
   "first_low",
   "first_high",
 ] as const;
+
+/**
+ * The kernel's pipeline-overridable constants: the steps a recipe takes, fixed per pipeline, so that
+ * the compiled code holds only those. (An implementation may run both sides of a branch for every
+ * element, masked, as SwiftShader does: there one kernel for every recipe ran 4 to 5 times slower
+ * than one specialised to task arithmetic.)
+ */
+export interface RecipePipelineConstants {
+  /** 1 when the method elects signs (step 5). */
+  CONSENSUS: 0 | 1;
+  NORMALIZE: 0 | 1;
+  /** 1 with the random_sign control. */
+  CONTROL: 0 | 1;
+  /** The KEEP_KIND of the sparsified terms (KEEP_KIND.all when no term is). */
+  SPARSE_KEEP: number;
+}
 
 /** How term j decides k_j(e) (step 3). */
 export const KEEP_KIND = { all: 0, random: 1, magnitude: 2 } as const;
@@ -72,13 +83,19 @@ const u32Fields = (fields: readonly string[]) => fields.map((field) => `  ${fiel
  * through the terms in order, keeping the running sums of step 5 (S) and of step 6 and 7 for both
  * possible majorities (the sums over the positive and over the negative s_j): the elected one is
  * then picked, which equals summing the included terms after the election, with no per-term storage.
- * Invocation w computes elements 2w and 2w + 1 of the dispatch.
+ * The steps the recipe takes are pipeline constants (RecipePipelineConstants). Invocation w
+ * computes elements 2w and 2w + 1 of the dispatch.
  */
 export const RECIPE_KERNEL_WGSL = /* wgsl */ `
 ${FLOAT_BITS_WGSL}
 const WORKGROUP_SIZE: u32 = ${RECIPE_WORKGROUP_SIZE}u;
 const KEEP_RANDOM: u32 = ${KEEP_KIND.random}u;
 const KEEP_MAGNITUDE: u32 = ${KEEP_KIND.magnitude}u;
+
+override CONSENSUS: bool;
+override NORMALIZE: bool;
+override CONTROL: bool;
+override SPARSE_KEEP: u32;
 
 struct Params {
 ${u32Fields(RECIPE_PARAM_FIELDS)}
@@ -134,17 +151,17 @@ fn term_value(term: Term, i: u32, low: u32, high: u32) -> u32 {
   let m = widen(term.minus_dtype, input_words[term.minus_offset + word_index(term.minus_dtype, i)], i);
   // p - m is p + (-m) for every operand; a NaN m stays NaN whatever its sign.
   var v = add_f32(p, m ^ SIGN);
-  if (params.control != 0u && (hash_element(term.sign_prefix, low, high) >> 31u) == 1u) {
+  if (CONTROL && (hash_element(term.sign_prefix, low, high) >> 31u) == 1u) {
     v = v ^ SIGN;
   }
-  if (term.keep == KEEP_MAGNITUDE) {
+  if (SPARSE_KEEP == KEEP_MAGNITUDE && term.keep == KEEP_MAGNITUDE) {
     let k = magnitude_order_key(v);
     let kept = in_top(k, term.to_pattern, term.to_tie_end_low, term.to_tie_end_high, low, high) &&
       !in_top(k, term.from_pattern, term.from_tie_end_low, term.from_tie_end_high, low, high);
     if (!kept) {
       return 0u;
     }
-  } else if (term.keep == KEEP_RANDOM) {
+  } else if (SPARSE_KEEP == KEEP_RANDOM && term.keep == KEEP_RANDOM) {
     if ((hash_element(term.keep_prefix, low, high) >> 8u) >= term.keep_bound) {
       return 0u;
     }
@@ -180,7 +197,7 @@ fn merge_element(i: u32) -> u32 {
   for (var j = 0u; j < params.term_count; j++) {
     let term = terms[j];
     let s = term_value(term, i, low, high);
-    if (params.consensus == 0u) {
+    if (!CONSENSUS) {
       all = Mix(true, select(add_f32(all.mixed, s), s, j == 0u), params.divisor_bits);
       continue;
     }
@@ -191,7 +208,7 @@ fn merge_element(i: u32) -> u32 {
       negative = mix_in(negative, s, term.weight_bits);
     }
   }
-  if (params.consensus != 0u) {
+  if (CONSENSUS) {
     // majority = +1 when S >= 0 (-0 included), -1 otherwise and for NaN.
     if (!is_nan(sum) && ((sum & SIGN) == 0u || (sum & ABS) == 0u)) {
       all = positive;
@@ -203,7 +220,7 @@ fn merge_element(i: u32) -> u32 {
     return narrow(params.out_dtype, t);
   }
   var mixed = all.mixed;
-  if (params.normalize != 0u && (all.divisor & ABS) != 0u) {
+  if (NORMALIZE && (all.divisor & ABS) != 0u) {
     mixed = div_f32(mixed, all.divisor);
   }
   return narrow(params.out_dtype, add_f32(t, mixed));
