@@ -107,7 +107,8 @@ describe("packRecipeDispatch", () => {
     // D = fl32(fl32(w0 + w1) + w2), each w rounded to float32 first.
     const d = Math.fround(Math.fround(Math.fround(0.1) + Math.fround(0.2)) + Math.fround(0.3));
     expect(param(packed.params, "divisor_bits")).toBe(float32Bits(d));
-    expect(packed.constants).toEqual({ CONSENSUS: 0, NORMALIZE: 1, CONTROL: 0, SPARSE_KEEP: KEEP_KIND.all });
+    expect(packed.constants).toEqual({ CONSENSUS: 0, NORMALIZE: 1, SPARSE_KEEP: KEEP_KIND.all });
+    expect(param(packed.params, "control")).toBe(0);
     expect(termField(packed.terms, 0, "keep")).toBe(KEEP_KIND.all);
   });
 
@@ -131,7 +132,8 @@ describe("packRecipeDispatch", () => {
       0,
       4,
     );
-    expect(packed.constants).toEqual({ CONSENSUS: 1, NORMALIZE: 0, CONTROL: 1, SPARSE_KEEP: KEEP_KIND.random });
+    expect(packed.constants).toEqual({ CONSENSUS: 1, NORMALIZE: 0, SPARSE_KEEP: KEEP_KIND.random });
+    expect(param(packed.params, "control")).toBe(1);
     expect(termField(packed.terms, 0, "keep")).toBe(KEEP_KIND.random);
     expect(termField(packed.terms, 0, "keep_bound")).toBe(Math.ceil(Math.fround(0.3) * 2 ** 24));
     expect(termField(packed.terms, 0, "rescale")).toBe(1);
@@ -155,7 +157,7 @@ describe("packRecipeDispatch", () => {
       16,
     );
     expect(termField(packed.terms, 0, "keep")).toBe(KEEP_KIND.magnitude);
-    expect(packed.constants).toEqual({ CONSENSUS: 1, NORMALIZE: 0, CONTROL: 0, SPARSE_KEEP: KEEP_KIND.magnitude });
+    expect(packed.constants).toEqual({ CONSENSUS: 1, NORMALIZE: 0, SPARSE_KEEP: KEEP_KIND.magnitude });
     expect([termField(packed.terms, 0, "from_pattern"), termField(packed.terms, 0, "from_tie_end_low"), termField(packed.terms, 0, "from_tie_end_high")]).toEqual([0xffffffff, 0, 0]);
     const end = BigInt(lastTie) + 1n;
     expect([termField(packed.terms, 0, "to_pattern"), termField(packed.terms, 0, "to_tie_end_low"), termField(packed.terms, 0, "to_tie_end_high")]).toEqual([

@@ -102,7 +102,7 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     return pipeline;
   };
   // The commonest one, so that a first error in the kernel shows here.
-  await pipelineFor({ CONSENSUS: 0, NORMALIZE: 0, CONTROL: 0, SPARSE_KEEP: KEEP_KIND.all });
+  await pipelineFor({ CONSENSUS: 0, NORMALIZE: 0, SPARSE_KEEP: KEEP_KIND.all });
 
   const { limits } = device;
   const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);

@@ -104,6 +104,7 @@ export function packRecipeDispatch(
   setParam("out_dtype", WGSL_DTYPE_CODE[outDtype]);
   // D without consensus: every term is included; 0 + w_0 is exactly w_0.
   setParam("divisor_bits", float32Bits(weights.reduce((sum, w) => Math.fround(sum + w), 0)));
+  setParam("control", recipe.control ? 1 : 0);
   setParam("first_low", firstElement % TWO_POW_32);
   setParam("first_high", Math.floor(firstElement / TWO_POW_32));
 
@@ -144,7 +145,6 @@ export function packRecipeDispatch(
   const constants: RecipePipelineConstants = {
     CONSENSUS: consensus ? 1 : 0,
     NORMALIZE: recipe.normalize ? 1 : 0,
-    CONTROL: recipe.control ? 1 : 0,
     SPARSE_KEEP: Math.max(KEEP_KIND.all, ...keeps),
   };
   return { constants, params, terms, inputOffsets, inputWords };

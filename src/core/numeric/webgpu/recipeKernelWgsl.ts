@@ -15,6 +15,8 @@ export const RECIPE_PARAM_FIELDS = [
   "out_dtype",
   /** Without consensus, D of step 7 (every term is included): the same for every element. */
   "divisor_bits",
+  /** 1 with the random_sign control (a parameter, not a pipeline constant: its cost is small either way). */
+  "control",
   /** The index in X of the dispatch's first element, as two u32 (low, high). */
   "first_low",
   "first_high",
@@ -30,8 +32,6 @@ export interface RecipePipelineConstants {
   /** 1 when the method elects signs (step 5). */
   CONSENSUS: 0 | 1;
   NORMALIZE: 0 | 1;
-  /** 1 with the random_sign control. */
-  CONTROL: 0 | 1;
   /** The KEEP_KIND of the sparsified terms (KEEP_KIND.all when no term is). */
   SPARSE_KEEP: number;
 }
@@ -94,7 +94,6 @@ const KEEP_MAGNITUDE: u32 = ${KEEP_KIND.magnitude}u;
 
 override CONSENSUS: bool;
 override NORMALIZE: bool;
-override CONTROL: bool;
 override SPARSE_KEEP: u32;
 
 struct Params {
@@ -151,7 +150,7 @@ fn term_value(term: Term, i: u32, low: u32, high: u32) -> u32 {
   let m = widen(term.minus_dtype, input_words[term.minus_offset + word_index(term.minus_dtype, i)], i);
   // p - m is p + (-m) for every operand; a NaN m stays NaN whatever its sign.
   var v = add_f32(p, m ^ SIGN);
-  if (CONTROL && (hash_element(term.sign_prefix, low, high) >> 31u) == 1u) {
+  if (params.control != 0u && (hash_element(term.sign_prefix, low, high) >> 31u) == 1u) {
     v = v ^ SIGN;
   }
   if (SPARSE_KEEP == KEEP_MAGNITUDE && term.keep == KEEP_MAGNITUDE) {
