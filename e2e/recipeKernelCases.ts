@@ -114,7 +114,7 @@ const WEIGHTS = [1, -0.5, 0.3, 3, -2.5, 0.75, 1e-3, -7, 2, 0.1];
 const DENSITY_SETS = [[1, 1, 1], [0.5, 0.5, 0.5], [0.01, 0.3, 0.9]];
 const GAMMAS = [0.01, 0, 0.5, 1];
 
-/** every method with 1 to 3 terms equals mergeRecipeChunk: NaN, -0, Inf, subnormals, equal magnitudes, density 1 / 0.5 / tiny, gamma edges, the control, normalize on and off. */
+/** Every method with 1 to 3 terms on special values and on equal magnitudes: density 1 / 0.5 / tiny, gamma edges, the control, normalize on and off, whole tensors and middle chunks. */
 export async function everyMethodCases(): Promise<RecipeKernelCase[]> {
   const cases: RecipeKernelCase[] = [];
   let variant = 0;
@@ -147,7 +147,7 @@ export async function everyMethodCases(): Promise<RecipeKernelCase[]> {
   return cases;
 }
 
-/** DARE with fixed seeds, with and without rescale: the keep bound at the element whose draw equals fl32(rho) exactly. */
+/** DARE with fixed seeds, with and without rescale, at densities around the draw of one element (fl32(rho) equal to its u, one step above, one below). */
 export async function dareCases(): Promise<RecipeKernelCase[]> {
   const count = 4096;
   const tensor = randomTensor("F32", [["F32", "BF16"], ["F16", "F32"]], count, 5);
@@ -167,7 +167,7 @@ export async function dareCases(): Promise<RecipeKernelCase[]> {
   return cases;
 }
 
-/** nine terms, every method, in one dispatch and split at odd element boundaries. */
+/** Nine terms, every method, mixed dtypes. */
 export async function nineTermCases(): Promise<RecipeKernelCase[]> {
   const dtypes = Array.from({ length: 9 }, (_, j) => [KERNEL_DTYPES[j % 3]!, KERNEL_DTYPES[(j + 1) % 3]!] as [FloatDtype, FloatDtype]);
   const tensor = randomTensor("BF16", dtypes, 3001, 9);
@@ -180,7 +180,7 @@ export async function nineTermCases(): Promise<RecipeKernelCase[]> {
   return cases;
 }
 
-/** element indices at and above 2^32: the hash's high word, and magnitude cuts whose last tie lies past 2^32. */
+/** Chunks at element indices across and above 2^32: DARE and the control (the hash's high word), and hand-made magnitude cuts whose last tie lies past 2^32. */
 export async function farElementCases(): Promise<RecipeKernelCase[]> {
   const count = 1500;
   const tied = tiedTensor(2, count, 77);
@@ -220,7 +220,7 @@ export const NORMALIZE_WEIGHT_SETS = [
   [1e-20, -1e-20, 3],
 ];
 
-/** normalize: D = 0, divisions that round, subnormal quotients and overflow. */
+/** Normalize with NORMALIZE_WEIGHT_SETS on random (subnormal, huge) and tied values. */
 export async function normalizeCases(): Promise<RecipeKernelCase[]> {
   const count = 2048;
   const cases: RecipeKernelCase[] = [];
@@ -236,7 +236,7 @@ export async function normalizeCases(): Promise<RecipeKernelCase[]> {
   return cases;
 }
 
-/** every mix of input and output dtypes. */
+/** Every mix of input and output dtypes, and a tensor with no term left (the target converted). */
 export async function dtypeMixCases(): Promise<RecipeKernelCase[]> {
   const cases: RecipeKernelCase[] = [];
   let index = 0;
@@ -251,11 +251,13 @@ export async function dtypeMixCases(): Promise<RecipeKernelCase[]> {
         }
       }
     }
+    // No term left for the tensor: the target, converted to the output dtype.
+    for (const outDtype of KERNEL_DTYPES) cases.push(await tensorCase("no term", makeRecipe("ties", []), randomTensor(t, [], 333, 7), outDtype));
   }
   return cases;
 }
 
-/** random chunks of 1e5 elements, every method. */
+/** A random chunk of 90,000 elements of a 1e5-element tensor, every method, 3 terms. */
 export async function randomChunkCases(): Promise<RecipeKernelCase[]> {
   const count = 100_000;
   const tensor = randomTensor("BF16", [["BF16", "BF16"], ["BF16", "F16"], ["F32", "BF16"]], count, 31);
