@@ -1,5 +1,6 @@
 import { FLOAT_BITS_WGSL } from "./floatBitsWgsl.ts";
 
+// The engine's webGpuComputer takes the dtype codes from here, with the kernel's other constants.
 export { WGSL_DTYPE_CODE } from "./floatBitsWgsl.ts";
 
 /** Invocations per workgroup; each invocation computes two elements (one u32 word of 16-bit output). */
