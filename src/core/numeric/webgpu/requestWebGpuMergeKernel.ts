@@ -1,4 +1,5 @@
 /// <reference types="@webgpu/types" />
+import { createWebGpuRecipeKernel, type WebGpuRecipeKernel } from "./createWebGpuRecipeKernel.ts";
 import { ELEMENTS_PER_INVOCATION, MERGE_KERNEL_WGSL, WORKGROUP_SIZE } from "./mergeKernelWgsl.ts";
 
 /** The merge kernels compiled on one GPU device, which a whole merge uses. */
@@ -13,6 +14,8 @@ export interface WebGpuMergeKernel {
   convert: GPUComputePipeline;
   /** Most elements one dispatch may cover: each buffer holds 4 bytes per element, within the device's limits. */
   maxElements: number;
+  /** The recipe kernel (recipe v2, any number of terms) on the same device. */
+  recipe: WebGpuRecipeKernel;
 }
 
 export type WebGpuMergeKernelRequest = { kernel: WebGpuMergeKernel } | { unavailable: string };
@@ -61,5 +64,12 @@ export async function requestWebGpuMergeKernel(gpu: GPU | undefined = globalThis
   );
   const { info } = adapter;
   const adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || "unnamed adapter";
-  return { kernel: { device, adapterName, software: info.isFallbackAdapter === true, layout, merge: merge!, convert: convert!, maxElements } };
+  let recipe: WebGpuRecipeKernel;
+  try {
+    recipe = await createWebGpuRecipeKernel(device);
+  } catch (error) {
+    device.destroy();
+    throw error;
+  }
+  return { kernel: { device, adapterName, software: info.isFallbackAdapter === true, layout, merge: merge!, convert: convert!, maxElements, recipe } };
 }
