@@ -1,0 +1,218 @@
+import { DTYPE_BYTES, type FloatDtype } from "../../dtypes.ts";
+import type { FloatChunk } from "../../engine/mergeChunk.ts";
+import type { MagnitudeCut, MagnitudeStatistics } from "../../recipe/magnitudeStatistics.ts";
+import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
+import { hashPrefix, RANDOM_KEEP_STREAM, RANDOM_SIGN_STREAM, tensorKey } from "../../recipe/recipeHash.ts";
+import { METHOD_STEPS, type TensorRecipe } from "../../recipe/TensorRecipe.ts";
+import { DTYPE_CODE, instantiateOverSharedMemory, instantiateWithOwnMemory, outputBytes, type SharedMemoryMergeKernel } from "./createWasmMergeKernel.ts";
+
+/** The WebAssembly SIMD recipe kernel: the same bytes as mergeRecipeChunk (src/core/recipe/mergeRecipeChunk.ts) for every input. */
+export interface WasmRecipeKernel {
+  /** mergeRecipeChunk's signature and result. */
+  mergeRecipeChunk(
+    recipe: TensorRecipe,
+    stats: MagnitudeStatistics | undefined,
+    inputs: RecipeChunkInputs,
+    firstElement: number,
+    outDtype: FloatDtype,
+    into?: Uint8Array,
+  ): Uint8Array;
+}
+
+/**
+ * The kernel over a shared memory: merge and convert as instantiateSharedMemoryMergeKernel's (the
+ * same instance, so one scratch area below dataStart), and mergeRecipeChunk, which reads the chunks
+ * that lie in the memory where they are and writes there when `into` does.
+ */
+export type SharedMemoryRecipeKernel = SharedMemoryMergeKernel & WasmRecipeKernel;
+
+interface RecipeExports {
+  dataStart: WebAssembly.Global;
+  blockElements: WebAssembly.Global;
+  recipeStaging: WebAssembly.Global;
+  recipeSlots: WebAssembly.Global;
+  merge: SharedMemoryMergeKernel["merge"];
+  convert: SharedMemoryMergeKernel["convert"];
+  recipeBegin(n: number): void;
+  recipeTerm(
+    pType: number, p: number, mType: number, m: number, n: number,
+    slot: number, accumulate: number, weight: number,
+    flip: number, flipPrefix: number,
+    keep: number, keepPrefix: number, keepBelow: number, rescale: number, rescaleBy: number,
+    toPattern: number, toTieLimit: number, fromPattern: number, fromTieLimit: number,
+    elementLow: number, elementHigh: number,
+  ): void;
+  recipeInclude(slot: number, n: number, weight: number): void;
+  recipeFinish(tType: number, t: number, outType: number, out: number, n: number, normalize: number, divisor: number): void;
+}
+
+/** recipeTerm's $accumulate: where s_j goes besides its slot. */
+const ACCUMULATE = { none: 0, mixed: 1, sum: 2 } as const;
+/** recipeTerm's $keep. */
+const KEEP = { all: 0, magnitude: 1, random: 2 } as const;
+/** recipeFinish's $normalize. */
+const NORMALIZE = { none: 0, constant: 1, perElement: 2 } as const;
+
+const TWO_32 = 2 ** 32;
+
+/** What recipeTerm needs of one term, besides the block. */
+interface TermSettings {
+  weight: number;
+  flipPrefix: number;
+  keep: number;
+  keepPrefix: number;
+  keepBelow: number;
+  rescaleBy: number;
+  range?: { from: MagnitudeCut; to: MagnitudeCut };
+}
+
+/**
+ * Drives the kernel's recipe functions over one memory, block by block: inputs that lie in the
+ * memory are read in place, the others copied into its staging regions; the output is written in
+ * place when `into` lies there. A block whose length is not a multiple of 4 (only a chunk's last
+ * one) is always staged, as the kernel reads and writes whole groups of 4 elements.
+ */
+function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRecipeKernel["mergeRecipeChunk"] {
+  const block = kernel.blockElements.value as number;
+  const slots = kernel.recipeSlots.value as number;
+  const staging = kernel.recipeStaging.value as number;
+  const regionBytes = block * 4;
+  const region = { target: staging, plus: staging + regionBytes, minus: staging + 2 * regionBytes, out: staging + 3 * regionBytes };
+  const dataStart = kernel.dataStart.value as number;
+  if (memory.buffer.byteLength < dataStart) memory.grow(Math.ceil((dataStart - memory.buffer.byteLength) / 65536));
+  // Covers the scratch area for good: a later grow (of a shared memory) leaves this view valid.
+  const heap = new Uint8Array(memory.buffer);
+  /** Every buffer the memory has handed out: a chunk whose bytes view one of them lies in the memory. */
+  const generations = new WeakSet<ArrayBufferLike>();
+
+  /** Where the kernel reads elements start .. start + n - 1 of `chunk`: in place, or copied into `staged`. */
+  const addressOf = (chunk: FloatChunk, start: number, n: number, staged: number, inPlace: boolean): number => {
+    const width = DTYPE_BYTES[chunk.dtype];
+    if (inPlace) return chunk.bytes.byteOffset + start * width;
+    heap.set(chunk.bytes.subarray(start * width, (start + n) * width), staged);
+    return staged;
+  };
+
+  return (recipe, stats, inputs, firstElement, outDtype, into) => {
+    const { sparsification, consensus } = METHOD_STEPS[recipe.method];
+    const terms = recipe.terms;
+    if (inputs.terms.length !== terms.length) {
+      throw new Error(`internal: tensor ${recipe.tensorName}: ${inputs.terms.length} term chunks for ${terms.length} terms`);
+    }
+    const count = elementCount(inputs.target);
+    for (const chunk of inputs.terms) {
+      const [plus, minus] = [elementCount(chunk.plus), elementCount(chunk.minus)];
+      if (plus !== count || minus !== count) {
+        throw new Error(`internal: tensor ${recipe.tensorName}: chunk sizes differ (target ${count}, plus ${plus}, minus ${minus} elements)`);
+      }
+    }
+    if (stats && (stats.terms.length !== terms.length || firstElement + count > stats.numel)) {
+      throw new Error(
+        `internal: tensor ${recipe.tensorName}: statistics of ${stats.terms.length} terms over ${stats.numel} elements ` +
+          `do not fit a chunk of ${terms.length} terms at elements ${firstElement} .. ${firstElement + count - 1}`,
+      );
+    }
+    const magnitudeBased = sparsification === "magnitude" || sparsification === "magnitude_outliers";
+    if (magnitudeBased && terms.some((term, j) => term.density < 1 && !stats?.terms[j])) {
+      throw new Error(`internal: tensor ${recipe.tensorName}: magnitude statistics missing`);
+    }
+
+    const key = tensorKey(recipe.tensorName);
+    const control = recipe.control;
+    const settings: TermSettings[] = terms.map((term, j) => {
+      const range = stats?.terms[j];
+      const random = sparsification === "random" && term.density < 1;
+      return {
+        weight: Math.fround(term.weight),
+        flipPrefix: control ? hashPrefix(control.seed >>> 0, key, RANDOM_SIGN_STREAM, term.index) : 0,
+        keep: range ? KEEP.magnitude : random ? KEEP.random : KEEP.all,
+        keepPrefix: hashPrefix(recipe.seed >>> 0, key, RANDOM_KEEP_STREAM, term.index),
+        keepBelow: Math.fround(term.density),
+        rescaleBy: Math.fround(1 / term.density),
+        range,
+      };
+    });
+    // D without consensus (every term included); 0 + w_0 is exactly w_0.
+    const divisor = settings.reduce((sum, term) => Math.fround(sum + term.weight), 0);
+    const normalize = !recipe.normalize ? NORMALIZE.none : consensus ? NORMALIZE.perElement : divisor !== 0 ? NORMALIZE.constant : NORMALIZE.none;
+    // With consensus, each term's s_j is needed twice (the election's sum, then the mix): kept in
+    // a slot when every term has one, else computed again.
+    const cached = terms.length <= slots;
+
+    generations.add(memory.buffer);
+    const lies = (bytes: Uint8Array) => generations.has(bytes.buffer);
+    const outWidth = DTYPE_BYTES[outDtype];
+    const out = outputBytes(count * outWidth, into);
+    const inputsInPlace = [inputs.target, ...inputs.terms.flatMap((chunk) => [chunk.plus, chunk.minus])].map((chunk) => lies(chunk.bytes));
+    const outInPlace = lies(out);
+
+    for (let start = 0; start < count; start += block) {
+      const n = Math.min(block, count - start);
+      const whole = n % 4 === 0;
+      const first = firstElement + start;
+      const elementLow = first % TWO_32;
+      const elementHigh = Math.floor(first / TWO_32);
+      const tieLimit = (cut: MagnitudeCut) => Math.min(Math.max(cut.lastTieIndex - first, -1), n);
+
+      const term = (j: number, slot: number, accumulate: number) => {
+        const chunk = inputs.terms[j]!;
+        const s = settings[j]!;
+        const range = s.range;
+        kernel.recipeTerm(
+          DTYPE_CODE[chunk.plus.dtype], addressOf(chunk.plus, start, n, region.plus, whole && inputsInPlace[1 + 2 * j]!),
+          DTYPE_CODE[chunk.minus.dtype], addressOf(chunk.minus, start, n, region.minus, whole && inputsInPlace[2 + 2 * j]!),
+          n, slot, accumulate, s.weight,
+          control ? 1 : 0, s.flipPrefix,
+          s.keep, s.keepPrefix, s.keepBelow, recipe.rescale ? 1 : 0, s.rescaleBy,
+          range ? range.to.pattern : 0, range ? tieLimit(range.to) : 0, range ? range.from.pattern : 0, range ? tieLimit(range.from) : 0,
+          elementLow, elementHigh,
+        );
+      };
+
+      kernel.recipeBegin(n);
+      if (!consensus) {
+        for (let j = 0; j < terms.length; j++) term(j, 0, ACCUMULATE.mixed);
+      } else {
+        for (let j = 0; j < terms.length; j++) term(j, cached ? j : 0, ACCUMULATE.sum);
+        for (let j = 0; j < terms.length; j++) {
+          if (!cached) term(j, 0, ACCUMULATE.none);
+          kernel.recipeInclude(cached ? j : 0, n, settings[j]!.weight);
+        }
+      }
+      const target = addressOf(inputs.target, start, n, region.target, whole && inputsInPlace[0]!);
+      const outAddress = whole && outInPlace ? out.byteOffset + start * outWidth : region.out;
+      kernel.recipeFinish(DTYPE_CODE[inputs.target.dtype], target, DTYPE_CODE[outDtype], outAddress, n, normalize, divisor);
+      if (outAddress === region.out) out.set(heap.subarray(region.out, region.out + n * outWidth), start * outWidth);
+    }
+    return out;
+  };
+}
+
+const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / DTYPE_BYTES[chunk.dtype]);
+
+/**
+ * The recipe kernel with its own memory (about 160 KiB, whatever the chunk size or the number of
+ * terms): one per thread or worker. Needs WebAssembly SIMD; callers check with
+ * WebAssembly.validate(mergeKernelWasmBytes()) first.
+ */
+export function createWasmRecipeKernel(): WasmRecipeKernel {
+  const exports = instantiateWithOwnMemory() as unknown as RecipeExports & { memory: WebAssembly.Memory };
+  return { mergeRecipeChunk: recipeDriver(exports, exports.memory) };
+}
+
+/**
+ * The kernel instantiated over `memory`, a shared WebAssembly memory (up to 65536 pages), grown to
+ * dataStart if smaller: one instance per memory, as its scratch lies at the memory's start, and
+ * callers keep their data at dataStart and above. Undefined where the engine lacks WebAssembly
+ * threads (shared memories) or SIMD.
+ */
+export function instantiateSharedMemoryRecipeKernel(memory: WebAssembly.Memory): SharedMemoryRecipeKernel | undefined {
+  const exports = instantiateOverSharedMemory(memory) as RecipeExports | undefined;
+  if (!exports) return undefined;
+  return {
+    dataStart: exports.dataStart.value as number,
+    merge: exports.merge,
+    convert: exports.convert,
+    mergeRecipeChunk: recipeDriver(exports, memory),
+  };
+}
