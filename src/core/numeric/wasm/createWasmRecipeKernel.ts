@@ -30,6 +30,7 @@ interface RecipeExports {
   dataStart: WebAssembly.Global;
   blockElements: WebAssembly.Global;
   recipeStaging: WebAssembly.Global;
+  stagingElements: WebAssembly.Global;
   recipeSlots: WebAssembly.Global;
   merge: SharedMemoryMergeKernel["merge"];
   convert: SharedMemoryMergeKernel["convert"];
@@ -69,14 +70,15 @@ interface TermSettings {
 /**
  * Drives the kernel's recipe functions over one memory, block by block: inputs that lie in the
  * memory are read in place, the others copied into its staging regions; the output is written in
- * place when `into` lies there. A block whose length is not a multiple of 4 (only a chunk's last
- * one) is always staged, as the kernel reads and writes whole groups of 4 elements.
+ * place when `into` lies there. A chunk's last block, when its length is not a whole number of
+ * the groups the kernel reads and writes at a time, is staged.
  */
 function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRecipeKernel["mergeRecipeChunk"] {
   const block = kernel.blockElements.value as number;
   const slots = kernel.recipeSlots.value as number;
   const staging = kernel.recipeStaging.value as number;
-  const regionBytes = block * 4;
+  const stagingElements = kernel.stagingElements.value as number;
+  const regionBytes = stagingElements * 4;
   const region = { target: staging, plus: staging + regionBytes, minus: staging + 2 * regionBytes, out: staging + 3 * regionBytes };
   const dataStart = kernel.dataStart.value as number;
   if (memory.buffer.byteLength < dataStart) memory.grow(Math.ceil((dataStart - memory.buffer.byteLength) / 65536));
@@ -143,45 +145,64 @@ function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRe
     const lies = (bytes: Uint8Array) => generations.has(bytes.buffer);
     const outWidth = DTYPE_BYTES[outDtype];
     const out = outputBytes(count * outWidth, into);
-    const inputsInPlace = [inputs.target, ...inputs.terms.flatMap((chunk) => [chunk.plus, chunk.minus])].map((chunk) => lies(chunk.bytes));
+    const targetInPlace = lies(inputs.target.bytes);
+    const plusInPlace = inputs.terms.map((chunk) => lies(chunk.plus.bytes));
+    const minusInPlace = inputs.terms.map((chunk) => lies(chunk.minus.bytes));
     const outInPlace = lies(out);
+    const targetCode = DTYPE_CODE[inputs.target.dtype];
+    const outCode = DTYPE_CODE[outDtype];
+    // One term, every element kept, no sign flip, no election, no division: r = t + fl32(p - m) * w,
+    // today's task arithmetic, which the kernel's merge computes (in one fused loop for BF16).
+    const plainOneTerm = terms.length === 1 && !consensus && !control && settings[0]!.keep === KEEP.all && normalize === NORMALIZE.none;
 
-    for (let start = 0; start < count; start += block) {
-      const n = Math.min(block, count - start);
-      const whole = n % 4 === 0;
-      const first = firstElement + start;
-      const elementLow = first % TWO_32;
-      const elementHigh = Math.floor(first / TWO_32);
-      const tieLimit = (cut: MagnitudeCut) => Math.min(Math.max(cut.lastTieIndex - first, -1), n);
-
-      const term = (j: number, slot: number, accumulate: number) => {
-        const chunk = inputs.terms[j]!;
-        const s = settings[j]!;
-        const range = s.range;
-        kernel.recipeTerm(
-          DTYPE_CODE[chunk.plus.dtype], addressOf(chunk.plus, start, n, region.plus, whole && inputsInPlace[1 + 2 * j]!),
-          DTYPE_CODE[chunk.minus.dtype], addressOf(chunk.minus, start, n, region.minus, whole && inputsInPlace[2 + 2 * j]!),
-          n, slot, accumulate, s.weight,
-          control ? 1 : 0, s.flipPrefix,
-          s.keep, s.keepPrefix, s.keepBelow, recipe.rescale ? 1 : 0, s.rescaleBy,
-          range ? range.to.pattern : 0, range ? tieLimit(range.to) : 0, range ? range.from.pattern : 0, range ? tieLimit(range.from) : 0,
-          elementLow, elementHigh,
-        );
-      };
-
-      kernel.recipeBegin(n);
-      if (!consensus) {
-        for (let j = 0; j < terms.length; j++) term(j, 0, ACCUMULATE.mixed);
-      } else {
-        for (let j = 0; j < terms.length; j++) term(j, cached ? j : 0, ACCUMULATE.sum);
-        for (let j = 0; j < terms.length; j++) {
-          if (!cached) term(j, 0, ACCUMULATE.none);
-          kernel.recipeInclude(cached ? j : 0, n, settings[j]!.weight);
-        }
-      }
-      const target = addressOf(inputs.target, start, n, region.target, whole && inputsInPlace[0]!);
+    // The recipe functions work on one block at a time; merge on as much as the staging holds, or,
+    // when every chunk lies in the memory, on all whole groups of 8 in one call.
+    const allInPlace = targetInPlace && outInPlace && plusInPlace.every(Boolean) && minusInPlace.every(Boolean);
+    const step = !plainOneTerm ? block : allInPlace ? Math.max(8, count - (count % 8)) : stagingElements;
+    for (let start = 0; start < count; start += step) {
+      const n = Math.min(step, count - start);
+      // merge reads and writes whole groups of 8 elements, the recipe functions groups of 4.
+      const whole = n % (plainOneTerm ? 8 : 4) === 0;
       const outAddress = whole && outInPlace ? out.byteOffset + start * outWidth : region.out;
-      kernel.recipeFinish(DTYPE_CODE[inputs.target.dtype], target, DTYPE_CODE[outDtype], outAddress, n, normalize, divisor);
+      const target = addressOf(inputs.target, start, n, region.target, whole && targetInPlace);
+      if (plainOneTerm) {
+        const { plus, minus } = inputs.terms[0]!;
+        kernel.merge(
+          targetCode, target,
+          DTYPE_CODE[plus.dtype], addressOf(plus, start, n, region.plus, whole && plusInPlace[0]!),
+          DTYPE_CODE[minus.dtype], addressOf(minus, start, n, region.minus, whole && minusInPlace[0]!),
+          outCode, outAddress, n, settings[0]!.weight,
+        );
+      } else {
+        const first = firstElement + start;
+        const elementLow = first % TWO_32;
+        const elementHigh = Math.floor(first / TWO_32);
+        const tieLimit = (cut: MagnitudeCut) => Math.min(Math.max(cut.lastTieIndex - first, -1), n);
+        const term = (j: number, slot: number, accumulate: number) => {
+          const { plus, minus } = inputs.terms[j]!;
+          const { weight, flipPrefix, keep, keepPrefix, keepBelow, rescaleBy, range } = settings[j]!;
+          kernel.recipeTerm(
+            DTYPE_CODE[plus.dtype], addressOf(plus, start, n, region.plus, whole && plusInPlace[j]!),
+            DTYPE_CODE[minus.dtype], addressOf(minus, start, n, region.minus, whole && minusInPlace[j]!),
+            n, slot, accumulate, weight,
+            control ? 1 : 0, flipPrefix,
+            keep, keepPrefix, keepBelow, recipe.rescale ? 1 : 0, rescaleBy,
+            range ? range.to.pattern : 0, range ? tieLimit(range.to) : 0, range ? range.from.pattern : 0, range ? tieLimit(range.from) : 0,
+            elementLow, elementHigh,
+          );
+        };
+        kernel.recipeBegin(n);
+        if (!consensus) {
+          for (let j = 0; j < terms.length; j++) term(j, 0, ACCUMULATE.mixed);
+        } else {
+          for (let j = 0; j < terms.length; j++) term(j, cached ? j : 0, ACCUMULATE.sum);
+          for (let j = 0; j < terms.length; j++) {
+            if (!cached) term(j, 0, ACCUMULATE.none);
+            kernel.recipeInclude(cached ? j : 0, n, settings[j]!.weight);
+          }
+        }
+        kernel.recipeFinish(targetCode, target, outCode, outAddress, n, normalize, divisor);
+      }
       if (outAddress === region.out) out.set(heap.subarray(region.out, region.out + n * outWidth), start * outWidth);
     }
     return out;

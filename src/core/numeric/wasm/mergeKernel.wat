@@ -31,14 +31,17 @@
   (global $MIXED i32 (i32.const 32768))
   (global $SUM i32 (i32.const 40960))
   (global $DIVISOR i32 (i32.const 49152))
-  ;; Four regions of one block of raw elements each (target, plus, minus, output), where callers
-  ;; copy inputs that do not lie in this memory and read outputs back.
-  (global (export "recipeStaging") i32 (i32.const 57344))
   ;; Slots of one float32 block for the terms' s_j: slot k at $SLOTS + k * 8192.
-  (global $SLOTS i32 (i32.const 90112))
+  (global $SLOTS i32 (i32.const 57344))
   (global (export "recipeSlots") i32 (i32.const 9))
+  ;; The hash H of one block's elements (uint32).
+  (global $HASH i32 (i32.const 131072))
+  ;; Four regions of 16384 elements of up to 4 bytes (target, plus, minus, output), where callers
+  ;; of the recipe functions copy inputs that do not lie in this memory and read outputs back.
+  (global (export "recipeStaging") i32 (i32.const 139264))
+  (global (export "stagingElements") i32 (i32.const 16384))
   ;; First byte callers may use for their data; everything below is scratch.
-  (global (export "dataStart") i32 (i32.const 163840))
+  (global (export "dataStart") i32 (i32.const 401408))
 
   ;; Bytes per element of a dtype code.
   (func $width (param $dtype i32) (result i32)
@@ -276,58 +279,89 @@
         (local.set $start (i32.add (local.get $start) (global.get $BLOCK)))
         (br $blocks))))
 
-  ;; Recipe v2, steps 2-8 on one block of n elements (n <= blockElements; lanes past n compute
+
+  ;; Recipe v2, steps 2-8 on one block of n elements (0 < n <= blockElements; lanes past n compute
   ;; garbage that nobody reads). Per block the caller runs recipeBegin, then recipeTerm for each
   ;; term in recipe order (and, with consensus, recipeInclude for each after all of them), then
-  ;; recipeFinish. The accumulators start at -0, which leaves the first value added exactly as it
-  ;; is (-0 + x = x for every x), so "the first included s_j, then fl32(mixed + s_j)" needs no flag;
-  ;; and with no term included mixed stays -0, so r = fl32(t + -0) = t, and D stays -0, which
-  ;; skips the division like D = 0.
+  ;; recipeFinish. Each step is a pass of its own over float32 blocks in scratch memory (L1/L2
+  ;; resident), with no branch inside a loop. The accumulators start at -0, which leaves the first
+  ;; value added exactly as it is (-0 + x = x for every x), so "the first included s_j, then
+  ;; fl32(mixed + s_j)" needs no flag; with no term included mixed stays -0, so r = fl32(t + -0) = t,
+  ;; and D stays -0, which skips the division as D = 0 does.
 
-  ;; The contract's pcg on 4 lanes. WebAssembly has no per-lane shift count, so s >> ((s >> 28) + 4)
-  ;; is s >> 4 shifted further by 1, 2, 4 and 8 in the lanes whose bits 28, 29, 30 and 31 are set
-  ;; (each bit moved to bit 31 and spread over the lane by an arithmetic shift makes the mask).
-  (func $pcg (param $x v128) (result v128)
+  ;; H(prefix, e) = pcg(pcg(prefix + e_lo) + e_hi) of the block's elements into $HASH, where
+  ;; prefix = pcg(pcg(pcg(seed ^ key) + stream) + j) and the element at position i is
+  ;; e = $elementHigh * 2^32 + $elementLow + i (a carry out of the low word steps the high word).
+  ;; pcg is written out twice rather than called: V8 does not inline wasm calls, and a call per
+  ;; vector costs more than the hash. WebAssembly has no per-lane shift count, so
+  ;; s >> ((s >> 28) + 4) is s >> 4 shifted further by 1, 2, 4 and 8 in the lanes whose bits 28,
+  ;; 29, 30 and 31 are set (each bit moved to bit 31 and spread by an arithmetic shift is the mask).
+  (func $hashBlock (param $prefix i32) (param $elementLow i32) (param $elementHigh i32) (param $n i32)
+    (local $o i32)
+    (local $end i32)
+    (local $index v128)
+    (local $low v128)
+    (local $firstLow v128)
+    (local $x v128)
     (local $s v128)
     (local $shifted v128)
-    (local $w v128)
-    (local.set $s (i32x4.add (i32x4.mul (local.get $x) (v128.const i32x4 0x2c9277b5 0x2c9277b5 0x2c9277b5 0x2c9277b5)) (v128.const i32x4 0xac564b05 0xac564b05 0xac564b05 0xac564b05)))
-    (local.set $shifted (i32x4.shr_u (local.get $s) (i32.const 4)))
-    (local.set $shifted
-      (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 1)) (local.get $shifted)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $firstLow (i32x4.splat (local.get $elementLow)))
+    (local.set $index (v128.const i32x4 0 1 2 3))
+    (local.set $o (i32.const 0))
+    (loop $elements
+      (local.set $low (i32x4.add (local.get $firstLow) (local.get $index)))
+      (local.set $x (i32x4.add (i32x4.splat (local.get $prefix)) (local.get $low)))
+      ;; pcg: s = x * 747796405 + 2891336453; w = ((s >> ((s >> 28) + 4)) ^ s) * 277803737; (w >> 22) ^ w
+      (local.set $s (i32x4.add (i32x4.mul (local.get $x) (v128.const i32x4 0x2c9277b5 0x2c9277b5 0x2c9277b5 0x2c9277b5)) (v128.const i32x4 0xac564b05 0xac564b05 0xac564b05 0xac564b05)))
+      (local.set $shifted (i32x4.shr_u (local.get $s) (i32.const 4)))
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 1)) (local.get $shifted)
         (i32x4.shr_s (i32x4.shl (local.get $s) (i32.const 3)) (i32.const 31))))
-    (local.set $shifted
-      (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 2)) (local.get $shifted)
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 2)) (local.get $shifted)
         (i32x4.shr_s (i32x4.shl (local.get $s) (i32.const 2)) (i32.const 31))))
-    (local.set $shifted
-      (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 4)) (local.get $shifted)
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 4)) (local.get $shifted)
         (i32x4.shr_s (i32x4.shl (local.get $s) (i32.const 1)) (i32.const 31))))
-    (local.set $shifted
-      (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 8)) (local.get $shifted)
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 8)) (local.get $shifted)
         (i32x4.shr_s (local.get $s) (i32.const 31))))
-    (local.set $w (i32x4.mul (v128.xor (local.get $shifted) (local.get $s)) (v128.const i32x4 0x108ef2d9 0x108ef2d9 0x108ef2d9 0x108ef2d9)))
-    (v128.xor (i32x4.shr_u (local.get $w) (i32.const 22)) (local.get $w)))
-
-  ;; H = pcg(pcg(prefix + e_lo) + e_hi) on 4 lanes, prefix = pcg(pcg(pcg(seed ^ key) + stream) + j).
-  (func $hash (param $prefix v128) (param $low v128) (param $high v128) (result v128)
-    (call $pcg (i32x4.add (call $pcg (i32x4.add (local.get $prefix) (local.get $low))) (local.get $high))))
+      (local.set $x (i32x4.mul (v128.xor (local.get $shifted) (local.get $s)) (v128.const i32x4 0x108ef2d9 0x108ef2d9 0x108ef2d9 0x108ef2d9)))
+      (local.set $x (v128.xor (i32x4.shr_u (local.get $x) (i32.const 22)) (local.get $x)))
+      ;; lt_u gives -1 in the lanes whose low word wrapped: subtracting it adds the carry.
+      (local.set $x
+        (i32x4.add (local.get $x)
+          (i32x4.sub (i32x4.splat (local.get $elementHigh)) (i32x4.lt_u (local.get $low) (local.get $firstLow)))))
+      ;; pcg: s = x * 747796405 + 2891336453; w = ((s >> ((s >> 28) + 4)) ^ s) * 277803737; (w >> 22) ^ w
+      (local.set $s (i32x4.add (i32x4.mul (local.get $x) (v128.const i32x4 0x2c9277b5 0x2c9277b5 0x2c9277b5 0x2c9277b5)) (v128.const i32x4 0xac564b05 0xac564b05 0xac564b05 0xac564b05)))
+      (local.set $shifted (i32x4.shr_u (local.get $s) (i32.const 4)))
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 1)) (local.get $shifted)
+        (i32x4.shr_s (i32x4.shl (local.get $s) (i32.const 3)) (i32.const 31))))
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 2)) (local.get $shifted)
+        (i32x4.shr_s (i32x4.shl (local.get $s) (i32.const 2)) (i32.const 31))))
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 4)) (local.get $shifted)
+        (i32x4.shr_s (i32x4.shl (local.get $s) (i32.const 1)) (i32.const 31))))
+      (local.set $shifted (v128.bitselect (i32x4.shr_u (local.get $shifted) (i32.const 8)) (local.get $shifted)
+        (i32x4.shr_s (local.get $s) (i32.const 31))))
+      (local.set $x (i32x4.mul (v128.xor (local.get $shifted) (local.get $s)) (v128.const i32x4 0x108ef2d9 0x108ef2d9 0x108ef2d9 0x108ef2d9)))
+      (local.set $x (v128.xor (i32x4.shr_u (local.get $x) (i32.const 22)) (local.get $x)))
+      (v128.store (i32.add (global.get $HASH) (local.get $o)) (local.get $x))
+      (local.set $index (i32x4.add (local.get $index) (v128.const i32x4 4 4 4 4)))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))
 
   ;; Sets the block's accumulators (mixed, S, D) to -0.
   (func (export "recipeBegin") (param $n i32)
-    (local $offset i32)
+    (local $o i32)
     (local $end i32)
-    (if (i32.eqz (local.get $n)) (then (return)))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $o (i32.const 0))
     (loop $elements
-      (v128.store (i32.add (global.get $MIXED) (local.get $offset)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
-      (v128.store (i32.add (global.get $SUM) (local.get $offset)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
-      (v128.store (i32.add (global.get $DIVISOR) (local.get $offset)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
-      (br_if $elements (i32.lt_u (local.tee $offset (i32.add (local.get $offset) (i32.const 16))) (local.get $end)))))
+      (v128.store (i32.add (global.get $MIXED) (local.get $o)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (v128.store (i32.add (global.get $SUM) (local.get $o)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (v128.store (i32.add (global.get $DIVISOR) (local.get $o)) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))
 
-  ;; Steps 1-4 for one term: s_j of the block's elements into slot $slot, and with $accumulate 1
-  ;; added to mixed (no consensus: every term is included), with 2 to S (the election's sum).
-  ;; The block's first element is e = $elementHigh * 2^32 + $elementLow, the lane at position i is
-  ;; e + i (a carry out of the low word steps the high word).
+  ;; Steps 1-4 for one term: s_j of the block's elements, the block's first element being
+  ;; e = $elementHigh * 2^32 + $elementLow. With $accumulate 1, s_j is added to mixed (no
+  ;; consensus: every term is included), and not kept; otherwise it is kept in slot $slot, and
+  ;; with $accumulate 2 added to S (the election's sum).
   ;;   $flip: the random_sign control, bit 31 of H($flipPrefix, e) flips v's sign.
   ;;   $keep 1, magnitude: kept when in the top `to` of the order and not in the top `from`; in
   ;;     the top of a cut when the order key (|v|'s bits, every NaN one above +Inf) is above its
@@ -335,6 +369,7 @@
   ;;     -1 .. n). Patterns compare unsigned (0xffffffff: no element), tie limits signed.
   ;;   $keep 2, random: kept when (H($keepPrefix, e) >> 8) * 2^-24 < $keepBelow (exact in
   ;;     float32); with $rescale, v = fl32(v * $rescaleBy) first.
+  ;; s_j = fl32(v * w) where kept, +0 elsewhere.
   (func (export "recipeTerm")
     (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32)
     (param $slot i32) (param $accumulate i32) (param $weight f32)
@@ -342,111 +377,133 @@
     (param $keep i32) (param $keepPrefix i32) (param $keepBelow f32) (param $rescale i32) (param $rescaleBy f32)
     (param $toPattern i32) (param $toTieLimit i32) (param $fromPattern i32) (param $fromTieLimit i32)
     (param $elementLow i32) (param $elementHigh i32)
-    (local $offset i32)
+    (local $o i32)
     (local $end i32)
     (local $out i32)
+    (local $w v128)
     (local $v v128)
-    (local $kept v128)
     (local $key v128)
     (local $index v128)
-    (local $low v128)
-    (local $high v128)
-    (local $firstLow v128)
-    (local $w v128)
-    (if (i32.eqz (local.get $n)) (then (return)))
+    (local $a v128)
+    (local $b v128)
+    (local $c v128)
+    (local $d v128)
     (local.set $p (call $widen (local.get $pType) (local.get $p) (global.get $SCRATCH_P) (local.get $n)))
     (local.set $m (call $widen (local.get $mType) (local.get $m) (global.get $SCRATCH_M) (local.get $n)))
-    (local.set $out (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (i32.const 13))))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (local.set $w (f32x4.splat (local.get $weight)))
-    (local.set $firstLow (i32x4.splat (local.get $elementLow)))
-    (local.set $index (v128.const i32x4 0 1 2 3))
+    (if (i32.and (i32.eqz (i32.or (local.get $flip) (local.get $keep))) (i32.eq (local.get $accumulate) (i32.const 1)))
+      (then
+        ;; Every element kept, no sign flip, straight into mixed: one pass.
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (v128.store (i32.add (global.get $MIXED) (local.get $o))
+            (f32x4.add (v128.load (i32.add (global.get $MIXED) (local.get $o)))
+              (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o)))) (local.get $w))))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
+        (return)))
+    (local.set $out
+      (select (global.get $SCRATCH_OUT) (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (i32.const 13)))
+        (i32.eq (local.get $accumulate) (i32.const 1))))
+    (local.set $o (i32.const 0))
     (loop $elements
-      (local.set $v
-        (f32x4.sub
-          (v128.load (i32.add (local.get $p) (local.get $offset)))
-          (v128.load (i32.add (local.get $m) (local.get $offset)))))
-      (local.set $low (i32x4.add (local.get $firstLow) (local.get $index)))
-      ;; lt_u gives -1 in the lanes whose low word wrapped: subtracting it adds the carry.
-      (local.set $high (i32x4.sub (i32x4.splat (local.get $elementHigh)) (i32x4.lt_u (local.get $low) (local.get $firstLow))))
-      (if (local.get $flip)
-        (then
-          (local.set $v
-            (v128.xor (local.get $v)
-              (v128.and
-                (call $hash (i32x4.splat (local.get $flipPrefix)) (local.get $low) (local.get $high))
-                (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))))
-      (local.set $kept (v128.const i32x4 -1 -1 -1 -1))
-      (if (i32.eq (local.get $keep) (i32.const 1))
-        (then
+      (v128.store (i32.add (local.get $out) (local.get $o)) (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o)))))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
+    (if (local.get $flip)
+      (then
+        (call $hashBlock (local.get $flipPrefix) (local.get $elementLow) (local.get $elementHigh) (local.get $n))
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (v128.store (i32.add (local.get $out) (local.get $o))
+            (v128.xor (v128.load (i32.add (local.get $out) (local.get $o))) (v128.and (v128.load (i32.add (global.get $HASH) (local.get $o))) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (if (i32.eq (local.get $keep) (i32.const 0))
+      (then
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (v128.store (i32.add (local.get $out) (local.get $o)) (f32x4.mul (v128.load (i32.add (local.get $out) (local.get $o))) (local.get $w)))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (if (i32.eq (local.get $keep) (i32.const 1))
+      (then
+        (local.set $a (i32x4.splat (local.get $toPattern)))
+        (local.set $b (i32x4.splat (local.get $toTieLimit)))
+        (local.set $c (i32x4.splat (local.get $fromPattern)))
+        (local.set $d (i32x4.splat (local.get $fromTieLimit)))
+        (local.set $index (v128.const i32x4 0 1 2 3))
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (local.set $v (v128.load (i32.add (local.get $out) (local.get $o))))
           (local.set $key (i32x4.min_u (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800001 0x7f800001 0x7f800001 0x7f800001)))
-          (local.set $kept
-            (v128.andnot
-              (v128.or
-                (i32x4.gt_u (local.get $key) (i32x4.splat (local.get $toPattern)))
-                (v128.and
-                  (i32x4.eq (local.get $key) (i32x4.splat (local.get $toPattern)))
-                  (i32x4.le_s (local.get $index) (i32x4.splat (local.get $toTieLimit)))))
-              (v128.or
-                (i32x4.gt_u (local.get $key) (i32x4.splat (local.get $fromPattern)))
-                (v128.and
-                  (i32x4.eq (local.get $key) (i32x4.splat (local.get $fromPattern)))
-                  (i32x4.le_s (local.get $index) (i32x4.splat (local.get $fromTieLimit)))))))))
-      (if (i32.eq (local.get $keep) (i32.const 2))
-        (then
-          (local.set $kept
-            (f32x4.lt
-              (f32x4.mul
-                (f32x4.convert_i32x4_u
-                  (i32x4.shr_u (call $hash (i32x4.splat (local.get $keepPrefix)) (local.get $low) (local.get $high)) (i32.const 8)))
-                (v128.const f32x4 0x1p-24 0x1p-24 0x1p-24 0x1p-24))
-              (f32x4.splat (local.get $keepBelow))))
-          (if (local.get $rescale)
-            (then (local.set $v (f32x4.mul (local.get $v) (f32x4.splat (local.get $rescaleBy))))))))
-      ;; s_j: fl32(v * w) where kept, +0 elsewhere.
-      (local.set $v (v128.and (f32x4.mul (local.get $v) (local.get $w)) (local.get $kept)))
-      (v128.store (i32.add (local.get $out) (local.get $offset)) (local.get $v))
-      (if (i32.eq (local.get $accumulate) (i32.const 1))
-        (then
-          (v128.store (i32.add (global.get $MIXED) (local.get $offset))
-            (f32x4.add (v128.load (i32.add (global.get $MIXED) (local.get $offset))) (local.get $v)))))
-      (if (i32.eq (local.get $accumulate) (i32.const 2))
-        (then
-          (v128.store (i32.add (global.get $SUM) (local.get $offset))
-            (f32x4.add (v128.load (i32.add (global.get $SUM) (local.get $offset))) (local.get $v)))))
-      (local.set $index (i32x4.add (local.get $index) (v128.const i32x4 4 4 4 4)))
-      (br_if $elements (i32.lt_u (local.tee $offset (i32.add (local.get $offset) (i32.const 16))) (local.get $end)))))
+          (v128.store (i32.add (local.get $out) (local.get $o))
+            (v128.and
+              (f32x4.mul (local.get $v) (local.get $w))
+              (v128.andnot
+                (v128.or
+                  (i32x4.gt_u (local.get $key) (local.get $a))
+                  (v128.and (i32x4.eq (local.get $key) (local.get $a)) (i32x4.le_s (local.get $index) (local.get $b))))
+                (v128.or
+                  (i32x4.gt_u (local.get $key) (local.get $c))
+                  (v128.and (i32x4.eq (local.get $key) (local.get $c)) (i32x4.le_s (local.get $index) (local.get $d)))))))
+          (local.set $index (i32x4.add (local.get $index) (v128.const i32x4 4 4 4 4)))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (if (i32.eq (local.get $keep) (i32.const 2))
+      (then
+        (call $hashBlock (local.get $keepPrefix) (local.get $elementLow) (local.get $elementHigh) (local.get $n))
+        (local.set $a (f32x4.splat (local.get $keepBelow)))
+        (local.set $b (f32x4.splat (local.get $rescaleBy)))
+        ;; All ones when rescaling: selects fl32(v * c) over v.
+        (local.set $c (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $rescale) (i32.const 0)))))
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (local.set $v (v128.load (i32.add (local.get $out) (local.get $o))))
+          (v128.store (i32.add (local.get $out) (local.get $o))
+            (v128.and
+              (f32x4.mul (v128.bitselect (f32x4.mul (local.get $v) (local.get $b)) (local.get $v) (local.get $c)) (local.get $w))
+              (f32x4.lt
+                (f32x4.mul
+                  (f32x4.convert_i32x4_u (i32x4.shr_u (v128.load (i32.add (global.get $HASH) (local.get $o))) (i32.const 8)))
+                  (v128.const f32x4 0x1p-24 0x1p-24 0x1p-24 0x1p-24))
+                (local.get $a))))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (if (i32.eq (local.get $accumulate) (i32.const 1))
+      (then
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (v128.store (i32.add (global.get $MIXED) (local.get $o)) (f32x4.add (v128.load (i32.add (global.get $MIXED) (local.get $o))) (v128.load (i32.add (local.get $out) (local.get $o)))))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (if (i32.eq (local.get $accumulate) (i32.const 2))
+      (then
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (v128.store (i32.add (global.get $SUM) (local.get $o)) (f32x4.add (v128.load (i32.add (global.get $SUM) (local.get $o))) (v128.load (i32.add (local.get $out) (local.get $o)))))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))))
 
-  ;; Step 5-7 for one term after the election's sum S is complete: s_j (in slot $slot) is included
+  ;; Steps 5-7 for one term once the election's sum S is complete: s_j (in slot $slot) is included
   ;; when its sign is the majority's (+1 when S >= 0, else -1, NaN included; zeros and NaN s_j have
   ;; no sign), and then added to mixed, and its weight to D.
   (func (export "recipeInclude") (param $slot i32) (param $n i32) (param $weight f32)
-    (local $offset i32)
+    (local $o i32)
     (local $end i32)
     (local $in i32)
     (local $s v128)
+    (local $w v128)
     (local $included v128)
-    (if (i32.eqz (local.get $n)) (then (return)))
     (local.set $in (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (i32.const 13))))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $w (f32x4.splat (local.get $weight)))
+    (local.set $o (i32.const 0))
     (loop $elements
-      (local.set $s (v128.load (i32.add (local.get $in) (local.get $offset))))
+      (local.set $s (v128.load (i32.add (local.get $in) (local.get $o))))
       (local.set $included
         (v128.bitselect
           (f32x4.gt (local.get $s) (v128.const f32x4 0 0 0 0))
           (f32x4.lt (local.get $s) (v128.const f32x4 0 0 0 0))
-          (f32x4.ge (v128.load (i32.add (global.get $SUM) (local.get $offset))) (v128.const f32x4 0 0 0 0))))
-      (v128.store (i32.add (global.get $MIXED) (local.get $offset))
-        (v128.bitselect
-          (f32x4.add (v128.load (i32.add (global.get $MIXED) (local.get $offset))) (local.get $s))
-          (v128.load (i32.add (global.get $MIXED) (local.get $offset)))
-          (local.get $included)))
-      (v128.store (i32.add (global.get $DIVISOR) (local.get $offset))
-        (v128.bitselect
-          (f32x4.add (v128.load (i32.add (global.get $DIVISOR) (local.get $offset))) (f32x4.splat (local.get $weight)))
-          (v128.load (i32.add (global.get $DIVISOR) (local.get $offset)))
-          (local.get $included)))
-      (br_if $elements (i32.lt_u (local.tee $offset (i32.add (local.get $offset) (i32.const 16))) (local.get $end)))))
+          (f32x4.ge (v128.load (i32.add (global.get $SUM) (local.get $o))) (v128.const f32x4 0 0 0 0))))
+      (v128.store (i32.add (global.get $MIXED) (local.get $o))
+        (v128.bitselect (f32x4.add (v128.load (i32.add (global.get $MIXED) (local.get $o))) (local.get $s)) (v128.load (i32.add (global.get $MIXED) (local.get $o))) (local.get $included)))
+      (v128.store (i32.add (global.get $DIVISOR) (local.get $o))
+        (v128.bitselect (f32x4.add (v128.load (i32.add (global.get $DIVISOR) (local.get $o))) (local.get $w)) (v128.load (i32.add (global.get $DIVISOR) (local.get $o))) (local.get $included)))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))
 
   ;; Steps 7-8: with $normalize 1, mixed = fl32(mixed / $divisor) (the caller passes only D != 0);
   ;; with 2, mixed = fl32(mixed / D) per element where D != 0; then r = fl32(t + mixed), rounded to
@@ -454,26 +511,31 @@
   (func (export "recipeFinish")
     (param $tType i32) (param $t i32) (param $outType i32) (param $out i32) (param $n i32)
     (param $normalize i32) (param $divisor f32)
-    (local $offset i32)
+    (local $o i32)
     (local $end i32)
-    (local $mixed v128)
     (local $d v128)
-    (if (i32.eqz (local.get $n)) (then (return)))
     (local.set $t (call $widen (local.get $tType) (local.get $t) (global.get $SCRATCH_T) (local.get $n)))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (loop $elements
-      (local.set $mixed (v128.load (i32.add (global.get $MIXED) (local.get $offset))))
-      (if (i32.eq (local.get $normalize) (i32.const 1))
-        (then (local.set $mixed (f32x4.div (local.get $mixed) (f32x4.splat (local.get $divisor))))))
-      (if (i32.eq (local.get $normalize) (i32.const 2))
-        (then
-          (local.set $d (v128.load (i32.add (global.get $DIVISOR) (local.get $offset))))
-          (local.set $mixed
+    (if (i32.eq (local.get $normalize) (i32.const 1))
+      (then
+        (local.set $d (f32x4.splat (local.get $divisor)))
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (v128.store (i32.add (global.get $MIXED) (local.get $o)) (f32x4.div (v128.load (i32.add (global.get $MIXED) (local.get $o))) (local.get $d)))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (if (i32.eq (local.get $normalize) (i32.const 2))
+      (then
+        (local.set $o (i32.const 0))
+        (loop $elements
+          (local.set $d (v128.load (i32.add (global.get $DIVISOR) (local.get $o))))
+          (v128.store (i32.add (global.get $MIXED) (local.get $o))
             (v128.bitselect
-              (f32x4.div (local.get $mixed) (local.get $d))
-              (local.get $mixed)
-              (f32x4.ne (local.get $d) (v128.const f32x4 0 0 0 0))))))
-      (v128.store (i32.add (global.get $SCRATCH_OUT) (local.get $offset))
-        (f32x4.add (v128.load (i32.add (local.get $t) (local.get $offset))) (local.get $mixed)))
-      (br_if $elements (i32.lt_u (local.tee $offset (i32.add (local.get $offset) (i32.const 16))) (local.get $end))))
+              (f32x4.div (v128.load (i32.add (global.get $MIXED) (local.get $o))) (local.get $d))
+              (v128.load (i32.add (global.get $MIXED) (local.get $o)))
+              (f32x4.ne (local.get $d) (v128.const f32x4 0 0 0 0))))
+          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+    (local.set $o (i32.const 0))
+    (loop $elements
+      (v128.store (i32.add (global.get $SCRATCH_OUT) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $t) (local.get $o))) (v128.load (i32.add (global.get $MIXED) (local.get $o)))))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
     (call $narrow (local.get $outType) (global.get $SCRATCH_OUT) (local.get $out) (local.get $n))))
