@@ -8,8 +8,8 @@ import type { TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
 /**
  * Merge arithmetic throughput (npm run bench:kernel): the JavaScript mergeChunk against the
  * WebAssembly SIMD kernel's merge and its recipe path (mergeRecipeChunk of a one-term
- * task_arithmetic recipe, the same bytes) on 4 M-element chunks, one thread, best of several runs
- * taken in turns because other jobs share the machine.
+ * task_arithmetic recipe, the same bytes) on 4 M-element chunks, one thread, best CPU time of several
+ * runs taken in turns, because other jobs share the machine.
  */
 
 const ELEMENTS = 4 * 2 ** 20;
@@ -22,14 +22,20 @@ function weights(dtype: FloatDtype): FloatChunk {
   return { dtype, bytes: convertChunk({ dtype: "F32", bytes: new Uint8Array(values.buffer) }, dtype) };
 }
 
-/** Each runner's best time, the runners taking turns so that a busy spell of the machine hits them alike. */
+/** CPU seconds of this process (user + system): steadier than wall time on a machine shared with other jobs. */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Each runner's best CPU time, the runners taking turns so that a busy spell of the machine hits them alike. */
 function bestSeconds(runners: (() => Uint8Array)[]): number[] {
   const best = runners.map(() => Infinity);
   for (let i = 0; i < RUNS; i++) {
     runners.forEach((run, k) => {
-      const start = performance.now();
+      const start = cpuSeconds();
       run();
-      best[k] = Math.min(best[k]!, (performance.now() - start) / 1000);
+      best[k] = Math.min(best[k]!, cpuSeconds() - start);
     });
   }
   return best;

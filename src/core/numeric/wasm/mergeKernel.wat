@@ -33,15 +33,15 @@
   (global $DIVISOR i32 (i32.const 49152))
   ;; Slots of one float32 block for the terms' s_j: slot k at $SLOTS + k * 8192.
   (global $SLOTS i32 (i32.const 57344))
-  (global (export "recipeSlots") i32 (i32.const 9))
+  (global (export "recipeSlots") i32 (i32.const 8))
   ;; The hash H of one block's elements (uint32).
-  (global $HASH i32 (i32.const 131072))
+  (global $HASH i32 (i32.const 122880))
   ;; Four regions of 16384 elements of up to 4 bytes (target, plus, minus, output), where callers
   ;; of the recipe functions copy inputs that do not lie in this memory and read outputs back.
-  (global (export "recipeStaging") i32 (i32.const 139264))
+  (global (export "recipeStaging") i32 (i32.const 131072))
   (global (export "stagingElements") i32 (i32.const 16384))
   ;; First byte callers may use for their data; everything below is scratch.
-  (global (export "dataStart") i32 (i32.const 401408))
+  (global (export "dataStart") i32 (i32.const 393216))
 
   ;; Bytes per element of a dtype code.
   (func $width (param $dtype i32) (result i32)
