@@ -28,7 +28,7 @@ export type SharedMemoryRecipeKernel = SharedMemoryMergeKernel & WasmRecipeKerne
 
 interface RecipeExports {
   dataStart: WebAssembly.Global;
-  blockElements: WebAssembly.Global;
+  recipeBlockElements: WebAssembly.Global;
   recipeStaging: WebAssembly.Global;
   stagingElements: WebAssembly.Global;
   recipeSlots: WebAssembly.Global;
@@ -74,7 +74,7 @@ interface TermSettings {
  * the groups the kernel reads and writes at a time, is staged.
  */
 function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRecipeKernel["mergeRecipeChunk"] {
-  const block = kernel.blockElements.value as number;
+  const block = kernel.recipeBlockElements.value as number;
   const slots = kernel.recipeSlots.value as number;
   const staging = kernel.recipeStaging.value as number;
   const stagingElements = kernel.stagingElements.value as number;

@@ -19,29 +19,35 @@
 (module
   (memory (export "memory") 1)
 
-  ;; Elements per scratch block; four float32 blocks of it (32 KiB) fit in L1.
+  ;; Elements per scratch block of merge and convert; four float32 blocks of it (32 KiB) fit in L1.
   (global $BLOCK i32 (i32.const 2048))
-  (global (export "blockElements") i32 (i32.const 2048))
   (global $SCRATCH_T i32 (i32.const 0))
   (global $SCRATCH_P i32 (i32.const 8192))
   (global $SCRATCH_M i32 (i32.const 16384))
   (global $SCRATCH_OUT i32 (i32.const 24576))
-  ;; The recipe's float32 accumulators over one block: the included terms' sum, the election's sum
-  ;; S, the included weights' sum D.
-  (global $MIXED i32 (i32.const 32768))
-  (global $SUM i32 (i32.const 40960))
-  (global $DIVISOR i32 (i32.const 49152))
-  ;; Slots of one float32 block for the terms' s_j: slot k at $SLOTS + k * 8192.
-  (global $SLOTS i32 (i32.const 57344))
+  ;; The recipe functions' blocks: 4096 elements, 16 KiB of float32 each (L2 resident).
+  (global (export "recipeBlockElements") i32 (i32.const 4096))
+  ;; Widened target, plus and minus, and r before its rounding to the output dtype.
+  (global $RECIPE_T i32 (i32.const 32768))
+  (global $RECIPE_P i32 (i32.const 49152))
+  (global $RECIPE_M i32 (i32.const 65536))
+  (global $RECIPE_OUT i32 (i32.const 81920))
+  ;; The accumulators: the included terms' sum, the election's sum S, the included weights' sum D.
+  (global $MIXED i32 (i32.const 98304))
+  (global $SUM i32 (i32.const 114688))
+  (global $DIVISOR i32 (i32.const 131072))
+  ;; The hash H of the block's elements (uint32).
+  (global $HASH i32 (i32.const 147456))
+  ;; Slots of one block for the terms' s_j: slot k at $SLOTS + (k << $SLOT_SHIFT).
+  (global $SLOTS i32 (i32.const 163840))
+  (global $SLOT_SHIFT i32 (i32.const 14))
   (global (export "recipeSlots") i32 (i32.const 8))
-  ;; The hash H of one block's elements (uint32).
-  (global $HASH i32 (i32.const 122880))
   ;; Four regions of 16384 elements of up to 4 bytes (target, plus, minus, output), where callers
   ;; of the recipe functions copy inputs that do not lie in this memory and read outputs back.
-  (global (export "recipeStaging") i32 (i32.const 131072))
+  (global (export "recipeStaging") i32 (i32.const 294912))
   (global (export "stagingElements") i32 (i32.const 16384))
   ;; First byte callers may use for their data; everything below is scratch.
-  (global (export "dataStart") i32 (i32.const 393216))
+  (global (export "dataStart") i32 (i32.const 557056))
 
   ;; Bytes per element of a dtype code.
   (func $width (param $dtype i32) (result i32)
@@ -279,9 +285,8 @@
         (local.set $start (i32.add (local.get $start) (global.get $BLOCK)))
         (br $blocks))))
 
-
-  ;; Recipe v2, steps 2-8 on one block of n elements (0 < n <= blockElements; lanes past n compute
-  ;; garbage that nobody reads). Per block the caller runs recipeBegin, then recipeTerm for each
+  ;; Recipe v2, steps 2-8 on one block of n elements (0 < n <= recipeBlockElements; lanes past n
+  ;; compute garbage that nobody reads). Per block the caller runs recipeBegin, then recipeTerm for each
   ;; term in recipe order (and, with consensus, recipeInclude for each after all of them), then
   ;; recipeFinish. Each step is a pass of its own over float32 blocks in scratch memory (L1/L2
   ;; resident), with no branch inside a loop. The accumulators start at -0, which leaves the first
@@ -388,8 +393,8 @@
     (local $b v128)
     (local $c v128)
     (local $d v128)
-    (local.set $p (call $widen (local.get $pType) (local.get $p) (global.get $SCRATCH_P) (local.get $n)))
-    (local.set $m (call $widen (local.get $mType) (local.get $m) (global.get $SCRATCH_M) (local.get $n)))
+    (local.set $p (call $widen (local.get $pType) (local.get $p) (global.get $RECIPE_P) (local.get $n)))
+    (local.set $m (call $widen (local.get $mType) (local.get $m) (global.get $RECIPE_M) (local.get $n)))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (local.set $w (f32x4.splat (local.get $weight)))
     (if (i32.and (i32.eqz (i32.or (local.get $flip) (local.get $keep))) (i32.eq (local.get $accumulate) (i32.const 1)))
@@ -403,7 +408,7 @@
           (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
         (return)))
     (local.set $out
-      (select (global.get $SCRATCH_OUT) (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (i32.const 13)))
+      (select (global.get $RECIPE_OUT) (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (global.get $SLOT_SHIFT)))
         (i32.eq (local.get $accumulate) (i32.const 1))))
     (local.set $o (i32.const 0))
     (loop $elements
@@ -488,7 +493,7 @@
     (local $s v128)
     (local $w v128)
     (local $included v128)
-    (local.set $in (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (i32.const 13))))
+    (local.set $in (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (global.get $SLOT_SHIFT))))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (local.set $w (f32x4.splat (local.get $weight)))
     (local.set $o (i32.const 0))
@@ -514,7 +519,7 @@
     (local $o i32)
     (local $end i32)
     (local $d v128)
-    (local.set $t (call $widen (local.get $tType) (local.get $t) (global.get $SCRATCH_T) (local.get $n)))
+    (local.set $t (call $widen (local.get $tType) (local.get $t) (global.get $RECIPE_T) (local.get $n)))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (if (i32.eq (local.get $normalize) (i32.const 1))
       (then
@@ -536,6 +541,6 @@
           (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
     (local.set $o (i32.const 0))
     (loop $elements
-      (v128.store (i32.add (global.get $SCRATCH_OUT) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $t) (local.get $o))) (v128.load (i32.add (global.get $MIXED) (local.get $o)))))
+      (v128.store (i32.add (global.get $RECIPE_OUT) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $t) (local.get $o))) (v128.load (i32.add (global.get $MIXED) (local.get $o)))))
       (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
-    (call $narrow (local.get $outType) (global.get $SCRATCH_OUT) (local.get $out) (local.get $n))))
+    (call $narrow (local.get $outType) (global.get $RECIPE_OUT) (local.get $out) (local.get $n))))
