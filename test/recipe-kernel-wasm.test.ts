@@ -31,10 +31,15 @@ import { encodeFloat } from "./helpers/referenceNumerics.ts";
 const DTYPES: FloatDtype[] = ["BF16", "F16", "F32"];
 const kernel = createWasmRecipeKernel();
 
-/** A shared memory whose chunks the shared-memory kernel reads in place: each copied to its own place, 8 bytes apart, some at odd offsets. */
+/**
+ * A shared memory whose chunks the shared-memory kernel reads in place: each copied to its own
+ * place, 8 bytes apart, some at odd offsets. Like WasmChunkArena, it tells the kernel which arrays
+ * lie in the memory by the buffers the memory handed out.
+ */
 function sharedMemoryKernel() {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
-  const shared = instantiateSharedMemoryRecipeKernel(memory);
+  const generations = new WeakSet<ArrayBufferLike>([memory.buffer]);
+  const shared = instantiateSharedMemoryRecipeKernel(memory, (bytes) => generations.has(bytes.buffer));
   if (!shared) throw new Error("this engine has no shared WebAssembly memory");
   let next = shared.dataStart;
   const place = (length: number, misalign: number): Uint8Array => {
@@ -42,6 +47,7 @@ function sharedMemoryKernel() {
     next = start + length + 8;
     const needed = Math.ceil(next / 65536) - memory.buffer.byteLength / 65536;
     if (needed > 0) memory.grow(needed);
+    generations.add(memory.buffer);
     return new Uint8Array(memory.buffer, start, length);
   };
   const copyIn = (chunk: FloatChunk, misalign: number): FloatChunk => {
@@ -62,10 +68,10 @@ function sharedMemoryKernel() {
     expect(out.byteOffset).toBe(into.byteOffset);
     return out.slice();
   };
-  return { shared, inPlace, memory };
+  return { shared, inPlace, place, generations };
 }
 
-const { shared, inPlace } = sharedMemoryKernel();
+const { shared, inPlace, place, generations } = sharedMemoryKernel();
 
 const KERNELS: [string, RecipeChunkMerger][] = [
   ["wasm", kernel.mergeRecipeChunk],
@@ -208,6 +214,25 @@ describe("wasm recipe kernel", () => {
     const out = kernel.mergeRecipeChunk(r, undefined, chunks, 0, "BF16", into);
     expect(out.buffer).toBe(into.buffer);
     expectSameBytes(out, bytesOf("BF16", referenceMerge(r, target, [input], "BF16")), "into a reused buffer");
+  });
+
+  it("reads in place the arrays that liesInMemory names", () => {
+    // A chunk in the memory and a twin outside it at the same byte offset, with other values: the
+    // kernel told that the twin lies in the memory reads the memory's bytes, so it merges the chunk.
+    const n = 4096 + 12;
+    const r = recipe("dare_ties", [{ weight: 0.4, density: 0.5 }, { weight: 0.6, density: 0.5 }], { seed: 2 });
+    const [target, plus, other] = [makeTensor("BF16", n, 1), makeTensor("BF16", n, 2), makeTensor("BF16", n, 3)];
+    const inMemory = place(2 * n, 0);
+    inMemory.set(chunkOf(plus, 0, n).bytes);
+    const twin = new Uint8Array(new ArrayBuffer(inMemory.byteOffset + 2 * n), inMemory.byteOffset, 2 * n);
+    twin.set(chunkOf(other, 0, n).bytes);
+    generations.add(twin.buffer);
+    const into = place(2 * n, 0);
+    const term = { plus: { dtype: "BF16" as const, bytes: twin }, minus: chunkOf(target, 0, n) };
+    const out = shared.mergeRecipeChunk(r, undefined, { target: chunkOf(target, 0, n), terms: [term, term] }, 0, "BF16", into);
+    expect(out.byteOffset).toBe(into.byteOffset);
+    const termInput = { plus, minus: target };
+    expectSameBytes(out, bytesOf("BF16", referenceMerge(r, target, [termInput, termInput], "BF16")), "read in place");
   });
 
   it("refuses what mergeRecipeChunk refuses, with its messages", () => {

@@ -73,7 +73,11 @@ interface TermSettings {
  * place when `into` lies there. A chunk's last block, when its length is not a whole number of
  * the groups the kernel reads and writes at a time, is staged.
  */
-function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRecipeKernel["mergeRecipeChunk"] {
+function recipeDriver(
+  kernel: RecipeExports,
+  memory: WebAssembly.Memory,
+  liesInMemory?: (bytes: Uint8Array) => boolean,
+): WasmRecipeKernel["mergeRecipeChunk"] {
   const block = kernel.recipeBlockElements.value as number;
   const slots = kernel.recipeSlots.value as number;
   const staging = kernel.recipeStaging.value as number;
@@ -84,8 +88,9 @@ function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRe
   if (memory.buffer.byteLength < dataStart) memory.grow(Math.ceil((dataStart - memory.buffer.byteLength) / 65536));
   // Covers the scratch area for good: a later grow (of a shared memory) leaves this view valid.
   const heap = new Uint8Array(memory.buffer);
-  /** Every buffer the memory has handed out: a chunk whose bytes view one of them lies in the memory. */
+  /** The memory's buffers seen at calls: a chunk whose bytes view one of them lies in the memory. */
   const generations = new WeakSet<ArrayBufferLike>();
+  const lies = liesInMemory ?? ((bytes: Uint8Array) => generations.has(bytes.buffer));
 
   /** Where the kernel reads elements start .. start + n - 1 of `chunk`: in place, or copied into `staged`. */
   const addressOf = (chunk: FloatChunk, start: number, n: number, staged: number, inPlace: boolean): number => {
@@ -142,7 +147,6 @@ function recipeDriver(kernel: RecipeExports, memory: WebAssembly.Memory): WasmRe
     const cached = terms.length <= slots;
 
     generations.add(memory.buffer);
-    const lies = (bytes: Uint8Array) => generations.has(bytes.buffer);
     const outWidth = DTYPE_BYTES[outDtype];
     const out = outputBytes(count * outWidth, into);
     const targetInPlace = lies(inputs.target.bytes);
@@ -224,16 +228,22 @@ export function createWasmRecipeKernel(): WasmRecipeKernel {
 /**
  * The kernel instantiated over `memory`, a shared WebAssembly memory (up to 65536 pages), grown to
  * dataStart if smaller: one instance per memory, as its scratch lies at the memory's start, and
- * callers keep their data at dataStart and above. Undefined where the engine lacks WebAssembly
- * threads (shared memories) or SIMD.
+ * callers keep their data at dataStart and above. `liesInMemory` tells which byte arrays view the
+ * memory (an owner that tracks every buffer the memory handed out, as WasmChunkArena does); by
+ * default, those that view a buffer the memory had at a call of mergeRecipeChunk, which misses
+ * arrays made on a buffer replaced by a grow in between (they are copied, with the same result).
+ * Undefined where the engine lacks WebAssembly threads (shared memories) or SIMD.
  */
-export function instantiateSharedMemoryRecipeKernel(memory: WebAssembly.Memory): SharedMemoryRecipeKernel | undefined {
+export function instantiateSharedMemoryRecipeKernel(
+  memory: WebAssembly.Memory,
+  liesInMemory?: (bytes: Uint8Array) => boolean,
+): SharedMemoryRecipeKernel | undefined {
   const exports = instantiateOverSharedMemory(memory) as RecipeExports | undefined;
   if (!exports) return undefined;
   return {
     dataStart: exports.dataStart.value as number,
     merge: exports.merge,
     convert: exports.convert,
-    mergeRecipeChunk: recipeDriver(exports, memory),
+    mergeRecipeChunk: recipeDriver(exports, memory, liesInMemory),
   };
 }
