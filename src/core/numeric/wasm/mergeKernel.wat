@@ -1,10 +1,11 @@
 ;; The merge arithmetic of Merge Studio in WebAssembly SIMD (128-bit), bit for bit the numeric
 ;; contract of src/core/engine/mergeChunk.ts (see ARCHITECTURE.md, "Numeric contract") in `merge`
-;; and `convert`, and of recipe v2 (../shared/recipe-v2.md, src/core/recipe/mergeRecipeChunk.ts)
-;; in the `recipe*` functions, which createWasmRecipeKernel.ts drives block by block:
+;; and `convert`:
 ;;   widen t, p, m to float32 (exact); d = fl32(p - m); s = fl32(d * a); r = fl32(t + s);
 ;;   round r to the output dtype, nearest even; overflow gives +-Inf; any NaN becomes the
-;;   canonical quiet NaN (BF16 0x7fc0, F16 0x7e00, F32 0x7fc00000).
+;;   canonical quiet NaN (BF16 0x7fc0, F16 0x7e00, F32 0x7fc00000);
+;; and bit for bit recipe v2 (../shared/recipe-v2.md, src/core/recipe/mergeRecipeChunk.ts) in the
+;; `recipe*` functions at the end, which createWasmRecipeKernel.ts drives block by block.
 ;; Compiled by `npm run build:wasm` (scripts/build-wasm.ts) into mergeKernelWasm.ts.
 ;;
 ;; Dtype codes: 0 = BF16, 1 = F16, 2 = F32. Elements are little-endian, as in safetensors.
@@ -286,9 +287,9 @@
         (br $blocks))))
 
   ;; Recipe v2, steps 2-8 on one block of n elements (0 < n <= recipeBlockElements; lanes past n
-  ;; compute garbage that nobody reads). Per block the caller runs recipeBegin, then recipeTerm for each
-  ;; term in recipe order (and, with consensus, recipeInclude for each after all of them), then
-  ;; recipeFinish. Each step is a pass of its own over float32 blocks in scratch memory (L1/L2
+  ;; compute garbage that nobody reads). Per block the caller runs recipeBegin, then recipeTerm for
+  ;; each term in recipe order (and, with consensus, recipeInclude for each after all of them),
+  ;; then recipeFinish. Each step is a pass of its own over float32 blocks in scratch memory (L1/L2
   ;; resident), with no branch inside a loop. The accumulators start at -0, which leaves the first
   ;; value added exactly as it is (-0 + x = x for every x), so "the first included s_j, then
   ;; fl32(mixed + s_j)" needs no flag; with no term included mixed stays -0, so r = fl32(t + -0) = t,
