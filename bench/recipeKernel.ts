@@ -7,8 +7,8 @@ import { RECIPE_METHODS, type RecipeMethodId, type TensorRecipe } from "../src/c
 /**
  * Recipe v2 arithmetic on one thread (npx tsx bench/recipeKernel.ts [M elements]): the magnitude
  * statistics pass, then the JavaScript mergeRecipeChunk and the WebAssembly SIMD kernel's (the same
- * bytes: the first chunk is compared) on a bf16 tensor of 50 M elements with 2 terms, for each method,
- * fed in 1 M-element chunks (2 MiB, the engine's local chunk size). Chunks come from pools of
+ * bytes: the first chunk is compared before the timed runs), on a bf16 tensor of 50 M elements
+ * with 2 terms, for each method, fed in 1 M-element chunks (2 MiB, the engine's local chunk size). Chunks come from pools of
  * weight-like values (plus and minus = base + small deltas, so v has the repeated magnitudes of real
  * bf16 deltas), cycled, so the tensor never has to be in memory. Throughput counts the input bytes
  * read: 2 x 2 per element and pass for statistics (pass 3 stops at the last kept tie), 5 x 2 for the
@@ -99,10 +99,11 @@ for (const method of RECIPE_METHODS) {
     for (let first = 0, index = 0; first < ELEMENTS; first += CHUNK, index++) merge(kernel, out, first, index);
     return cpuSeconds() - begin;
   };
-  const jsSeconds = kernelSeconds(mergeRecipeChunk, into);
-  const wasmSeconds = kernelSeconds(wasmKernel.mergeRecipeChunk, wasmInto);
+  // The first chunk, compared, also warms both kernels up (JIT tiers) before they are timed.
   const [jsBytes, wasmBytes] = [merge(mergeRecipeChunk, into, 0, 0), merge(wasmKernel.mergeRecipeChunk, wasmInto, 0, 0)];
   if (jsBytes.some((byte, i) => byte !== wasmBytes[i])) throw new Error(`${method}: the wasm kernel's bytes differ from mergeRecipeChunk's`);
+  const jsSeconds = kernelSeconds(mergeRecipeChunk, into);
+  const wasmSeconds = kernelSeconds(wasmKernel.mergeRecipeChunk, wasmInto);
   const statsRate = statsElements ? mb(statsElements * 4, statsSeconds) : "    -";
   const passes = (statsElements / ELEMENTS).toFixed(2);
   process.stdout.write(
