@@ -8,12 +8,13 @@ import { RECIPE_METHODS, type RecipeMethodId, type TensorRecipe } from "../src/c
  * Recipe v2 arithmetic on one thread (npx tsx bench/recipeKernel.ts [M elements]): the magnitude
  * statistics pass, then the JavaScript mergeRecipeChunk and the WebAssembly SIMD kernel's (the same
  * bytes: the first chunk is compared before the timed runs), on a bf16 tensor of 50 M elements
- * with 2 terms, for each method, fed in 1 M-element chunks (2 MiB, the engine's local chunk size). Chunks come from pools of
- * weight-like values (plus and minus = base + small deltas, so v has the repeated magnitudes of real
- * bf16 deltas), cycled, so the tensor never has to be in memory. Throughput counts the input bytes
- * read: 2 x 2 per element and pass for statistics (pass 3 stops at the last kept tie), 5 x 2 for the
- * kernel; "passes" is elements read by the statistics divided by numel. Seconds are this
- * process's CPU time (user + system), steadier than wall time on a machine shared with other jobs.
+ * with 2 terms, for each method, fed in 1 M-element chunks (2 MiB, the engine's local chunk size).
+ * Chunks come from pools of weight-like values (plus and minus = base + small deltas, so v has the
+ * repeated magnitudes of real bf16 deltas), cycled, so the tensor never has to be in memory.
+ * Throughput counts the input bytes read: 2 x 2 per element and pass for statistics (pass 3 stops
+ * at the last kept tie), 5 x 2 for the kernel; "passes" is elements read by the statistics divided
+ * by numel. Seconds are this process's CPU time (user + system), steadier than wall time on a
+ * machine shared with other jobs.
  */
 
 const millions = Number(process.argv[2] ?? 50);
