@@ -37,18 +37,21 @@
   (global $MIXED i32 (i32.const 98304))
   (global $SUM i32 (i32.const 114688))
   (global $DIVISOR i32 (i32.const 131072))
-  ;; The hash H of the block's elements (uint32).
+  ;; The hash H of the block's elements (uint32) for the control's sign flips, and for DARE's keep.
   (global $HASH i32 (i32.const 147456))
+  (global $HASH_KEEP i32 (i32.const 163840))
+  ;; Where s_j is added when it is only kept in its slot: nobody reads it.
+  (global $DISCARD i32 (i32.const 180224))
   ;; Slots of one block for the terms' s_j: slot k at $SLOTS + (k << $SLOT_SHIFT).
-  (global $SLOTS i32 (i32.const 163840))
+  (global $SLOTS i32 (i32.const 196608))
   (global $SLOT_SHIFT i32 (i32.const 14))
   (global (export "recipeSlots") i32 (i32.const 8))
   ;; Four regions of 16384 elements of up to 4 bytes (target, plus, minus, output), where callers
   ;; of the recipe functions copy inputs that do not lie in this memory and read outputs back.
-  (global (export "recipeStaging") i32 (i32.const 294912))
+  (global (export "recipeStaging") i32 (i32.const 327680))
   (global (export "stagingElements") i32 (i32.const 16384))
   ;; First byte callers may use for their data; everything below is scratch.
-  (global (export "dataStart") i32 (i32.const 557056))
+  (global (export "dataStart") i32 (i32.const 589824))
 
   ;; Bytes per element of a dtype code.
   (func $width (param $dtype i32) (result i32)
@@ -295,14 +298,14 @@
   ;; fl32(mixed + s_j)" needs no flag; with no term included mixed stays -0, so r = fl32(t + -0) = t,
   ;; and D stays -0, which skips the division as D = 0 does.
 
-  ;; H(prefix, e) = pcg(pcg(prefix + e_lo) + e_hi) of the block's elements into $HASH, where
+  ;; H(prefix, e) = pcg(pcg(prefix + e_lo) + e_hi) of the block's elements into $to, where
   ;; prefix = pcg(pcg(pcg(seed ^ key) + stream) + j) and the element at position i is
   ;; e = $elementHigh * 2^32 + $elementLow + i (a carry out of the low word steps the high word).
   ;; pcg is written out twice rather than called: V8 does not inline wasm calls, and a call per
   ;; vector costs more than the hash. WebAssembly has no per-lane shift count, so
   ;; s >> ((s >> 28) + 4) is s >> 4 shifted further by 1, 2, 4 and 8 in the lanes whose bits 28,
   ;; 29, 30 and 31 are set (each bit moved to bit 31 and spread by an arithmetic shift is the mask).
-  (func $hashBlock (param $prefix i32) (param $elementLow i32) (param $elementHigh i32) (param $n i32)
+  (func $hashBlock (param $to i32) (param $prefix i32) (param $elementLow i32) (param $elementHigh i32) (param $n i32)
     (local $o i32)
     (local $end i32)
     (local $index v128)
@@ -348,7 +351,7 @@
         (i32x4.shr_s (local.get $s) (i32.const 31))))
       (local.set $x (i32x4.mul (v128.xor (local.get $shifted) (local.get $s)) (v128.const i32x4 0x108ef2d9 0x108ef2d9 0x108ef2d9 0x108ef2d9)))
       (local.set $x (v128.xor (i32x4.shr_u (local.get $x) (i32.const 22)) (local.get $x)))
-      (v128.store (i32.add (global.get $HASH) (local.get $o)) (local.get $x))
+      (v128.store (i32.add (local.get $to) (local.get $o)) (local.get $x))
       (local.set $index (i32x4.add (local.get $index) (v128.const i32x4 4 4 4 4)))
       (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))
 
@@ -375,7 +378,9 @@
   ;;     -1 .. n). Patterns compare unsigned (0xffffffff: no element), tie limits signed.
   ;;   $keep 2, random: kept when (H($keepPrefix, e) >> 8) * 2^-24 < $keepBelow (exact in
   ;;     float32); with $rescale, v = fl32(v * $rescaleBy) first.
-  ;; s_j = fl32(v * w) where kept, +0 elsewhere.
+  ;; s_j = fl32(v * w) where kept, +0 elsewhere. After the widening and the hashes, one pass for
+  ;; the keep mode does the rest: the sign flip is an XOR with the hash's bit 31 under a mask that
+  ;; is 0 without the control (then $HASH's stale contents change nothing).
   (func (export "recipeTerm")
     (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32)
     (param $slot i32) (param $accumulate i32) (param $weight f32)
@@ -386,8 +391,11 @@
     (local $o i32)
     (local $end i32)
     (local $out i32)
+    (local $acc i32)
     (local $w v128)
     (local $v v128)
+    (local $s v128)
+    (local $flipMask v128)
     (local $key v128)
     (local $index v128)
     (local $a v128)
@@ -400,7 +408,7 @@
     (local.set $w (f32x4.splat (local.get $weight)))
     (if (i32.and (i32.eqz (i32.or (local.get $flip) (local.get $keep))) (i32.eq (local.get $accumulate) (i32.const 1)))
       (then
-        ;; Every element kept, no sign flip, straight into mixed: one pass.
+        ;; Every element kept, no sign flip, straight into mixed.
         (local.set $o (i32.const 0))
         (loop $elements
           (v128.store (i32.add (global.get $MIXED) (local.get $o))
@@ -411,23 +419,23 @@
     (local.set $out
       (select (global.get $RECIPE_OUT) (i32.add (global.get $SLOTS) (i32.shl (local.get $slot) (global.get $SLOT_SHIFT)))
         (i32.eq (local.get $accumulate) (i32.const 1))))
-    (local.set $o (i32.const 0))
-    (loop $elements
-      (v128.store (i32.add (local.get $out) (local.get $o)) (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o)))))
-      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
+    (local.set $acc
+      (select (global.get $MIXED) (select (global.get $SUM) (global.get $DISCARD) (i32.eq (local.get $accumulate) (i32.const 2)))
+        (i32.eq (local.get $accumulate) (i32.const 1))))
     (if (local.get $flip)
-      (then
-        (call $hashBlock (local.get $flipPrefix) (local.get $elementLow) (local.get $elementHigh) (local.get $n))
-        (local.set $o (i32.const 0))
-        (loop $elements
-          (v128.store (i32.add (local.get $out) (local.get $o))
-            (v128.xor (v128.load (i32.add (local.get $out) (local.get $o))) (v128.and (v128.load (i32.add (global.get $HASH) (local.get $o))) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))))
-          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+      (then (call $hashBlock (global.get $HASH) (local.get $flipPrefix) (local.get $elementLow) (local.get $elementHigh) (local.get $n))))
+    (local.set $flipMask (i32x4.splat (select (i32.const 0x80000000) (i32.const 0) (local.get $flip))))
     (if (i32.eq (local.get $keep) (i32.const 0))
       (then
         (local.set $o (i32.const 0))
         (loop $elements
-          (v128.store (i32.add (local.get $out) (local.get $o)) (f32x4.mul (v128.load (i32.add (local.get $out) (local.get $o))) (local.get $w)))
+          (local.set $v
+            (v128.xor
+              (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o))))
+              (v128.and (v128.load (i32.add (global.get $HASH) (local.get $o))) (local.get $flipMask))))
+          (local.set $s (f32x4.mul (local.get $v) (local.get $w)))
+          (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $s))
+          (v128.store (i32.add (local.get $acc) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $o))) (local.get $s)))
           (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
     (if (i32.eq (local.get $keep) (i32.const 1))
       (then
@@ -438,50 +446,46 @@
         (local.set $index (v128.const i32x4 0 1 2 3))
         (local.set $o (i32.const 0))
         (loop $elements
-          (local.set $v (v128.load (i32.add (local.get $out) (local.get $o))))
+          (local.set $v
+            (v128.xor
+              (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o))))
+              (v128.and (v128.load (i32.add (global.get $HASH) (local.get $o))) (local.get $flipMask))))
           (local.set $key (i32x4.min_u (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800001 0x7f800001 0x7f800001 0x7f800001)))
-          (v128.store (i32.add (local.get $out) (local.get $o))
-            (v128.and
-              (f32x4.mul (local.get $v) (local.get $w))
-              (v128.andnot
-                (v128.or
-                  (i32x4.gt_u (local.get $key) (local.get $a))
-                  (v128.and (i32x4.eq (local.get $key) (local.get $a)) (i32x4.le_s (local.get $index) (local.get $b))))
-                (v128.or
-                  (i32x4.gt_u (local.get $key) (local.get $c))
-                  (v128.and (i32x4.eq (local.get $key) (local.get $c)) (i32x4.le_s (local.get $index) (local.get $d)))))))
+          (local.set $s (v128.and
+            (f32x4.mul (local.get $v) (local.get $w))
+            (v128.andnot
+              (v128.or
+                (i32x4.gt_u (local.get $key) (local.get $a))
+                (v128.and (i32x4.eq (local.get $key) (local.get $a)) (i32x4.le_s (local.get $index) (local.get $b))))
+              (v128.or
+                (i32x4.gt_u (local.get $key) (local.get $c))
+                (v128.and (i32x4.eq (local.get $key) (local.get $c)) (i32x4.le_s (local.get $index) (local.get $d)))))))
+          (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $s))
+          (v128.store (i32.add (local.get $acc) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $o))) (local.get $s)))
           (local.set $index (i32x4.add (local.get $index) (v128.const i32x4 4 4 4 4)))
           (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
     (if (i32.eq (local.get $keep) (i32.const 2))
       (then
-        (call $hashBlock (local.get $keepPrefix) (local.get $elementLow) (local.get $elementHigh) (local.get $n))
+        (call $hashBlock (global.get $HASH_KEEP) (local.get $keepPrefix) (local.get $elementLow) (local.get $elementHigh) (local.get $n))
         (local.set $a (f32x4.splat (local.get $keepBelow)))
         (local.set $b (f32x4.splat (local.get $rescaleBy)))
         ;; All ones when rescaling: selects fl32(v * c) over v.
         (local.set $c (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $rescale) (i32.const 0)))))
         (local.set $o (i32.const 0))
         (loop $elements
-          (local.set $v (v128.load (i32.add (local.get $out) (local.get $o))))
-          (v128.store (i32.add (local.get $out) (local.get $o))
-            (v128.and
-              (f32x4.mul (v128.bitselect (f32x4.mul (local.get $v) (local.get $b)) (local.get $v) (local.get $c)) (local.get $w))
-              (f32x4.lt
-                (f32x4.mul
-                  (f32x4.convert_i32x4_u (i32x4.shr_u (v128.load (i32.add (global.get $HASH) (local.get $o))) (i32.const 8)))
-                  (v128.const f32x4 0x1p-24 0x1p-24 0x1p-24 0x1p-24))
-                (local.get $a))))
-          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
-    (if (i32.eq (local.get $accumulate) (i32.const 1))
-      (then
-        (local.set $o (i32.const 0))
-        (loop $elements
-          (v128.store (i32.add (global.get $MIXED) (local.get $o)) (f32x4.add (v128.load (i32.add (global.get $MIXED) (local.get $o))) (v128.load (i32.add (local.get $out) (local.get $o)))))
-          (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
-    (if (i32.eq (local.get $accumulate) (i32.const 2))
-      (then
-        (local.set $o (i32.const 0))
-        (loop $elements
-          (v128.store (i32.add (global.get $SUM) (local.get $o)) (f32x4.add (v128.load (i32.add (global.get $SUM) (local.get $o))) (v128.load (i32.add (local.get $out) (local.get $o)))))
+          (local.set $v
+            (v128.xor
+              (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o))))
+              (v128.and (v128.load (i32.add (global.get $HASH) (local.get $o))) (local.get $flipMask))))
+          (local.set $s (v128.and
+            (f32x4.mul (v128.bitselect (f32x4.mul (local.get $v) (local.get $b)) (local.get $v) (local.get $c)) (local.get $w))
+            (f32x4.lt
+              (f32x4.mul
+                (f32x4.convert_i32x4_u (i32x4.shr_u (v128.load (i32.add (global.get $HASH_KEEP) (local.get $o))) (i32.const 8)))
+                (v128.const f32x4 0x1p-24 0x1p-24 0x1p-24 0x1p-24))
+              (local.get $a))))
+          (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $s))
+          (v128.store (i32.add (local.get $acc) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $o))) (local.get $s)))
           (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))))
 
   ;; Steps 5-7 for one term once the election's sum S is complete: s_j (in slot $slot) is included
