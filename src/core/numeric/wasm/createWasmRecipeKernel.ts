@@ -216,7 +216,7 @@ function recipeDriver(
 const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / DTYPE_BYTES[chunk.dtype]);
 
 /**
- * The recipe kernel with its own memory (about 550 KiB, whatever the chunk size or the number of
+ * The recipe kernel with its own memory (about 580 KiB, whatever the chunk size or the number of
  * terms): one per thread or worker. Needs WebAssembly SIMD; callers check with
  * WebAssembly.validate(mergeKernelWasmBytes()) first.
  */
