@@ -8,24 +8,21 @@ import { createWasmRecipeKernel, instantiateSharedMemoryRecipeKernel } from "../
 import { expectSameBytes } from "./helpers/floatChunks.ts";
 import {
   bytesOf,
-  CANONICAL_NAN,
   chunkOf,
   makeTensor,
   mergeInChunks,
   recipe,
   RECIPE_CASES,
   recipeCaseTensors,
-  referenceMerge,
   type RecipeChunkMerger,
-  type Tensor,
-  type TermInput,
-} from "./helpers/recipeReference.ts";
+} from "./helpers/recipeCases.ts";
+import { CANONICAL_NAN, referenceMerge, type Tensor, type TermInput } from "./helpers/recipeReference.ts";
 import { encodeFloat } from "./helpers/referenceNumerics.ts";
 
 /*
  * The WebAssembly recipe kernel, own memory and shared memory, against the JavaScript reference
- * mergeRecipeChunk and the second implementation of helpers/recipeReference.ts, written from
- * ../shared/recipe-v2.md.
+ * mergeRecipeChunk and the second implementation of ../shared/recipe-v2.md in
+ * helpers/recipeReference.ts.
  */
 
 const DTYPES: FloatDtype[] = ["BF16", "F16", "F32"];

@@ -12,10 +12,11 @@ import { mergeRecipeChunk } from "../src/core/recipe/mergeRecipeChunk.ts";
 import { pcg, recipeHash, tensorKey } from "../src/core/recipe/recipeHash.ts";
 import type { RecipeMethodId } from "../src/core/recipe/TensorRecipe.ts";
 import { expectSameBytes, makeChunk } from "./helpers/floatChunks.ts";
-import { CANONICAL_NAN, DTYPE_PAIRS, hashBig, keyBig, mergeInChunks, recipe, RECIPE_CASES, recipeCaseTensors } from "./helpers/recipeReference.ts";
+import { DTYPE_PAIRS, mergeInChunks, recipe, RECIPE_CASES, recipeCaseTensors } from "./helpers/recipeCases.ts";
+import { CANONICAL_NAN, hashBig, keyBig } from "./helpers/recipeReference.ts";
 import { encodeFloat } from "./helpers/referenceNumerics.ts";
 
-/* The JavaScript recipe kernel against the second implementation of helpers/recipeReference.ts. */
+/* The recipe kernel against a second implementation of ../shared/recipe-v2.md (helpers/recipeReference.ts). */
 
 describe("recipe hash H", () => {
   it("gives the contract's check values", () => {
