@@ -199,6 +199,18 @@ describe("wasm recipe kernel", () => {
     }
   });
 
+  it("merges one-term task arithmetic (today's merge loop) over several stages, a tail, in place or not", () => {
+    const n = 2 * 16384 + 13;
+    const r = recipe("task_arithmetic", [{ weight: 0.7 }]);
+    for (const [dtype, outDtype] of [["BF16", "BF16"], ["F16", "F32"]] as const) {
+      const target = makeTensor(dtype, n, 1);
+      const input = { plus: makeTensor(dtype, n, 2), minus: makeTensor("BF16", n, 3) };
+      const chunks = { target: chunkOf(target, 0, n), terms: [{ plus: chunkOf(input.plus, 0, n), minus: chunkOf(input.minus, 0, n) }] };
+      const expected = bytesOf(outDtype, referenceMerge(r, target, [input], outDtype));
+      for (const [name, merge] of KERNELS) expectSameBytes(merge(r, undefined, chunks, 5, outDtype), expected, `${dtype} -> ${outDtype}, ${name}`);
+    }
+  });
+
   it("writes into a reused buffer, and copes with unaligned chunks", () => {
     const n = 1001;
     const r = recipe("dare_linear", [{ weight: 0.3, density: 0.5 }], { rescale: false, seed: 4 });
