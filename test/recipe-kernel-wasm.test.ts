@@ -17,7 +17,7 @@ import {
   type RecipeChunkMerger,
 } from "./helpers/recipeCases.ts";
 import { CANONICAL_NAN, referenceMerge, type Tensor, type TermInput } from "./helpers/recipeReference.ts";
-import { encodeFloat } from "./helpers/referenceNumerics.ts";
+import { decodeFloat, encodeFloat } from "./helpers/referenceNumerics.ts";
 
 /*
  * The WebAssembly recipe kernel, own memory and shared memory, against the JavaScript reference
@@ -242,6 +242,30 @@ describe("wasm recipe kernel", () => {
     expect(out.byteOffset).toBe(into.byteOffset);
     const termInput = { plus, minus: target };
     expectSameBytes(out, bytesOf("BF16", referenceMerge(r, target, [termInput, termInput], "BF16")), "read in place");
+  });
+
+  it("computes the magnitude order keys of plus - minus, for the statistics pass", () => {
+    // The contract's order by hand: |v|'s float32 bits (sign cleared, -0 = +0), every NaN above +Inf.
+    const f32 = new Float32Array(1);
+    const bits = new Uint32Array(f32.buffer);
+    const orderKey = (p: number, m: number) => {
+      f32[0] = p - m;
+      return Number.isNaN(f32[0]) ? 0x7f800001 : bits[0]! & 0x7fffffff;
+    };
+    const n = 4096 + 4096 + 11;
+    for (const [pDtype, mDtype] of [["BF16", "F16"], ["F32", "F32"], ["F16", "BF16"]] as const) {
+      const [plus, minus] = [makeTensor(pDtype, n, 7), makeTensor(mDtype, n, 8)];
+      const [plusChunk, minusChunk] = [chunkOf(plus, 0, n), chunkOf(minus, 0, n)];
+      const expected = plus.bits.map((p, e) => orderKey(decodeFloat(pDtype, p), decodeFloat(mDtype, minus.bits[e]!)));
+      for (const [start, count] of [[0, n], [3, 4097], [n - 5, 5], [10, 0]] as const) {
+        for (const [name, orderKeys] of [["wasm", kernel.orderKeys], ["wasm, shared memory", shared.orderKeys]] as const) {
+          const keys = new Uint32Array(count + 1).fill(0xdeadbeef);
+          orderKeys(plusChunk, minusChunk, start, count, keys);
+          expect([...keys.subarray(0, count)], `${pDtype} - ${mDtype}, ${start} + ${count}, ${name}`).toEqual(expected.slice(start, start + count));
+          expect(keys[count], "nothing past count").toBe(0xdeadbeef);
+        }
+      }
+    }
   });
 
   it("refuses what mergeRecipeChunk refuses, with its messages", () => {

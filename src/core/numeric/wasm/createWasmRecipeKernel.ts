@@ -4,7 +4,14 @@ import type { MagnitudeCut, MagnitudeStatistics } from "../../recipe/magnitudeSt
 import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
 import { hashPrefix, RANDOM_KEEP_STREAM, RANDOM_SIGN_STREAM, tensorKey } from "../../recipe/recipeHash.ts";
 import { METHOD_STEPS, type TensorRecipe } from "../../recipe/TensorRecipe.ts";
-import { DTYPE_CODE, instantiateOverSharedMemory, instantiateWithOwnMemory, outputBytes, type SharedMemoryMergeKernel } from "./createWasmMergeKernel.ts";
+import {
+  DTYPE_CODE,
+  instantiateOverSharedMemory,
+  instantiateWithOwnMemory,
+  mergeKernelWasmBytes,
+  outputBytes,
+  type SharedMemoryMergeKernel,
+} from "./createWasmMergeKernel.ts";
 
 /** The WebAssembly SIMD recipe kernel: the same bytes as mergeRecipeChunk (src/core/recipe/mergeRecipeChunk.ts) for every input. */
 export interface WasmRecipeKernel {
@@ -17,6 +24,11 @@ export interface WasmRecipeKernel {
     outDtype: FloatDtype,
     into?: Uint8Array,
   ): Uint8Array;
+  /**
+   * For the magnitude statistics pass: keys[i] = magnitudeOrderKey of the float32 bits of
+   * fl32(plus - minus) at element start + i of the chunks, for i < count.
+   */
+  orderKeys(plus: FloatChunk, minus: FloatChunk, start: number, count: number, keys: Uint32Array): void;
 }
 
 /**
@@ -45,6 +57,7 @@ interface RecipeExports {
   ): void;
   recipeInclude(slot: number, n: number, weight: number): void;
   recipeFinish(tType: number, t: number, outType: number, out: number, n: number, normalize: number, divisor: number): void;
+  recipeOrderKeys(pType: number, p: number, mType: number, m: number, n: number, out: number): void;
 }
 
 /** recipeTerm's $accumulate: where s_j goes besides its slot. */
@@ -77,7 +90,7 @@ function recipeDriver(
   kernel: RecipeExports,
   memory: WebAssembly.Memory,
   liesInMemory?: (bytes: Uint8Array) => boolean,
-): WasmRecipeKernel["mergeRecipeChunk"] {
+): WasmRecipeKernel {
   const block = kernel.recipeBlockElements.value as number;
   const slots = kernel.recipeSlots.value as number;
   const staging = kernel.recipeStaging.value as number;
@@ -86,8 +99,9 @@ function recipeDriver(
   const region = { target: staging, plus: staging + regionBytes, minus: staging + 2 * regionBytes, out: staging + 3 * regionBytes };
   const dataStart = kernel.dataStart.value as number;
   if (memory.buffer.byteLength < dataStart) memory.grow(Math.ceil((dataStart - memory.buffer.byteLength) / 65536));
-  // Covers the scratch area for good: a later grow (of a shared memory) leaves this view valid.
+  // Cover the scratch area for good: a later grow (of a shared memory) leaves these views valid.
   const heap = new Uint8Array(memory.buffer);
+  const stagedKeys = new Uint32Array(memory.buffer, region.out, stagingElements);
   /** The memory's buffers seen at calls: a chunk whose bytes view one of them lies in the memory. */
   const generations = new WeakSet<ArrayBufferLike>();
   const lies = liesInMemory ?? ((bytes: Uint8Array) => generations.has(bytes.buffer));
@@ -100,7 +114,23 @@ function recipeDriver(
     return staged;
   };
 
-  return (recipe, stats, inputs, firstElement, outDtype, into) => {
+  const orderKeys: WasmRecipeKernel["orderKeys"] = (plus, minus, start, count, keys) => {
+    generations.add(memory.buffer);
+    const [plusInPlace, minusInPlace] = [lies(plus.bytes), lies(minus.bytes)];
+    for (let done = 0; done < count; done += block) {
+      const n = Math.min(block, count - done);
+      const whole = n % 4 === 0;
+      const from = start + done;
+      kernel.recipeOrderKeys(
+        DTYPE_CODE[plus.dtype], addressOf(plus, from, n, region.plus, whole && plusInPlace),
+        DTYPE_CODE[minus.dtype], addressOf(minus, from, n, region.minus, whole && minusInPlace),
+        n, region.out,
+      );
+      keys.set(stagedKeys.subarray(0, n), done);
+    }
+  };
+
+  const mergeRecipeChunk: WasmRecipeKernel["mergeRecipeChunk"] = (recipe, stats, inputs, firstElement, outDtype, into) => {
     const { sparsification, consensus } = METHOD_STEPS[recipe.method];
     const terms = recipe.terms;
     if (inputs.terms.length !== terms.length) {
@@ -211,6 +241,7 @@ function recipeDriver(
     }
     return out;
   };
+  return { mergeRecipeChunk, orderKeys };
 }
 
 const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / DTYPE_BYTES[chunk.dtype]);
@@ -222,7 +253,19 @@ const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / 
  */
 export function createWasmRecipeKernel(): WasmRecipeKernel {
   const exports = instantiateWithOwnMemory() as unknown as RecipeExports & { memory: WebAssembly.Memory };
-  return { mergeRecipeChunk: recipeDriver(exports, exports.memory) };
+  return recipeDriver(exports, exports.memory);
+}
+
+let threadKernel: WasmRecipeKernel | null | undefined;
+
+/**
+ * This thread's recipe kernel, created on first use; null where the engine cannot run it (no
+ * WebAssembly SIMD), and the JavaScript reference computes instead. Validating the module checks
+ * every feature it uses.
+ */
+export function wasmRecipeKernelHere(): WasmRecipeKernel | null {
+  threadKernel ??= WebAssembly.validate(mergeKernelWasmBytes()) ? createWasmRecipeKernel() : null;
+  return threadKernel;
 }
 
 /**
@@ -244,6 +287,6 @@ export function instantiateSharedMemoryRecipeKernel(
     dataStart: exports.dataStart.value as number,
     merge: exports.merge,
     convert: exports.convert,
-    mergeRecipeChunk: recipeDriver(exports, memory, liesInMemory),
+    ...recipeDriver(exports, memory, liesInMemory),
   };
 }

@@ -542,4 +542,22 @@
     (loop $elements
       (v128.store (i32.add (global.get $RECIPE_OUT) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $t) (local.get $o))) (v128.load (i32.add (global.get $MIXED) (local.get $o)))))
       (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
-    (call $narrow (local.get $outType) (global.get $RECIPE_OUT) (local.get $out) (local.get $n))))
+    (call $narrow (local.get $outType) (global.get $RECIPE_OUT) (local.get $out) (local.get $n)))
+
+  ;; The order keys of v = fl32(p - m) for n elements (0 < n <= recipeBlockElements), as uint32 at
+  ;; $out: |v|'s bits, every NaN one above +Inf (magnitudeOrderKey of magnitudeStatistics.ts), for
+  ;; the magnitude statistics pass.
+  (func (export "recipeOrderKeys") (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32) (param $out i32)
+    (local $o i32)
+    (local $end i32)
+    (local.set $p (call $widen (local.get $pType) (local.get $p) (global.get $RECIPE_P) (local.get $n)))
+    (local.set $m (call $widen (local.get $mType) (local.get $m) (global.get $RECIPE_M) (local.get $n)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (loop $elements
+      (v128.store (i32.add (local.get $out) (local.get $o))
+        (i32x4.min_u
+          (v128.and
+            (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o))))
+            (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+          (v128.const i32x4 0x7f800001 0x7f800001 0x7f800001 0x7f800001)))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
