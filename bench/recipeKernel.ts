@@ -1,17 +1,20 @@
 import { convertChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
 import { computeMagnitudeStatistics, needsMagnitudeStatistics, type TermChunk } from "../src/core/recipe/magnitudeStatistics.ts";
+import { createWasmRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
 import { mergeRecipeChunk } from "../src/core/recipe/mergeRecipeChunk.ts";
-import type { RecipeMethodId, TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
+import { RECIPE_METHODS, type RecipeMethodId, type TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
 
 /**
- * Recipe v2 arithmetic in JavaScript, one thread (npx tsx bench/recipeKernel.ts [M elements]): the
- * magnitude statistics pass and mergeRecipeChunk on a bf16 tensor of 50 M elements with 2 terms,
- * fed in 1 M-element chunks (2 MiB, the engine's local chunk size). Chunks come from pools of
- * weight-like values (plus and minus = base + small deltas, so v has the repeated magnitudes of real
- * bf16 deltas), cycled, so the tensor never has to be in memory. Throughput counts the input bytes
- * read: 2 x 2 per element and pass for statistics (pass 3 stops at the last kept tie), 5 x 2 for the
- * kernel; "passes" is elements read by the statistics divided by numel. Seconds are this
- * process's CPU time (user + system), steadier than wall time on a machine shared with other jobs.
+ * Recipe v2 arithmetic on one thread (npx tsx bench/recipeKernel.ts [M elements]): the magnitude
+ * statistics pass, then the JavaScript mergeRecipeChunk and the WebAssembly SIMD kernel's (the same
+ * bytes: the first chunk is compared before the timed runs), on a bf16 tensor of 50 M elements
+ * with 2 terms, for each method, fed in 1 M-element chunks (2 MiB, the engine's local chunk size).
+ * Chunks come from pools of weight-like values (plus and minus = base + small deltas, so v has the
+ * repeated magnitudes of real bf16 deltas), cycled, so the tensor never has to be in memory.
+ * Throughput counts the input bytes read: 2 x 2 per element and pass for statistics (pass 3 stops
+ * at the last kept tie), 5 x 2 for the kernel; "passes" is elements read by the statistics divided
+ * by numel. Seconds are this process's CPU time (user + system), steadier than wall time on a
+ * machine shared with other jobs.
  */
 
 const millions = Number(process.argv[2] ?? 50);
@@ -69,13 +72,15 @@ function cpuSeconds(): number {
 }
 
 const into = new Uint8Array(CHUNK * 2);
+const wasmInto = new Uint8Array(CHUNK * 2);
+const wasmKernel = createWasmRecipeKernel();
 const mb = (bytes: number, seconds: number) => (bytes / seconds / 1e6).toFixed(0).padStart(5);
 process.stdout.write(`${ELEMENTS / 1e6} M bf16 elements, 2 terms, chunks of ${CHUNK} elements, one thread\n`);
-process.stdout.write("method            stats passes  stats CPU s  MB/s  kernel CPU s  MB/s  total CPU s\n");
-for (const method of ["task_arithmetic", "ties", "dare_ties", "breadcrumbs_ties"] as const) {
+process.stdout.write("method            stats passes  stats CPU s  MB/s  JS CPU s  MB/s  wasm CPU s  MB/s  speed-up\n");
+for (const method of RECIPE_METHODS) {
   const recipe = recipeOf(method);
   let statsElements = 0;
-  let start = cpuSeconds();
+  const start = cpuSeconds();
   const stats = needsMagnitudeStatistics(recipe)
     ? await computeMagnitudeStatistics(recipe, ELEMENTS, (visit) => {
         for (let first = 0, index = 0; first < ELEMENTS; first += CHUNK, index++) {
@@ -86,16 +91,25 @@ for (const method of ["task_arithmetic", "ties", "dare_ties", "breadcrumbs_ties"
       })
     : undefined;
   const statsSeconds = cpuSeconds() - start;
-  start = cpuSeconds();
-  for (let first = 0, index = 0; first < ELEMENTS; first += CHUNK, index++) {
+  const merge = (kernel: typeof mergeRecipeChunk, out: Uint8Array, first: number, index: number) => {
     const count = Math.min(CHUNK, ELEMENTS - first);
-    mergeRecipeChunk(recipe, stats, { target: chunkAt(target, index, count), terms: termChunks(index, count) }, first, "BF16", into);
-  }
-  const kernelSeconds = cpuSeconds() - start;
+    return kernel(recipe, stats, { target: chunkAt(target, index, count), terms: termChunks(index, count) }, first, "BF16", out);
+  };
+  const kernelSeconds = (kernel: typeof mergeRecipeChunk, out: Uint8Array) => {
+    const begin = cpuSeconds();
+    for (let first = 0, index = 0; first < ELEMENTS; first += CHUNK, index++) merge(kernel, out, first, index);
+    return cpuSeconds() - begin;
+  };
+  // The first chunk, compared, also warms both kernels up (JIT tiers) before they are timed.
+  const [jsBytes, wasmBytes] = [merge(mergeRecipeChunk, into, 0, 0), merge(wasmKernel.mergeRecipeChunk, wasmInto, 0, 0)];
+  if (jsBytes.some((byte, i) => byte !== wasmBytes[i])) throw new Error(`${method}: the wasm kernel's bytes differ from mergeRecipeChunk's`);
+  const jsSeconds = kernelSeconds(mergeRecipeChunk, into);
+  const wasmSeconds = kernelSeconds(wasmKernel.mergeRecipeChunk, wasmInto);
   const statsRate = statsElements ? mb(statsElements * 4, statsSeconds) : "    -";
   const passes = (statsElements / ELEMENTS).toFixed(2);
   process.stdout.write(
     `${method.padEnd(18)}${passes.padStart(12)}${statsSeconds.toFixed(2).padStart(13)} ${statsRate}` +
-      `${kernelSeconds.toFixed(2).padStart(14)} ${mb(ELEMENTS * 10, kernelSeconds)}${(statsSeconds + kernelSeconds).toFixed(2).padStart(13)}\n`,
+      `${jsSeconds.toFixed(2).padStart(10)} ${mb(ELEMENTS * 10, jsSeconds)}${wasmSeconds.toFixed(2).padStart(12)} ${mb(ELEMENTS * 10, wasmSeconds)}` +
+      `${(jsSeconds / wasmSeconds).toFixed(1).padStart(8)}x\n`,
   );
 }

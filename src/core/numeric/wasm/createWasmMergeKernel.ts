@@ -53,13 +53,27 @@ export interface SharedMemoryMergeKernel {
  * lacks WebAssembly threads (shared memories) or SIMD.
  */
 export function instantiateSharedMemoryMergeKernel(memory: WebAssembly.Memory): SharedMemoryMergeKernel | undefined {
+  const exports = instantiateOverSharedMemory(memory) as Omit<KernelExports, "memory"> | undefined;
+  return exports && { dataStart: exports.dataStart.value as number, merge: exports.merge, convert: exports.convert };
+}
+
+/**
+ * The exports of the kernel module (merge, convert and the recipe entry points) instantiated over
+ * a shared memory; undefined where the engine lacks WebAssembly threads or SIMD.
+ */
+export function instantiateOverSharedMemory(memory: WebAssembly.Memory): WebAssembly.Exports | undefined {
   if (!sharedMemoryKernelModule) {
     const bytes = decodeBase64(MERGE_KERNEL_SHARED_MEMORY_WASM_BASE64);
     if (!WebAssembly.validate(bytes)) return undefined;
     sharedMemoryKernelModule = new WebAssembly.Module(bytes);
   }
-  const exports = new WebAssembly.Instance(sharedMemoryKernelModule, { env: { memory } }).exports as unknown as Omit<KernelExports, "memory">;
-  return { dataStart: exports.dataStart.value as number, merge: exports.merge, convert: exports.convert };
+  return new WebAssembly.Instance(sharedMemoryKernelModule, { env: { memory } }).exports;
+}
+
+/** The kernel module with its own memory, instantiated; the module is compiled once per thread. */
+export function instantiateWithOwnMemory(): WebAssembly.Exports {
+  kernelModule ??= new WebAssembly.Module(mergeKernelWasmBytes());
+  return new WebAssembly.Instance(kernelModule).exports;
 }
 
 /** `into`'s first `length` bytes when it is large enough, else a new array. */
@@ -74,8 +88,7 @@ const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / 
  * WebAssembly.validate(mergeKernelWasmBytes()) first.
  */
 export function createWasmMergeKernel(): WasmMergeKernel {
-  kernelModule ??= new WebAssembly.Module(mergeKernelWasmBytes());
-  const kernel = new WebAssembly.Instance(kernelModule).exports as unknown as KernelExports;
+  const kernel = instantiateWithOwnMemory() as unknown as KernelExports;
   const dataStart = kernel.dataStart.value as number;
   const regions = { t: dataStart, p: dataStart + REGION_BYTES, m: dataStart + 2 * REGION_BYTES, out: dataStart + 3 * REGION_BYTES };
   const needed = regions.out + REGION_BYTES;
