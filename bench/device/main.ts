@@ -186,7 +186,12 @@ async function main(): Promise<void> {
   results.complete = true;
   await save();
   const failed = results.bitExact.some((group) => group.mismatchedElements > 0) || results.stream.some((stream) => !stream.spotChecksEqual) || results.errors.length > 0;
-  log(`DONE in ${((performance.now() - started) / 1000).toFixed(1)} s: ${failed ? "SOME CHECKS FAILED" : "every check passed"}; results in ${join(values.out, "results.json")}`);
+  const evalRan = results.eval.filter((result) => result.skipped === undefined).length;
+  const evalFailed = results.eval.filter((result) => result.skipped?.startsWith("failed")).length;
+  log(
+    `DONE in ${((performance.now() - started) / 1000).toFixed(1)} s: ${failed ? "SOME CHECKS FAILED" : "every merge-kernel check passed"}; ` +
+      `evaluator: ${evalRan} of ${results.eval.length} cases ran, ${evalFailed} failed; results in ${join(values.out, "results.json")}`,
+  );
   process.exit(failed ? 1 : 0);
 }
 

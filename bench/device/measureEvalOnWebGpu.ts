@@ -105,7 +105,7 @@ export async function measureEvalOnWebGpu(
         const built = await buildQwen2Onnx(model.config, { format: evalCase.format, loadTensor: modelTensorLoader(model), logits: "last" });
         result.buildSeconds = (performance.now() - started) / 1000;
         started = performance.now();
-        const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { executionProviders: ["webgpu"] }, kvCacheOnGpu: true });
+        const decoder = await OnnxCausalDecoder.create(ort, built, { sessionOptions: { executionProviders: ["webgpu"], logSeverityLevel: 3 }, kvCacheOnGpu: true });
         releaseExternalData(built);
         result.sessionSeconds = (performance.now() - started) / 1000;
         log(`eval ${label}: ${(weightBytes / 2 ** 30).toFixed(2)} GiB of weights, graph built in ${result.buildSeconds.toFixed(1)} s, WebGPU session in ${result.sessionSeconds.toFixed(1)} s`);
