@@ -8,6 +8,7 @@ import type { ChunkComputer } from "../../src/core/engine/ChunkComputer.ts";
 import { createWebGpuComputer } from "../../src/core/engine/webGpuComputer.ts";
 import { requestWebGpuMergeKernel } from "../../src/core/numeric/webgpu/requestWebGpuMergeKernel.ts";
 import type { OnnxRuntime } from "../../src/eval/decoder/OnnxCausalDecoder.ts";
+import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../../src/eval/onnx/buildQwen2Onnx.ts";
 import type { BatchPlan } from "../measureBatchGeneration.ts";
 import { checkConversions, checkEveryDtypeMix, checkLargeRandomChunks, type BitCheckGroup, type BitCheckSizes } from "./checkMergeKernelBits.ts";
 import { measureEvalOnWebGpu, type EvalCase, type EvalCaseResult } from "./measureEvalOnWebGpu.ts";
@@ -15,12 +16,15 @@ import { measureResidentKernel, measureStream, type ResidentMeasurement, type St
 import { openDawnGpu, type DawnGpu } from "./openDawnGpu.ts";
 
 /**
- * The device harness (bench/device/README.md): the project's WebGPU merge kernel and evaluator under
- * Node with Dawn's navigator.gpu, on whatever GPU Dawn finds. Bundled by scripts/pack-device.ts into
- * .device/harness.mjs. Prints one line per check and writes results.json into --out after every
- * stage (`complete` turns true at the end), so that a run cut short still leaves what it measured.
+ * The device harness: the project's WebGPU merge kernel and evaluator under Node with Dawn's
+ * navigator.gpu, on whatever GPU Dawn finds. `npm run device:pack` bundles it into
+ * .device/harness.mjs next to what it needs; `bash .device/run.sh ARGS` unpacks that and runs it.
+ * Prints one line per check and writes results.json into --out (default $OUT) after every stage
+ * (`complete` turns true at the end), so that a run cut short still leaves what it measured.
+ * Evaluator cases that would start after --deadline seconds are skipped, and say so.
  *
- *   node harness.mjs [--size small|full] [--out DIR] [--work DIR] [--deadline SECONDS] [--no-eval]
+ *   bash .device/run.sh [--size small|full] [--out DIR] [--work DIR] [--deadline SECONDS] [--no-eval]
+ *                       [--eval-cases SHAPE:FORMAT,...]   e.g. 0.5b:q4,1.5b:q4 (default: the size's cases)
  */
 
 interface Sizes {
@@ -54,11 +58,12 @@ const SIZES: Record<"small" | "full", Sizes> = {
     bits: { specialElements: 100_003, randomElements: 4 * MIB + 4097, convertF32Elements: 4 * MIB + 3 },
     stream: { bytesPerRole: GIB, chunkBytes: [8 * MIB, 2 * MIB], tasksInFlight: 4 },
     resident: { elementsPerRole: GIB / 2, runs: 3 },
-    // Each shape's model is generated once, before its first case: both formats of 0.5B come first.
+    // q4 (the studio's choice on WebGPU) of both shapes first: on one CPU core, generating 1.5B and
+    // building its q4 graph take about two minutes, so a 300 s run may not reach the f16 cases.
     evalCases: [
       { preset: "qwen2.5-0.5b", format: "q4" },
-      { preset: "qwen2.5-0.5b", format: "f16" },
       { preset: "qwen2.5-1.5b", format: "q4" },
+      { preset: "qwen2.5-0.5b", format: "f16" },
       { preset: "qwen2.5-1.5b", format: "f16" },
     ],
     evalPlans: [
@@ -80,6 +85,21 @@ interface Results {
   errors: string[];
 }
 
+/** Shapes by the names --eval-cases takes. */
+const EVAL_PRESETS: Record<string, EvalCase["preset"]> = { tiny: "tiny", small: "small", "0.5b": "qwen2.5-0.5b", "1.5b": "qwen2.5-1.5b" };
+
+/** --eval-cases: comma-separated SHAPE:FORMAT, e.g. 0.5b:q4,1.5b:f16, run in that order. */
+function parseEvalCases(text: string): EvalCase[] {
+  return text.split(",").map((item) => {
+    const [shape = "", format = ""] = item.trim().split(":");
+    const preset = EVAL_PRESETS[shape];
+    if (!preset || !(QWEN2_ONNX_FORMATS as readonly string[]).includes(format)) {
+      throw new Error(`--eval-cases takes comma-separated SHAPE:FORMAT (shapes ${Object.keys(EVAL_PRESETS).join(", ")}; formats ${QWEN2_ONNX_FORMATS.join(", ")}), got ${JSON.stringify(item)}`);
+    }
+    return { preset, format: format as Qwen2OnnxFormat };
+  });
+}
+
 const gbps = (bytesPerSecond: number) => `${(bytesPerSecond / 1e9).toFixed(2)} GB/s`;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -91,6 +111,7 @@ async function main(): Promise<void> {
       work: { type: "string", default: join(tmpdir(), "merge-studio-device") },
       deadline: { type: "string", default: "150" },
       "no-eval": { type: "boolean", default: false },
+      "eval-cases": { type: "string" },
     },
   });
   const size = values.size;
@@ -98,6 +119,7 @@ async function main(): Promise<void> {
   const deadlineSeconds = Number(values.deadline);
   if (!(deadlineSeconds > 0)) throw new Error(`--deadline takes a positive number of seconds, got ${JSON.stringify(values.deadline)}`);
   const sizes = SIZES[size];
+  const evalCases = values["eval-cases"] === undefined ? sizes.evalCases : parseEvalCases(values["eval-cases"]);
   const started = performance.now();
   const results: Results = { complete: false, size, node: process.version, bitExact: [], stream: [], eval: [], errors: [] };
   await mkdir(values.out, { recursive: true });
@@ -173,7 +195,7 @@ async function main(): Promise<void> {
       ort.env.wasm.wasmPaths = `${join(dirname(fileURLToPath(import.meta.url)), "ort")}/`;
       ort.env.wasm.numThreads = 1;
       ort.env.logLevel = "error";
-      await measureEvalOnWebGpu(ort as unknown as OnnxRuntime, sizes.evalCases, sizes.evalPlans, values.work, started + deadlineSeconds * 1000, log, (result) => {
+      await measureEvalOnWebGpu(ort as unknown as OnnxRuntime, evalCases, sizes.evalPlans, values.work, started + deadlineSeconds * 1000, log, (result) => {
         results.eval.push(result);
         void save();
       });
