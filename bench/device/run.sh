@@ -8,11 +8,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 unxz_to() {
   if command -v xz >/dev/null; then xz -dc "$1" >"$2"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
 }
+# Unpacked into a temporary folder, never next to this script: what a device call carries stays small.
+# harness.mjs finds dawn.node in dist/linux-x64/ and onnxruntime-web's files in ort/ beside itself.
 bin=$(mktemp -d)
+mkdir -p "$bin/dist/linux-x64" "$bin/ort"
 unxz_to "$here/node.xz" "$bin/node"
 chmod +x "$bin/node"
-unxz_to "$here/dist/linux-x64/dawn.node.xz" "$here/dist/linux-x64/dawn.node"
-unxz_to "$here/ort/ort-wasm-simd-threaded.asyncify.wasm.xz" "$here/ort/ort-wasm-simd-threaded.asyncify.wasm"
+unxz_to "$here/dist/linux-x64/dawn.node.xz" "$bin/dist/linux-x64/dawn.node"
+cp "$here/harness.mjs" "$bin/"
+cp "$here/ort/ort-wasm-simd-threaded.asyncify.mjs" "$bin/ort/"
+unxz_to "$here/ort/ort-wasm-simd-threaded.asyncify.wasm.xz" "$bin/ort/ort-wasm-simd-threaded.asyncify.wasm"
 # The Vulkan loader and glvnd, as the device tool's README says (the image may have neither).
 for deb in "$here"/debs/*.deb; do dpkg -x "$deb" /; done
 ldconfig
@@ -32,4 +37,4 @@ fi
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true; fi
 echo "node $("$bin/node" --version), Vulkan ICD ${VK_ICD_FILENAMES:-the loader default}"
-exec "$bin/node" "$here/harness.mjs" "$@"
+exec "$bin/node" "$bin/harness.mjs" "$@"
