@@ -4,7 +4,7 @@ import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist", "dist-cli", "node_modules", "test-results", "playwright-report", "demo-hub", ".bench"] },
+  { ignores: ["dist", "dist-cli", "node_modules", "test-results", "playwright-report", "demo-hub", ".bench", ".device"] },
   {
     files: ["**/*.{ts,tsx}"],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
