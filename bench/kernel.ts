@@ -1,6 +1,5 @@
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { createWasmMergeKernel } from "../src/core/numeric/wasm/createWasmMergeKernel.ts";
 
 /**
@@ -35,7 +34,7 @@ process.stdout.write(`${ELEMENTS} elements per chunk, best of ${RUNS} runs, M el
 process.stdout.write("dtype            JS    wasm  speed-up\n");
 for (const dtype of ["BF16", "F16", "F32"] as const) {
   const [t, p, m] = [weights(dtype), weights(dtype), weights(dtype)] as const;
-  const js = bestSeconds(() => mergeChunk(taskArithmetic, { alpha: ALPHA }, t, p, m, dtype));
+  const js = bestSeconds(() => mergeChunk(ALPHA, t, p, m, dtype));
   const wasm = bestSeconds(() => kernel.mergeChunkWasm(ALPHA, t, p, m, dtype));
   process.stdout.write(`${`${dtype} -> ${dtype}`.padEnd(12)} ${rate(js)}  ${rate(wasm)}  ${(js / wasm).toFixed(1).padStart(7)}x\n`);
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
-import type { VocabMode } from "../src/core/plan/planMerge.ts";
+import type { VocabMode } from "../src/core/recipe/MergeRecipe.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";

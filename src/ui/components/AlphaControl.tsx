@@ -1,9 +1,9 @@
 import { useId, useState } from "react";
-import { taskArithmetic } from "../../core/methods/taskArithmetic.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { inputClass } from "./styles.ts";
 
-const ALPHA = taskArithmetic.parameters.find((parameter) => parameter.name === "alpha")!;
+/** The slider's range and step; the box takes any finite value. */
+const ALPHA = { min: -2, max: 2, step: 0.05 };
 
 function describeAlpha(alpha: number): string {
   if (Math.fround(alpha) === 0) return "Target unchanged: the output is the target, bit for bit.";

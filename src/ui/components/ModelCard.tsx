@@ -1,6 +1,6 @@
 import { useState, type DragEvent } from "react";
 import { oneLineMessage } from "../../core/messages/safeText.ts";
-import type { Role } from "../../core/plan/planMerge.ts";
+import type { Role } from "../state/recipeLink.ts";
 import { readDroppedFolder } from "../state/droppedFolder.ts";
 import { inputTitle } from "../state/modelInput.ts";
 import type { ModelSlot } from "../state/modelsSlice.ts";

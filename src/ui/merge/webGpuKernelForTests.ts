@@ -4,5 +4,4 @@
  */
 export { createWebGpuComputer } from "../../core/engine/webGpuComputer.ts";
 export { convertChunk, mergeChunk } from "../../core/engine/mergeChunk.ts";
-export { taskArithmetic } from "../../core/methods/taskArithmetic.ts";
 export { requestWebGpuMergeKernel } from "../../core/numeric/webgpu/requestWebGpuMergeKernel.ts";

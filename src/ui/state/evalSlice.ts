@@ -131,16 +131,14 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, alpha: request.alpha, answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
+    const data: EvalRunData = { problems, roles, alpha: request.recipe.vectors[0]!.weight as number, answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
         hubUrl: request.hubUrl,
         ...(request.accessToken ? { accessToken: request.accessToken } : {}),
+        recipe: request.recipe,
         inputs: request.inputs,
-        alpha: request.alpha,
-        ...(request.outDtype ? { outDtype: request.outDtype } : {}),
-        vocab: request.vocab,
         roles,
         problems,
         promptTemplate: state.evalPrompt,

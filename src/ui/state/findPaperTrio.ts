@@ -1,5 +1,5 @@
 import { listModels } from "@huggingface/hub";
-import type { Role } from "../../core/plan/planMerge.ts";
+import type { Role } from "./recipeLink.ts";
 
 const CANDIDATES_PER_ROLE = 50;
 

@@ -10,6 +10,7 @@ import {
   UnfinishedMergeKept,
 } from "../merge/browserMerge.ts";
 import type { BrowserMergeRequest, BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
+import { inputTitle } from "./modelInput.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
 import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
 import type { StudioState } from "./studioStore.ts";
@@ -77,11 +78,9 @@ export function buildMergeRequest(state: StudioState): { request: BrowserMergeRe
     request: {
       hubUrl: state.hubUrl,
       ...(accessToken ? { accessToken } : {}),
-      inputs: { target: target.input, plus: plus.input, minus: minus.input },
-      alpha: state.alpha,
-      ...(state.outDtype !== "target" ? { outDtype: state.outDtype } : {}),
+      recipe: plan.recipe,
+      inputs: Object.fromEntries([target.input, plus.input, minus.input].map((input) => [inputTitle(input), input])),
       shardSize: shard.bytes,
-      vocab: state.vocab,
       backend: state.backend,
     },
   };

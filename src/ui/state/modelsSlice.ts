@@ -2,7 +2,7 @@ import type { StateCreator } from "zustand";
 import type { ModelInfo } from "../../core/model/inspectModel.ts";
 import { inspectModel } from "../../core/model/inspectModel.ts";
 import { oneLineMessage } from "../../core/messages/safeText.ts";
-import type { Role } from "../../core/plan/planMerge.ts";
+import type { Role } from "./recipeLink.ts";
 import { summarizeModel, type ModelSummary } from "../../core/plan/summarizeModel.ts";
 import { openFileListSource } from "../../core/sources/openFileListSource.ts";
 import type { HubStatus } from "../../core/sources/hubStatus.ts";

@@ -1,10 +1,13 @@
 import { parseFloatDtype, type FloatDtype } from "../../core/dtypes.ts";
 import { BACKEND_CHOICES, isBackendChoice, type BackendChoice } from "../../core/engine/createBackendComputer.ts";
-import type { Role, VocabMode } from "../../core/plan/planMerge.ts";
+import type { VocabMode } from "../../core/recipe/MergeRecipe.ts";
 import { parseByteSize } from "../../core/safetensors/planShards.ts";
 import { parseHubSpec } from "../../core/sources/openHubSource.ts";
 import { DEFAULT_HUB_URL } from "./hubUrl.ts";
 import type { HubInput, ModelInput } from "./modelInput.ts";
+
+/** The studio's three model slots (the one-vector recipe). */
+export type Role = "target" | "plus" | "minus";
 
 export const ROLES: readonly Role[] = ["target", "plus", "minus"];
 

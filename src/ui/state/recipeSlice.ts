@@ -1,5 +1,5 @@
 import type { StateCreator } from "zustand";
-import type { VocabMode } from "../../core/plan/planMerge.ts";
+import type { VocabMode } from "../../core/recipe/MergeRecipe.ts";
 import type { LinkRecipe } from "./recipeLink.ts";
 import type { StudioState } from "./studioStore.ts";
 

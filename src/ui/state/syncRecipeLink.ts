@@ -1,4 +1,4 @@
-import type { Role } from "../../core/plan/planMerge.ts";
+import type { Role } from "./recipeLink.ts";
 import type { ModelInput } from "./modelInput.ts";
 import { RECIPE_PARAMETERS, writeRecipeLink } from "./recipeLink.ts";
 import { DEFAULT_SHARD_SIZE } from "./settingsSlice.ts";
