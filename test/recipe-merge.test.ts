@@ -198,6 +198,20 @@ describe("merge --config: several vectors against the whole-tensor reference", (
   }, 60_000);
 });
 
+describe("merge --check --config", () => {
+  it("prints the compatibility report of every input, labelled as in the recipe, and writes nothing", async () => {
+    const out = join(root, "never-check");
+    const result = await runCli(["merge", "--check", "--config", await writeRecipe("check.json", DARE_TIES_THREE), "--out", out]);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stderr.split("\n");
+    for (const [label, model] of [["target", "target"], ["vectors[0].plus", "plus0"], ["vectors[1].minus", "minus1"], ["vectors[2].plus", "plus2"]]) {
+      expect(lines.some((line) => line.startsWith(`${label} `) && line.includes(dir(model as ModelName))), label).toBe(true);
+    }
+    expect(result.stderr).toMatch(/compatible: \d+ of \d+ tensors merged/);
+    expect(await exists(out)).toBe(false);
+  }, 30_000);
+});
+
 describe("the one-vector recipe", () => {
   it("through --config equals the --alpha shorthand byte for byte, every file", async () => {
     const byFlags = join(root, "one-flags");

@@ -89,7 +89,8 @@ export const HUB_CHUNK_BYTES = 8 * 2 ** 20;
 export const CHECKPOINT_BYTES = 256 * 2 ** 20;
 
 /**
- * Runs a merge plan: streams every tensor chunk by chunk from the three sources, computes, and
+ * Runs a merge plan: streams every tensor chunk by chunk from the target and every vector's plus and
+ * minus (a tensor whose recipe sparsifies by magnitude after a statistics pass over it), computes, and
  * writes the shards, the index, config, tokenizer files, model card and recipe into `sink`, which
  * is committed only when every file is complete. On any error or abort the sink is aborted, or with
  * a journal kept for a resume.

@@ -131,7 +131,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, alpha: request.recipe.vectors[0]!.weight as number, answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
+    const data: EvalRunData = { problems, roles, alpha: state.alpha, answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
