@@ -198,6 +198,26 @@ describe("merge --config: several vectors against the whole-tensor reference", (
   }, 60_000);
 });
 
+describe("vocab common", () => {
+  it("merges the first C rows with the magnitude statistics over those rows only (N = C x hidden), and copies the target's other rows", async () => {
+    const big = join(root, "target-bigvocab");
+    await generateQwen2Model({ dir: big, shape: { ...SHAPE, vocabSize: SHAPE.vocabSize + 64 }, dtype: "BF16", initSeed: 5 });
+    const path = await writeRecipe("common.json", { ...TIES_TWO, target: "target-bigvocab", vectors: [{ plus: "plus0", minus: "minus0", weight: 1 }], vocab: "common" });
+    const out = join(root, "out-common");
+    const result = await runCli(["merge", "--config", path, "--out", out]);
+    expect(result.code, result.stderr).toBe(0);
+    const recipe = parseRecipeJson(await readFile(path, "utf8"), "common.json", { resolveModelPath: (model) => join(root, model) });
+    const [target, plus, minus, merged] = [await readTestModel(big), await readTestModel(dir("plus0")), await readTestModel(dir("minus0")), await readTestModel(out)];
+    for (const name of ["model.embed_tokens.weight", "lm_head.weight"]) {
+      const common = SHAPE.vocabSize * SHAPE.hiddenSize;
+      const rows = (read: ReadTensor, end: number): Tensor => ({ dtype: read.dtype as FloatDtype, bits: elementBits(read.dtype, read.data).slice(0, end) });
+      const whole = elementBits("BF16", target.get(name)!.data);
+      const expected = referenceMerge(resolveTensorRecipe(recipe, name, SHAPE.numLayers), rows(target.get(name)!, common), [{ plus: rows(plus.get(name)!, common), minus: rows(minus.get(name)!, common) }], "BF16");
+      expect(elementBits("BF16", merged.get(name)!.data)).toEqual([...expected, ...whole.slice(common)]);
+    }
+  }, 60_000);
+});
+
 describe("merge --check --config", () => {
   it("prints the compatibility report of every input, labelled as in the recipe, and writes nothing", async () => {
     const out = join(root, "never-check");
