@@ -1,18 +1,12 @@
 import { expect, test, type Page } from "@playwright/test";
 import { readFile } from "node:fs/promises";
-import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
+import { DEMO_HUB_URL, demoTrioRecipe, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
 import { readStoredZip } from "./readStoredZip.ts";
 
 const REQUEST = {
   hubUrl: DEMO_HUB_URL,
-  inputs: {
-    target: { kind: "hub", repo: DEMO_TRIO.target },
-    plus: { kind: "hub", repo: DEMO_TRIO.plus },
-    minus: { kind: "hub", repo: DEMO_TRIO.minus },
-  },
-  alpha: 1,
+  ...demoTrioRecipe(1),
   shardSize: 5e9,
-  vocab: "exact",
 };
 
 /** The parts of src/ui/merge/browserMerge.ts this test uses, as src/ui/merge/exposeForTests.ts exposes them on ?e2e=1. */

@@ -8,6 +8,22 @@ import { DEMO_HUB_URL } from "./ports.ts";
 export { DEMO_HUB_URL };
 export const DEMO_TRIO = { target: "demo/Qwen2-Small-Instruct", plus: "demo/Qwen2-Small-GRPO", minus: "demo/Qwen2-Small-SFT" };
 
+/** The recipe and inputs of a browser merge request of the demo trio: target + alpha * (plus - minus), each model a Hub repo. */
+export function demoTrioRecipe(alpha: number, outDtype?: "BF16" | "F16" | "F32") {
+  const { target, plus, minus } = DEMO_TRIO;
+  return {
+    recipe: {
+      target,
+      method: "task_arithmetic",
+      parameters: { normalize: false, rescale: true, seed: 0, density: 1, gamma: 0.01 },
+      vectors: [{ plus, minus, weight: alpha }],
+      vocab: "exact",
+      ...(outDtype ? { out_dtype: outDtype } : {}),
+    },
+    inputs: Object.fromEntries([target, plus, minus].map((repo) => [repo, { kind: "hub", repo }])),
+  };
+}
+
 /** The demo trio merged at alpha 1 by the real CLI (with `extraArgs`): what every browser merge of the same recipe must equal. */
 export async function mergeWithCli(extraArgs: string[] = []): Promise<Map<string, Buffer>> {
   const dir = await mkdtemp(join(tmpdir(), "merge-studio-cli-"));
