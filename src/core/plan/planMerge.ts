@@ -123,8 +123,7 @@ export function planMerge(models: RecipeInputs<ModelInfo>, recipe: MergeRecipe):
   checkConfigs(inputs, labelledInputs(summaries), issues);
 
   const tiedEmbeddings = summaries.target.tieWordEmbeddings;
-  const layers = models.target.config.num_hidden_layers;
-  const numHiddenLayers = typeof layers === "number" && Number.isInteger(layers) && layers > 0 ? layers : 1;
+  const numHiddenLayers = hiddenLayerCount(models.target);
   const tensors: PlannedTensor[] = [];
   let copiedNonFloat = 0;
   let settingsFailed = false;
@@ -184,6 +183,21 @@ export function planMerge(models: RecipeInputs<ModelInfo>, recipe: MergeRecipe):
     }
   }
   return { recipe, models, summaries, tensors, issues, ok: !issues.some((issue) => issue.severity === "error"), tiedEmbeddings };
+}
+
+/**
+ * L of the contract's layer gradients: the target's num_hidden_layers, or where config.json has
+ * none, the layers its tensor names count (model.layers.i.*), at least 1.
+ */
+function hiddenLayerCount(target: ModelInfo): number {
+  const layers = target.config.num_hidden_layers;
+  if (typeof layers === "number" && Number.isInteger(layers) && layers > 0) return layers;
+  let count = 1;
+  for (const name of target.tensors.keys()) {
+    const layer = /^model\.layers\.(\d+)\./.exec(name);
+    if (layer) count = Math.max(count, Number(layer[1]) + 1);
+  }
+  return count;
 }
 
 /** Number of leading elements to merge, or undefined (with an error issue) when shapes disagree. */
