@@ -11,6 +11,8 @@ import type { MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
 import { parseRecipeJson } from "../src/core/recipe/parseRecipeJson.ts";
 import { resolveTensorRecipe } from "../src/core/recipe/resolveTensorRecipe.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
+import { parseByteSize } from "../src/core/safetensors/planShards.ts";
+import { TOOL_VERSION } from "../src/core/version.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { elementBits, readTestModel, type ReadTensor } from "./helpers/readTestModel.ts";
@@ -287,6 +289,37 @@ describe("chunking", () => {
     // Config and tokenizer files are read whole; weights never more than a chunk.
     const configBytes = (await stat(join(dir("target"), "config.json"))).size;
     expect(largest.bytes).toBeLessThanOrEqual(Math.max(4096, configBytes, (await stat(join(dir("target"), "generation_config.json"))).size));
+  }, 60_000);
+});
+
+describe("merge --resume of a TIES recipe", () => {
+  it("an interrupted merge, resumed from its last checkpoint (statistics computed again for the tensor it stopped in), ends with the uninterrupted merge's bytes", async () => {
+    const path = await writeRecipe("resume.json", TIES_TWO);
+    const recipe = parseRecipeJson(await readFile(path, "utf8"), "resume.json", { resolveModelPath: (model) => join(root, model) });
+    const out = join(root, "resumed");
+    const { plan, sources } = await openAndPlan(recipe, (spec) => openFolderSource(spec));
+    const controller = new AbortController();
+    let chunks = 0;
+    const merge = writeMergedModel(plan, await openNodeFolderSink(out), {
+      // As the CLI's defaults, so that the journal's identity is the one `merge --resume` computes.
+      shardSize: parseByteSize("5GB"),
+      chunkBytes: 1000,
+      checkpointBytes: 1000,
+      toolVersion: TOOL_VERSION,
+      journal: "start",
+      signal: controller.signal,
+      onProgress: () => {
+        if (++chunks === 40) controller.abort(new Error("interrupted"));
+      },
+    });
+    await expect(merge).rejects.toThrow("interrupted");
+    await Promise.all(sources.map((source) => source.close?.()));
+    const journal = JSON.parse(await readFile(join(`${out}.partial`, "merge-journal.json"), "utf8")) as { checkpoint: { size: number } | null };
+    expect(journal.checkpoint?.size).toBeGreaterThan(0);
+    const resumed = await runCli(["merge", "--config", path, "--out", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming .*continued from its last checkpoint/);
+    await expectReferenceMerge(out, recipe);
   }, 60_000);
 });
 
