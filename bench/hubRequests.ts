@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import type { ChunkComputer } from "../src/core/engine/ChunkComputer.ts";
 import { HUB_CHUNK_BYTES, writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "../test/helpers/oneVectorRecipe.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
-import { planMerge } from "../src/core/plan/planMerge.ts";
 import { buildSafetensorsIndex, planShards } from "../src/core/safetensors/planShards.ts";
 import { tensorByteLength, writeSafetensorsHeader } from "../src/core/safetensors/writeSafetensorsHeader.ts";
 import type { FolderSink } from "../src/core/sinks/FolderSink.ts";
@@ -176,7 +175,7 @@ async function measure(label: string, shape: Qwen2Shape, shardBytes: number): Pr
   const started = performance.now();
   const sources = await Promise.all(trio.map((id) => openHubSource(id, { hubUrl: HUB, accessToken: "hf_bench", request })));
   const [target, plus, minus] = await Promise.all(sources.map((source) => inspectModel(source)));
-  const plan = planMerge({ target: target!, plus: plus!, minus: minus! }, { method: taskArithmetic, parameters: { alpha: 1 }, vocab: "exact" });
+  const plan = planOneVector({ target: target!, plus: plus!, minus: minus! }, 1);
   await writeMergedModel(plan, nowhere, { shardSize: 5e9, computer: noArithmetic, toolVersion: "bench" });
   const seconds = (performance.now() - started) / 1000;
   const weightBytes = [...repos.values()].reduce(

@@ -1,6 +1,5 @@
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { createWasmMergeKernel, DTYPE_CODE } from "../src/core/numeric/wasm/createWasmMergeKernel.ts";
 import { createWasmRecipeKernel, instantiateSharedMemoryRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
 import type { TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
@@ -75,7 +74,7 @@ for (const dtype of ["BF16", "F16", "F32"] as const) {
   const into = new Uint8Array(memory.buffer, shared.dataStart + 3 * ELEMENTS * 4, t.bytes.byteLength);
   const code = DTYPE_CODE[dtype];
   const [js, wasm, recipe, wasmInPlace, recipeInPlace] = bestSeconds([
-    () => mergeChunk(taskArithmetic, { alpha: ALPHA }, t, p, m, dtype),
+    () => mergeChunk(ALPHA, t, p, m, dtype),
     () => kernel.mergeChunkWasm(ALPHA, t, p, m, dtype),
     () => recipeKernel.mergeRecipeChunk(oneTerm, undefined, { target: t, terms: [{ plus: p, minus: m }] }, 0, dtype),
     () => {

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "vite";
@@ -10,7 +10,8 @@ import { freePort } from "./freePort.ts";
 
 /**
  * Merge throughput benchmark (npm run bench:merge): a Qwen2.5-0.5B-shaped trio, merged from local
- * folders and through the local Hub server, against the I/O floor of the same reads and writes.
+ * folders (task_arithmetic, then ties and dare_ties with two vectors at density 0.5) and through the
+ * local Hub server, against the I/O floor of the same reads and writes.
  * The merges run the CLI as users do, bin/merge-studio.js on the built bundle (built here first).
  */
 
@@ -64,6 +65,16 @@ async function main(): Promise<void> {
   await measure("merge, local folders", localOut, () =>
     runChild("merge", [CLI, "merge", "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1", "--out", localOut, "--force"]),
   );
+  // Two vectors, density 0.5: v0 = plus - minus, v1 = minus - target (the target is read once for
+  // both roles). ties adds the statistics pass (reads of every tensor's term inputs before merging it).
+  for (const method of ["ties", "dare_ties"] as const) {
+    const recipeFile = join(BENCH_DIR, `recipe-${method}.json`);
+    const recipe = { target, method, parameters: { density: 0.5 }, vectors: [{ plus, minus, weight: 1 }, { plus: minus, minus: target, weight: 0.5 }] };
+    await writeFile(recipeFile, JSON.stringify(recipe));
+    const out = join(OUT_DIR, method);
+    await measure(`${method} (2 vectors), local`, out, () => runChild(method, [CLI, "merge", "--config", recipeFile, "--out", out, "--force"]));
+    await rm(recipeFile, { force: true });
+  }
   const hubOut = join(OUT_DIR, "hub");
   const hub = await startHub();
   let hubStopped: HubStopped;
@@ -187,11 +198,11 @@ async function printReport(rows: { phase: string; result: ChildResult | Error; o
     "include start-up: the merges run the built CLI (bin/merge-studio.js), the floor runs bench/ioFloor.js on node alone.",
     `Targets: merge within ${TARGET_RATIO}x of the I/O floor, peak RSS under ${mb(TARGET_RSS_BYTES)}.`,
     "",
-    `${"phase".padEnd(26)}${"wall s".padStart(8)}${"CPU s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}  verdict`,
+    `${"phase".padEnd(30)}${"wall s".padStart(8)}${"CPU s".padStart(8)}${"GB/s".padStart(8)}${"x floor".padStart(9)}${"peak RSS".padStart(10)}  verdict`,
   ];
   for (const { phase, result, outDir } of rows) {
     if (result instanceof Error) {
-      lines.push(`${phase.padEnd(26)} FAILED: ${result.message.replaceAll("\n", "\n    ")}`);
+      lines.push(`${phase.padEnd(30)} FAILED: ${result.message.replaceAll("\n", "\n    ")}`);
       continue;
     }
     const bytes = await safetensorsBytes(outDir);
@@ -203,7 +214,7 @@ async function printReport(rows: { phase: string; result: ChildResult | Error; o
           result.peakRssBytes === undefined ? "rss ?" : result.peakRssBytes < TARGET_RSS_BYTES ? "rss ok" : "rss MISSED",
         ].join(", ");
     lines.push(
-      `${phase.padEnd(26)}${result.seconds.toFixed(2).padStart(8)}${(result.cpuSeconds?.toFixed(2) ?? "?").padStart(8)}${(bytes / 1e9 / result.seconds).toFixed(2).padStart(8)}` +
+      `${phase.padEnd(30)}${result.seconds.toFixed(2).padStart(8)}${(result.cpuSeconds?.toFixed(2) ?? "?").padStart(8)}${(bytes / 1e9 / result.seconds).toFixed(2).padStart(8)}` +
         `${(ratio === undefined ? "?" : ratio.toFixed(2)).padStart(9)}${mb(result.peakRssBytes).padStart(10)}  ${verdict}`,
     );
   }

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import type { FloatChunk } from "../src/core/engine/mergeChunk.ts";
 import { createWebGpuComputer } from "../src/core/engine/webGpuComputer.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { oneTermTask } from "../test/helpers/oneVectorRecipe.ts";
 import { createWebGpuRecipeKernel, type WebGpuRecipeKernel } from "../src/core/numeric/webgpu/createWebGpuRecipeKernel.ts";
 import { requestWebGpuMergeKernel } from "../src/core/numeric/webgpu/requestWebGpuMergeKernel.ts";
 import { mergeRecipeChunk, type RecipeChunkInputs } from "../src/core/recipe/mergeRecipeChunk.ts";
@@ -103,7 +103,7 @@ const request = await requestWebGpuMergeKernel(gpu);
 if ("unavailable" in request) throw new Error(request.unavailable);
 const computer = createWebGpuComputer(request.kernel, { fallback: { compute: () => Promise.reject(new Error("the GPU computer fell back to the CPU")) } });
 const today = () =>
-  computer.compute({ kind: "merge", methodId: taskArithmetic.id, parameters: { alpha: 0.7 }, target: inputs.target, plus: inputs.terms[0]!.plus, minus: inputs.terms[0]!.minus, outDtype });
+  computer.compute(oneTermTask(0.7, inputs.target, inputs.terms[0]!.plus, inputs.terms[0]!.minus, outDtype));
 process.stdout.write(`today's kernel, task arithmetic, 1 term:  ${await rate(bytesOf(1), today)}; ${await rate(CHUNKS * bytesOf(1), () => Promise.all(Array.from({ length: CHUNKS }, today)))}\n`);
 for (const [method, termCount] of [["task_arithmetic", 1], ["task_arithmetic", 2], ["ties", 2], ["dare_ties", 2]] as const) {
   const recipe = recipeOf(method, termCount);

@@ -1,19 +1,13 @@
 import { expect, test, type Page } from "@playwright/test";
 import { readFile } from "node:fs/promises";
-import { DEMO_HUB_URL, DEMO_TRIO, expectSameAsCli, mergeWithCli } from "./cliReference.ts";
+import { DEMO_HUB_URL, DEMO_TRIO, demoTrioRecipe, expectSameAsCli, mergeRecipeWithCli, mergeWithCli } from "./cliReference.ts";
 import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
 import { readStoredZip } from "./readStoredZip.ts";
 
 const REQUEST = {
   hubUrl: DEMO_HUB_URL,
-  inputs: {
-    target: { kind: "hub", repo: DEMO_TRIO.target },
-    plus: { kind: "hub", repo: DEMO_TRIO.plus },
-    minus: { kind: "hub", repo: DEMO_TRIO.minus },
-  },
-  alpha: 1,
+  ...demoTrioRecipe(1),
   shardSize: 5e9,
-  vocab: "exact",
 };
 
 /** The parts of src/ui/merge/browserMerge.ts this test uses, as e2e/merge-api-page.ts exposes them. */
@@ -26,7 +20,7 @@ interface BrowserMergeResult {
 declare global {
   interface Window {
     __mergeStudio: {
-      startBrowserMerge(request: typeof REQUEST, onProgress: (progress: { bytesDone: number; bytesTotal: number }) => void): { cancel(): void; done: Promise<BrowserMergeResult> };
+      startBrowserMerge(request: object, onProgress: (progress: { bytesDone: number; bytesTotal: number }) => void): { cancel(): void; done: Promise<BrowserMergeResult> };
       saveToDirectory(result: BrowserMergeResult, directory: FileSystemDirectoryHandle, folderName: string): Promise<void>;
       downloadAsZip(result: BrowserMergeResult, zipName: string): Promise<void>;
       discardMerge(result: BrowserMergeResult): Promise<void>;
@@ -57,12 +51,34 @@ async function openStudio(page: Page): Promise<void> {
   });
 }
 
-const mergeInPage = (page: Page) =>
+const mergeInPage = (page: Page, request: object = REQUEST) =>
   page.evaluate(async (request) => {
     const progress: number[] = [];
     const result = await window.__mergeStudio.startBrowserMerge(request, (p) => progress.push(p.bytesDone)).done;
     return { result, progress };
-  }, REQUEST);
+  }, request);
+
+/** Every file of a merge in OPFS, read back (as base64 across the page boundary). */
+const readOpfsMerge = async (page: Page, result: BrowserMergeResult) => {
+  const files = await page.evaluate(async (result) => {
+    const folder = await (await (await navigator.storage.getDirectory()).getDirectoryHandle("merges")).getDirectoryHandle(result.folder);
+    const base64: Record<string, string> = {};
+    for (const path of Object.keys(result.files)) {
+      const parts = path.split("/");
+      let directory = folder;
+      for (const part of parts.slice(0, -1)) directory = await directory.getDirectoryHandle(part);
+      const file = await (await directory.getFileHandle(parts.at(-1)!)).getFile();
+      const dataUrl = await new Promise<string>((resolve) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result as string);
+        reader.readAsDataURL(file);
+      });
+      base64[path] = dataUrl.slice(dataUrl.indexOf(",") + 1);
+    }
+    return base64;
+  }, result);
+  return new Map(Object.entries(files).map(([path, text]) => [path, Buffer.from(text, "base64")]));
+};
 
 const opfsMergeEntries = (page: Page) =>
   page.evaluate(async () => {
@@ -137,4 +153,23 @@ test("downloads the merge as a zip of the same bytes", async ({ page }) => {
 
   await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
   expect(await opfsMergeEntries(page)).toEqual([]);
+});
+
+test("a 2-vector TIES recipe with a layer gradient merged in the browser's worker pool equals the CLI's merge --config", async ({ page }) => {
+  const { recipe, inputs } = demoTrioRecipe(1);
+  const ties = {
+    ...recipe,
+    method: "ties",
+    parameters: { ...recipe.parameters, normalize: true, density: 0.5 },
+    vectors: [
+      { plus: DEMO_TRIO.plus, minus: DEMO_TRIO.minus, weight: [0.5, 1] },
+      { plus: DEMO_TRIO.minus, minus: DEMO_TRIO.target, weight: 0.3, density: 0.7 },
+    ],
+  };
+  const cliTies = await mergeRecipeWithCli(ties);
+  await openStudio(page);
+  const { result } = await mergeInPage(page, { ...REQUEST, recipe: ties, inputs });
+  expectSameAsCli(await readOpfsMerge(page, result), cliTies);
+  expect(cliTies.get("model.safetensors")!.equals(cliFiles.get("model.safetensors")!)).toBe(false);
+  await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
 });

@@ -1,7 +1,6 @@
 import type { BackendReport } from "../src/core/engine/createBackendComputer.ts";
 import { convertChunk, mergeChunk } from "../src/core/engine/mergeChunk.ts";
 import { createWebGpuComputer } from "../src/core/engine/webGpuComputer.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { requestWebGpuMergeKernel } from "../src/core/numeric/webgpu/requestWebGpuMergeKernel.ts";
 import type { BrowserMergeRequest, BrowserMergeResult, MergeWorkerCommand, MergeWorkerEvent } from "../src/browser/mergeWorkerMessages.ts";
 import { discardMerge, downloadAsZip, saveToDirectory, startBrowserMerge } from "../src/ui/merge/browserMerge.ts";
@@ -27,7 +26,7 @@ async function mergeLosingGpu(
   destroyGpuDeviceAfterSubmits: number,
   onBackend: (report: BackendReport) => void,
 ): Promise<BrowserMergeResult> {
-  const folder = await reserveMergeFolder(mergeFolderName(request.inputs.target));
+  const folder = await reserveMergeFolder(mergeFolderName(request.inputs[request.recipe.target]!));
   const worker = new Worker(new URL("./lost-gpu-merge-worker.ts", import.meta.url), { type: "module" });
   try {
     return await new Promise<BrowserMergeResult>((resolve, reject) => {
@@ -53,6 +52,6 @@ Object.assign(window, {
     discardMerge,
     sweepOrphanedMergesOnce,
     mergeLosingGpu,
-    webGpuKernel: { requestWebGpuMergeKernel, createWebGpuComputer, mergeChunk, convertChunk, taskArithmetic },
+    webGpuKernel: { requestWebGpuMergeKernel, createWebGpuComputer, mergeChunk, convertChunk },
   },
 });

@@ -1,7 +1,9 @@
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
 import { readFile } from "node:fs/promises";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import { expectSameAsCli, mergeRecipeWithCli } from "./cliReference.ts";
 import { DEMO_HUB_URL as HUB } from "./ports.ts";
+import { listOpfsMerges, readOpfsFolder } from "./readOpfsFolder.ts";
 
 const INSTRUCT = "demo/Qwen2-Small-Instruct";
 const GRPO = "demo/Qwen2-Small-GRPO";
@@ -84,8 +86,15 @@ test("builds a 2-vector TIES recipe with a layer gradient through the UI", async
   await expect(page.locator("#merge-help")).toHaveText("Vector 2 density: density 1.5 is outside (0, 1].");
   await second.getByTestId("density-input-2").fill("0.7");
   await expect(second.getByRole("alert")).toHaveCount(0);
-  // Today's engine merges one task_arithmetic vector; this recipe waits for the recipe engine.
-  await expect(page.locator("#merge-help")).toContainText("needs the recipe engine");
+  // The studio merges the recipe in the browser, byte for byte what the CLI merges from the recipe file the page downloads.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("recipe-json-download").click()]);
+  const recipe = JSON.parse(await readFile((await download.path())!, "utf8")) as { method: string; vectors: unknown[] };
+  expect(recipe).toMatchObject({ method: "ties", vectors: [{ plus: GRPO, minus: INSTRUCT, weight: [0, 0.95], density: 0.5 }, { plus: SFT, minus: INSTRUCT, weight: 0.5, density: 0.7 }] });
+  await page.getByTestId("merge-button").click();
+  await expect(page.getByTestId("merge-done")).toBeVisible({ timeout: 120_000 });
+  const merges = await listOpfsMerges(page);
+  expect(merges).toHaveLength(1);
+  expectSameAsCli(await readOpfsFolder(page, ["merges", merges[0]!]), await mergeRecipeWithCli(recipe));
   await expect(page.getByTestId("mergekit-export")).toContainText("merge_method: ties");
   await page.screenshot({ path: `${SHOTS}/studio-recipe-1-ties.png`, fullPage: true });
   await first.screenshot({ path: `${SHOTS}/studio-recipe-1-vector.png` });

@@ -9,9 +9,8 @@ interface KernelApi {
     kernel: unknown,
     options: { fallback: { compute(task: unknown): Promise<Uint8Array> }; onGpuFailure?: (reason: string) => void; maxElementsPerDispatch?: number },
   ): { compute(task: unknown): Promise<Uint8Array>; close(): Promise<void> };
-  mergeChunk(method: unknown, parameters: { alpha: number }, t: Chunk, p: Chunk, m: Chunk, outDtype: KernelDtype): Uint8Array;
+  mergeChunk(weight: number, t: Chunk, p: Chunk, m: Chunk, outDtype: KernelDtype): Uint8Array;
   convertChunk(input: Chunk, outDtype: KernelDtype): Uint8Array;
-  taskArithmetic: { id: string };
 }
 interface Chunk {
   dtype: KernelDtype;
@@ -79,16 +78,17 @@ function compareInPage(page: Page, cases: KernelCase[], maxElementsPerDispatch?:
           }
           const plus = decode(test.plus!);
           const minus = decode(test.minus!);
+          // One segment of a one-term task_arithmetic recipe: what the engine sends for the one-vector recipe.
+          const recipe = { tensorName: "test.weight", method: "task_arithmetic", terms: [{ index: 0, weight: Math.fround(test.alpha), density: 1, gamma: 0.01 }], normalize: false, rescale: true, seed: 0 };
+          const elements = target.bytes.byteLength / (target.dtype === "F32" ? 4 : 2);
           const gpu = await computer.compute({
             kind: "merge",
-            methodId: api.taskArithmetic.id,
-            parameters: { alpha: test.alpha },
-            target,
-            plus,
-            minus,
             outDtype: test.outDtype,
+            target,
+            terms: [{ plus, minus }],
+            segments: [{ recipe, firstElement: 0, elements }],
           });
-          const reference = api.mergeChunk(api.taskArithmetic, { alpha: test.alpha }, target, plus, minus, test.outDtype);
+          const reference = api.mergeChunk(test.alpha, target, plus, minus, test.outDtype);
           const index = gpu.findIndex((byte, i) => byte !== reference[i]);
           if (gpu.length === reference.length && index < 0) return undefined;
           const element = Math.floor(Math.max(0, index) / (test.outDtype === "F32" ? 4 : 2));

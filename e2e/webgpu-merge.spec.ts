@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { createHash } from "node:crypto";
-import { DEMO_HUB_URL, DEMO_TRIO, mergeWithCli } from "./cliReference.ts";
+import { DEMO_HUB_URL, DEMO_TRIO, demoTrioRecipe, mergeWithCli } from "./cliReference.ts";
 import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
 
 type BackendInUse = { kind: "gpu"; adapter: string; software: boolean } | { kind: "cpu"; workers: number } | { kind: "calibrating" };
@@ -15,15 +15,11 @@ interface MergeResult {
   files: Record<string, { size: number; sha256: string }>;
   backend: BackendReport;
 }
-interface MergeRequest {
+type MergeRequest = ReturnType<typeof demoTrioRecipe> & {
   hubUrl: string;
-  inputs: Record<"target" | "plus" | "minus", { kind: "hub"; repo: string }>;
-  alpha: number;
-  outDtype?: "BF16" | "F16" | "F32";
   shardSize: number;
-  vocab: "exact";
   backend: "auto" | "gpu" | "cpu";
-}
+};
 interface MergeApi {
   startBrowserMerge(request: MergeRequest, onProgress: () => void, onBackend: (report: BackendReport) => void): { done: Promise<MergeResult> };
   mergeLosingGpu(request: MergeRequest, destroyGpuDeviceAfterSubmits: number, onBackend: (report: BackendReport) => void): Promise<MergeResult>;
@@ -38,14 +34,14 @@ const RECIPE_FILE = "merge_recipe.json";
  */
 const SHARD_BYTES = 50_000;
 
-const request = (backend: MergeRequest["backend"], extra: Partial<MergeRequest> = {}): MergeRequest => ({
+const request = (
+  backend: MergeRequest["backend"],
+  extra: { alpha?: number; outDtype?: "BF16" | "F16" | "F32" } = {},
+): MergeRequest => ({
   hubUrl: DEMO_HUB_URL,
-  inputs: { target: { kind: "hub", repo: DEMO_TRIO.target }, plus: { kind: "hub", repo: DEMO_TRIO.plus }, minus: { kind: "hub", repo: DEMO_TRIO.minus } },
-  alpha: 1,
+  ...demoTrioRecipe(extra.alpha ?? 1, extra.outDtype),
   shardSize: SHARD_BYTES,
-  vocab: "exact",
   backend,
-  ...extra,
 });
 
 /** Merges in the page; returns the result (with each file's size and SHA-256 as written to OPFS) and every backend report, then frees the OPFS folder. */

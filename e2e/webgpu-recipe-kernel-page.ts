@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { createWebGpuComputer } from "../src/core/engine/webGpuComputer.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { oneTermTask } from "../test/helpers/oneVectorRecipe.ts";
 import { createWebGpuRecipeKernel, type WebGpuRecipeKernel } from "../src/core/numeric/webgpu/createWebGpuRecipeKernel.ts";
 import type { MagnitudeStatistics } from "../src/core/recipe/magnitudeStatistics.ts";
 import { mergeRecipeChunk, type RecipeChunkInputs } from "../src/core/recipe/mergeRecipeChunk.ts";
@@ -144,15 +144,7 @@ async function timeTaskArithmetic(test: RecipeKernelCase, runs: number): Promise
   try {
     const oneTerm = { ...test, terms: test.terms.slice(0, 1) };
     return await timeRuns(oneTerm, runs, (inputs) =>
-      computer.compute({
-        kind: "merge",
-        methodId: taskArithmetic.id,
-        parameters: { alpha: test.recipe.terms[0]!.weight },
-        target: inputs.target,
-        plus: inputs.terms[0]!.plus,
-        minus: inputs.terms[0]!.minus,
-        outDtype: test.outDtype,
-      }),
+      computer.compute(oneTermTask(test.recipe.terms[0]!.weight, inputs.target, inputs.terms[0]!.plus, inputs.terms[0]!.minus, test.outDtype)),
     );
   } finally {
     await computer.close?.();

@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
 import { quoteName } from "../src/core/messages/safeText.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./helpers/oneVectorRecipe.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
-import { planMerge } from "../src/core/plan/planMerge.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { memorySink, memorySource } from "./helpers/memoryModel.ts";
 import { readTestModel } from "./helpers/readTestModel.ts";
@@ -141,7 +140,7 @@ describe("nothing corrupt is accepted", () => {
     expect(await exists(out)).toBe(false);
     expect(await exists(`${out}.partial`)).toBe(false);
     const models = await Promise.all([trio.models.target, trio.models.plus, trio.models.minus].map((dir) => inspectModel(memorySourceOfFolder(dir))));
-    const largest = planMerge({ target: models[0]!, plus: models[1]!, minus: models[2]! }, { method: taskArithmetic, parameters: { alpha: 3.4028234e38 }, vocab: "exact" });
+    const largest = planOneVector({ target: models[0]!, plus: models[1]!, minus: models[2]! }, 3.4028234e38);
     expect(largest.ok).toBe(true);
   });
 });
@@ -208,7 +207,7 @@ describe("unclear failures become clear", () => {
     const files = [trio.models.target, trio.models.plus, trio.models.minus].map((dir) => memorySourceOfFolder(dir));
     const plusFiles = modelFiles(2, { configText: JSON.stringify({ ...config, hidden_size: { toString: 1 } }) });
     const models = await Promise.all([inspectModel(files[0]!), inspectModel(memorySource("plus", plusFiles)), inspectModel(files[2]!)]);
-    const plan = planMerge({ target: models[0]!, plus: models[1]!, minus: models[2]! }, { method: taskArithmetic, parameters: { alpha: 1 }, vocab: "exact" });
+    const plan = planOneVector({ target: models[0]!, plus: models[1]!, minus: models[2]! }, 1);
     expect(plan.issues.map((issue) => issue.message)).toContain("config.json hidden_size differs: target 4, plus an object, minus 4");
   });
   it("invalid UTF-8 in config.json", async () => {
@@ -352,7 +351,7 @@ describe("mutation run", () => {
       let message: string | undefined;
       try {
         const plus = await inspectModel(memorySource("org/plus@0123abc", files), undefined, "plus");
-        const plan = planMerge({ target, plus, minus }, { method: taskArithmetic, parameters: { alpha: 1 }, vocab: "exact" });
+        const plan = planOneVector({ target, plus, minus }, 1);
         if (!plan.ok) {
           message = `cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`;
         } else {

@@ -1,19 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createCalibratedComputer, type Calibration } from "../src/core/engine/calibratedComputer.ts";
 import type { ChunkComputer, ChunkTask } from "../src/core/engine/ChunkComputer.ts";
+import { oneTermTask } from "./helpers/oneVectorRecipe.ts";
 
 /** A merge task numbered by its alpha, with `bytes` output bytes. */
-const mergeTask = (number: number, bytes = 1000): ChunkTask => ({
-  kind: "merge",
-  methodId: "task_arithmetic",
-  parameters: { alpha: number },
-  target: { dtype: "F32", bytes: new Uint8Array(bytes) },
-  plus: { dtype: "F32", bytes: new Uint8Array(bytes) },
-  minus: { dtype: "F32", bytes: new Uint8Array(bytes) },
-  outDtype: "F32",
-});
+const mergeTask = (number: number, bytes = 1000): ChunkTask =>
+  oneTermTask(number, { dtype: "F32", bytes: new Uint8Array(bytes) }, { dtype: "F32", bytes: new Uint8Array(bytes) }, { dtype: "F32", bytes: new Uint8Array(bytes) }, "F32");
 const convertTask = (): ChunkTask => ({ kind: "convert", input: { dtype: "BF16", bytes: new Uint8Array(8) }, outDtype: "F32" });
-const describeTask = (task: ChunkTask) => (task.kind === "merge" ? `merge ${task.parameters.alpha}` : "convert");
+const describeTask = (task: ChunkTask) => (task.kind === "merge" ? `merge ${task.segments[0]!.recipe.terms[0]!.weight}` : "convert");
 
 /**
  * A computer that takes `costMs` of a manual clock per task: the clock advances when the task

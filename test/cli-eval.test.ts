@@ -168,4 +168,21 @@ describe("merge-studio eval", () => {
     expect(format.code).toBe(2);
     expect(format.stderr).toContain('--format must be one of f32, f16, q8, q4, got "int3"');
   });
+
+  it("evaluates the target and the merge of a recipe file (--config), and refuses --config with --model", async () => {
+    for (const variantSeed of [1, 2]) {
+      await generateQwen2Model({ dir: join(root, `small-${variantSeed}`), shape: QWEN2_PRESETS.small, dtype: "BF16", initSeed: 3, variantSeed, noiseScale: 0.5 });
+    }
+    const recipe = join(root, "ties.json");
+    await writeFile(recipe, JSON.stringify({ target: "small", method: "ties", parameters: { density: 0.5 }, vectors: [{ plus: "small-1", minus: "small", weight: 1 }, { plus: "small-2", minus: "small", weight: [0.5, 1] }] }));
+    const json = join(root, "ties-report.json");
+    const result = await runCli(["eval", "--config", recipe, "--problems", "0", "--max-new-tokens", "2", "--json", json]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(await readFile(json, "utf8")) as { answers: Record<string, unknown[]> };
+    expect(Object.keys(report.answers).sort()).toEqual(["merged", "target"]);
+    expect(report.answers.merged).toHaveLength(1);
+    const both = await runCli(["eval", "--config", recipe, "--model", join(root, "small"), "--n", "1"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/error: give either --model, or a recipe/);
+  }, 120_000);
 });

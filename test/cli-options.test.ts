@@ -33,7 +33,7 @@ describe("numeric options take negative values as users type them", () => {
       const result = await runCli([...mergeArgs(out), "--alpha", text]);
       expect(result.code, result.stderr).toBe(0);
       const recipe = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8"));
-      expect(recipe.parameters.alpha).toBe(Number(text));
+      expect(recipe.vectors[0].weight).toBe(Number(text));
       const merged = (await readTestModel(out)).get("model.layers.0.mlp.up_proj.weight")!;
       expect(Array.from(new Uint16Array(merged.data.slice().buffer))).toEqual(expectedBits(Number(text)));
     });

@@ -5,11 +5,10 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./helpers/oneVectorRecipe.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
-import { planMerge } from "../src/core/plan/planMerge.ts";
 import { parseByteSize } from "../src/core/safetensors/planShards.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
@@ -158,7 +157,7 @@ describe("merge --resume refuses what it cannot trust, and keeps the unfinished 
   it("another alpha, or another input, is refused with what differs", async () => {
     const alpha = await runCli([...mergeArgs(fastHub.url, out, { "--alpha": "-0.5" }), "--resume"]);
     expect(alpha.code).toBe(1);
-    expect(alpha.stderr).toMatch(/error: cannot resume .*refused\.partial: the unfinished merge was started with another recipe or other inputs: recipe\.parameters\.alpha: -1 in the journal, -0\.5 now/);
+    expect(alpha.stderr).toMatch(/error: cannot resume .*refused\.partial: the unfinished merge was started with another recipe or other inputs: recipe\.recipe\.vectors\[0\]\.weight: -1 in the journal, -0\.5 now/);
     const plus = await runCli([...mergeArgs(fastHub.url, out, { "--plus": "lab/tiny-other" }), "--resume"]);
     expect(plus.code).toBe(1);
     expect(plus.stderr).toMatch(/inputs\.plus\.repo: "lab\/tiny-grpo" in the journal, "lab\/tiny-other" now/);
@@ -189,7 +188,7 @@ describe("merge --resume of local folders", () => {
   async function interruptedMerge(out: string): Promise<void> {
     const sources = { target: await openFolderSource(local("target")), plus: await openFolderSource(local("plus")), minus: await openFolderSource(local("minus")) };
     const models = { target: await inspectModel(sources.target), plus: await inspectModel(sources.plus), minus: await inspectModel(sources.minus) };
-    const plan = planMerge(models, { method: taskArithmetic, parameters: { alpha: -1 }, vocab: "exact" });
+    const plan = planOneVector(models, -1);
     const controller = new AbortController();
     let chunks = 0;
     const merge = writeMergedModel(plan, await openNodeFolderSink(out), {

@@ -3,9 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FloatDtype } from "../src/core/dtypes.ts";
+import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
+import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
+import { openAndPlan } from "../src/core/plan/openAndPlan.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
-import type { VocabMode } from "../src/core/plan/planMerge.ts";
+import type { VocabMode } from "../src/core/recipe/MergeRecipe.ts";
+import { parseRecipeJson } from "../src/core/recipe/parseRecipeJson.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
@@ -86,5 +90,38 @@ describe("mergedTensorLoader", () => {
     const { plan } = await mergeSources(sources, { alpha: 1, out: join(root, "out", "names") });
     await expect(mergedTensorLoader(plan)("model.layers.9.mlp.up_proj.weight")).rejects.toThrow("the merged model has no tensor model.layers.9.mlp.up_proj.weight");
     expect(() => mergedTensorLoader({ ...plan, ok: false })).toThrow(/cannot be merged/);
+  });
+
+  it.each([
+    ["ties", { density: 0.4 }],
+    ["breadcrumbs_ties", { density: 0.6, gamma: 0.1 }],
+    ["dare_linear", { density: 0.5, seed: 3 }],
+  ] as const)("gives the saved merge's values for a 2-vector %s recipe with vocab common, per-tensor statistics included", async (method, parameters) => {
+    const recipe = parseRecipeJson(
+      JSON.stringify({
+        target: "minus-bigvocab",
+        method,
+        parameters,
+        vectors: [
+          { plus: "plus", minus: "minus", weight: [0.5, 1] },
+          { plus: "minus", minus: "target", weight: 0.8 },
+        ],
+        vocab: "common",
+      }),
+      "recipe.json",
+      { resolveModelPath: (path) => join(root, path) },
+    );
+    const { plan, sources } = await openAndPlan(recipe, (spec) => openFolderSource(spec));
+    opened.push(...sources);
+    const out = join("out", `recipe-${method}`);
+    await writeMergedModel(plan, await openNodeFolderSink(join(root, out)), { shardSize: 40_000, chunkBytes: 3000, toolVersion: "test" });
+    const saved = modelTensorLoader(await inspectModel(await open(out)));
+    const merged = mergedTensorLoader(plan);
+    const embedding = plan.tensors.find((tensor) => tensor.name === "model.embed_tokens.weight")!;
+    expect(embedding.mergedElements).toBeLessThan(embedding.shape[0]! * embedding.shape[1]!);
+    for (const tensor of plan.tensors) {
+      const [got, expected] = [await merged(tensor.name), await saved(tensor.name)];
+      expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), tensor.name).toBe(true);
+    }
   });
 });

@@ -3,11 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./helpers/oneVectorRecipe.ts";
 import { inspectModel, type ModelInfo } from "../src/core/model/inspectModel.ts";
 import { nodeHttpRequest } from "../src/core/node/nodeHttpRequest.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
-import { planMerge } from "../src/core/plan/planMerge.ts";
 import { fetchRequest } from "../src/core/sources/fetchRequest.ts";
 import { openHubSource, type HttpRequest } from "../src/core/sources/openHubSource.ts";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
@@ -79,7 +78,7 @@ describe.each([
     const options = { hubUrl: hub.url, request, retryBaseMs: 1 };
     const sources = { target: await openHubSource(trio.target, options), plus: await openHubSource(trio.plus, options), minus: await openHubSource(trio.minus, options) };
     const models = { target: await inspectModel(sources.target), plus: await inspectModel(sources.plus), minus: await inspectModel(sources.minus) };
-    const plan = planMerge(models, { method: taskArithmetic, parameters: { alpha: ALPHA }, vocab: "exact" });
+    const plan = planOneVector(models, ALPHA);
     // Every tensor is merged and every input is bf16: each read of a chunk job is a full chunk but the last of a stretch.
     expect(plan.tensors.every((tensor) => tensor.mergedElements > 0)).toBe(true);
 

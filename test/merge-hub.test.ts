@@ -5,11 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./helpers/oneVectorRecipe.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
-import { planMerge } from "../src/core/plan/planMerge.ts";
 import { nodeHttpRequest } from "../src/core/node/nodeHttpRequest.ts";
 import { fetchRequest } from "../src/core/sources/fetchRequest.ts";
 import type { HubStatus } from "../src/core/sources/hubStatus.ts";
@@ -72,7 +71,7 @@ describe("merging through the Hub", () => {
     expect(hubFiles.get("model.safetensors")!.equals(localFiles.get("model.safetensors")!)).toBe(true);
     expect(hubFiles.get("config.json")!.equals(localFiles.get("config.json")!)).toBe(true);
     const recipe = JSON.parse(hubFiles.get("merge_recipe.json")!.toString());
-    expect(recipe.inputs.plus).toEqual({ repo: repos.plus, revision: plan.models.plus.source.revision });
+    expect(recipe.inputs.plus).toEqual({ repo: repos.plus, revision: plan.models.vectors[0]!.plus.source.revision });
     const card = hubFiles.get("README.md")!.toString();
     expect(card).toContain(`base_model:\n- ${repos.target}\n- ${repos.plus}\n- ${repos.minus}\n`);
   });
@@ -106,7 +105,7 @@ describe("merging through the Hub", () => {
       minus: await openHubSource(repos.minus, { hubUrl, ...fast }),
     };
     const models = { target: await inspectModel(sources.target), plus: await inspectModel(sources.plus), minus: await inspectModel(sources.minus) };
-    const plan = planMerge(models, { method: taskArithmetic, parameters: { alpha: 1 }, vocab: "exact" });
+    const plan = planOneVector(models, 1);
     const out = join(root, "out", "changed");
     let rewritten = false;
     const promise = writeMergedModel(plan, await openNodeFolderSink(out), {

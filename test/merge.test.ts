@@ -169,9 +169,10 @@ describe("merged folder layout", () => {
     expect(config.torch_dtype).toBe("float32");
     const card = await readFile(join(out, "README.md"), "utf8");
     expect(card).toMatch(/^---\nbase_model:\n- .*target\n- .*plus\n- .*minus\ntags:\n- merge\n- merge-studio\n- task-arithmetic\n/);
-    expect(card).toContain("merge_method: task_arithmetic");
+    expect(card).toContain("merge_method: linear");
     const recipe = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8"));
-    expect(recipe.parameters).toEqual({ alpha: 1 });
+    expect(recipe.method).toBe("task_arithmetic");
+    expect(recipe.vectors).toEqual([{ plus: expect.stringMatching(/plus$/), minus: expect.stringMatching(/minus$/), weight: 1 }]);
     const { createHash } = await import("node:crypto");
     for (const file of files.filter((name) => name !== "merge_recipe.json")) {
       const bytes = await readFile(join(out, file));

@@ -6,11 +6,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireFolderLock } from "../src/core/node/acquireFolderLock.ts";
 import { writeMergedModel } from "../src/core/engine/writeMergedModel.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./helpers/oneVectorRecipe.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { openNodeFolderSink } from "../src/core/node/openNodeFolderSink.ts";
-import { planMerge, type MergePlan } from "../src/core/plan/planMerge.ts";
+import type { MergePlan } from "../src/core/plan/planMerge.ts";
 import { parseByteSize } from "../src/core/safetensors/planShards.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
@@ -70,7 +70,7 @@ async function expectSameAsReference(out: string, only: "all" | "weights" = "all
 async function localPlan(): Promise<{ plan: MergePlan; sources: ModelSource[] }> {
   const sources = { target: await openFolderSource(local("target")), plus: await openFolderSource(local("plus")), minus: await openFolderSource(local("minus")) };
   const models = { target: await inspectModel(sources.target), plus: await inspectModel(sources.plus), minus: await inspectModel(sources.minus) };
-  return { plan: planMerge(models, { method: taskArithmetic, parameters: { alpha: -1 }, vocab: "exact" }), sources: Object.values(sources) };
+  return { plan: planOneVector(models, -1), sources: Object.values(sources) };
 }
 
 /**

@@ -2,10 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./helpers/oneVectorRecipe.ts";
 import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
-import { planMerge, type MergePlan, type Role } from "../src/core/plan/planMerge.ts";
+import type { ModelInfo } from "../src/core/model/inspectModel.ts";
+import type { MergePlan } from "../src/core/plan/planMerge.ts";
+
+type Role = "target" | "plus" | "minus";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { runCli } from "./helpers/runCli.ts";
@@ -44,14 +47,14 @@ async function writeModel(name: string, setup: Setup): Promise<string> {
 
 async function plan(setups: Record<Role, Setup>, prefix: string): Promise<{ plan: MergePlan; dirs: Record<Role, string> }> {
   const dirs = {} as Record<Role, string>;
-  const models = {} as Parameters<typeof planMerge>[0];
+  const models = {} as Record<Role, ModelInfo>;
   for (const role of ["target", "plus", "minus"] as const) {
     dirs[role] = await writeModel(`${prefix}-${role}`, setups[role]);
     const source = await openFolderSource(dirs[role]);
     models[role] = await inspectModel(source);
     await source.close?.();
   }
-  return { plan: planMerge(models, { method: taskArithmetic, parameters: { alpha: 1 }, vocab: "exact" }), dirs };
+  return { plan: planOneVector(models, 1), dirs };
 }
 
 const warnings = (merge: MergePlan) => merge.issues.filter((issue) => issue.severity === "warning").map((issue) => issue.message);

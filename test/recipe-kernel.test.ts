@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import {
   computeMagnitudeStatistics,
   magnitudeOrderKey,
@@ -73,7 +72,7 @@ describe("mergeRecipeChunk", () => {
         const [t, p, m] = [makeChunk(dtype, 5000, 1, 0), makeChunk(dtype, 5000, 2, 1), makeChunk(dtype, 5000, 3, 2)];
         const oneTerm = recipe("task_arithmetic", [{ weight: Math.fround(alpha) }]);
         const got = mergeRecipeChunk(oneTerm, undefined, { target: t, terms: [{ plus: p, minus: m }] }, 0, outDtype);
-        expectSameBytes(got, mergeChunk(taskArithmetic, { alpha }, t, p, m, outDtype), `${dtype} -> ${outDtype}, alpha ${alpha}`);
+        expectSameBytes(got, mergeChunk(alpha, t, p, m, outDtype), `${dtype} -> ${outDtype}, alpha ${alpha}`);
       }
     }
   });

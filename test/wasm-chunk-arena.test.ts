@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
 import { sharedChunkMemory, WasmChunkArena } from "../src/core/engine/WasmChunkArena.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { startSha256Worker } from "../src/core/node/startSha256Worker.ts";
 import { expectSameBytes, makeChunk } from "./helpers/floatChunks.ts";
+import { oneTermTask } from "./helpers/oneVectorRecipe.ts";
 
 const DTYPES: FloatDtype[] = ["BF16", "F16", "F32"];
 const CAPACITY = 4096 * 4;
@@ -39,9 +39,9 @@ describe("WasmChunkArena", () => {
             // A slot after the output's: the kernel writes past a chunk's end into its own slack only.
             const neighbour = arena.take(CAPACITY).fill(0xa5);
             const alpha = -0.3;
-            const got = await arena.compute({ kind: "merge", methodId: taskArithmetic.id, parameters: { alpha }, target: inputs[0], plus: inputs[1], minus: inputs[2], outDtype, into });
+            const got = await arena.compute(oneTermTask(alpha, inputs[0], inputs[1], inputs[2], outDtype, into));
             const what = `${tDtype} + ${alpha} * (${pDtype} - ${tDtype}) -> ${outDtype}, n = ${n}`;
-            expectSameBytes(got, mergeChunk(taskArithmetic, { alpha }, t, p, m, outDtype), what);
+            expectSameBytes(got, mergeChunk(alpha, t, p, m, outDtype), what);
             expect(got.buffer, `${what}: computed where it lies`).toBe(into.buffer);
             expect(got.byteOffset).toBe(into.byteOffset);
             expect(neighbour.every((byte) => byte === 0xa5), `${what}: the next slot is untouched`).toBe(true);
@@ -68,8 +68,8 @@ describe("WasmChunkArena", () => {
     const t = makeChunk("BF16", 1000, 1, 1);
     const p = makeChunk("F16", 1000, 2, 0);
     const m = makeChunk("BF16", 1000, 3, 0);
-    const got = await arena.compute({ kind: "merge", methodId: taskArithmetic.id, parameters: { alpha: 2 }, target: t, plus: p, minus: m, outDtype: "F32", into: arena.take(4000) });
-    expectSameBytes(got, mergeChunk(taskArithmetic, { alpha: 2 }, t, p, m, "F32"), "outside the arena");
+    const got = await arena.compute(oneTermTask(2, t, p, m, "F32", arena.take(4000)));
+    expectSameBytes(got, mergeChunk(2, t, p, m, "F32"), "outside the arena");
   });
 
   it("keeps every earlier buffer's bytes as it grows, and reuses a slot once given back, once", () => {

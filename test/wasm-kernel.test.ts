@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { MODULE_PATH, renderMergeKernelModule } from "../scripts/build-wasm.ts";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
-import { taskArithmetic } from "../src/core/methods/taskArithmetic.ts";
 import { createWasmMergeKernel, mergeKernelWasmBytes } from "../src/core/numeric/wasm/createWasmMergeKernel.ts";
 import { expectSameBytes, makeChunk } from "./helpers/floatChunks.ts";
 import { randomWords } from "./helpers/writeTestModel.ts";
@@ -15,7 +14,7 @@ const LENGTHS = [0, 1, 7, 8, 9, 4097];
 const kernel = createWasmMergeKernel();
 
 const jsMerge = (alpha: number, t: FloatChunk, p: FloatChunk, m: FloatChunk, out: FloatDtype) =>
-  mergeChunk(taskArithmetic, { alpha }, t, p, m, out);
+  mergeChunk(alpha, t, p, m, out);
 
 describe("wasm merge kernel", () => {
   it("validates in this engine (WebAssembly SIMD)", () => {

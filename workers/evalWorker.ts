@@ -1,8 +1,7 @@
 import * as ort from "onnxruntime-web";
 import ortWasmUrl from "onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url";
-import { getMergeMethod } from "../src/core/methods/mergeMethods.ts";
-import { inspectModel, type ModelInfo } from "../src/core/model/inspectModel.ts";
-import { planMerge, type Role } from "../src/core/plan/planMerge.ts";
+import type { ModelInfo } from "../src/core/model/inspectModel.ts";
+import { openAndPlan } from "../src/core/plan/openAndPlan.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { loadEvalModel, readModelTokenizer } from "../src/eval/loadEvalModel.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
@@ -12,7 +11,7 @@ import type { TensorLoader } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { runGsm8kEvaluation, type EvalModelSpec, type EvalRole } from "../src/eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
 import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "../src/browser/evalWorkerMessages.ts";
-import { openInputSource } from "../src/browser/openInputSource.ts";
+import { recipeInputOpener } from "../src/browser/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (event: EvalWorkerEvent) => scope.postMessage(event);
@@ -45,17 +44,15 @@ if (!scope.name.startsWith("em-pthread")) {
  * tensors, the merged model from the recipe's tensors computed as they load (nothing is saved).
  */
 async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<void> {
-  const sources: ModelSource[] = [];
+  let sources: ModelSource[] = [];
   try {
-    const models = {} as Record<Role, ModelInfo>;
-    for (const role of ["target", "plus", "minus"] as const) {
-      const source = await openInputSource(request.inputs[role], request);
-      sources.push(source);
-      models[role] = await inspectModel(source, signal, role);
-    }
+    const opened = await openAndPlan(request.recipe, recipeInputOpener(request.inputs, request), signal);
+    sources = opened.sources;
+    const { plan } = opened;
+    const [vector] = plan.models.vectors;
+    const models: Record<Exclude<EvalRole, "merged">, ModelInfo> = { target: plan.models.target, plus: vector!.plus, minus: vector!.minus };
     // An architecture the graph builder does not support is refused before any weight is read.
     readQwen2Config(models.target.config);
-    const plan = planMerge(models, { method: getMergeMethod("task_arithmetic"), parameters: { alpha: request.alpha }, outDtype: request.outDtype, vocab: request.vocab });
     const loaderOf = (role: EvalRole): { model: ModelInfo; loadTensor: TensorLoader } =>
       role === "merged" ? { model: models.target, loadTensor: mergedTensorLoader(plan, signal) } : { model: models[role], loadTensor: modelTensorLoader(models[role], signal) };
     const specs: EvalModelSpec[] = request.roles.map((role) => ({

@@ -2,14 +2,12 @@ import { createBackendComputer, type BackendReport } from "../src/core/engine/cr
 import type { ChunkComputer } from "../src/core/engine/ChunkComputer.ts";
 import { writeMergedModel, type MergeProgress } from "../src/core/engine/writeMergedModel.ts";
 import { createWorkerPoolComputer } from "../src/core/engine/workerPoolComputer.ts";
-import { getMergeMethod } from "../src/core/methods/mergeMethods.ts";
-import { inspectModel } from "../src/core/model/inspectModel.ts";
-import { planMerge, type Role } from "../src/core/plan/planMerge.ts";
+import { openAndPlan } from "../src/core/plan/openAndPlan.ts";
 import { openOpfsFolderSink } from "../src/core/sinks/openOpfsFolderSink.ts";
 import type { ModelSource } from "../src/core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../src/core/version.ts";
 import type { BrowserMergeRequest, MergeWorkerCommand, MergeWorkerEvent } from "../src/browser/mergeWorkerMessages.ts";
-import { openInputSource } from "../src/browser/openInputSource.ts";
+import { recipeInputOpener } from "../src/browser/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const PROGRESS_INTERVAL_MS = 100;
@@ -28,22 +26,13 @@ async function run(request: BrowserMergeRequest, folder: string, resume: boolean
   const pool = createWorkerPoolComputer(workers, () => new Worker(new URL("./chunkWorker.ts", import.meta.url), { type: "module" }));
   let computer: ChunkComputer | undefined;
   let backend: BackendReport = { backend: { kind: "cpu", workers } };
-  const sources: ModelSource[] = [];
+  let sources: ModelSource[] = [];
   let journaled = false;
   try {
-    const open = async (role: Role) => {
-      const source = await openInputSource(request.inputs[role], { ...request, onStatus: (status) => post({ type: "hub-status", status }) });
-      sources.push(source);
-      signal.throwIfAborted();
-      return inspectModel(source, signal, role);
-    };
-    const models = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
-    const plan = planMerge(models, {
-      method: getMergeMethod("task_arithmetic"),
-      parameters: { alpha: request.alpha },
-      outDtype: request.outDtype,
-      vocab: request.vocab,
-    });
+    const opener = recipeInputOpener(request.inputs, { ...request, onStatus: (status) => post({ type: "hub-status", status }) });
+    const opened = await openAndPlan(request.recipe, opener, signal);
+    sources = opened.sources;
+    const { plan } = opened;
     if (!plan.ok) {
       const errors = plan.issues.filter((issue) => issue.severity === "error");
       throw new Error(`cannot merge: ${errors.map((issue) => issue.message).join("; ")}`);

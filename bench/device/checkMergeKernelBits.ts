@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 import type { ChunkComputer } from "../../src/core/engine/ChunkComputer.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../../src/core/engine/mergeChunk.ts";
-import { taskArithmetic } from "../../src/core/methods/taskArithmetic.ts";
+import { oneTermTask } from "../../test/helpers/oneVectorRecipe.ts";
 import { KERNEL_DTYPES, makeKernelTestInputs, ROUNDING_FAMILIES, type KernelDtype } from "../../e2e/kernelTestChunks.ts";
 
 /** Alphas of every merge case: the copy (0), subtraction, identity, a subnormal-making and an overflowing factor, and an inexact one. */
@@ -71,8 +71,8 @@ class GroupRecorder {
   }
 
   async merge(computer: ChunkComputer, target: FloatChunk, plus: FloatChunk, minus: FloatChunk, alpha: number, outDtype: KernelDtype): Promise<void> {
-    const onGpu = computer.compute({ kind: "merge", methodId: taskArithmetic.id, parameters: { alpha }, target, plus, minus, outDtype });
-    const reference = mergeChunk(taskArithmetic, { alpha }, target, plus, minus, outDtype);
+    const onGpu = computer.compute(oneTermTask(alpha, target, plus, minus, outDtype));
+    const reference = mergeChunk(alpha, target, plus, minus, outDtype);
     const gpu = await onGpu;
     this.record(gpu, reference, outDtype, (index) => {
       const inputs = [target, plus, minus].map((chunk) => hexAt(chunk.bytes, chunk.dtype as KernelDtype, index)).join(", ");

@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 import type { ChunkComputer } from "../../src/core/engine/ChunkComputer.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../../src/core/engine/mergeChunk.ts";
-import { taskArithmetic } from "../../src/core/methods/taskArithmetic.ts";
+import { oneTermTask } from "../../test/helpers/oneVectorRecipe.ts";
 import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../../src/core/numeric/webgpu/mergeKernelWgsl.ts";
 import type { WebGpuMergeKernel } from "../../src/core/numeric/webgpu/requestWebGpuMergeKernel.ts";
 
@@ -41,12 +41,12 @@ export async function measureStream(computer: ChunkComputer, inputBytesPerRole: 
   const outputs = Array.from({ length: tasksInFlight }, () => new Uint8Array(chunkBytes));
   const run = (index: number, into: Uint8Array) => {
     const { target, plus, minus } = distinct[index % distinct.length]!;
-    return computer.compute({ kind: "merge", methodId: taskArithmetic.id, parameters: { alpha: ALPHA }, target, plus, minus, outDtype: "BF16", into });
+    return computer.compute(oneTermTask(ALPHA, target, plus, minus, "BF16", into));
   };
   const spotCheck = async (index: number) => {
     const { target, plus, minus } = distinct[index % distinct.length]!;
     const gpu = await run(index, new Uint8Array(chunkBytes));
-    return Buffer.from(gpu).equals(mergeChunk(taskArithmetic, { alpha: ALPHA }, target, plus, minus, "BF16"));
+    return Buffer.from(gpu).equals(mergeChunk(ALPHA, target, plus, minus, "BF16"));
   };
   // Warm-up: allocates the computer's slots at this chunk size.
   await Promise.all(outputs.map((into, index) => run(index, into)));

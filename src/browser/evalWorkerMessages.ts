@@ -1,5 +1,4 @@
-import type { FloatDtype } from "../core/dtypes.ts";
-import type { VocabMode } from "../core/plan/planMerge.ts";
+import type { MergeRecipe } from "../core/recipe/MergeRecipe.ts";
 import type { Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
 import type { BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import type { Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
@@ -13,10 +12,10 @@ export type EvalExecutionProvider = "wasm" | "webgpu";
 export interface BrowserEvalRequest {
   hubUrl: string;
   accessToken?: string;
-  inputs: { target: InputSpec; plus: InputSpec; minus: InputSpec };
-  alpha: number;
-  outDtype?: FloatDtype;
-  vocab: VocabMode;
+  recipe: MergeRecipe;
+  /** What each model spec of the recipe opens, keyed by the spec as the recipe writes it. */
+  inputs: Record<string, InputSpec>;
+  /** "plus" and "minus" evaluate the first vector's models. */
   roles: EvalRole[];
   problems: Gsm8kProblem[];
   promptTemplate: string;

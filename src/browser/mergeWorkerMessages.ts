@@ -1,9 +1,8 @@
 import type { BackendReport } from "../core/engine/createBackendComputer.ts";
 import type { MergeProgress } from "../core/engine/writeMergedModel.ts";
 import type { HubStatus } from "../core/sources/hubStatus.ts";
-import type { FloatDtype } from "../core/dtypes.ts";
 import type { BackendChoice } from "../core/engine/createBackendComputer.ts";
-import type { VocabMode } from "../core/plan/planMerge.ts";
+import type { MergeRecipe } from "../core/recipe/MergeRecipe.ts";
 import type { WrittenFile } from "../core/sinks/FolderSink.ts";
 
 export type InputSpec = { kind: "hub"; repo: string; revision?: string } | { kind: "files"; label: string; files: File[] };
@@ -11,11 +10,10 @@ export type InputSpec = { kind: "hub"; repo: string; revision?: string } | { kin
 export interface BrowserMergeRequest {
   hubUrl: string;
   accessToken?: string;
-  inputs: { target: InputSpec; plus: InputSpec; minus: InputSpec };
-  alpha: number;
-  outDtype?: FloatDtype;
+  recipe: MergeRecipe;
+  /** What each model spec of the recipe (target, every plus and minus) opens, keyed by the spec as the recipe writes it. */
+  inputs: Record<string, InputSpec>;
   shardSize: number;
-  vocab: VocabMode;
   /** Where the chunk arithmetic runs (default "auto": the GPU when calibration finds it not slower). */
   backend?: BackendChoice;
 }

@@ -13,3 +13,18 @@ export async function openInputSource(
   const { hubUrl, accessToken, onStatus } = hub;
   return openHubSource(spec.revision ? `${spec.repo}@${spec.revision}` : spec.repo, { hubUrl, accessToken, onStatus });
 }
+
+/**
+ * The opener openAndPlan takes in a worker: each model spec of the recipe opened from its InputSpec
+ * in `inputs` (keyed by the recipe's spec strings); a spec without one is an error naming its role.
+ */
+export function recipeInputOpener(
+  inputs: Readonly<Record<string, InputSpec>>,
+  hub: { hubUrl: string; accessToken?: string; onStatus?: (status: HubStatus) => void },
+): (spec: string, roleLabel: string) => Promise<ModelSource> {
+  return async (spec, roleLabel) => {
+    const input = Object.hasOwn(inputs, spec) ? inputs[spec] : undefined;
+    if (!input) throw new Error(`${roleLabel}: the request gives no input for the model ${JSON.stringify(spec)}`);
+    return openInputSource(input, hub);
+  };
+}

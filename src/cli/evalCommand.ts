@@ -1,10 +1,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { totalmem } from "node:os";
 import * as ort from "onnxruntime-node";
-import { getMergeMethod } from "../core/methods/mergeMethods.ts";
 import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
-import { planMerge, type Role } from "../core/plan/planMerge.ts";
+import { openAndPlan } from "../core/plan/openAndPlan.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { parseBatchSize, type BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import { argmax } from "../eval/decoder/OnnxCausalDecoder.ts";
@@ -30,7 +29,8 @@ import {
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
-import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
+import { parseCommandArgs } from "./parseCommandArgs.ts";
+import { hasRecipeArgs, RECIPE_ARG_OPTIONS, readRecipeArgs } from "./recipeArgs.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
@@ -40,11 +40,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     args,
     options: {
       model: { type: "string" },
-      target: { type: "string" },
-      plus: { type: "string" },
-      minus: { type: "string" },
-      alpha: { type: "string", default: "1" },
-      vocab: { type: "string", default: "exact" },
+      ...RECIPE_ARG_OPTIONS,
       n: { type: "string", default: String(DEFAULT_SAMPLE_COUNT) },
       seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
       problems: { type: "string" },
@@ -67,14 +63,15 @@ export async function evalCommand(args: string[]): Promise<void> {
   } catch (error) {
     throw new UsageError(`--batch: ${(error as Error).message}`);
   }
-  const recipe = values.target !== undefined || values.plus !== undefined || values.minus !== undefined;
-  if (recipe === (values.model !== undefined)) throw new UsageError("give either --model, or --target, --plus and --minus (to compare the target with the merge)");
+  if (hasRecipeArgs(values) === (values.model !== undefined)) {
+    throw new UsageError("give either --model, or a recipe to compare the target with the merge: --config FILE, or --target, --plus and --minus");
+  }
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
   const sources: ModelSource[] = [];
-  const inspect = async (spec: string, role?: Role) => {
-    const source = await openModelSource(spec, hub, role);
+  const inspect = async (spec: string) => {
+    const source = await openModelSource(spec, hub);
     sources.push(source);
-    return inspectModel(source, undefined, role);
+    return inspectModel(source);
   };
   try {
     if (values.dump !== undefined || values.ids !== undefined) {
@@ -96,15 +93,17 @@ export async function evalCommand(args: string[]): Promise<void> {
       readQwen2Config(model.config);
       models.push({ role: "target", label: values.model, load: load(model) });
     } else {
-      for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required with a recipe`);
-      const alpha = parseFiniteNumber(values.alpha, "--alpha");
-      if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
-      const trio = { target: await inspect(values.target!, "target"), plus: await inspect(values.plus!, "plus"), minus: await inspect(values.minus!, "minus") };
-      readQwen2Config(trio.target.config);
-      const plan = planMerge(trio, { method: getMergeMethod("task_arithmetic"), parameters: { alpha }, vocab: values.vocab });
+      const recipe = await readRecipeArgs(values);
+      const opened = await openAndPlan(recipe, (spec, label) => openModelSource(spec, hub, label));
+      sources.push(...opened.sources);
+      const { plan } = opened;
+      const target = plan.models.target;
+      readQwen2Config(target.config);
       if (!plan.ok) throw new Error(`cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
-      models.push({ role: "target", label: values.target!, load: load(trio.target) });
-      models.push({ role: "merged", label: `merged (alpha ${alpha})`, load: load(trio.target, mergedTensorLoader(plan)) });
+      const [vector] = recipe.vectors;
+      const shorthand = recipe.vectors.length === 1 && recipe.method === "task_arithmetic" && typeof vector?.weight === "number";
+      models.push({ role: "target", label: recipe.target, load: load(target) });
+      models.push({ role: "merged", label: shorthand ? `merged (alpha ${vector.weight})` : `merged (${recipe.method}, ${recipe.vectors.length} vectors)`, load: load(target, mergedTensorLoader(plan)) });
     }
     const settings = {
       problems,

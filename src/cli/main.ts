@@ -4,15 +4,22 @@ import { UsageError } from "./format.ts";
 /** Each command's module is loaded only when that command runs, so one never pays for another's imports. */
 const commands: Record<string, { usage: string; run: (args: string[]) => Promise<void> }> = {
   merge: {
-    usage: `merge-studio merge --target T --plus P --minus M --alpha A --out DIR [options]
+    usage: `merge-studio merge (--config RECIPE | --target T --plus P --minus M [--alpha A]) --out DIR [options]
 
-  T, P, M           local folders, or Hub repo ids (ORG/NAME or ORG/NAME@REVISION)
+  --config RECIPE   a recipe file: .json (target, method, parameters, vectors with weight / density /
+                    gamma, control, out_dtype, vocab; see merge_recipe.json of any output) or a
+                    mergekit .yml / .yaml of the task-vector family; model paths in it are relative
+                    to its folder. Methods: task_arithmetic, ties, dare_linear, dare_ties,
+                    breadcrumbs, breadcrumbs_ties. Not with the recipe flags below.
+  T, P, M           the one-vector shorthand target + alpha * (plus - minus): local folders, or Hub
+                    repo ids (ORG/NAME or ORG/NAME@REVISION)
   --alpha A         scale of (plus - minus); 0 gives the target, negative subtracts (default 1)
   --out DIR         output folder, written as DIR.partial and renamed when complete; DIR.lock
                     keeps a second merge from writing it at the same time
-  --out-dtype D     bf16 | f16 | f32 (default: the target's dtype)
+  --out-dtype D     bf16 | f16 | f32 (default: the target's dtype); shorthand only
   --shard-size S    largest shard, e.g. 5GB (default), 500MB
-  --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes differ
+  --vocab MODE      exact (default) | common: merge the common embedding rows when vocab sizes
+                    differ; shorthand only
   --hub-url URL     Hub to use (default https://huggingface.co); token from HF_TOKEN
   --force           replace DIR if it exists, and delete a DIR.partial that is not an unfinished
                     merge of this tool (without it, such a folder is left alone and refused)
@@ -24,7 +31,7 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
     run: async (args) => (await import("./mergeCommand.ts")).mergeCommand(args),
   },
   eval: {
-    usage: `merge-studio eval (--model M | --target T --plus P --minus M [--alpha A]) [options]
+    usage: `merge-studio eval (--model M | --config RECIPE | --target T --plus P --minus M [--alpha A]) [options]
 
   Runs GSM8K test problems with greedy decoding under onnxruntime-node and prints each model's
   answers and accuracy; with a recipe, the target and the merge side by side (paired comparison).
@@ -39,7 +46,7 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --ids 1,2,3 --steps N --dump FILE
                       numeric check: writes {"logits": [last-position logits of these token ids],
                       "greedy_ids": [N greedy tokens]} for --model, and stops
-  --vocab MODE, --hub-url URL as for merge; token from HF_TOKEN`,
+  --config, --vocab MODE, --hub-url URL as for merge; token from HF_TOKEN`,
     run: async (args) => (await import("./evalCommand.ts")).evalCommand(args),
   },
   hub: {

@@ -1,12 +1,10 @@
 import { setMaxListeners } from "node:events";
 import { constants as osConstants } from "node:os";
-import { parseFloatDtype } from "../core/dtypes.ts";
 import { oneLineMessage } from "../core/messages/safeText.ts";
 import { writeMergedModel, type MergeProgress } from "../core/engine/writeMergedModel.ts";
 import { sharedChunkMemory } from "../core/engine/WasmChunkArena.ts";
-import { getMergeMethod } from "../core/methods/mergeMethods.ts";
-import { inspectModel } from "../core/model/inspectModel.ts";
-import { planMerge, type MergePlan, type Role } from "../core/plan/planMerge.ts";
+import { openAndPlan } from "../core/plan/openAndPlan.ts";
+import { labelledInputs, type MergePlan } from "../core/plan/planMerge.ts";
 import { parseByteSize } from "../core/safetensors/planShards.ts";
 import { openNodeFolderSink, type NodeFolderSink } from "../core/node/openNodeFolderSink.ts";
 import { ResumeError } from "../core/sinks/FolderSink.ts";
@@ -16,20 +14,16 @@ import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
-import { parseCommandArgs, parseFiniteNumber } from "./parseCommandArgs.ts";
+import { parseCommandArgs } from "./parseCommandArgs.ts";
+import { RECIPE_ARG_OPTIONS, readRecipeArgs } from "./recipeArgs.ts";
 
 export async function mergeCommand(args: string[]): Promise<void> {
   const { values } = parseCommandArgs({
     args,
     options: {
-      target: { type: "string" },
-      plus: { type: "string" },
-      minus: { type: "string" },
-      alpha: { type: "string", default: "1" },
+      ...RECIPE_ARG_OPTIONS,
       out: { type: "string" },
-      "out-dtype": { type: "string" },
       "shard-size": { type: "string", default: "5GB" },
-      vocab: { type: "string", default: "exact" },
       "hub-url": { type: "string" },
       force: { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
@@ -37,26 +31,19 @@ export async function mergeCommand(args: string[]): Promise<void> {
       check: { type: "boolean", default: false },
     },
   });
-  const alpha = parseFiniteNumber(values.alpha, "--alpha");
-  if (values.vocab !== "exact" && values.vocab !== "common") throw new UsageError(`--vocab must be exact or common, got "${values.vocab}"`);
-  for (const role of ["target", "plus", "minus"] as const) if (!values[role]) throw new UsageError(`--${role} is required`);
+  const recipe = await readRecipeArgs(values);
   if (!values.out && !values.check) throw new UsageError("--out is required");
   // A path that names no folder of its own is refused before any input is read.
   if (values.out !== undefined) outputFolderPaths(values.out);
-  const outDtype = values["out-dtype"] === undefined ? undefined : parseFloatDtype(values["out-dtype"]);
   const shardSize = parseByteSize(values["shard-size"]);
   const checkpointBytes = values["checkpoint-every"] === undefined ? undefined : parseByteSize(values["checkpoint-every"]);
 
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
-  const sources: ModelSource[] = [];
+  let sources: ModelSource[] = [];
   try {
-    const open = async (role: Role) => {
-      const source = await openModelSource(values[role]!, hub, role);
-      sources.push(source);
-      return inspectModel(source, undefined, role);
-    };
-    const models = { target: await open("target"), plus: await open("plus"), minus: await open("minus") };
-    const plan = planMerge(models, { method: getMergeMethod("task_arithmetic"), parameters: { alpha }, outDtype, vocab: values.vocab });
+    const opened = await openAndPlan(recipe, (spec, label) => openModelSource(spec, hub, label));
+    sources = opened.sources;
+    const { plan } = opened;
     printReport(plan);
     if (!plan.ok) {
       const errors = plan.issues.filter((issue) => issue.severity === "error");
@@ -132,10 +119,11 @@ function chooseJournal(sink: NodeFolderSink, resume: boolean): "start" | "resume
 
 function printReport(plan: MergePlan): void {
   const lines: string[] = [];
-  for (const role of ["target", "plus", "minus"] as const) {
-    const s = plan.summaries[role];
+  const summaries = labelledInputs(plan.summaries);
+  const width = Math.max(...summaries.map(({ label }) => label.length));
+  for (const { label, value: s } of summaries) {
     lines.push(
-      `${role.padEnd(6)} ${s.label}: ${s.architecture}, ${s.layers ?? "?"} layers, hidden ${s.hiddenSize ?? "?"}, vocab ${s.vocabRows ?? "?"}, ` +
+      `${label.padEnd(width)} ${s.label}: ${s.architecture}, ${s.layers ?? "?"} layers, hidden ${s.hiddenSize ?? "?"}, vocab ${s.vocabRows ?? "?"}, ` +
         `${(s.parameterCount / 1e6).toFixed(1)}M params, ${s.dtypes.join("/")}, ${formatBytes(s.weightBytes)} in ${s.shardCount} file(s)${s.tieWordEmbeddings ? ", tied embeddings" : ""}`,
     );
   }

@@ -1,9 +1,10 @@
 import type { FloatDtype } from "../../src/core/dtypes.ts";
 import type { ChunkComputer } from "../../src/core/engine/ChunkComputer.ts";
 import { writeMergedModel, type MergeProgress, type MergeResult } from "../../src/core/engine/writeMergedModel.ts";
-import { taskArithmetic } from "../../src/core/methods/taskArithmetic.ts";
+import { planOneVector } from "./oneVectorRecipe.ts";
 import { inspectModel } from "../../src/core/model/inspectModel.ts";
-import { planMerge, type MergePlan, type VocabMode } from "../../src/core/plan/planMerge.ts";
+import type { MergePlan } from "../../src/core/plan/planMerge.ts";
+import type { VocabMode } from "../../src/core/recipe/MergeRecipe.ts";
 import { openNodeFolderSink } from "../../src/core/node/openNodeFolderSink.ts";
 import type { ModelSource } from "../../src/core/sources/ModelSource.ts";
 
@@ -29,7 +30,7 @@ export async function mergeSources(
     plus: await inspectModel(sources.plus),
     minus: await inspectModel(sources.minus),
   };
-  const plan = planMerge(models, { method: taskArithmetic, parameters: { alpha: options.alpha }, outDtype: options.outDtype, vocab: options.vocab ?? "exact" });
+  const plan = planOneVector(models, options.alpha, { outDtype: options.outDtype, vocab: options.vocab ?? "exact" });
   const result = await writeMergedModel(plan, await openNodeFolderSink(options.out), {
     shardSize: options.shardSize ?? 5e9,
     chunkBytes: options.chunkBytes ?? 1000,

@@ -1,8 +1,7 @@
 import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
-import { taskArithmetic } from "../methods/taskArithmetic.ts";
 import { DTYPE_CODE, instantiateSharedMemoryMergeKernel, type SharedMemoryMergeKernel } from "../numeric/wasm/createWasmMergeKernel.ts";
 import { ChunkBufferPool, type ChunkBuffers } from "./ChunkBufferPool.ts";
-import { computeChunkHere, inThreadComputer, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
+import { computeChunkHere, inThreadComputer, mergeTaskElements, taskArithmeticRuns, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
 import type { FloatChunk } from "./mergeChunk.ts";
 
 /** Chunk buffers and the computer that works on them, chosen together. */
@@ -89,21 +88,25 @@ export class WasmChunkArena implements ChunkBuffers, ChunkComputer {
       this.kernel.convert(DTYPE_CODE[task.input.dtype], task.input.bytes.byteOffset, DTYPE_CODE[task.outDtype], out.byteOffset, count);
       return out;
     }
-    if (task.methodId !== taskArithmetic.id) return undefined;
-    const { target, plus, minus } = task;
-    const count = elementCount(target);
+    const runs = taskArithmeticRuns(task);
+    if (!runs) return undefined;
+    const { target, terms } = task;
+    const { plus, minus } = terms[0]!;
+    const count = mergeTaskElements(task);
     const out = fit(into, count, task.outDtype);
-    if (!out || elementCount(plus) !== count || elementCount(minus) !== count) return undefined;
-    if (!this.holds(target.bytes) || !this.holds(plus.bytes) || !this.holds(minus.bytes)) return undefined;
-    this.kernel.merge(
-      DTYPE_CODE[target.dtype], target.bytes.byteOffset,
-      DTYPE_CODE[plus.dtype], plus.bytes.byteOffset,
-      DTYPE_CODE[minus.dtype], minus.bytes.byteOffset,
-      DTYPE_CODE[task.outDtype], out.byteOffset,
-      count,
-      // The same default as taskArithmetic.mergeBlock.
-      task.parameters.alpha ?? 1,
-    );
+    if (!out || !this.holds(target.bytes) || !this.holds(plus.bytes) || !this.holds(minus.bytes)) return undefined;
+    const at = (chunk: { dtype: FloatDtype; bytes: Uint8Array }, start: number) => chunk.bytes.byteOffset + start * DTYPE_BYTES[chunk.dtype];
+    // In order: the kernel may write a few elements past a run's end, which the next run then overwrites.
+    for (const { start, count: elements, weight } of runs) {
+      this.kernel.merge(
+        DTYPE_CODE[target.dtype], at(target, start),
+        DTYPE_CODE[plus.dtype], at(plus, start),
+        DTYPE_CODE[minus.dtype], at(minus, start),
+        DTYPE_CODE[task.outDtype], out.byteOffset + start * DTYPE_BYTES[task.outDtype],
+        elements,
+        weight,
+      );
+    }
     return out;
   }
 

@@ -1,5 +1,4 @@
 import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
-import type { MergeMethod, MergeParameters } from "../methods/MergeMethod.ts";
 import { narrowFromFloat32Bits, viewFloatBits, widenToFloat32Bits, writableFloatBits } from "../numeric/floatBlocks.ts";
 import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
 
@@ -27,18 +26,13 @@ const scratchBits = {
 };
 
 /**
- * Merges one chunk of elements: widens the three inputs to float32 block by block, applies the
- * method, and rounds each result to `outDtype`. Returns the output bytes.
+ * One term of task arithmetic on one chunk, the numeric contract of design.md: per element
+ * a = fl32(weight), d = fl32(p - m), s = fl32(d * a), r = fl32(t + s), rounded once to `outDtype`.
+ * Each JavaScript double operation on float32 inputs followed by Math.fround (or a Float32Array
+ * store) is exactly the float32 operation. The same bytes as mergeRecipeChunk for a recipe of one
+ * task_arithmetic term without control or normalize; the wasm and WGSL kernels are tested against it.
  */
-export function mergeChunk(
-  method: MergeMethod,
-  parameters: MergeParameters,
-  target: FloatChunk,
-  plus: FloatChunk,
-  minus: FloatChunk,
-  outDtype: FloatDtype,
-  into?: Uint8Array,
-): Uint8Array {
+export function mergeChunk(weight: number, target: FloatChunk, plus: FloatChunk, minus: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array {
   const t = viewFloatBits(target.dtype, target.bytes);
   const p = viewFloatBits(plus.dtype, plus.bytes);
   const m = viewFloatBits(minus.dtype, minus.bytes);
@@ -46,6 +40,7 @@ export function mergeChunk(
   if (p.length !== count || m.length !== count) {
     throw new Error(`internal: chunk sizes differ (target ${count}, plus ${p.length}, minus ${m.length} elements)`);
   }
+  const a = Math.fround(weight);
   const outBytes = outputBytes(count * DTYPE_BYTES[outDtype], into);
   const out = writableFloatBits(outDtype, outBytes);
   for (let start = 0; start < count; start += BLOCK) {
@@ -53,7 +48,7 @@ export function mergeChunk(
     widenToFloat32Bits(target.dtype, t, start, n, scratchBits.target);
     widenToFloat32Bits(plus.dtype, p, start, n, scratchBits.plus);
     widenToFloat32Bits(minus.dtype, m, start, n, scratchBits.minus);
-    method.mergeBlock(scratch.target, scratch.plus, scratch.minus, scratch.out, n, parameters);
+    for (let i = 0; i < n; i++) scratch.out[i] = scratch.target[i]! + Math.fround(Math.fround(scratch.plus[i]! - scratch.minus[i]!) * a);
     narrowFromFloat32Bits(outDtype, scratchBits.out, n, out, start);
   }
   return outBytes;

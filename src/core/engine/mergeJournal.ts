@@ -2,7 +2,8 @@ import { sha256 } from "hash-wasm";
 import type { ModelInfo } from "../model/inspectModel.ts";
 import { describeInput } from "../output/describeInput.ts";
 import { FILES_COPIED_FROM_TARGET } from "../output/renderMergedConfig.ts";
-import type { MergePlan, Role } from "../plan/planMerge.ts";
+import { labelledInputs, type MergePlan } from "../plan/planMerge.ts";
+import { renderRecipeJson } from "../recipe/renderRecipeJson.ts";
 import { planShards } from "../safetensors/planShards.ts";
 import { ResumeError, type WrittenFile } from "../sinks/FolderSink.ts";
 
@@ -26,15 +27,13 @@ export interface MergeJournal {
 export interface MergeIdentity {
   recipe: {
     tool_version: string;
-    method: string;
-    parameters: Record<string, number>;
-    parameters_float32: Record<string, number>;
-    out_dtype: string;
-    vocab: string;
+    /** The canonical recipe (renderRecipeJson's JSON), model specs as the recipe gives them. */
+    recipe: unknown;
     shard_size: number;
     shard_files: string[];
   };
-  inputs: Record<Role, InputIdentity>;
+  /** By the inputs' labels: target, plus, minus (or vectors[j].plus, vectors[j].minus). */
+  inputs: Record<string, InputIdentity>;
 }
 
 /**
@@ -54,21 +53,24 @@ const TAIL_BYTES = 2 ** 20;
 
 /** The identity of running `plan` with these settings: what a journal records and a resume compares. */
 export async function identifyMerge(plan: MergePlan, context: { shardSize: number; toolVersion: string }, signal?: AbortSignal): Promise<MergeIdentity> {
-  const { method, parameters, outDtype, vocab } = plan.options;
   const shardFiles = planShards(
     plan.tensors.map((tensor) => ({ ...tensor, dtype: tensor.outDtype })),
     context.shardSize,
   ).map((shard) => shard.fileName);
-  const inputs = {} as Record<Role, InputIdentity>;
-  for (const role of ["target", "plus", "minus"] as const) inputs[role] = await identifyInput(plan.models[role], role === "target", signal);
+  const identities = new Map<ModelInfo, InputIdentity>();
+  const inputs: Record<string, InputIdentity> = {};
+  for (const { label, value: model } of labelledInputs(plan.models)) {
+    let identity = identities.get(model);
+    if (!identity) {
+      identity = await identifyInput(model, model === plan.models.target, signal);
+      identities.set(model, identity);
+    }
+    inputs[label] = identity;
+  }
   return {
     recipe: {
       tool_version: context.toolVersion,
-      method: method.id,
-      parameters: { ...parameters },
-      parameters_float32: Object.fromEntries(Object.entries(parameters).map(([key, value]) => [key, Math.fround(value)])),
-      out_dtype: outDtype ?? "target",
-      vocab,
+      recipe: JSON.parse(renderRecipeJson(plan.recipe)),
       shard_size: context.shardSize,
       shard_files: shardFiles,
     },
@@ -125,7 +127,7 @@ export function parseMergeJournal(text: string, where: string): MergeJournal {
 
 /**
  * What differs between the identity a journal recorded and the current one, one line per field:
- * `recipe.parameters.alpha: 1 in the journal, 0.5 now`. Empty when they are equal.
+ * `recipe.recipe.vectors[0].weight: 1 in the journal, 0.5 now`. Empty when they are equal.
  */
 export function identityDifferences(recorded: MergeIdentity, current: MergeIdentity): string[] {
   const was = flatten(recorded);
@@ -139,7 +141,9 @@ export function identityDifferences(recorded: MergeIdentity, current: MergeIdent
 }
 
 function flatten(value: unknown, path = "", into = new Map<string, string>()): Map<string, string> {
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+  if (Array.isArray(value) && value.length > 0) {
+    value.forEach((child, index) => flatten(child, `${path}[${index}]`, into));
+  } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     for (const [key, child] of Object.entries(value)) flatten(child, path === "" ? key : /^[A-Za-z_]\w*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, into);
   } else {
     into.set(path, JSON.stringify(value));

@@ -1,14 +1,13 @@
 /// <reference types="@webgpu/types" />
 import { DTYPE_BYTES } from "../dtypes.ts";
-import { taskArithmetic } from "../methods/taskArithmetic.ts";
 import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
 import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../numeric/webgpu/mergeKernelWgsl.ts";
 import type { WebGpuMergeKernel } from "../numeric/webgpu/requestWebGpuMergeKernel.ts";
-import type { ChunkComputer, ChunkTask } from "./ChunkComputer.ts";
+import { mergeTaskElements, sliceChunk, taskArithmeticRuns, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
 import type { FloatChunk } from "./mergeChunk.ts";
 
 export interface WebGpuComputerOptions {
-  /** Computes what the GPU does not: other merge methods, and every task once the GPU has failed. */
+  /** Computes what the GPU does not: recipes other than one-term task arithmetic, and every task once the GPU has failed. */
   fallback: ChunkComputer;
   /** Called once, when the GPU fails (device lost, out of memory, an error it reports); later tasks run on `fallback`. */
   onGpuFailure?: (reason: string) => void;
@@ -16,6 +15,17 @@ export interface WebGpuComputerOptions {
   slots?: number;
   /** Elements per dispatch at most (default and upper bound: the kernel's maxElements); a larger task is split. */
   maxElementsPerDispatch?: number;
+}
+
+/**
+ * What one dispatch computes: task arithmetic of target, plus and minus with `weight`, or a
+ * conversion of one input (weight unused).
+ */
+interface GpuWork {
+  kind: "merge" | "convert";
+  inputs: FloatChunk[];
+  weight: number;
+  count: number;
 }
 
 /** One set of buffers for a dispatch in flight; buffers hold 4 bytes per element, whatever the dtypes. */
@@ -112,28 +122,27 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     }
   };
 
-  /** Computes elements [start, start + count) of a task into `out` (that range of the output). */
-  const dispatch = async (slot: Slot, task: ChunkTask, start: number, count: number, out: Uint8Array) => {
+  /** Computes elements [start, start + count) of a piece of work into `out` (that range of the output). */
+  const dispatch = async (slot: Slot, work: GpuWork, outDtype: ChunkTask["outDtype"], start: number, count: number, out: Uint8Array) => {
     device.pushErrorScope("validation");
     device.pushErrorScope("out-of-memory");
     ensureCapacity(slot, count);
-    const inputs = task.kind === "merge" ? [task.target, task.plus, task.minus] : [task.input];
-    inputs.forEach((chunk, index) => {
+    work.inputs.forEach((chunk, index) => {
       const width = DTYPE_BYTES[chunk.dtype];
       upload(slot.inputs[index]!, chunk.bytes.subarray(start * width, (start + count) * width));
     });
-    const dtypes = task.kind === "merge" ? [task.target.dtype, task.plus.dtype, task.minus.dtype] : [task.input.dtype, task.input.dtype, task.input.dtype];
-    const alphaBits = new Uint32Array(new Float32Array([task.kind === "merge" ? (task.parameters.alpha ?? 1) : 0]).buffer)[0]!;
+    const dtypes = work.kind === "merge" ? work.inputs.map((chunk) => chunk.dtype) : [0, 1, 2].map(() => work.inputs[0]!.dtype);
+    const weightBits = new Uint32Array(new Float32Array([work.weight]).buffer)[0]!;
     const invocations = Math.ceil(count / ELEMENTS_PER_INVOCATION);
     const params = new Uint32Array(PARAMS_BYTES / 4);
-    params.set([count, alphaBits, ...dtypes.map((dtype) => WGSL_DTYPE_CODE[dtype]), WGSL_DTYPE_CODE[task.outDtype], invocations]);
+    params.set([count, weightBits, ...dtypes.map((dtype) => WGSL_DTYPE_CODE[dtype]), WGSL_DTYPE_CODE[outDtype], invocations]);
     device.queue.writeBuffer(slot.params!, 0, params);
 
     const workgroups = Math.ceil(invocations / WORKGROUP_SIZE);
     const columns = Math.min(workgroups, device.limits.maxComputeWorkgroupsPerDimension);
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    pass.setPipeline(task.kind === "merge" ? kernel.merge : kernel.convert);
+    pass.setPipeline(work.kind === "merge" ? kernel.merge : kernel.convert);
     pass.setBindGroup(0, slot.bindGroup!);
     pass.dispatchWorkgroups(columns, Math.ceil(workgroups / columns));
     pass.end();
@@ -152,34 +161,52 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     }
   };
 
-  const computeOnGpu = async (task: ChunkTask, count: number): Promise<Uint8Array> => {
-    const width = DTYPE_BYTES[task.outDtype];
-    const out = outputBytes(count * width, task.into);
-    for (let start = 0; start < count; start += maxElements) {
-      const pieceCount = Math.min(maxElements, count - start);
-      const slot = await acquire();
-      try {
-        // A task that waited for a slot while the GPU failed goes straight to the fallback.
-        if (failure !== undefined) throw new Error(failure);
-        await dispatch(slot, task, start, pieceCount, out.subarray(start * width, (start + pieceCount) * width));
-      } finally {
-        release(slot);
+  /** Computes each piece of work into its part of the output, one after another (pieces over maxElements split). */
+  const computeOnGpu = async (works: GpuWork[], outDtype: ChunkTask["outDtype"], into: Uint8Array | undefined): Promise<Uint8Array> => {
+    const width = DTYPE_BYTES[outDtype];
+    const out = outputBytes(works.reduce((sum, work) => sum + work.count, 0) * width, into);
+    let offset = 0;
+    for (const work of works) {
+      for (let start = 0; start < work.count; start += maxElements) {
+        const pieceCount = Math.min(maxElements, work.count - start);
+        const slot = await acquire();
+        try {
+          // A task that waited for a slot while the GPU failed goes straight to the fallback.
+          if (failure !== undefined) throw new Error(failure);
+          const at = offset + start;
+          await dispatch(slot, work, outDtype, start, pieceCount, out.subarray(at * width, (at + pieceCount) * width));
+        } finally {
+          release(slot);
+        }
       }
+      offset += work.count;
     }
     return out;
+  };
+
+  /** The task as GPU work: one piece per run of one-term task arithmetic; undefined when the GPU has no kernel for its recipes. */
+  const worksOf = (task: ChunkTask): GpuWork[] | undefined => {
+    if (task.kind === "convert") return [{ kind: "convert", inputs: [task.input], weight: 0, count: elementCount(task.input) }];
+    mergeTaskElements(task);
+    const runs = taskArithmeticRuns(task);
+    const [term] = task.terms;
+    if (!runs || !term) return undefined;
+    return runs.map(({ start, count, weight }) => ({
+      kind: "merge",
+      inputs: [task.target, term.plus, term.minus].map((chunk) => sliceChunk(chunk, start, count)),
+      weight,
+      count,
+    }));
   };
 
   return {
     async compute(task) {
       if (closed) throw new Error("the GPU computer was closed");
-      if (task.kind === "merge" && task.methodId !== taskArithmetic.id) return options.fallback.compute(task);
-      const count = elementCount(task.kind === "merge" ? task.target : task.input);
-      if (task.kind === "merge" && (elementCount(task.plus) !== count || elementCount(task.minus) !== count)) {
-        throw new Error(`internal: chunk sizes differ (target ${count}, plus ${elementCount(task.plus)}, minus ${elementCount(task.minus)} elements)`);
-      }
+      const works = worksOf(task);
+      if (!works) return options.fallback.compute(task);
       if (failure === undefined) {
         try {
-          return await computeOnGpu(task, count);
+          return await computeOnGpu(works, task.outDtype, task.into);
         } catch (error) {
           if (closed) throw error;
           const lostInfo = await Promise.race([device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);

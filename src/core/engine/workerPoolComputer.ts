@@ -83,7 +83,7 @@ export function createWorkerPoolComputer(size: number, createWorker: () => Worke
 }
 
 function transferables(task: ChunkTask): ArrayBuffer[] {
-  const views = task.kind === "merge" ? [task.target.bytes, task.plus.bytes, task.minus.bytes] : [task.input.bytes];
+  const views = task.kind === "merge" ? [task.target.bytes, ...task.terms.flatMap(({ plus, minus }) => [plus.bytes, minus.bytes])] : [task.input.bytes];
   if (task.into) views.push(task.into);
   const buffers = new Set<ArrayBuffer>();
   for (const view of views) if (view.buffer instanceof ArrayBuffer) buffers.add(view.buffer);

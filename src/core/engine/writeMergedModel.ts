@@ -1,5 +1,5 @@
 import { DTYPE_BYTES, isFloatDtype, type Dtype, type FloatDtype } from "../dtypes.ts";
-import type { MergePlan, PlannedTensor } from "../plan/planMerge.ts";
+import { labelledInputs, type MergePlan, type PlannedTensor } from "../plan/planMerge.ts";
 import { buildSafetensorsIndex, INDEX_FILE_NAME, planShards } from "../safetensors/planShards.ts";
 import { tensorByteLength, writeSafetensorsHeader } from "../safetensors/writeSafetensorsHeader.ts";
 import { JOURNAL_FILE_NAME, ResumeError, type FileSink, type FolderSink, type WrittenFile } from "../sinks/FolderSink.ts";
@@ -7,7 +7,11 @@ import { renderMergedConfig, FILES_COPIED_FROM_TARGET } from "../output/renderMe
 import { renderModelCard } from "../output/renderModelCard.ts";
 import { renderMergeRecipe, RECIPE_FILE_NAME } from "../output/renderMergeRecipe.ts";
 import { ChunkBufferPool, type ChunkBuffers } from "./ChunkBufferPool.ts";
-import { inThreadComputer, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
+import type { ModelSource } from "../sources/ModelSource.ts";
+import type { TensorLocation } from "../model/inspectModel.ts";
+import type { MagnitudeStatistics } from "../recipe/magnitudeStatistics.ts";
+import { inThreadComputer, type ChunkComputer, type ChunkSegment, type ChunkTask } from "./ChunkComputer.ts";
+import { computeTensorStatistics } from "./computeTensorStatistics.ts";
 import type { ChunkMemory } from "./WasmChunkArena.ts";
 import { identifyMerge, identityDifferences, newMergeJournal, parseMergeJournal, serializeMergeJournal, type MergeJournal } from "./mergeJournal.ts";
 
@@ -85,7 +89,8 @@ export const HUB_CHUNK_BYTES = 8 * 2 ** 20;
 export const CHECKPOINT_BYTES = 256 * 2 ** 20;
 
 /**
- * Runs a merge plan: streams every tensor chunk by chunk from the three sources, computes, and
+ * Runs a merge plan: streams every tensor chunk by chunk from the target and every vector's plus and
+ * minus (a tensor whose recipe sparsifies by magnitude after a statistics pass over it), computes, and
  * writes the shards, the index, config, tokenizer files, model card and recipe into `sink`, which
  * is committed only when every file is complete. On any error or abort the sink is aborted, or with
  * a journal kept for a resume.
@@ -104,7 +109,7 @@ export async function writeMergedModel(plan: MergePlan, sink: FolderSink, option
     const shards = planShards(outputTensors, options.shardSize);
     const bytesTotal = outputTensors.reduce((sum, tensor) => sum + tensorByteLength(tensor), 0);
     const progress = { bytesDone: 0, bytesResumed: 0, bytesTotal, tensorIndex: 0, started };
-    const fromHub = Object.values(plan.models).some((model) => model.source.repoId !== undefined);
+    const fromHub = labelledInputs(plan.models).some(({ value: model }) => model.source.repoId !== undefined);
     const capacity = options.chunkBytes ?? (fromHub ? HUB_CHUNK_BYTES : LOCAL_CHUNK_BYTES);
     const memory = options.chunkMemory?.(capacity) ?? { buffers: new ChunkBufferPool(capacity), computer: inThreadComputer };
     const pool = memory.buffers;
@@ -291,11 +296,19 @@ class JournalKeeper {
   }
 }
 
-/** Where a chunk job reads one input: `elements` values of `dtype` from `offset` of `file`. */
+/** Where a chunk job reads one input: values of `dtype` from `offset` of `file` in `source`. */
 interface JobInput {
+  source: ModelSource;
   file: string;
   offset: number;
   dtype: Dtype;
+}
+
+/** A tensor's part of a merge job: `elements` of it from its element `firstElement`. */
+interface JobSegment {
+  tensor: PlannedTensor;
+  firstElement: number;
+  elements: number;
 }
 
 /**
@@ -303,14 +316,17 @@ interface JobInput {
  * adjacent ones, that lie back to back in every file the job reads and in the output.
  */
 interface ChunkJob {
-  /** "merge": target, plus and minus into one; "copy": the target's, converted where outDtype differs. */
+  /** "merge": the target and each term's plus and minus into one; "copy": the target's, converted where outDtype differs. */
   kind: "merge" | "copy";
   elements: number;
   /** Most elements the job may hold: a chunk buffer of its widest dtype. */
   capacity: number;
-  target: JobInput;
-  plus?: JobInput;
-  minus?: JobInput;
+  /** The target, then each term's plus and minus (merge only). */
+  inputs: JobInput[];
+  /** The recipe's term indices the job's tensors merge (the same for every segment of a merge job). */
+  termIndices: string;
+  /** Merge only: each tensor's part, in order. */
+  segments: JobSegment[];
   outDtype: Dtype;
   /** The last tensor the job reaches into, and how many tensors end within it (for progress). */
   lastTensor: string;
@@ -319,7 +335,8 @@ interface ChunkJob {
   checkpointAfter: boolean;
 }
 
-const JOB_ROLES = { merge: ["target", "plus", "minus"], copy: ["target"] } as const;
+/** Per tensor of a magnitude-sparsified recipe, its statistics, computed once, when its first job needs them. */
+type StatisticsCache = Map<PlannedTensor, Promise<MagnitudeStatistics | undefined>>;
 
 async function streamTensors(
   plan: MergePlan,
@@ -336,6 +353,7 @@ async function streamTensors(
   // Without a journal there is nothing to checkpoint, and jobs need not end where checkpoints fall.
   const checkpointBytes = options.journal ? (options.checkpointBytes ?? CHECKPOINT_BYTES) : Infinity;
   const pending: { job: ChunkJob; result: Promise<Uint8Array> }[] = [];
+  const statistics: StatisticsCache = new Map();
   const writeOldest = async () => {
     const { job, result } = pending.shift()!;
     const bytes = await result;
@@ -344,6 +362,7 @@ async function streamTensors(
     progress.bytesDone += bytes.byteLength;
     if (job.checkpointAfter) checkpoint();
     progress.tensorIndex += job.tensorsEnded;
+    for (const segment of job.segments) if (segment.firstElement + segment.elements === segment.tensor.mergedElements) statistics.delete(segment.tensor);
     const elapsedSeconds = (performance.now() - progress.started) / 1000;
     options.onProgress?.({
       bytesDone: progress.bytesDone,
@@ -356,9 +375,9 @@ async function streamTensors(
     });
   };
   try {
-    for (const job of chunkJobs(tensors, fromElement, pool.capacity, checkpointBytes)) {
+    for (const job of chunkJobs(plan, tensors, fromElement, pool.capacity, checkpointBytes)) {
       options.signal?.throwIfAborted();
-      const result = computeJob(plan, job, computer, pool, options.signal);
+      const result = computeJob(plan, job, computer, pool, statistics, options.signal);
       // A rejection is handled when the job is written; this keeps it from being reported as unhandled first.
       result.catch(() => undefined);
       pending.push({ job, result });
@@ -374,17 +393,37 @@ function numel(shape: number[]): number {
   return shape.reduce((product, dim) => product * dim, 1);
 }
 
+/** Where each input of `kind` for `tensor` is read, element `start` on: the target, then each term's plus and minus. */
+function jobInputs(plan: MergePlan, tensor: PlannedTensor, kind: ChunkJob["kind"], start: number): JobInput[] {
+  const at = (source: ModelSource, location: TensorLocation): JobInput => ({
+    source,
+    file: location.file,
+    offset: location.offset + start * DTYPE_BYTES[location.dtype],
+    dtype: location.dtype,
+  });
+  const target = at(plan.models.target.source, tensor.target);
+  if (kind === "copy") return [target];
+  return [
+    target,
+    ...tensor.terms.flatMap(({ plus, minus }, k) => {
+      const vector = plan.models.vectors[tensor.recipe.terms[k]!.index]!;
+      return [at(vector.plus.source, plus), at(vector.minus.source, minus)];
+    }),
+  ];
+}
+
 /**
  * Cuts `tensors`, from element `fromElement` of the first on, into chunk jobs of at most `chunkBytes`
  * per input. Elements to merge and elements to copy never share a job. Consecutive tensors share one
- * when they lie back to back, with the same dtypes, in every file the job reads (the output is written
- * in the same order): a model's many small tensors (biases, norms) then cost a few large reads instead
- * of one each, through the Hub one CDN request instead of one per tensor and input. The arithmetic
- * is element by element, so where a job starts and ends never changes a byte. A job also ends where its
- * output reaches `checkpointBytes` since the last checkpoint, and the checkpoint follows it: no more
- * than that is computed again after a crash, however large the jobs.
+ * when they lie back to back, with the same dtypes, in every file the job reads, and merge the same
+ * terms (the output is written in the same order): a model's many small tensors (biases, norms) then
+ * cost a few large reads instead of one each, through the Hub one CDN request instead of one per
+ * tensor and input. Each tensor keeps its own recipe in its segment of the job, and the arithmetic
+ * depends on element indices only, so where a job starts and ends never changes a byte. A job also
+ * ends where its output reaches `checkpointBytes` since the last checkpoint, and the checkpoint
+ * follows it: no more than that is computed again after a crash, however large the jobs.
  */
-function* chunkJobs(tensors: readonly PlannedTensor[], fromElement: number, chunkBytes: number, checkpointBytes: number): Generator<ChunkJob> {
+function* chunkJobs(plan: MergePlan, tensors: readonly PlannedTensor[], fromElement: number, chunkBytes: number, checkpointBytes: number): Generator<ChunkJob> {
   let job: ChunkJob | undefined;
   let sinceCheckpoint = 0;
   /** Ends the job being filled: the caller yields it. */
@@ -396,25 +435,28 @@ function* chunkJobs(tensors: readonly PlannedTensor[], fromElement: number, chun
   };
   for (const [index, tensor] of tensors.entries()) {
     const total = numel(tensor.shape);
+    const termIndices = tensor.recipe.terms.map((term) => term.index).join(",");
     for (const [kind, from, to] of [["merge", 0, tensor.mergedElements], ["copy", tensor.mergedElements, total]] as const) {
       for (let start = Math.max(from, index === 0 ? fromElement : 0); start < to; ) {
-        const inputs = JOB_ROLES[kind].map((role) => {
-          const location = tensor[role]!;
-          return { role, input: { file: location.file, offset: location.offset + start * DTYPE_BYTES[location.dtype], dtype: location.dtype } };
-        });
-        if (job && !continuesJob(job, kind, inputs, tensor.outDtype)) {
+        const inputs = jobInputs(plan, tensor, kind, start);
+        const jobTerms = kind === "merge" ? termIndices : "";
+        if (job && !continuesJob(job, kind, jobTerms, inputs, tensor.outDtype)) {
           yield finish(job);
           job = undefined;
         }
         if (!job) {
           const outWidth = DTYPE_BYTES[tensor.outDtype];
-          const widest = Math.max(outWidth, ...inputs.map(({ input }) => DTYPE_BYTES[input.dtype]));
+          const widest = Math.max(outWidth, ...inputs.map((input) => DTYPE_BYTES[input.dtype]));
           const untilCheckpoint = Math.ceil((checkpointBytes - sinceCheckpoint) / outWidth);
           const capacity = Math.max(1, Math.min(Math.floor(chunkBytes / widest), untilCheckpoint));
-          job = { kind, elements: 0, capacity, outDtype: tensor.outDtype, target: inputs[0]!.input, lastTensor: tensor.name, tensorsEnded: 0, checkpointAfter: false };
-          for (const { role, input } of inputs) job[role] = input;
+          job = { kind, elements: 0, capacity, inputs, termIndices: jobTerms, segments: [], outDtype: tensor.outDtype, lastTensor: tensor.name, tensorsEnded: 0, checkpointAfter: false };
         }
         const taken = Math.min(to - start, job.capacity - job.elements);
+        if (kind === "merge") {
+          const last = job.segments.at(-1);
+          if (last?.tensor === tensor) last.elements += taken;
+          else job.segments.push({ tensor, firstElement: start, elements: taken });
+        }
         job.elements += taken;
         start += taken;
         job.lastTensor = tensor.name;
@@ -429,12 +471,17 @@ function* chunkJobs(tensors: readonly PlannedTensor[], fromElement: number, chun
   if (job) yield finish(job);
 }
 
-/** Whether `inputs` are where `job`'s inputs end, in the same files and dtypes, so that the job can grow over them. */
-function continuesJob(job: ChunkJob, kind: ChunkJob["kind"], inputs: readonly { role: "target" | "plus" | "minus"; input: JobInput }[], outDtype: Dtype): boolean {
-  if (job.kind !== kind || job.outDtype !== outDtype) return false;
-  return inputs.every(({ role, input }) => {
-    const current = job[role]!;
-    return current.file === input.file && current.dtype === input.dtype && current.offset + job.elements * DTYPE_BYTES[current.dtype] === input.offset;
+/** Whether `inputs` are where `job`'s inputs end, in the same sources, files and dtypes, so that the job can grow over them. */
+function continuesJob(job: ChunkJob, kind: ChunkJob["kind"], termIndices: string, inputs: readonly JobInput[], outDtype: Dtype): boolean {
+  if (job.kind !== kind || job.outDtype !== outDtype || job.termIndices !== termIndices || job.inputs.length !== inputs.length) return false;
+  return inputs.every((input, i) => {
+    const current = job.inputs[i]!;
+    return (
+      current.source === input.source &&
+      current.file === input.file &&
+      current.dtype === input.dtype &&
+      current.offset + job.elements * DTYPE_BYTES[current.dtype] === input.offset
+    );
   });
 }
 
@@ -443,38 +490,62 @@ async function computeJob(
   job: ChunkJob,
   computer: ChunkComputer,
   pool: ChunkBuffers,
+  statistics: StatisticsCache,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
-  const read = (role: "target" | "plus" | "minus") => {
-    const input = job[role]!;
+  // An input read by several roles (a mergekit YAML's target is every vector's minus) is read once.
+  const reads = new Map<ModelSource, Map<string, Promise<Uint8Array>>>();
+  const read = (input: JobInput) => {
     const length = job.elements * DTYPE_BYTES[input.dtype];
-    return plan.models[role].source.read(input.file, input.offset, length, signal, pool.take(length));
+    const key = `${input.file}\u0000${input.offset}\u0000${length}`;
+    const fromSource = reads.get(input.source) ?? new Map<string, Promise<Uint8Array>>();
+    reads.set(input.source, fromSource);
+    let bytes = fromSource.get(key);
+    if (!bytes) {
+      bytes = input.source.read(input.file, input.offset, length, signal, pool.take(length));
+      fromSource.set(key, bytes);
+    }
+    return bytes;
   };
   const into = (dtype: Dtype) => pool.take(job.elements * DTYPE_BYTES[dtype]);
   if (job.kind === "merge") {
-    const [target, plus, minus] = await Promise.all([read("target"), read("plus"), read("minus")]);
-    const inputs = [target, plus, minus];
+    const segments = await Promise.all(
+      job.segments.map(async ({ tensor, firstElement, elements }): Promise<ChunkSegment> => {
+        let tensorStatistics = statistics.get(tensor);
+        if (!tensorStatistics) {
+          tensorStatistics = computeTensorStatistics(plan.models, tensor, {
+            chunkElements: Math.max(1, Math.floor(pool.capacity / 4)),
+            take: (length) => pool.take(length),
+            give: (bytes) => pool.give(bytes),
+            signal,
+          });
+          statistics.set(tensor, tensorStatistics);
+        }
+        const computed = await tensorStatistics;
+        return { recipe: tensor.recipe, ...(computed ? { statistics: computed } : {}), firstElement, elements };
+      }),
+    );
+    const bytes = await Promise.all(job.inputs.map(read));
+    const chunks = job.inputs.map((input, i) => ({ dtype: input.dtype as FloatDtype, bytes: bytes[i]! }));
     const task: ChunkTask = {
       kind: "merge",
-      methodId: plan.options.method.id,
-      parameters: plan.options.parameters,
-      target: { dtype: job.target.dtype as FloatDtype, bytes: target },
-      plus: { dtype: job.plus!.dtype as FloatDtype, bytes: plus },
-      minus: { dtype: job.minus!.dtype as FloatDtype, bytes: minus },
       outDtype: job.outDtype as FloatDtype,
+      target: chunks[0]!,
+      terms: Array.from({ length: (chunks.length - 1) / 2 }, (_, k) => ({ plus: chunks[1 + 2 * k]!, minus: chunks[2 + 2 * k]! })),
+      segments,
       into: into(job.outDtype),
     };
     try {
       return await computer.compute(task);
     } finally {
-      for (const input of inputs) pool.give(input);
+      for (const input of new Set(bytes)) pool.give(input);
     }
   }
-  const bytes = await read("target");
-  if (job.outDtype === job.target.dtype || !isFloatDtype(job.target.dtype)) return bytes;
+  const bytes = await read(job.inputs[0]!);
+  if (job.outDtype === job.inputs[0]!.dtype || !isFloatDtype(job.inputs[0]!.dtype)) return bytes;
   try {
     const outDtype = job.outDtype as FloatDtype;
-    return await computer.compute({ kind: "convert", input: { dtype: job.target.dtype, bytes }, outDtype, into: into(outDtype) });
+    return await computer.compute({ kind: "convert", input: { dtype: job.inputs[0]!.dtype, bytes }, outDtype, into: into(outDtype) });
   } finally {
     pool.give(bytes);
   }

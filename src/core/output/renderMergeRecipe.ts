@@ -1,29 +1,29 @@
-import type { MergePlan } from "../plan/planMerge.ts";
+import { labelledInputs, type MergePlan } from "../plan/planMerge.ts";
+import type { MERGE_RECORD_FIELDS } from "../recipe/parseRecipeJson.ts";
+import { renderRecipeJson } from "../recipe/renderRecipeJson.ts";
 import type { WrittenFile } from "../sinks/FolderSink.ts";
 import { describeInput } from "./describeInput.ts";
+import { pinnedRecipe } from "./pinnedRecipe.ts";
 
 export const RECIPE_FILE_NAME = "merge_recipe.json";
 
-/** merge_recipe.json: everything needed to reproduce and verify the merge. */
+
+/**
+ * merge_recipe.json: the recipe in the contract's format (renderRecipeJson, Hub inputs pinned to
+ * their commit), followed by the merge's record (MERGE_RECORD_FIELDS, which parseRecipeJson skips):
+ * tool version, date, each input by its label, the output settings and the SHA-256 of every file.
+ */
 export function renderMergeRecipe(
   plan: MergePlan,
   context: { files: Record<string, WrittenFile>; shardSize: number; toolVersion: string; createdAt: Date },
 ): string {
-  const { method, parameters, outDtype, vocab } = plan.options;
-  const recipe = {
+  const recipe = JSON.parse(renderRecipeJson(pinnedRecipe(plan))) as Record<string, unknown>;
+  const record: Record<(typeof MERGE_RECORD_FIELDS)[number], unknown> = {
     tool: { name: "merge-studio", version: context.toolVersion },
     created_at: context.createdAt.toISOString(),
-    method: method.id,
-    formula: method.formula,
-    parameters,
-    parameters_float32: Object.fromEntries(Object.entries(parameters).map(([key, value]) => [key, Math.fround(value)])),
-    inputs: {
-      target: describeInput(plan.models.target.source),
-      plus: describeInput(plan.models.plus.source),
-      minus: describeInput(plan.models.minus.source),
-    },
-    output: { dtype: outDtype ?? "target", shard_size: context.shardSize, vocab, tied_embeddings: plan.tiedEmbeddings },
+    inputs: Object.fromEntries(labelledInputs(plan.models).map(({ label, value }) => [label, describeInput(value.source)])),
+    output: { dtype: plan.recipe.out_dtype ?? "target", shard_size: context.shardSize, vocab: plan.recipe.vocab, tied_embeddings: plan.tiedEmbeddings },
     files: Object.fromEntries(Object.entries(context.files).sort(([a], [b]) => (a < b ? -1 : 1))),
   };
-  return `${JSON.stringify(recipe, null, 2)}\n`;
+  return `${JSON.stringify({ ...recipe, ...record }, null, 2)}\n`;
 }

@@ -23,7 +23,7 @@ export async function renderMergedConfig(plan: MergePlan, signal?: AbortSignal):
   const { source, files } = plan.models.target;
   const file = files.find((entry) => entry.path === "config.json")!;
   const original = await source.read(file.path, 0, file.size, signal);
-  const outDtype = plan.options.outDtype;
+  const outDtype = plan.recipe.out_dtype;
   if (!outDtype) return original;
   const name = TORCH_DTYPE_NAMES[outDtype];
   const config = { ...plan.models.target.config };

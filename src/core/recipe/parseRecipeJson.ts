@@ -4,7 +4,19 @@ import { VECTOR_SETTINGS, type MergeRecipe, type RandomSignControl, type RecipeV
 import { RecipeReader, type ParseRecipeOptions } from "./RecipeReader.ts";
 import { RECIPE_METHODS, type RecipeMethodId } from "./TensorRecipe.ts";
 
+/**
+ * The fields merge_recipe.json adds after the recipe (what the merge wrote: tool, date, inputs,
+ * output, files), skipped when read back, so that `merge --config OUT/merge_recipe.json` merges again.
+ */
+export const MERGE_RECORD_FIELDS = ["tool", "created_at", "inputs", "output", "files"] as const;
+
 const RECIPE_FIELDS = ["target", "method", "parameters", "vectors", "control", "out_dtype", "vocab"];
+
+/** The file's value without the fields of a merge's record. */
+function withoutMergeRecord(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !(MERGE_RECORD_FIELDS as readonly string[]).includes(key)));
+}
 const PARAMETER_FIELDS = ["normalize", "rescale", "seed", ...VECTOR_SETTINGS];
 const VECTOR_FIELDS = ["plus", "minus", ...VECTOR_SETTINGS];
 
@@ -54,7 +66,7 @@ export function parseRecipeJson(text: string, source: string, options: ParseReci
   } catch (error) {
     return reader.fail("", (error as Error).message);
   }
-  const fields = reader.object(value, "", RECIPE_FIELDS);
+  const fields = reader.object(withoutMergeRecord(value), "", RECIPE_FIELDS);
   const target = reader.model(reader.required(fields, "target", "", "a Hub id or a folder"), "target");
   const method = readRecipeMethod(reader, reader.required(fields, "method", "", RECIPE_METHODS.join(", ")), "method");
   const parameters = reader.parameters(fields.parameters === undefined ? {} : reader.object(fields.parameters, "parameters", PARAMETER_FIELDS), "parameters", method);

@@ -1,7 +1,7 @@
 import { oneLineMessage } from "../../core/messages/safeText.ts";
 import type { CompatibilityIssue, MergePlan } from "../../core/plan/planMerge.ts";
 import { slotOf } from "../state/modelsSlice.ts";
-import { draftSlots, slotKind, type SlotKey } from "../state/recipeDraft.ts";
+import { draftProblems, draftSlots, slotKind, type SlotKey } from "../state/recipeDraft.ts";
 import { selectMergePlan } from "../state/selectMergePlan.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { sectionClass, sectionTitleClass } from "./styles.ts";
@@ -25,14 +25,15 @@ function slotName(slot: SlotKey, vectorIds: readonly string[]): string {
 }
 
 /**
- * Whether the recipe's models can be merged, from their headers alone, in plain words. Every model
- * is read; today's plan checks the target against the first vector's models (planMerge takes one
- * vector until it takes the recipe, then this report covers every vector through selectMergePlan).
+ * Whether the recipe's models can be merged, from their headers alone, in plain words: the target
+ * against every vector's plus and minus (selectMergePlan), once every model is read and every
+ * setting is a value.
  */
 export function CompatibilityReport() {
   const models = useStudioStore((state) => state.models);
   const vectors = useStudioStore((state) => state.vectors);
   const plan = useStudioStore(selectMergePlan);
+  const settingsWrong = useStudioStore((state) => Object.keys(state.fieldProblems).length > 0 || draftProblems(state).length > 0);
   const slots = draftSlots({ vectors });
   const vectorIds = vectors.map((vector) => vector.id);
   const count = slots.length === 3 ? "three" : String(slots.length);
@@ -47,6 +48,7 @@ export function CompatibilityReport() {
   let headline: string;
   if (chosen < slots.length) headline = `Pick all ${count} models to check them (${chosen} of ${slots.length} chosen).`;
   else if (unreadable.length > 0) headline = `Cannot check yet: the ${unreadable.join(" and ")} model could not be read.`;
+  else if (!plan && settingsWrong) headline = "Cannot check yet: a setting of the recipe is not a value (the field says what is wrong).";
   else if (!plan) headline = `Reading the headers of the ${count} models…`;
   else {
     const errors = plan.issues.filter((issue) => issue.severity === "error").length;
@@ -57,9 +59,7 @@ export function CompatibilityReport() {
         ? `Not compatible: ${errors} ${errors === 1 ? "problem stops" : "problems stop"} the merge.`
         : warnings > 0
           ? `Compatible, with ${warnings} ${warnings === 1 ? "warning" : "warnings"}.`
-          : vectors.length === 1
-            ? "Compatible: the three models have the same architecture, tensors and shapes."
-            : "Compatible: the target and vector 1 have the same architecture, tensors and shapes.";
+          : `Compatible: the ${count} models have the same architecture, tensors and shapes.`;
   }
 
   return (
@@ -79,9 +79,6 @@ export function CompatibilityReport() {
         </ul>
       )}
       {plan && <PlanDetails plan={plan} />}
-      {plan && vectors.length > 1 && (
-        <p className="text-sm text-slate-500">The models of vectors 2 to {vectors.length} are read; the recipe engine checks their tensors against the target.</p>
-      )}
       <VocabOption highlighted={plan?.issues.some((issue) => issue.message.includes("vocabulary sizes differ")) ?? false} />
     </section>
   );

@@ -10,8 +10,8 @@ export function EvalResults() {
   const run = useStudioStore((state) => state.evalRun);
   const data: EvalRunData | undefined = run.status === "failed" ? run.data : run.status === "idle" ? undefined : run;
   if (!data) return null;
-  const { problems, roles, answers, alpha, runs } = data;
-  const label = (role: EvalRole) => (role === "merged" ? `merged (alpha ${alpha})` : role);
+  const { problems, roles, answers, mergedLabel, runs } = data;
+  const label = (role: EvalRole) => (role === "merged" ? mergedLabel : role);
   const complete = new Map(roles.filter((role) => answers[role].length > 0).map((role) => [role, answers[role]] as const));
   const summary = summarizeEvaluation(complete);
   const paired = run.status === "done" ? summary.targetVsMerged : null;

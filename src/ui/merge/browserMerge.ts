@@ -74,7 +74,7 @@ export function startBrowserMerge(
 
   const done = (async () => {
     let folder: string;
-    if (resumeFolder === undefined) folder = await reserveMergeFolder(mergeFolderName(request.inputs.target));
+    if (resumeFolder === undefined) folder = await reserveMergeFolder(mergeFolderName(request.inputs[request.recipe.target]!));
     else if (await claimMergeFolder(resumeFolder)) folder = resumeFolder;
     else throw new Error(`another tab is already resuming the unfinished merge ${resumeFolder}`);
     try {

@@ -8,15 +8,17 @@ import { EVAL_ROLES, type EvalProgress, type EvalRole, type LoadPhase, type Mode
 import type { EvalExecutionProvider } from "../../browser/evalWorkerMessages.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
+import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
+import { oneVectorAlpha } from "./recipeDraft.ts";
 import type { StudioState } from "./studioStore.ts";
 
 /** What the table shows of one run: its problems, models and answers so far. */
 export interface EvalRunData {
   problems: Gsm8kProblem[];
   roles: EvalRole[];
-  /** The alpha the merged model was computed with. */
-  alpha: number;
+  /** How the results table names the merged model: "merged (alpha 1)", "merged (ties, 2 vectors)". */
+  mergedLabel: string;
   /** Each model's answers so far, in the order of `problems`. */
   answers: Record<EvalRole, ProblemResult[]>;
   /** Each model's timing once all its problems are answered (batch size, load, prefill and decode seconds, tokens). */
@@ -72,6 +74,14 @@ export interface EvalSlice {
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isAbort = (error: unknown) => error instanceof DOMException && error.name === "AbortError";
+/** "merged (alpha 1)" for the reasoning-vector recipe, else the method and the number of vectors. */
+function mergedModelLabel(recipe: MergeRecipe): string {
+  const alpha = oneVectorAlpha(recipe);
+  if (alpha !== undefined) return `merged (alpha ${alpha})`;
+  const vectors = recipe.vectors.length;
+  return `merged (${recipe.method}, ${vectors} ${vectors === 1 ? "vector" : "vectors"})`;
+}
+
 const presetOf = (id: PromptPreset["id"]) => PROMPT_PRESETS.find((preset) => preset.id === id) ?? PROMPT_PRESETS[0]!;
 
 /** "3, 17,101" -> [3, 17, 101]; an error naming the bad part. */
@@ -131,16 +141,14 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, alpha: request.alpha, answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
+    const data: EvalRunData = { problems, roles, mergedLabel: mergedModelLabel(request.recipe), answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
         hubUrl: request.hubUrl,
         ...(request.accessToken ? { accessToken: request.accessToken } : {}),
+        recipe: request.recipe,
         inputs: request.inputs,
-        alpha: request.alpha,
-        ...(request.outDtype ? { outDtype: request.outDtype } : {}),
-        vocab: request.vocab,
         roles,
         problems,
         promptTemplate: state.evalPrompt,
@@ -175,17 +183,17 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       cancelled = true;
       job.cancel();
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
     };
     set({ evalRun: { status: "running", ...data, current: undefined, live: [], cancel }, evalNotices: [] });
     try {
       await job.done;
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
     } catch (error) {
       const run = get().evalRun;
       if (cancelled || run.status !== "running") return;
-      const sofar = { problems: run.problems, roles: run.roles, alpha: run.alpha, answers: run.answers, runs: run.runs };
+      const sofar = { problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs };
       set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar } : { status: "failed", error: message(error), data: sofar } });
     }
   },

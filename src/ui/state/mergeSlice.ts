@@ -10,7 +10,6 @@ import {
   UnfinishedMergeKept,
 } from "../merge/browserMerge.ts";
 import type { BrowserMergeRequest, BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
-import { oneVectorAlpha } from "./recipeDraft.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
 import { selectMergeRequest } from "./selectMergeRequest.ts";
 import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
@@ -63,9 +62,6 @@ export function canSaveToFolder(): boolean {
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isAbort = (error: unknown) => error instanceof DOMException && error.name === "AbortError";
 
-/** Why a recipe cannot be merged by today's one-vector engine (the recipe engine merges any). */
-export const NEEDS_RECIPE_ENGINE = "This recipe needs the recipe engine (coming next): today's merge takes one task_arithmetic vector with one weight.";
-
 /** The request for the current recipe, or why there is none. */
 export function buildMergeRequest(state: StudioState): { request: BrowserMergeRequest } | { error: string } {
   const parts = selectMergeRequest(state);
@@ -76,19 +72,14 @@ export function buildMergeRequest(state: StudioState): { request: BrowserMergeRe
   const shard = shardSizeBytes(state.shardSizeText);
   if ("error" in shard) return shard;
   const { recipe, inputs } = parts;
-  const alpha = oneVectorAlpha(recipe);
-  if (alpha === undefined) return { error: NEEDS_RECIPE_ENGINE };
-  const [vector] = recipe.vectors;
   const accessToken = usableToken(state);
   return {
     request: {
       hubUrl: state.hubUrl,
       ...(accessToken ? { accessToken } : {}),
-      inputs: { target: inputs[recipe.target]!, plus: inputs[vector!.plus]!, minus: inputs[vector!.minus]! },
-      alpha,
-      ...(recipe.out_dtype ? { outDtype: recipe.out_dtype } : {}),
+      recipe,
+      inputs,
       shardSize: shard.bytes,
-      vocab: recipe.vocab,
       backend: state.backend,
     },
   };

@@ -135,9 +135,9 @@ export function draftProblems(draft: RecipeDraft): string[] {
 }
 
 /**
- * The alpha of a recipe that today's one-vector merge computes exactly: one task_arithmetic vector
- * with a number weight, no normalize, no control. Undefined for any other recipe (it needs the
- * recipe engine).
+ * The alpha of the reasoning-vector recipe target + alpha * (plus - minus): one task_arithmetic
+ * vector with a number weight, no normalize, no control (the old link form and the eval table's
+ * label). Undefined for any other recipe.
  */
 export function oneVectorAlpha(recipe: MergeRecipe): number | undefined {
   const [vector] = recipe.vectors;

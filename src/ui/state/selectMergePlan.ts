@@ -1,39 +1,33 @@
 import type { ModelInfo } from "../../core/model/inspectModel.ts";
-import { taskArithmetic } from "../../core/methods/taskArithmetic.ts";
-import { planMerge, type MergePlan } from "../../core/plan/planMerge.ts";
+import { planMerge, type MergePlan, type RecipeInputs } from "../../core/plan/planMerge.ts";
 import { slotOf } from "./modelsSlice.ts";
-import { minusSlot, plusSlot } from "./recipeDraft.ts";
+import { draftProblems, minusSlot, plusSlot } from "./recipeDraft.ts";
+import { selectRecipe } from "./selectMergeRequest.ts";
 import type { StudioState } from "./studioStore.ts";
 
-type PlanInputs = [ModelInfo, ModelInfo, ModelInfo, number, StudioState["vocab"], StudioState["outDtype"]];
-
-let last: { inputs: PlanInputs; plan: MergePlan } | undefined;
+let last: { infos: ModelInfo[]; recipeJson: string; plan: MergePlan } | undefined;
 
 /**
- * The compatibility plan of the target and the first vector's models, or undefined until the three
- * are inspected. Today's planMerge takes one vector with a number weight (a weight set per layer is
- * planned as 1); once planMerge takes the recipe, this plans every vector.
- * Memoised on its inputs, so that subscribers get the same object until something changes.
+ * The compatibility plan of the recipe: the target against every vector's plus and minus, or
+ * undefined until every model is inspected and every setting is a value (the fields say what is
+ * wrong). Memoised on the inspected models and the recipe, so that subscribers get the same object
+ * until something changes.
  */
 export function selectMergePlan(state: StudioState): MergePlan | undefined {
-  const [vector] = state.vectors;
-  if (!vector) return undefined;
-  const target = slotOf(state.models, "target");
-  const plus = slotOf(state.models, plusSlot(vector.id));
-  const minus = slotOf(state.models, minusSlot(vector.id));
-  if (target.status !== "ready" || plus.status !== "ready" || minus.status !== "ready") return undefined;
-  const alpha = typeof vector.weight === "number" ? vector.weight : 1;
-  const inputs: PlanInputs = [target.info, plus.info, minus.info, alpha, state.vocab, state.outDtype];
-  if (last && last.inputs.every((value, index) => value === inputs[index])) return last.plan;
-  const plan = planMerge(
-    { target: target.info, plus: plus.info, minus: minus.info },
-    {
-      method: taskArithmetic,
-      parameters: { alpha },
-      ...(state.outDtype !== "target" ? { outDtype: state.outDtype } : {}),
-      vocab: state.vocab,
-    },
-  );
-  last = { inputs, plan };
+  const info = (slot: Parameters<typeof slotOf>[1]) => {
+    const model = slotOf(state.models, slot);
+    return model.status === "ready" ? model.info : undefined;
+  };
+  const target = info("target");
+  const vectors = state.vectors.map((vector) => ({ plus: info(plusSlot(vector.id)), minus: info(minusSlot(vector.id)) }));
+  if (!target || vectors.some((vector) => !vector.plus || !vector.minus)) return undefined;
+  if (Object.keys(state.fieldProblems).length > 0 || draftProblems(state).length > 0) return undefined;
+  const models = { target, vectors } as RecipeInputs<ModelInfo>;
+  const infos = [target, ...vectors.flatMap((vector) => [vector.plus!, vector.minus!])];
+  const recipe = selectRecipe(state);
+  const recipeJson = JSON.stringify(recipe);
+  if (last && last.recipeJson === recipeJson && last.infos.length === infos.length && last.infos.every((value, index) => value === infos[index])) return last.plan;
+  const plan = planMerge(models, recipe);
+  last = { infos, recipeJson, plan };
   return plan;
 }
