@@ -2,6 +2,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { readFile } from "node:fs/promises";
 import { DEMO_HUB_URL, DEMO_TRIO, demoTrioRecipe, expectSameAsCli, mergeRecipeWithCli, mergeWithCli } from "./cliReference.ts";
 import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
+import { listOpfsMerges, readOpfsFolder } from "./readOpfsFolder.ts";
 import { readStoredZip } from "./readStoredZip.ts";
 
 const REQUEST = {
@@ -58,66 +59,21 @@ const mergeInPage = (page: Page, request: object = REQUEST) =>
     return { result, progress };
   }, request);
 
-/** Every file of a merge in OPFS, read back (as base64 across the page boundary). */
-const readOpfsMerge = async (page: Page, result: BrowserMergeResult) => {
-  const files = await page.evaluate(async (result) => {
-    const folder = await (await (await navigator.storage.getDirectory()).getDirectoryHandle("merges")).getDirectoryHandle(result.folder);
-    const base64: Record<string, string> = {};
-    for (const path of Object.keys(result.files)) {
-      const parts = path.split("/");
-      let directory = folder;
-      for (const part of parts.slice(0, -1)) directory = await directory.getDirectoryHandle(part);
-      const file = await (await directory.getFileHandle(parts.at(-1)!)).getFile();
-      const dataUrl = await new Promise<string>((resolve) => {
-        const reader = new FileReader();
-        reader.onload = () => resolve(reader.result as string);
-        reader.readAsDataURL(file);
-      });
-      base64[path] = dataUrl.slice(dataUrl.indexOf(",") + 1);
-    }
-    return base64;
-  }, result);
-  return new Map(Object.entries(files).map(([path, text]) => [path, Buffer.from(text, "base64")]));
-};
-
-const opfsMergeEntries = (page: Page) =>
-  page.evaluate(async () => {
-    const merges = await (await navigator.storage.getDirectory()).getDirectoryHandle("merges", { create: true });
-    const names: string[] = [];
-    for await (const name of (merges as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
-    return names;
-  });
-
 test("merges the demo trio into OPFS and saves it to a folder, byte-identical to the CLI", async ({ page }) => {
   await openStudio(page);
   const { result, progress } = await mergeInPage(page);
   expect(result.workers).toBeGreaterThanOrEqual(1);
   expect(progress.at(-1)).toBe(result.bytesWritten);
-  expect(await opfsMergeEntries(page)).toEqual([result.folder]);
+  expect(await listOpfsMerges(page)).toEqual([result.folder]);
 
-  const saved = await page.evaluate(async (result: BrowserMergeResult) => {
+  await page.evaluate(async (result: BrowserMergeResult) => {
     const saved = await (await navigator.storage.getDirectory()).getDirectoryHandle("saved", { create: true });
     await window.__mergeStudio.saveToDirectory(result, saved, result.folder);
-    const folder = await saved.getDirectoryHandle(result.folder);
-    const files: Record<string, string> = {};
-    for (const path of Object.keys(result.files)) {
-      const parts = path.split("/");
-      let directory = folder;
-      for (const part of parts.slice(0, -1)) directory = await directory.getDirectoryHandle(part);
-      const file = await (await directory.getFileHandle(parts.at(-1)!)).getFile();
-      const dataUrl = await new Promise<string>((resolve) => {
-        const reader = new FileReader();
-        reader.onload = () => resolve(reader.result as string);
-        reader.readAsDataURL(file);
-      });
-      files[path] = dataUrl.slice(dataUrl.indexOf(",") + 1);
-    }
-    return files;
   }, result);
-  expectSameAsCli(new Map(Object.entries(saved).map(([path, base64]) => [path, Buffer.from(base64, "base64")])), cliFiles);
+  expectSameAsCli(await readOpfsFolder(page, ["saved", result.folder]), cliFiles);
 
   await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
-  expect(await opfsMergeEntries(page)).toEqual([]);
+  expect(await listOpfsMerges(page)).toEqual([]);
 });
 
 test("cancelling mid-merge leaves no OPFS folder", async ({ page }) => {
@@ -136,7 +92,7 @@ test("cancelling mid-merge leaves no OPFS folder", async ({ page }) => {
     }
   }, REQUEST);
   expect(outcome).toBe("AbortError");
-  expect(await opfsMergeEntries(page)).toEqual([]);
+  expect(await listOpfsMerges(page)).toEqual([]);
 });
 
 test("downloads the merge as a zip of the same bytes", async ({ page }) => {
@@ -152,7 +108,7 @@ test("downloads the merge as a zip of the same bytes", async ({ page }) => {
   expectSameAsCli(new Map([...entries].map(([name, bytes]) => [name.slice("merged/".length), bytes])), cliFiles);
 
   await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
-  expect(await opfsMergeEntries(page)).toEqual([]);
+  expect(await listOpfsMerges(page)).toEqual([]);
 });
 
 test("a 2-vector TIES recipe with a layer gradient merged in the browser's worker pool equals the CLI's merge --config", async ({ page }) => {
@@ -169,7 +125,7 @@ test("a 2-vector TIES recipe with a layer gradient merged in the browser's worke
   const cliTies = await mergeRecipeWithCli(ties);
   await openStudio(page);
   const { result } = await mergeInPage(page, { ...REQUEST, recipe: ties, inputs });
-  expectSameAsCli(await readOpfsMerge(page, result), cliTies);
+  expectSameAsCli(await readOpfsFolder(page, ["merges", result.folder]), cliTies);
   expect(cliTies.get("model.safetensors")!.equals(cliFiles.get("model.safetensors")!)).toBe(false);
   await page.evaluate((result) => window.__mergeStudio.discardMerge(result), result);
 });

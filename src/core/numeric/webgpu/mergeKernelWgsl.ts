@@ -1,4 +1,5 @@
 import { FLOAT_BITS_WGSL } from "./floatBitsWgsl.ts";
+import { OUTPUT_WORDS_WGSL } from "./outputWordsWgsl.ts";
 
 // The engine's webGpuComputer takes the dtype codes from here, with the kernel's other constants.
 export { WGSL_DTYPE_CODE } from "./floatBitsWgsl.ts";
@@ -18,6 +19,7 @@ export const PARAMS_BYTES = 32;
  */
 export const MERGE_KERNEL_WGSL = /* wgsl */ `
 ${FLOAT_BITS_WGSL}
+${OUTPUT_WORDS_WGSL}
 const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;
 
 struct Params {
@@ -51,20 +53,6 @@ fn convert_element(i: u32) -> u32 {
   return narrow(params.out_dtype, widen(params.target_dtype, target_words[word_index(params.target_dtype, i)], i));
 }
 
-fn invocation_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
-
-fn store(w: u32, first: u32, second: u32) {
-  if (params.out_dtype == F32) {
-    out_words[2u * w] = first;
-    if (2u * w + 1u < params.count) {
-      out_words[2u * w + 1u] = second;
-    }
-  } else {
-    out_words[w] = first | (second << 16u);
-  }
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn merge(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -1,4 +1,5 @@
 import { FLOAT_BITS_WGSL } from "./floatBitsWgsl.ts";
+import { OUTPUT_WORDS_WGSL } from "./outputWordsWgsl.ts";
 
 /** Invocations per workgroup; each invocation computes two elements (one u32 word of 16-bit output). */
 export const RECIPE_WORKGROUP_SIZE = 64;
@@ -88,6 +89,7 @@ const u32Fields = (fields: readonly string[]) => fields.map((field) => `  ${fiel
  */
 export const RECIPE_KERNEL_WGSL = /* wgsl */ `
 ${FLOAT_BITS_WGSL}
+${OUTPUT_WORDS_WGSL}
 const WORKGROUP_SIZE: u32 = ${RECIPE_WORKGROUP_SIZE}u;
 const KEEP_RANDOM: u32 = ${KEEP_KIND.random}u;
 const KEEP_MAGNITUDE: u32 = ${KEEP_KIND.magnitude}u;
@@ -225,20 +227,9 @@ fn merge_element(i: u32) -> u32 {
   return narrow(params.out_dtype, add_f32(t, mixed));
 }
 
-fn store(w: u32, first: u32, second: u32) {
-  if (params.out_dtype == F32) {
-    out_words[2u * w] = first;
-    if (2u * w + 1u < params.count) {
-      out_words[2u * w + 1u] = second;
-    }
-  } else {
-    out_words[w] = first | (second << 16u);
-  }
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn merge_recipe(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let w = id.x + id.y * groups.x * WORKGROUP_SIZE;
+  let w = invocation_index(id, groups);
   if (w >= params.invocations) {
     return;
   }
