@@ -48,7 +48,7 @@ const inputsOf = (test: RecipeKernelCase): RecipeChunkInputs => ({
 });
 
 /** The cases that `kernel` computes to other bytes than mergeRecipeChunk, each named with its first differing byte. */
-async function mismatchesOf(kernel: WebGpuRecipeKernel, cases: RecipeKernelCase[]): Promise<string[]> {
+async function mismatchesOf(kernel: Pick<WebGpuRecipeKernel, "mergeRecipeChunk">, cases: RecipeKernelCase[]): Promise<string[]> {
   const mismatches = await Promise.all(
     cases.map(async (test) => {
       const inputs = inputsOf(test);
@@ -63,32 +63,37 @@ async function mismatchesOf(kernel: WebGpuRecipeKernel, cases: RecipeKernelCase[
 }
 
 /**
- * Every group of cases through the engine's recipe kernel (kernel.recipe), the nine-term cases
- * again through a kernel of small dispatches; `report` is called after each group.
+ * Every group of cases through `kernel` (the engine's: kernel.recipe), the nine-term cases also
+ * through `splitKernel` (one of small dispatches, SPLIT_DISPATCH_ELEMENTS); `report` is called
+ * after each group.
  */
-export async function checkRecipeKernelBits(kernel: WebGpuMergeKernel, report: (check: RecipeBitCheck) => void): Promise<RecipeBitCheck[]> {
-  const splitKernel = await createWebGpuRecipeKernel(kernel.device, { maxElementsPerDispatch: SPLIT_DISPATCH_ELEMENTS });
+export async function checkRecipeKernelBits(
+  kernel: Pick<WebGpuRecipeKernel, "mergeRecipeChunk">,
+  splitKernel: Pick<WebGpuRecipeKernel, "mergeRecipeChunk">,
+  report: (check: RecipeBitCheck) => void,
+): Promise<RecipeBitCheck[]> {
   const checks: RecipeBitCheck[] = [];
-  try {
-    for (const [name, makeCases] of Object.entries(CASE_GROUPS)) {
-      const started = performance.now();
-      const cases = await makeCases();
-      const split = name === "nineTermCases";
-      const mismatches = [...(await mismatchesOf(kernel.recipe, cases)), ...(split ? await mismatchesOf(splitKernel, cases) : [])];
-      const check = {
-        name: split ? `${name} (and split in dispatches of ${SPLIT_DISPATCH_ELEMENTS})` : name,
-        cases: split ? 2 * cases.length : cases.length,
-        mismatches: mismatches.slice(0, MISMATCHES_KEPT),
-        mismatchedCases: mismatches.length,
-        seconds: (performance.now() - started) / 1000,
-      };
-      checks.push(check);
-      report(check);
-    }
-  } finally {
-    splitKernel.destroy();
+  for (const [name, makeCases] of Object.entries(CASE_GROUPS)) {
+    const started = performance.now();
+    const cases = await makeCases();
+    const split = name === "nineTermCases";
+    const mismatches = [...(await mismatchesOf(kernel, cases)), ...(split ? await mismatchesOf(splitKernel, cases) : [])];
+    const check = {
+      name: split ? `${name} (and split in dispatches of ${SPLIT_DISPATCH_ELEMENTS})` : name,
+      cases: split ? 2 * cases.length : cases.length,
+      mismatches: mismatches.slice(0, MISMATCHES_KEPT),
+      mismatchedCases: mismatches.length,
+      seconds: (performance.now() - started) / 1000,
+    };
+    checks.push(check);
+    report(check);
   }
   return checks;
+}
+
+/** The recipe kernel of small dispatches that checkRecipeKernelBits runs the nine-term cases on, on `device`. */
+export function createSplitRecipeKernel(device: GPUDevice): Promise<WebGpuRecipeKernel> {
+  return createWebGpuRecipeKernel(device, { maxElementsPerDispatch: SPLIT_DISPATCH_ELEMENTS });
 }
 
 /**

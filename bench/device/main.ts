@@ -10,7 +10,7 @@ import { requestWebGpuMergeKernel } from "../../src/core/numeric/webgpu/requestW
 import type { OnnxRuntime } from "../../src/eval/decoder/OnnxCausalDecoder.ts";
 import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../../src/eval/onnx/buildQwen2Onnx.ts";
 import type { BatchPlan } from "../measureBatchGeneration.ts";
-import { checkRecipeKernelBits, measureRecipeKernel, type RecipeBitCheck, type RecipeKernelTiming } from "./checkRecipeKernel.ts";
+import { checkRecipeKernelBits, createSplitRecipeKernel, measureRecipeKernel, type RecipeBitCheck, type RecipeKernelTiming } from "./checkRecipeKernel.ts";
 import { checkConversions, checkEveryDtypeMix, checkLargeRandomChunks, type BitCheckGroup, type BitCheckSizes } from "./checkMergeKernelBits.ts";
 import { measureEvalOnWebGpu, type EvalCase, type EvalCaseResult } from "./measureEvalOnWebGpu.ts";
 import { measureResidentKernel, measureStream, type ResidentMeasurement, type StreamMeasurement } from "./measureMergeKernel.ts";
@@ -198,13 +198,15 @@ async function main(): Promise<void> {
   const recipeRequest = await requestWebGpuMergeKernel(dawn.gpu);
   if ("unavailable" in recipeRequest) throw new Error(`requestWebGpuMergeKernel: ${recipeRequest.unavailable}`);
   try {
-    await checkRecipeKernelBits(recipeRequest.kernel, (check) => {
+    const splitKernel = await createSplitRecipeKernel(recipeRequest.kernel.device);
+    await checkRecipeKernelBits(recipeRequest.kernel.recipe, splitKernel, (check) => {
       results.recipeBitExact.push(check);
       const verdict = check.mismatchedCases === 0 ? "PASS, bit-exact" : `FAIL, ${check.mismatchedCases} cases differ`;
       log(`RECIPE BIT-EXACT ${check.name}: ${check.cases} cases against mergeRecipeChunk: ${verdict} (${check.seconds.toFixed(1)} s)`);
       for (const mismatch of check.mismatches) log(`  ${mismatch}`);
       void save();
     });
+    splitKernel.destroy();
     const { elements, runs, chunksInFlight } = sizes.recipe;
     for (const timing of await measureRecipeKernel(recipeRequest.kernel, elements, runs, chunksInFlight)) {
       results.recipeKernel.push(timing);
