@@ -1,16 +1,17 @@
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
-import { createWasmMergeKernel, DTYPE_CODE } from "../src/core/numeric/wasm/createWasmMergeKernel.ts";
+import { DTYPE_CODE } from "../src/core/numeric/wasm/wasmKernelModule.ts";
 import { createWasmRecipeKernel, instantiateSharedMemoryRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
 import type { TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
 
 /**
  * Merge arithmetic throughput (npm run bench:kernel): the JavaScript mergeChunk against the
- * WebAssembly SIMD kernel's merge and its recipe path (mergeRecipeChunk of a one-term
- * task_arithmetic recipe, the same bytes) on 4 M-element chunks, one thread, best CPU time of several
- * runs taken in turns, because other jobs share the machine. Each kernel is timed with its own
- * memory (chunks copied in and out, as computeChunkHere runs it) and in place in a shared memory
- * (as WasmChunkArena runs it: merge called on the chunks where they lie).
+ * WebAssembly SIMD recipe kernel (mergeRecipeChunk of a one-term task_arithmetic recipe, the same
+ * bytes) on 4 M-element chunks, one thread, best CPU time of several runs taken in turns, because
+ * other jobs share the machine. The recipe kernel is timed with its own memory (chunks copied in
+ * and out, as computeChunkHere runs it) and in place in a shared memory (as WasmChunkArena runs
+ * it), there against the module's raw merge entry point called on the chunks where they lie (the
+ * floor of its driver's overhead).
  */
 
 const ELEMENTS = 4 * 2 ** 20;
@@ -42,7 +43,6 @@ function bestSeconds(runners: (() => Uint8Array)[]): number[] {
   return best;
 }
 
-const kernel = createWasmMergeKernel();
 const recipeKernel = createWasmRecipeKernel();
 const oneTerm: TensorRecipe = {
   tensorName: "model.layers.0.mlp.up_proj.weight",
@@ -66,16 +66,15 @@ const inMemory = (chunk: FloatChunk, slot: number): FloatChunk => {
 
 const rate = (seconds: number) => (ELEMENTS / seconds / 1e6).toFixed(0).padStart(6);
 process.stdout.write(`${ELEMENTS} elements per chunk, best of ${RUNS} runs, M elements/s\n`);
-process.stdout.write("                              own memory                  |  in place, shared memory\n");
-process.stdout.write("dtype            JS    wasm  speed-up  wasm recipe  recipe / merge  |  wasm  wasm recipe  recipe / merge\n");
+process.stdout.write("                    own memory                |  in place, shared memory\n");
+process.stdout.write("dtype            JS    wasm recipe  speed-up  |  raw merge  wasm recipe  recipe / merge\n");
 for (const dtype of ["BF16", "F16", "F32"] as const) {
   const [t, p, m] = [weights(dtype), weights(dtype), weights(dtype)] as const;
   const [tShared, pShared, mShared] = [inMemory(t, 0), inMemory(p, 1), inMemory(m, 2)];
   const into = new Uint8Array(memory.buffer, shared.dataStart + 3 * ELEMENTS * 4, t.bytes.byteLength);
   const code = DTYPE_CODE[dtype];
-  const [js, wasm, recipe, wasmInPlace, recipeInPlace] = bestSeconds([
+  const [js, recipe, wasmInPlace, recipeInPlace] = bestSeconds([
     () => mergeChunk(ALPHA, t, p, m, dtype),
-    () => kernel.mergeChunkWasm(ALPHA, t, p, m, dtype),
     () => recipeKernel.mergeRecipeChunk(oneTerm, undefined, { target: t, terms: [{ plus: p, minus: m }] }, 0, dtype),
     () => {
       const offset = (chunk: FloatChunk) => chunk.bytes.byteOffset;
@@ -83,10 +82,9 @@ for (const dtype of ["BF16", "F16", "F32"] as const) {
       return into;
     },
     () => shared.mergeRecipeChunk(oneTerm, undefined, { target: tShared, terms: [{ plus: pShared, minus: mShared }] }, 0, dtype, into),
-  ]) as [number, number, number, number, number];
+  ]) as [number, number, number, number];
   process.stdout.write(
-    `${`${dtype} -> ${dtype}`.padEnd(12)} ${rate(js)}  ${rate(wasm)}  ${(js / wasm).toFixed(1).padStart(7)}x` +
-      `       ${rate(recipe)}  ${(wasm / recipe).toFixed(2).padStart(13)}` +
-      `   | ${rate(wasmInPlace)}       ${rate(recipeInPlace)}  ${(wasmInPlace / recipeInPlace).toFixed(2).padStart(13)}\n`,
+    `${`${dtype} -> ${dtype}`.padEnd(12)} ${rate(js)}       ${rate(recipe)}  ${(js / recipe).toFixed(1).padStart(7)}x` +
+      `  |     ${rate(wasmInPlace)}       ${rate(recipeInPlace)}  ${(wasmInPlace / recipeInPlace).toFixed(2).padStart(13)}\n`,
   );
 }

@@ -38,13 +38,13 @@ export async function mergeWithCli(extraArgs: string[] = []): Promise<Map<string
   }
 }
 
-/** A recipe merged by the real CLI through `merge --config` (a JSON file of `recipe`). */
-export async function mergeRecipeWithCli(recipe: object): Promise<Map<string, Buffer>> {
+/** A recipe merged by the real CLI through `merge --config` (a JSON file of `recipe`), with `extraArgs`. */
+export async function mergeRecipeWithCli(recipe: object, extraArgs: string[] = []): Promise<Map<string, Buffer>> {
   const dir = await mkdtemp(join(tmpdir(), "merge-studio-cli-"));
   try {
     const [file, out] = [join(dir, "recipe.json"), join(dir, "merged")];
     await writeFile(file, JSON.stringify(recipe));
-    execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "merge", "--hub-url", DEMO_HUB_URL, "--config", file, "--out", out], { stdio: "pipe" });
+    execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "merge", "--hub-url", DEMO_HUB_URL, "--config", file, "--out", out, ...extraArgs], { stdio: "pipe" });
     return await readTree(out);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { createHash } from "node:crypto";
-import { DEMO_HUB_URL, DEMO_TRIO, demoTrioRecipe, mergeWithCli } from "./cliReference.ts";
+import { DEMO_HUB_URL, DEMO_TRIO, demoTrioRecipe, mergeRecipeWithCli, mergeWithCli } from "./cliReference.ts";
 import { openMergeApiPage, serveMergeApiPage } from "./mergeApiPage.ts";
 
 type BackendInUse = { kind: "gpu"; adapter: string; software: boolean } | { kind: "cpu"; workers: number } | { kind: "calibrating" };
@@ -15,7 +15,9 @@ interface MergeResult {
   files: Record<string, { size: number; sha256: string }>;
   backend: BackendReport;
 }
-type MergeRequest = ReturnType<typeof demoTrioRecipe> & {
+/** A recipe file's JSON (recipe-v2.md) and where its models come from. */
+type MergeRequest = Omit<ReturnType<typeof demoTrioRecipe>, "recipe"> & {
+  recipe: object;
   hubUrl: string;
   shardSize: number;
   backend: "auto" | "gpu" | "cpu";
@@ -69,6 +71,26 @@ function mergeLosingGpuInPage(page: Page, mergeRequest: MergeRequest, afterSubmi
   );
 }
 
+/** The demo trio's files as a 2-vector recipe of `method`: a layer gradient, densities below 1, the second vector another pair. */
+function twoVectorRecipe(method: "ties" | "dare_ties"): MergeRequest {
+  const { recipe, inputs } = demoTrioRecipe(1);
+  return {
+    hubUrl: DEMO_HUB_URL,
+    recipe: {
+      ...recipe,
+      method,
+      parameters: { ...recipe.parameters, normalize: method === "ties", density: 0.5, seed: 11 },
+      vectors: [
+        { plus: DEMO_TRIO.plus, minus: DEMO_TRIO.minus, weight: [0.5, 1] },
+        { plus: DEMO_TRIO.minus, minus: DEMO_TRIO.target, weight: 0.3, density: 0.7 },
+      ],
+    },
+    inputs,
+    shardSize: SHARD_BYTES,
+    backend: "gpu",
+  };
+}
+
 /** Sizes and SHA-256 of every file but the recipe, whose created_at differs from run to run. */
 const fingerprints = (files: Record<string, { size: number; sha256: string }>) =>
   Object.fromEntries(Object.entries(files).filter(([path]) => path !== RECIPE_FILE).map(([path, file]) => [path, `${file.size} ${file.sha256}`]));
@@ -106,6 +128,29 @@ test("the demo trio merged on the GPU and on the CPU: identical folders, the CLI
   expect(fingerprints(onCpu.result.files)).toEqual(cliFingerprints);
   expect(Object.keys(onGpu.result.files).sort()).toEqual(Object.keys(onCpu.result.files).sort());
 });
+
+for (const method of ["ties", "dare_ties"] as const) {
+  test(`a 2-vector ${method} recipe merged on the GPU (its recipe kernel), on the CPU and on a GPU lost mid-way: the bytes of the CLI's merge --config`, async ({ page }) => {
+    const gpuRequest = twoVectorRecipe(method);
+    const cliFiles = await mergeRecipeWithCli(gpuRequest.recipe, ["--shard-size", String(SHARD_BYTES)]);
+    const cli = fingerprints(
+      Object.fromEntries([...cliFiles].map(([path, bytes]) => [path, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") }])),
+    );
+    expect(cli).not.toEqual(cliFingerprints);
+    const onGpu = await mergeInPage(page, gpuRequest);
+    expect(onGpu.reports.map((report) => report.backend.kind)).toEqual(["gpu"]);
+    expect(onGpu.result.backend.fallback).toBeUndefined();
+    expect(fingerprints(onGpu.result.files)).toEqual(cli);
+    const onCpu = await mergeInPage(page, { ...gpuRequest, backend: "cpu" });
+    expect(onCpu.result.backend.backend.kind).toBe("cpu");
+    expect(fingerprints(onCpu.result.files)).toEqual(cli);
+    // Lost after its third submit: the recipe's chunks reached the GPU, and the rest ran on the CPU.
+    const losingGpu = await mergeLosingGpuInPage(page, gpuRequest, 3);
+    expect(losingGpu.reports.map((report) => report.backend.kind)).toEqual(["gpu", "cpu"]);
+    expect(losingGpu.result.backend.fallback).toBe(true);
+    expect(fingerprints(losingGpu.result.files)).toEqual(cli);
+  });
+}
 
 test("to float16 at alpha -0.3 the GPU and the CPU write identical folders", async ({ page }) => {
   const onGpu = await mergeInPage(page, request("gpu", { outDtype: "F16", alpha: -0.3 }));

@@ -10,8 +10,7 @@ import { elementBits } from "./helpers/readTestModel.ts";
 
 /*
  * A merge task that spans several tensors computes each segment by its own recipe, from its own
- * first element: the one-term task-arithmetic segments by the fast kernels (adjacent ones of one
- * weight in one call), the others by mergeRecipeChunk. Checked segment by segment against
+ * first element (on this thread and in the wasm arena, by the wasm recipe kernel). Checked segment by segment against
  * mergeChunk (contract v1) and the whole-tensor reference of recipe-v2.md.
  */
 
@@ -55,13 +54,13 @@ function task(dtype: FloatDtype, outDtype: FloatDtype, segments: ChunkSegment[])
 }
 
 const SEGMENTS: ChunkSegment[][] = [
-  // Adjacent task-arithmetic segments of one weight (one kernel call), then another weight, at odd lengths.
+  // Adjacent task-arithmetic segments of one weight, then another weight, at odd lengths.
   [
     { recipe: taskArithmetic("model.layers.0.input_layernorm.weight", 0.5), firstElement: 0, elements: 33 },
     { recipe: taskArithmetic("model.layers.0.self_attn.q_proj.bias", 0.5), firstElement: 0, elements: 17 },
     { recipe: taskArithmetic("model.layers.0.self_attn.k_proj.bias", -1.25), firstElement: 0, elements: 9 },
   ],
-  // A random-keep segment that starts mid-tensor among task-arithmetic ones: every segment by mergeRecipeChunk.
+  // A random-keep segment that starts mid-tensor among task-arithmetic ones.
   [
     { recipe: taskArithmetic("model.layers.1.input_layernorm.weight", 2), firstElement: 5, elements: 21 },
     { recipe: dareLinear, firstElement: 1000, elements: 301 },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { checkConversions, checkEveryDtypeMix, CHECK_ALPHAS } from "../bench/device/checkMergeKernelBits.ts";
+import { checkRecipeKernelBits, type RecipeBitCheck } from "../bench/device/checkRecipeKernel.ts";
 import { inThreadComputer, type ChunkComputer } from "../src/core/engine/ChunkComputer.ts";
+import { createWasmRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
 
 /** A computer that returns the WebAssembly kernel's bytes with the lowest bit of element `element` flipped. */
 function corruptingComputer(element: number): ChunkComputer {
@@ -35,5 +37,29 @@ describe("the device harness's bit checks", () => {
     const corrupted = await checkConversions(corruptingComputer(65535), 1000);
     expect(corrupted.mismatchedElements).toBe(6);
     expect(corrupted.mismatches[0]).toMatch(/^convert BF16 -> BF16: element 65535 of 0xffff gave/);
+  });
+
+  it("pass the recipe kernel's cases through a kernel that equals mergeRecipeChunk (the wasm one), and name a case it gets wrong", async () => {
+    const wasm = createWasmRecipeKernel();
+    const exact = { mergeRecipeChunk: async (...args: Parameters<typeof wasm.mergeRecipeChunk>) => wasm.mergeRecipeChunk(...args) };
+    const reported: RecipeBitCheck[] = [];
+    const checks = await checkRecipeKernelBits(exact, exact, (check) => reported.push(check));
+    expect(reported).toEqual(checks);
+    expect(checks.map((check) => check.name)).toContain("nineTermCases (and split in dispatches of 255)");
+    expect(checks.every((check) => check.cases > 0 && check.mismatchedCases === 0)).toBe(true);
+
+    // Only the split kernel wrong, in the last byte of a chunk: the nine-term group alone fails, each of its cases named.
+    const lastByteFlipped = {
+      mergeRecipeChunk: async (...args: Parameters<typeof wasm.mergeRecipeChunk>) => {
+        const bytes = wasm.mergeRecipeChunk(...args);
+        bytes[bytes.length - 1]! ^= 1;
+        return bytes;
+      },
+    };
+    const failed = await checkRecipeKernelBits(exact, lastByteFlipped, () => undefined);
+    const nineTerms = failed.find((check) => check.name.startsWith("nineTermCases"))!;
+    expect(nineTerms.mismatchedCases).toBe(nineTerms.cases / 2);
+    expect(nineTerms.mismatches[0]).toMatch(/: first differing byte \d+$/);
+    expect(failed.filter((check) => check !== nineTerms).every((check) => check.mismatchedCases === 0)).toBe(true);
   });
 });

@@ -6,6 +6,8 @@ import { sharedChunkMemory, WasmChunkArena } from "../src/core/engine/WasmChunkA
 import { startSha256Worker } from "../src/core/node/startSha256Worker.ts";
 import { expectSameBytes, makeChunk } from "./helpers/floatChunks.ts";
 import { oneTermTask } from "./helpers/oneVectorRecipe.ts";
+import { computeMagnitudeStatistics, needsMagnitudeStatistics } from "../src/core/recipe/magnitudeStatistics.ts";
+import { chunkOf, RECIPE_CASES, recipeCaseTensors } from "./helpers/recipeCases.ts";
 
 const DTYPES: FloatDtype[] = ["BF16", "F16", "F32"];
 const CAPACITY = 4096 * 4;
@@ -49,6 +51,27 @@ describe("WasmChunkArena", () => {
           }
         }
       }
+    }
+  });
+
+  it("merges every recipe case (every method, 1 to 3 terms, statistics, the control) where its chunks lie, to the contract's bytes", async () => {
+    const arena = newArena(9000 * 4);
+    for (const [k, testCase] of RECIPE_CASES.entries()) {
+      const { target, inputs, outDtype, expected, dtypes } = recipeCaseTensors(testCase, k);
+      const { n } = testCase;
+      const terms = inputs.map((input) => ({ plus: placed(arena, chunkOf(input.plus, 0, n)), minus: placed(arena, chunkOf(input.minus, 0, n)) }));
+      const statistics = needsMagnitudeStatistics(testCase.recipe)
+        ? await computeMagnitudeStatistics(testCase.recipe, n, (visit) => void visit(0, terms))
+        : undefined;
+      const placedTarget = placed(arena, chunkOf(target, 0, n));
+      const into = arena.take(expected.byteLength);
+      const segment = { recipe: testCase.recipe, ...(statistics ? { statistics } : {}), firstElement: 0, elements: n };
+      const got = await arena.compute({ kind: "merge", outDtype, target: placedTarget, terms, segments: [segment], into });
+      const what = `${testCase.name}, ${dtypes}`;
+      expectSameBytes(got, expected, what);
+      expect(got.buffer, `${what}: written where the output lies`).toBe(into.buffer);
+      expect(got.byteOffset).toBe(into.byteOffset);
+      for (const bytes of [placedTarget.bytes, ...terms.flatMap(({ plus, minus }) => [plus.bytes, minus.bytes]), into]) arena.give(bytes);
     }
   });
 

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { MODULE_PATH, renderMergeKernelModule } from "../scripts/build-wasm.ts";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { convertChunk, mergeChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
-import { createWasmMergeKernel, mergeKernelWasmBytes } from "../src/core/numeric/wasm/createWasmMergeKernel.ts";
+import { createWasmRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
+import { mergeKernelWasmBytes } from "../src/core/numeric/wasm/wasmKernelModule.ts";
+import type { TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
 import { expectSameBytes, makeChunk } from "./helpers/floatChunks.ts";
 import { randomWords } from "./helpers/writeTestModel.ts";
 
@@ -11,12 +13,25 @@ const DTYPES: FloatDtype[] = ["BF16", "F16", "F32"];
 const ALPHAS = [1, -1, 0.3, 1e-3, 0.5];
 const LENGTHS = [0, 1, 7, 8, 9, 4097];
 
-const kernel = createWasmMergeKernel();
+const kernel = createWasmRecipeKernel();
 
 const jsMerge = (alpha: number, t: FloatChunk, p: FloatChunk, m: FloatChunk, out: FloatDtype) =>
   mergeChunk(alpha, t, p, m, out);
 
-describe("wasm merge kernel", () => {
+/** The kernel's one-term task arithmetic (its merge loop), as computeChunkHere runs it. */
+const wasmMerge = (alpha: number, t: FloatChunk, p: FloatChunk, m: FloatChunk, out: FloatDtype) => {
+  const oneTerm: TensorRecipe = {
+    tensorName: "model.layers.0.mlp.up_proj.weight",
+    method: "task_arithmetic",
+    terms: [{ index: 0, weight: alpha, density: 1, gamma: 0.01 }],
+    normalize: false,
+    rescale: true,
+    seed: 0,
+  };
+  return kernel.mergeRecipeChunk(oneTerm, undefined, { target: t, terms: [{ plus: p, minus: m }] }, 0, out);
+};
+
+describe("wasm kernel, one-term task arithmetic", () => {
   it("validates in this engine (WebAssembly SIMD)", () => {
     expect(WebAssembly.validate(mergeKernelWasmBytes())).toBe(true);
   });
@@ -35,7 +50,7 @@ describe("wasm merge kernel", () => {
             for (const alpha of ALPHAS) {
               for (const outDtype of DTYPES) {
                 const what = `${tDtype} + ${alpha} * (${pDtype} - ${mDtype}) -> ${outDtype}, n = ${n}`;
-                expectSameBytes(kernel.mergeChunkWasm(alpha, t, p, m, outDtype), jsMerge(alpha, t, p, m, outDtype), what);
+                expectSameBytes(wasmMerge(alpha, t, p, m, outDtype), jsMerge(alpha, t, p, m, outDtype), what);
               }
             }
           }
@@ -55,7 +70,7 @@ describe("wasm merge kernel", () => {
       const pUnaligned = { dtype, bytes: unaligned.subarray(1) };
       for (const outDtype of DTYPES) {
         expectSameBytes(
-          kernel.mergeChunkWasm(0.3, t, pUnaligned, m, outDtype),
+          wasmMerge(0.3, t, pUnaligned, m, outDtype),
           jsMerge(0.3, t, p, m, outDtype),
           `${dtype} -> ${outDtype}, n = ${n}`,
         );
@@ -66,7 +81,7 @@ describe("wasm merge kernel", () => {
   it("rejects chunks of different lengths, as mergeChunk does", () => {
     const t = makeChunk("BF16", 8, 1, 0);
     const p = makeChunk("BF16", 9, 2, 0);
-    expect(() => kernel.mergeChunkWasm(1, t, p, t, "BF16")).toThrow(/chunk sizes differ/);
+    expect(() => wasmMerge(1, t, p, t, "BF16")).toThrow(/chunk sizes differ/);
   });
 });
 
@@ -77,7 +92,7 @@ describe("wasm convert kernel", () => {
       for (const n of LENGTHS) {
         const input = makeChunk(inDtype, n, seed++, 2);
         for (const outDtype of DTYPES) {
-          expectSameBytes(kernel.convertChunkWasm(input, outDtype), convertChunk(input, outDtype), `${inDtype} -> ${outDtype}, n = ${n}`);
+          expectSameBytes(kernel.convertChunk(input, outDtype), convertChunk(input, outDtype), `${inDtype} -> ${outDtype}, n = ${n}`);
         }
       }
     }
@@ -92,7 +107,7 @@ describe("wasm convert kernel", () => {
     ];
     for (const input of inputs) {
       for (const outDtype of DTYPES) {
-        expectSameBytes(kernel.convertChunkWasm(input, outDtype), convertChunk(input, outDtype), `${input.dtype} -> ${outDtype}`);
+        expectSameBytes(kernel.convertChunk(input, outDtype), convertChunk(input, outDtype), `${input.dtype} -> ${outDtype}`);
       }
     }
   });
@@ -102,7 +117,7 @@ describe("wasm convert kernel", () => {
     const bits = new Uint32Array(new Float32Array(2049).map((_, k) => k * 2 ** -25).buffer);
     const nudged = new Uint32Array(Array.from(bits, (b) => (b === 0 ? [b] : [b - 1, b, b + 1])).flat());
     const input: FloatChunk = { dtype: "F32", bytes: new Uint8Array(nudged.buffer) };
-    expectSameBytes(kernel.convertChunkWasm(input, "F16"), convertChunk(input, "F16"), "F32 -> F16 subnormals");
+    expectSameBytes(kernel.convertChunk(input, "F16"), convertChunk(input, "F16"), "F32 -> F16 subnormals");
   });
 });
 

@@ -10,13 +10,14 @@ import { requestWebGpuMergeKernel } from "../../src/core/numeric/webgpu/requestW
 import type { OnnxRuntime } from "../../src/eval/decoder/OnnxCausalDecoder.ts";
 import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../../src/eval/onnx/buildQwen2Onnx.ts";
 import type { BatchPlan } from "../measureBatchGeneration.ts";
+import { checkRecipeKernelBits, createSplitRecipeKernel, measureRecipeKernel, type RecipeBitCheck, type RecipeKernelTiming } from "./checkRecipeKernel.ts";
 import { checkConversions, checkEveryDtypeMix, checkLargeRandomChunks, type BitCheckGroup, type BitCheckSizes } from "./checkMergeKernelBits.ts";
 import { measureEvalOnWebGpu, type EvalCase, type EvalCaseResult } from "./measureEvalOnWebGpu.ts";
 import { measureResidentKernel, measureStream, type ResidentMeasurement, type StreamMeasurement } from "./measureMergeKernel.ts";
 import { openDawnGpu, type DawnGpu } from "./openDawnGpu.ts";
 
 /**
- * The device harness: the project's WebGPU merge kernel and evaluator under Node with Dawn's
+ * The device harness: the project's WebGPU merge kernel, its recipe kernel (checkRecipeKernel.ts) and evaluator under Node with Dawn's
  * navigator.gpu, on whatever GPU Dawn finds. `npm run device:pack` bundles it into
  * .device/harness.mjs next to what it needs; `bash .device/run.sh ARGS` unpacks that and runs it.
  * Prints one line per check and writes results.json into --out (default $OUT) after every stage
@@ -33,6 +34,8 @@ interface Sizes {
   maxElementsPerDispatch?: number;
   stream: { bytesPerRole: number; chunkBytes: number[]; tasksInFlight: number };
   resident: { elementsPerRole: number; runs: number };
+  /** The recipe kernel's timing: bf16 elements per chunk, best of `runs`, and chunks at once. */
+  recipe: { elements: number; runs: number; chunksInFlight: number };
   evalCases: EvalCase[];
   evalPlans: BatchPlan[];
 }
@@ -45,6 +48,7 @@ const SIZES: Record<"small" | "full", Sizes> = {
     maxElementsPerDispatch: 4099,
     stream: { bytesPerRole: 16 * MIB, chunkBytes: [2 * MIB], tasksInFlight: 4 },
     resident: { elementsPerRole: 16 * MIB, runs: 2 },
+    recipe: { elements: MIB / 4, runs: 2, chunksInFlight: 4 },
     evalCases: [
       { preset: "small", format: "q4" },
       { preset: "small", format: "f16" },
@@ -58,6 +62,7 @@ const SIZES: Record<"small" | "full", Sizes> = {
     bits: { specialElements: 100_003, randomElements: 4 * MIB + 4097, convertF32Elements: 4 * MIB + 3 },
     stream: { bytesPerRole: GIB, chunkBytes: [8 * MIB, 2 * MIB], tasksInFlight: 4 },
     resident: { elementsPerRole: GIB / 2, runs: 3 },
+    recipe: { elements: 4 * MIB, runs: 5, chunksInFlight: 8 },
     // q4 (the studio's choice on WebGPU) of both shapes first: on one CPU core, generating 1.5B and
     // building its q4 graph take about two minutes, so a 300 s run may not reach the f16 cases.
     evalCases: [
@@ -81,6 +86,8 @@ interface Results {
   bitExact: BitCheckGroup[];
   stream: StreamMeasurement[];
   resident?: ResidentMeasurement;
+  recipeBitExact: RecipeBitCheck[];
+  recipeKernel: RecipeKernelTiming[];
   eval: EvalCaseResult[];
   errors: string[];
 }
@@ -121,7 +128,7 @@ async function main(): Promise<void> {
   const sizes = SIZES[size];
   const evalCases = values["eval-cases"] === undefined ? sizes.evalCases : parseEvalCases(values["eval-cases"]);
   const started = performance.now();
-  const results: Results = { complete: false, size, node: process.version, bitExact: [], stream: [], eval: [], errors: [] };
+  const results: Results = { complete: false, size, node: process.version, bitExact: [], stream: [], recipeBitExact: [], recipeKernel: [], eval: [], errors: [] };
   await mkdir(values.out, { recursive: true });
   let saving = Promise.resolve();
   /** Writes results.json after the writes before it, so that the file always holds the latest complete state. */
@@ -188,6 +195,35 @@ async function main(): Promise<void> {
   }
   await save();
 
+  const recipeRequest = await requestWebGpuMergeKernel(dawn.gpu);
+  if ("unavailable" in recipeRequest) throw new Error(`requestWebGpuMergeKernel: ${recipeRequest.unavailable}`);
+  try {
+    const splitKernel = await createSplitRecipeKernel(recipeRequest.kernel.device);
+    await checkRecipeKernelBits(recipeRequest.kernel.recipe, splitKernel, (check) => {
+      results.recipeBitExact.push(check);
+      const verdict = check.mismatchedCases === 0 ? "PASS, bit-exact" : `FAIL, ${check.mismatchedCases} cases differ`;
+      log(`RECIPE BIT-EXACT ${check.name}: ${check.cases} cases against mergeRecipeChunk: ${verdict} (${check.seconds.toFixed(1)} s)`);
+      for (const mismatch of check.mismatches) log(`  ${mismatch}`);
+      void save();
+    });
+    splitKernel.destroy();
+    const { elements, runs, chunksInFlight } = sizes.recipe;
+    for (const timing of await measureRecipeKernel(recipeRequest.kernel, elements, runs, chunksInFlight)) {
+      results.recipeKernel.push(timing);
+      log(
+        `RECIPE KERNEL ${timing.label}, ${timing.terms} term(s), ${elements} bf16 elements per chunk, best of ${runs}: ` +
+          `${timing.oneChunkMBps.toFixed(0)} MB/s of input, ${timing.chunksInFlight} chunks in flight ${timing.inFlightMBps.toFixed(0)} MB/s`,
+      );
+    }
+  } catch (error) {
+    const message = `recipe kernel: ${error instanceof Error ? error.message : String(error)}`;
+    results.errors.push(message);
+    log(`RECIPE KERNEL FAILED: ${message}`);
+  } finally {
+    recipeRequest.kernel.device.destroy();
+  }
+  await save();
+
   if (!values["no-eval"]) {
     try {
       const ort = await import("onnxruntime-web/webgpu");
@@ -207,11 +243,15 @@ async function main(): Promise<void> {
   }
   results.complete = true;
   await save();
-  const failed = results.bitExact.some((group) => group.mismatchedElements > 0) || results.stream.some((stream) => !stream.spotChecksEqual) || results.errors.length > 0;
+  const failed =
+    results.bitExact.some((group) => group.mismatchedElements > 0) ||
+    results.stream.some((stream) => !stream.spotChecksEqual) ||
+    results.recipeBitExact.some((check) => check.mismatchedCases > 0) ||
+    results.errors.length > 0;
   const evalRan = results.eval.filter((result) => result.skipped === undefined).length;
   const evalFailed = results.eval.filter((result) => result.skipped?.startsWith("failed")).length;
   log(
-    `DONE in ${((performance.now() - started) / 1000).toFixed(1)} s: ${failed ? "SOME CHECKS FAILED" : "every merge-kernel check passed"}; ` +
+    `DONE in ${((performance.now() - started) / 1000).toFixed(1)} s: ${failed ? "SOME CHECKS FAILED" : "every merge- and recipe-kernel check passed"}; ` +
       `evaluator: ${evalRan} of ${results.eval.length} cases ran, ${evalFailed} failed; results in ${join(values.out, "results.json")}`,
   );
   process.exit(failed ? 1 : 0);

@@ -2,8 +2,9 @@ import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
 import type { MagnitudeStatistics, TermChunk } from "../recipe/magnitudeStatistics.ts";
 import { mergeRecipeChunk, type RecipeChunkInputs } from "../recipe/mergeRecipeChunk.ts";
 import type { TensorRecipe } from "../recipe/TensorRecipe.ts";
-import { createWasmMergeKernel, mergeKernelWasmBytes, outputBytes, type WasmMergeKernel } from "../numeric/wasm/createWasmMergeKernel.ts";
-import { convertChunk, mergeChunk, type FloatChunk } from "./mergeChunk.ts";
+import { wasmRecipeKernelHere, type WasmRecipeKernel } from "../numeric/wasm/createWasmRecipeKernel.ts";
+import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
+import { convertChunk, type FloatChunk } from "./mergeChunk.ts";
 
 /**
  * The part of a merge task that belongs to one tensor: `elements` consecutive elements of the task's
@@ -50,48 +51,13 @@ export interface ChunkComputer {
   close?(): Promise<void>;
 }
 
-/**
- * The weight of a recipe that is one task-arithmetic term without control or normalize: the
- * contract v1 formula target + w * (plus - minus), which the fast kernels (mergeChunk, the wasm and
- * WGSL merge kernels) compute. Undefined for every other recipe.
- */
-export function taskArithmeticWeight(recipe: TensorRecipe): number | undefined {
-  const [term] = recipe.terms;
-  if (recipe.method !== "task_arithmetic" || recipe.terms.length !== 1 || !term || recipe.control || recipe.normalize) return undefined;
-  return term.weight;
-}
-
-/** A run of a merge task's elements, `start` .. `start + count` - 1 of its chunks. */
-export interface ElementRun {
-  start: number;
-  count: number;
-}
-
-/**
- * The task's elements as runs of one weight when every segment is a one-term task-arithmetic recipe
- * (adjacent segments of the same weight joined: one kernel call covers them); undefined otherwise.
- */
-export function taskArithmeticRuns(task: MergeChunkTask): (ElementRun & { weight: number })[] | undefined {
-  const runs: (ElementRun & { weight: number })[] = [];
-  let start = 0;
-  for (const segment of task.segments) {
-    const weight = taskArithmeticWeight(segment.recipe);
-    if (weight === undefined) return undefined;
-    const last = runs.at(-1);
-    if (last && last.weight === weight) last.count += segment.elements;
-    else runs.push({ start, count: segment.elements, weight });
-    start += segment.elements;
-  }
-  return runs;
-}
-
 /** Elements of `chunk` from `start`, `count` of them. */
 export function sliceChunk(chunk: FloatChunk, start: number, count: number): FloatChunk {
   const width = DTYPE_BYTES[chunk.dtype];
   return { dtype: chunk.dtype, bytes: chunk.bytes.subarray(start * width, (start + count) * width) };
 }
 
-/** A run's slices of a task's target and terms. */
+/** The slices of a task's target and terms from element `start`, `count` of them (one segment's inputs). */
 export function sliceInputs(task: MergeChunkTask, start: number, count: number): RecipeChunkInputs {
   return {
     target: sliceChunk(task.target, start, count),
@@ -115,47 +81,37 @@ export function mergeTaskElements(task: MergeChunkTask): number {
   return count;
 }
 
-/**
- * This thread's WebAssembly SIMD kernel, created on first use; null where the engine cannot run it
- * (no SIMD), and the JavaScript path, the reference, computes instead. Validating the kernel itself
- * checks every feature it uses, SIMD included.
- */
-let wasmKernel: WasmMergeKernel | null | undefined;
-function getWasmKernel(): WasmMergeKernel | null {
-  wasmKernel ??= WebAssembly.validate(mergeKernelWasmBytes()) ? createWasmMergeKernel() : null;
-  return wasmKernel;
-}
+/** What computes one segment of a merge: mergeRecipeChunk or a recipe kernel's, which give the same bytes. */
+export type RecipeChunkMerger = Pick<WasmRecipeKernel, "mergeRecipeChunk">;
 
 /**
- * Computes a task on this thread: conversions and one-term task arithmetic with the wasm kernel
- * where it runs (mergeChunk otherwise, the same bytes), every other recipe by mergeRecipeChunk, one
- * segment at a time.
+ * A merge task computed segment by segment by `merger`, each segment on its slices of the task's
+ * chunks and its part of the output (`task.into` when it has room, else a new array).
  */
-export function computeChunkHere(task: ChunkTask): Uint8Array {
-  const kernel = getWasmKernel();
-  if (task.kind === "convert") {
-    return kernel ? kernel.convertChunkWasm(task.input, task.outDtype, task.into) : convertChunk(task.input, task.outDtype, task.into);
-  }
+export function mergeSegments(task: MergeChunkTask, merger: RecipeChunkMerger): Uint8Array {
   const count = mergeTaskElements(task);
   const width = DTYPE_BYTES[task.outDtype];
   const out = outputBytes(count * width, task.into);
-  const into = (start: number, elements: number) => out.subarray(start * width, (start + elements) * width);
-  const runs = taskArithmeticRuns(task);
-  if (runs) {
-    for (const { start, count: elements, weight } of runs) {
-      const { target, terms } = sliceInputs(task, start, elements);
-      const { plus, minus } = terms[0]!;
-      if (kernel) kernel.mergeChunkWasm(weight, target, plus, minus, task.outDtype, into(start, elements));
-      else mergeChunk(weight, target, plus, minus, task.outDtype, into(start, elements));
-    }
-    return out;
-  }
   let start = 0;
   for (const segment of task.segments) {
-    mergeRecipeChunk(segment.recipe, segment.statistics, sliceInputs(task, start, segment.elements), segment.firstElement, task.outDtype, into(start, segment.elements));
+    const into = out.subarray(start * width, (start + segment.elements) * width);
+    merger.mergeRecipeChunk(segment.recipe, segment.statistics, sliceInputs(task, start, segment.elements), segment.firstElement, task.outDtype, into);
     start += segment.elements;
   }
   return out;
+}
+
+/**
+ * Computes a task on this thread with the WebAssembly SIMD recipe kernel (wasmRecipeKernelHere),
+ * or, where it cannot run (no SIMD), with the JavaScript reference (mergeRecipeChunk, convertChunk):
+ * the same bytes.
+ */
+export function computeChunkHere(task: ChunkTask): Uint8Array {
+  const kernel = wasmRecipeKernelHere();
+  if (task.kind === "convert") {
+    return kernel ? kernel.convertChunk(task.input, task.outDtype, task.into) : convertChunk(task.input, task.outDtype, task.into);
+  }
+  return mergeSegments(task, kernel ?? { mergeRecipeChunk });
 }
 
 /** Computes on the calling thread. */

@@ -1,7 +1,8 @@
 import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
-import { DTYPE_CODE, instantiateSharedMemoryMergeKernel, type SharedMemoryMergeKernel } from "../numeric/wasm/createWasmMergeKernel.ts";
+import { instantiateSharedMemoryRecipeKernel, type SharedMemoryRecipeKernel } from "../numeric/wasm/createWasmRecipeKernel.ts";
+import { DTYPE_CODE } from "../numeric/wasm/wasmKernelModule.ts";
 import { ChunkBufferPool, type ChunkBuffers } from "./ChunkBufferPool.ts";
-import { computeChunkHere, inThreadComputer, mergeTaskElements, taskArithmeticRuns, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
+import { computeChunkHere, inThreadComputer, mergeSegments, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
 import type { FloatChunk } from "./mergeChunk.ts";
 
 /** Chunk buffers and the computer that works on them, chosen together. */
@@ -13,13 +14,13 @@ export interface ChunkMemory {
 const PAGE_BYTES = 65536;
 /** 4 GiB: the most a wasm32 memory addresses. */
 const MAX_PAGES = 65536;
-/** The kernel reads and writes up to 7 elements (28 bytes) past a chunk's end: each slot has room for them. */
+/** The kernel's convert reads and writes up to 7 elements (28 bytes) past a chunk's end: each slot has room for them. */
 const SLOT_SLACK_BYTES = 64;
 
 /**
- * Chunk buffers that live inside one shared WebAssembly memory, with the merge kernel instantiated
- * over that memory: reads land where the kernel computes, the kernel writes its result into another
- * slot of the same memory, and other threads (Node's hash worker) read the slots where they lie, as
+ * Chunk buffers that live inside one shared WebAssembly memory, with the recipe kernel instantiated
+ * over that memory (instantiateSharedMemoryRecipeKernel): reads land where the kernel computes, the
+ * kernel writes its result into another slot of the same memory, and other threads (Node's hash worker) read the slots where they lie, as
  * the memory's buffer is a SharedArrayBuffer. The in-thread kernel (computeChunkHere) instead copies
  * every chunk into its own memory and the result out of it: 4 bytes copied per byte written, about
  * 0.4 s of a 0.5B bf16 merge's 2 s on the bench machine.
@@ -30,20 +31,22 @@ const SLOT_SLACK_BYTES = 64;
  */
 export class WasmChunkArena implements ChunkBuffers, ChunkComputer {
   private readonly memory: WebAssembly.Memory;
-  private readonly kernel: SharedMemoryMergeKernel;
+  private readonly kernel: SharedMemoryRecipeKernel;
   private readonly slotBytes: number;
   /** Every SharedArrayBuffer the memory has handed out (one per size it grew to). */
-  private readonly generations = new WeakSet<ArrayBufferLike>();
+  private readonly generations: WeakSet<ArrayBufferLike>;
   private readonly freeSlots = new Set<number>();
   private slotCount = 0;
 
   private constructor(
     readonly capacity: number,
     memory: WebAssembly.Memory,
-    kernel: SharedMemoryMergeKernel,
+    kernel: SharedMemoryRecipeKernel,
+    generations: WeakSet<ArrayBufferLike>,
   ) {
     this.memory = memory;
     this.kernel = kernel;
+    this.generations = generations;
     this.slotBytes = Math.ceil((capacity + SLOT_SLACK_BYTES) / PAGE_BYTES) * PAGE_BYTES;
     this.generations.add(memory.buffer);
   }
@@ -56,8 +59,10 @@ export class WasmChunkArena implements ChunkBuffers, ChunkComputer {
     } catch {
       return undefined;
     }
-    const kernel = instantiateSharedMemoryMergeKernel(memory);
-    return kernel && new WasmChunkArena(capacity, memory, kernel);
+    // The kernel reads in place every view of the memory, made before a grow or after.
+    const generations = new WeakSet<ArrayBufferLike>();
+    const kernel = instantiateSharedMemoryRecipeKernel(memory, (bytes) => generations.has(bytes.buffer));
+    return kernel && new WasmChunkArena(capacity, memory, kernel, generations);
   }
 
   take(length: number): Uint8Array {
@@ -74,39 +79,21 @@ export class WasmChunkArena implements ChunkBuffers, ChunkComputer {
   }
 
   async compute(task: ChunkTask): Promise<Uint8Array> {
-    return this.computeInPlace(task) ?? computeChunkHere(task);
+    if (task.kind === "merge") return mergeSegments(task, this.kernel);
+    return this.convertInPlace(task) ?? computeChunkHere(task);
   }
 
-  /** The task computed where its chunks lie; undefined when any of them lies outside the arena (or the method has no kernel). */
-  private computeInPlace(task: ChunkTask): Uint8Array | undefined {
-    const { into } = task;
-    if (!into || !this.holds(into)) return undefined;
-    if (task.kind === "convert") {
-      const count = elementCount(task.input);
-      const out = fit(into, count, task.outDtype);
-      if (!out || !this.holds(task.input.bytes)) return undefined;
-      this.kernel.convert(DTYPE_CODE[task.input.dtype], task.input.bytes.byteOffset, DTYPE_CODE[task.outDtype], out.byteOffset, count);
-      return out;
-    }
-    const runs = taskArithmeticRuns(task);
-    if (!runs) return undefined;
-    const { target, terms } = task;
-    const { plus, minus } = terms[0]!;
-    const count = mergeTaskElements(task);
+  /**
+   * A conversion computed where its chunks lie; undefined when either lies outside the arena's
+   * slots (whose slack takes what the kernel writes past a chunk's end).
+   */
+  private convertInPlace(task: Extract<ChunkTask, { kind: "convert" }>): Uint8Array | undefined {
+    const { into, input } = task;
+    if (!into || !this.holds(into) || !this.holds(input.bytes)) return undefined;
+    const count = elementCount(input);
     const out = fit(into, count, task.outDtype);
-    if (!out || !this.holds(target.bytes) || !this.holds(plus.bytes) || !this.holds(minus.bytes)) return undefined;
-    const at = (chunk: { dtype: FloatDtype; bytes: Uint8Array }, start: number) => chunk.bytes.byteOffset + start * DTYPE_BYTES[chunk.dtype];
-    // In order: the kernel may write a few elements past a run's end, which the next run then overwrites.
-    for (const { start, count: elements, weight } of runs) {
-      this.kernel.merge(
-        DTYPE_CODE[target.dtype], at(target, start),
-        DTYPE_CODE[plus.dtype], at(plus, start),
-        DTYPE_CODE[minus.dtype], at(minus, start),
-        DTYPE_CODE[task.outDtype], out.byteOffset + start * DTYPE_BYTES[task.outDtype],
-        elements,
-        weight,
-      );
-    }
+    if (!out) return undefined;
+    this.kernel.convert(DTYPE_CODE[input.dtype], input.bytes.byteOffset, DTYPE_CODE[task.outDtype], out.byteOffset, count);
     return out;
   }
 

@@ -1,6 +1,6 @@
 import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
 import { narrowFromFloat32Bits, viewFloatBits, widenToFloat32Bits, writableFloatBits } from "../numeric/floatBlocks.ts";
-import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
+import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
 
 export interface FloatChunk {
   dtype: FloatDtype;

@@ -1,13 +1,14 @@
 /// <reference types="@webgpu/types" />
 import { DTYPE_BYTES } from "../dtypes.ts";
-import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
+import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
 import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../numeric/webgpu/mergeKernelWgsl.ts";
 import type { WebGpuMergeKernel } from "../numeric/webgpu/requestWebGpuMergeKernel.ts";
-import { mergeTaskElements, sliceChunk, taskArithmeticRuns, type ChunkComputer, type ChunkTask } from "./ChunkComputer.ts";
+import type { TensorRecipe } from "../recipe/TensorRecipe.ts";
+import { mergeTaskElements, sliceChunk, sliceInputs, type ChunkComputer, type ChunkTask, type MergeChunkTask } from "./ChunkComputer.ts";
 import type { FloatChunk } from "./mergeChunk.ts";
 
 export interface WebGpuComputerOptions {
-  /** Computes what the GPU does not: recipes other than one-term task arithmetic, and every task once the GPU has failed. */
+  /** Computes a task the GPU failed on, and every task once the GPU has failed. */
   fallback: ChunkComputer;
   /** Called once, when the GPU fails (device lost, out of memory, an error it reports); later tasks run on `fallback`. */
   onGpuFailure?: (reason: string) => void;
@@ -18,14 +19,27 @@ export interface WebGpuComputerOptions {
 }
 
 /**
- * What one dispatch computes: task arithmetic of target, plus and minus with `weight`, or a
- * conversion of one input (weight unused).
+ * What the one-term kernel computes into elements `start` .. `start + count` - 1 of a task's
+ * output: task arithmetic of target, plus and minus with `weight`, or a conversion of one input
+ * (weight unused).
  */
 interface GpuWork {
   kind: "merge" | "convert";
   inputs: FloatChunk[];
   weight: number;
+  start: number;
   count: number;
+}
+
+/**
+ * The weight of a recipe that is one task-arithmetic term without control or normalize: the
+ * contract v1 formula target + w * (plus - minus), which the one-term kernel computes. Undefined for
+ * every other recipe, which the recipe kernel computes.
+ */
+function taskArithmeticWeight(recipe: TensorRecipe): number | undefined {
+  const [term] = recipe.terms;
+  if (recipe.method !== "task_arithmetic" || recipe.terms.length !== 1 || !term || recipe.control || recipe.normalize) return undefined;
+  return term.weight;
 }
 
 /** One set of buffers for a dispatch in flight; buffers hold 4 bytes per element, whatever the dtypes. */
@@ -53,8 +67,9 @@ const elementCount = (chunk: FloatChunk) => chunk.bytes.byteLength / DTYPE_BYTES
 const alignTo4 = (bytes: number) => Math.ceil(bytes / 4) * 4;
 
 /**
- * A ChunkComputer on one WebGPU device (the kernels of mergeKernelWgsl.ts), returning the bytes
- * computeChunkHere returns. Several compute calls are served at once, each in its own slot, so the
+ * A ChunkComputer on one WebGPU device, returning the bytes computeChunkHere returns: conversions
+ * and one-term task arithmetic on the kernels of mergeKernelWgsl.ts, every other recipe on the
+ * recipe kernel (kernel.recipe, with slots of its own). Several compute calls are served at once, each in its own slot, so the
  * GPU and the transfers overlap: while one chunk computes, the next one's inputs are written
  * (queue.writeBuffer) and the previous one is read back (copy into a staging buffer, mapAsync).
  * Inputs are only read, never transferred, so a task the GPU fails on runs again on `fallback`;
@@ -161,11 +176,9 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     }
   };
 
-  /** Computes each piece of work into its part of the output, one after another (pieces over maxElements split). */
-  const computeOnGpu = async (works: GpuWork[], outDtype: ChunkTask["outDtype"], into: Uint8Array | undefined): Promise<Uint8Array> => {
+  /** Computes each piece of work into its part of `out`, one after another (pieces over maxElements split). */
+  const computeOnGpu = async (works: GpuWork[], outDtype: ChunkTask["outDtype"], out: Uint8Array): Promise<void> => {
     const width = DTYPE_BYTES[outDtype];
-    const out = outputBytes(works.reduce((sum, work) => sum + work.count, 0) * width, into);
-    let offset = 0;
     for (const work of works) {
       for (let start = 0; start < work.count; start += maxElements) {
         const pieceCount = Math.min(maxElements, work.count - start);
@@ -173,40 +186,66 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
         try {
           // A task that waited for a slot while the GPU failed goes straight to the fallback.
           if (failure !== undefined) throw new Error(failure);
-          const at = offset + start;
+          const at = work.start + start;
           await dispatch(slot, work, outDtype, start, pieceCount, out.subarray(at * width, (at + pieceCount) * width));
         } finally {
           release(slot);
         }
       }
-      offset += work.count;
     }
+  };
+
+  /**
+   * A merge task on the GPU: runs of one-term task arithmetic (adjacent segments of one weight
+   * joined) through the one-term kernel, every other segment through the recipe kernel
+   * (kernel.recipe), all at once. Settles only when every part has: a task that fails is computed
+   * again on the fallback, which must not race a part still writing.
+   */
+  const mergeOnGpu = async (task: MergeChunkTask): Promise<Uint8Array> => {
+    const count = mergeTaskElements(task);
+    const width = DTYPE_BYTES[task.outDtype];
+    const out = outputBytes(count * width, task.into);
+    const works: GpuWork[] = [];
+    const recipeParts: Promise<unknown>[] = [];
+    let start = 0;
+    for (const segment of task.segments) {
+      const weight = taskArithmeticWeight(segment.recipe);
+      const last = works.at(-1);
+      if (weight === undefined) {
+        const into = out.subarray(start * width, (start + segment.elements) * width);
+        const inputs = sliceInputs(task, start, segment.elements);
+        recipeParts.push(kernel.recipe.mergeRecipeChunk(segment.recipe, segment.statistics, inputs, segment.firstElement, task.outDtype, into));
+      } else if (last && last.weight === weight && last.start + last.count === start) {
+        last.count += segment.elements;
+      } else {
+        works.push({ kind: "merge", inputs: [], weight, start, count: segment.elements });
+      }
+      start += segment.elements;
+    }
+    const [term] = task.terms;
+    for (const work of works) {
+      work.inputs = [task.target, term!.plus, term!.minus].map((chunk) => sliceChunk(chunk, work.start, work.count));
+    }
+    const settled = await Promise.allSettled([computeOnGpu(works, task.outDtype, out), ...recipeParts]);
+    for (const result of settled) if (result.status === "rejected") throw result.reason;
     return out;
   };
 
-  /** The task as GPU work: one piece per run of one-term task arithmetic; undefined when the GPU has no kernel for its recipes. */
-  const worksOf = (task: ChunkTask): GpuWork[] | undefined => {
-    if (task.kind === "convert") return [{ kind: "convert", inputs: [task.input], weight: 0, count: elementCount(task.input) }];
-    mergeTaskElements(task);
-    const runs = taskArithmeticRuns(task);
-    const [term] = task.terms;
-    if (!runs || !term) return undefined;
-    return runs.map(({ start, count, weight }) => ({
-      kind: "merge",
-      inputs: [task.target, term.plus, term.minus].map((chunk) => sliceChunk(chunk, start, count)),
-      weight,
-      count,
-    }));
+  /** A task on the GPU: a conversion through the one-term kernel's convert, a merge by mergeOnGpu. */
+  const computeTaskOnGpu = async (task: ChunkTask): Promise<Uint8Array> => {
+    if (task.kind === "merge") return mergeOnGpu(task);
+    const count = elementCount(task.input);
+    const out = outputBytes(count * DTYPE_BYTES[task.outDtype], task.into);
+    await computeOnGpu([{ kind: "convert", inputs: [task.input], weight: 0, start: 0, count }], task.outDtype, out);
+    return out;
   };
 
   return {
     async compute(task) {
       if (closed) throw new Error("the GPU computer was closed");
-      const works = worksOf(task);
-      if (!works) return options.fallback.compute(task);
       if (failure === undefined) {
         try {
-          return await computeOnGpu(works, task.outDtype, task.into);
+          return await computeTaskOnGpu(task);
         } catch (error) {
           if (closed) throw error;
           const lostInfo = await Promise.race([device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);

@@ -1,7 +1,7 @@
 import { DTYPE_BYTES, type FloatDtype } from "../dtypes.ts";
 import type { FloatChunk } from "../engine/mergeChunk.ts";
 import { narrowFromFloat32Bits, viewFloatBits, widenToFloat32Bits, writableFloatBits, type FloatBits } from "../numeric/floatBlocks.ts";
-import { outputBytes } from "../numeric/wasm/createWasmMergeKernel.ts";
+import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
 import { magnitudeOrderKey, type MagnitudeStatistics, type TermChunk } from "./magnitudeStatistics.ts";
 import { hashElement, hashPrefix, RANDOM_KEEP_STREAM, RANDOM_SIGN_STREAM, tensorKey } from "./recipeHash.ts";
 import { METHOD_STEPS, type TensorRecipe } from "./TensorRecipe.ts";

@@ -11,7 +11,7 @@ import {
   mergeKernelWasmBytes,
   outputBytes,
   type SharedMemoryMergeKernel,
-} from "./createWasmMergeKernel.ts";
+} from "./wasmKernelModule.ts";
 
 /** The WebAssembly SIMD recipe kernel: the same bytes as mergeRecipeChunk (src/core/recipe/mergeRecipeChunk.ts) for every input. */
 export interface WasmRecipeKernel {
@@ -29,12 +29,14 @@ export interface WasmRecipeKernel {
    * fl32(plus - minus) at element start + i of the chunks, for i < count.
    */
   orderKeys(plus: FloatChunk, minus: FloatChunk, start: number, count: number, keys: Uint32Array): void;
+  /** convertChunk's result (src/core/engine/mergeChunk.ts): `input` widened exactly and rounded to outDtype. */
+  convertChunk(input: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array;
 }
 
 /**
- * The kernel over a shared memory: merge and convert as instantiateSharedMemoryMergeKernel's (the
- * same instance, so one scratch area below dataStart), and mergeRecipeChunk, which reads the chunks
- * that lie in the memory where they are and writes there when `into` does.
+ * The kernel over a shared memory: the module's raw merge and convert entry points (the same
+ * instance, so one scratch area below dataStart), and mergeRecipeChunk, which reads the chunks that
+ * lie in the memory where they are and writes there when `into` does.
  */
 export type SharedMemoryRecipeKernel = SharedMemoryMergeKernel & WasmRecipeKernel;
 
@@ -128,6 +130,18 @@ function recipeDriver(
       );
       keys.set(stagedKeys.subarray(0, n), done);
     }
+  };
+
+  const convertChunk: WasmRecipeKernel["convertChunk"] = (input, outDtype, into) => {
+    const count = elementCount(input);
+    const outWidth = DTYPE_BYTES[outDtype];
+    const out = outputBytes(count * outWidth, into);
+    for (let start = 0; start < count; start += stagingElements) {
+      const n = Math.min(stagingElements, count - start);
+      kernel.convert(DTYPE_CODE[input.dtype], addressOf(input, start, n, region.target, false), DTYPE_CODE[outDtype], region.out, n);
+      out.set(heap.subarray(region.out, region.out + n * outWidth), start * outWidth);
+    }
+    return out;
   };
 
   const mergeRecipeChunk: WasmRecipeKernel["mergeRecipeChunk"] = (recipe, stats, inputs, firstElement, outDtype, into) => {
@@ -241,7 +255,7 @@ function recipeDriver(
     }
     return out;
   };
-  return { mergeRecipeChunk, orderKeys };
+  return { mergeRecipeChunk, orderKeys, convertChunk };
 }
 
 const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / DTYPE_BYTES[chunk.dtype]);

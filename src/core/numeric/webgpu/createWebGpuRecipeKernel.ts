@@ -4,7 +4,7 @@ import type { FloatChunk } from "../../engine/mergeChunk.ts";
 import { termNeedsMagnitudeStatistics, type MagnitudeStatistics } from "../../recipe/magnitudeStatistics.ts";
 import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
 import type { TensorRecipe } from "../../recipe/TensorRecipe.ts";
-import { outputBytes } from "../wasm/createWasmMergeKernel.ts";
+import { outputBytes } from "../wasm/wasmKernelModule.ts";
 import { packRecipeDispatch, type RecipeInputDtypes } from "./packRecipeDispatch.ts";
 import {
   KEEP_KIND,
