@@ -35,6 +35,7 @@ beforeAll(async () => {
   outside = await mkdtemp(join(tmpdir(), "hub-file-bytes-outside-"));
   await put("alice/big/model.safetensors", weights);
   await put("alice/large/model.safetensors", large);
+  await put("alice/nested/shards/model.safetensors", weights.subarray(0, 100));
   await put("alice/changing/model.safetensors", weights.subarray(0, 4096));
 });
 
@@ -121,7 +122,7 @@ describe("hub server file bytes", () => {
     });
   });
 
-  it("serves a signed URL the file as it is now: new bytes with a new ETag, 404 once it is gone or a symlink", async () => {
+  it("serves a signed URL the file as it is now: new bytes with a new ETag, 404 once it is gone or reached through a symlink", async () => {
     await withServer({ cdn: { urlTtlSeconds: 60 } }, async (hub) => {
       const location = await signedUrl(hub.url, "alice/changing");
       const before = await fetch(location, { headers: { Range: "bytes=0-9" } });
@@ -141,6 +142,15 @@ describe("hub server file bytes", () => {
       expect((await fetch(location)).status).toBe(404);
       await symlink(elsewhere, file);
       expect((await fetch(location)).status).toBe(404);
+
+      // A folder inside the repo that became a symlink is not followed either.
+      const nested = await fetch(`${hub.url}/alice/nested/resolve/main/shards/model.safetensors`, { redirect: "manual" });
+      const nestedLocation = nested.headers.get("Location")!;
+      expect((await fetch(nestedLocation)).status).toBe(200);
+      await writeFile(join(outside, "model.safetensors"), "outside bytes");
+      await rm(join(root, "alice/nested/shards"), { recursive: true });
+      await symlink(outside, join(root, "alice/nested/shards"));
+      expect((await fetch(nestedLocation)).status).toBe(404);
     });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** One visible regular file of a repo folder, as last seen on disk. */
@@ -60,8 +60,6 @@ export class RepoStore {
   private readonly history = new Map<string, Map<string, RepoSnapshot>>();
   /** SHA-256 of file contents, by repo, path, size and mtime: hashed once however often a file is resolved. */
   private readonly sha256s = new Map<string, Promise<string>>();
-  /** ROOT with its symlinks resolved (ROOT itself may be reached through one), once. */
-  private realRoot: Promise<string> | undefined;
 
   constructor(root: string) {
     this.root = root;
@@ -109,8 +107,8 @@ export class RepoStore {
   /**
    * The file at `path` of revision `rev` as it is on disk now (what `lookup` then `current.files`
    * give), for the CDN's ranged reads: a revision handed out before is found in memory and only the
-   * one file is looked at (no rescan of the repo per request); the file must still be a regular file
-   * inside ROOT, reached through no symlink, as a scan would find it.
+   * one file is looked at (no rescan of the repo per request); it must still be a regular file reached
+   * through no symlink inside the repo folder, as a scan would find it.
    */
   async currentFile(owner: string, name: string, rev: string, path: string): Promise<{ id: string; file: RepoFileStat } | undefined> {
     const snapshot = isRepoName(owner) && isRepoName(name) ? this.history.get(`${owner}/${name}`)?.get(rev) : undefined;
@@ -120,19 +118,12 @@ export class RepoStore {
       return found.kind === "found" && file ? { id: found.current.id, file } : undefined;
     }
     if (!snapshot.files.has(path)) return undefined;
-    const diskPath = join(this.root, snapshot.id, path);
-    const [real, realRoot] = await Promise.all([realpath(diskPath).catch(() => undefined), this.resolvedRoot()]);
-    if (real === undefined || realRoot === undefined || real !== join(realRoot, snapshot.id, path)) return undefined;
-    const info = await stat(diskPath).catch(() => undefined);
-    return info?.isFile() ? { id: snapshot.id, file: { path, size: info.size, mtimeMs: info.mtimeMs } } : undefined;
-  }
-
-  private async resolvedRoot(): Promise<string | undefined> {
-    this.realRoot ??= realpath(this.root);
-    return this.realRoot.catch(() => {
-      this.realRoot = undefined;
-      return undefined;
-    });
+    // lstat each step inside the repo folder: a scan (walk) takes no symlink there either.
+    const steps = path.split("/");
+    const infos = await Promise.all(steps.map((_, i) => lstat(join(this.root, snapshot.id, ...steps.slice(0, i + 1))).catch(() => undefined)));
+    const info = infos.pop();
+    if (!infos.every((dir) => dir?.isDirectory()) || !info?.isFile()) return undefined;
+    return { id: snapshot.id, file: { path, size: info.size, mtimeMs: info.mtimeMs } };
   }
 
   /** The id of an existing repo that matches `owner/name` ignoring case, as the Hub matches ids. */
