@@ -58,10 +58,10 @@ export function createCdnServer(store: RepoStore, signer: UrlSigner, faults: Fau
     if (refusal) return refuse(res, 403, "AccessDenied", refusal);
     const [, repos, owner = "", name = "", commit = "", ...rest] = url.pathname.split("/").map(decodeURIComponent);
     if (repos !== "repos" || rest.length === 0) return refuse(res, 404, "NoSuchKey", "The specified key does not exist.");
-    const found = await store.lookup(owner, name, commit);
     const path = rest.join("/");
-    const file = found.kind === "found" && found.snapshot.files.has(path) ? found.current.files.get(path) : undefined;
-    if (found.kind !== "found" || !file) return refuse(res, 404, "NoSuchKey", "The specified key does not exist.");
+    const found = await store.currentFile(owner, name, commit, path);
+    if (!found) return refuse(res, 404, "NoSuchKey", "The specified key does not exist.");
+    const { id, file } = found;
     const fault = faults.nextFileRequest();
     if (fault === "503") return refuse(res, 503, "SlowDown", "Please reduce your request rate. (injected fault)");
     if (fault === "drop") {
@@ -70,10 +70,10 @@ export function createCdnServer(store: RepoStore, signer: UrlSigner, faults: Fau
     }
     const headers = {
       "Content-Type": contentType(path),
-      ETag: cdnEtag(found.current.id, file),
+      ETag: cdnEtag(id, file),
       "Last-Modified": new Date(file.mtimeMs).toUTCString(),
     };
-    sendFileBytes(req, res, join(store.root, found.current.id, path), file.size, headers, () => faults.nextBody());
+    await sendFileBytes(req, res, join(store.root, id, path), file.size, headers, () => faults.nextBody());
   }
 }
 

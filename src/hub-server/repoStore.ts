@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** One visible regular file of a repo folder, as last seen on disk. */
@@ -102,6 +102,28 @@ export class RepoStore {
     if (BRANCH_NAMES.has(rev) || rev === current.sha) return { kind: "found", snapshot: current, current };
     const earlier = this.history.get(current.id)?.get(rev);
     return earlier ? { kind: "found", snapshot: earlier, current } : { kind: "no-revision" };
+  }
+
+  /**
+   * The file at `path` of revision `rev` as it is on disk now (what `lookup` then `current.files`
+   * give), for the CDN's ranged reads: a revision handed out before is found in memory and only the
+   * one file is looked at (no rescan of the repo per request); it must still be a regular file reached
+   * through no symlink inside the repo folder, as a scan would find it.
+   */
+  async currentFile(owner: string, name: string, rev: string, path: string): Promise<{ id: string; file: RepoFileStat } | undefined> {
+    const snapshot = isRepoName(owner) && isRepoName(name) ? this.history.get(`${owner}/${name}`)?.get(rev) : undefined;
+    if (!snapshot) {
+      const found = await this.lookup(owner, name, rev);
+      const file = found.kind === "found" && found.snapshot.files.has(path) ? found.current.files.get(path) : undefined;
+      return found.kind === "found" && file ? { id: found.current.id, file } : undefined;
+    }
+    if (!snapshot.files.has(path)) return undefined;
+    // lstat each step inside the repo folder: a scan (walk) takes no symlink there either.
+    const steps = path.split("/");
+    const infos = await Promise.all(steps.map((_, i) => lstat(join(this.root, snapshot.id, ...steps.slice(0, i + 1))).catch(() => undefined)));
+    const info = infos.pop();
+    if (!infos.every((dir) => dir?.isDirectory()) || !info?.isFile()) return undefined;
+    return { id: snapshot.id, file: { path, size: info.size, mtimeMs: info.mtimeMs } };
   }
 
   /** The id of an existing repo that matches `owner/name` ignoring case, as the Hub matches ids. */

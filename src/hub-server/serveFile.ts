@@ -1,6 +1,5 @@
-import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { pipeline } from "node:stream";
 
 const CONTENT_TYPES: Record<string, string> = {
   json: "application/json; charset=utf-8",
@@ -37,19 +36,26 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end: last === "" ? size - 1 : Math.min(Number(last), size - 1) };
 }
 
+/** Bytes per file read: 2 MiB, so that a GB-sized download costs a few hundred reads and writes. */
+const PIECE_BYTES = 2 * 2 ** 20;
+/** Read buffers no response holds, kept for the next (two per response being sent). */
+const MAX_SPARE_PIECES = 16;
+const sparePieces: Buffer[] = [];
+
 /**
  * Answers a GET or HEAD for the bytes of `diskPath` (`size` bytes) with `headers`, honouring one
  * `Range` (206 with Content-Range, 416 past the end). `truncate` is asked once per body sent: true
  * cuts the body in half after the full Content-Length was announced (an injected fault).
+ * Resolves once the answer is sent or its connection destroyed (a read that fails midway, a client gone).
  */
-export function sendFileBytes(
+export async function sendFileBytes(
   req: IncomingMessage,
   res: ServerResponse,
   diskPath: string,
   size: number,
   headers: Record<string, string | number>,
   truncate: () => boolean,
-): void {
+): Promise<void> {
   const all: Record<string, string | number> = { ...headers, "Accept-Ranges": "bytes" };
   const range = parseRange(req.headers.range, size);
   if (range === "unsatisfiable") {
@@ -73,15 +79,54 @@ export function sendFileBytes(
     res.destroy();
     return;
   }
-  // 1 MiB reads: the default 64 KiB makes a GB-sized download cost thousands of small writes.
-  const stream = createReadStream(diskPath, { start, end: start + sent - 1, highWaterMark: 2 ** 20 });
-  if (cut) {
-    stream.on("error", () => res.destroy());
-    stream.on("end", () => res.write("", () => res.destroy()));
-    stream.pipe(res, { end: false });
+  try {
+    await sendBytes(res, diskPath, start, sent);
+  } catch {
+    res.destroy();
     return;
   }
-  pipeline(stream, res, (error) => {
-    if (error) res.destroy();
+  if (cut) res.write("", () => res.destroy());
+  else res.end();
+}
+
+/**
+ * Writes `count` bytes of `diskPath` from `start` to `res` through two reused buffers: the next
+ * piece is read while the last one is being written, and a buffer is read into again only once
+ * its write has completed (no Buffer per read to collect, no stream machinery per piece).
+ */
+async function sendBytes(res: ServerResponse, diskPath: string, start: number, count: number): Promise<void> {
+  const handle = await open(diskPath, "r");
+  let [piece, spare] = [sparePieces.pop() ?? Buffer.allocUnsafe(PIECE_BYTES), sparePieces.pop() ?? Buffer.allocUnsafe(PIECE_BYTES)];
+  let writing: Promise<void> = Promise.resolve();
+  let reusable = false;
+  try {
+    for (let done = 0; done < count; [piece, spare] = [spare, piece]) {
+      const { bytesRead } = await handle.read(piece, 0, Math.min(PIECE_BYTES, count - done), start + done);
+      if (bytesRead === 0) throw new Error(`${diskPath} ended at byte ${start + done}, before ${start + count}`);
+      await writing;
+      writing = writePiece(res, piece.subarray(0, bytesRead));
+      // Handled at the next `await writing`; until then a failed write must not count as unhandled.
+      writing.catch(() => undefined);
+      done += bytesRead;
+    }
+    await writing;
+    reusable = true;
+  } finally {
+    // A buffer a failed write may still hold is left to the collector.
+    if (reusable) sparePieces.push(...[piece, spare].slice(0, MAX_SPARE_PIECES - sparePieces.length));
+    await handle.close();
+  }
+}
+
+/** Resolves once `res` has handed `bytes` to the socket; rejects if the connection closes first. */
+function writePiece(res: ServerResponse, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onClose = () => reject(new Error("the connection closed during the answer"));
+    res.once("close", onClose);
+    res.write(bytes, (error) => {
+      res.off("close", onClose);
+      if (error) reject(error);
+      else resolve();
+    });
   });
 }

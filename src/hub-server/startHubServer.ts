@@ -260,7 +260,7 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
    * keeps no history, so an older revision is served with today's bytes and today's ETag: a client that
    * pinned the older revision sees the ETag change and knows the file moved under it.
    */
-  function serveGitFile(req: IncomingMessage, res: ServerResponse, snapshot: RepoSnapshot, current: RepoSnapshot, path: string) {
+  function serveGitFile(req: IncomingMessage, res: ServerResponse, snapshot: RepoSnapshot, current: RepoSnapshot, path: string): Promise<void> {
     const file: RepoFileStat | undefined = snapshot.files.has(path) ? current.files.get(path) : undefined;
     if (!file) throw new HttpError(404, `${snapshot.id}: no file "${path}" at revision ${snapshot.sha}`, "EntryNotFound");
     const etag = fileEtag(current.id, file);
@@ -272,7 +272,7 @@ export async function startHubServer(options: HubServerOptions): Promise<Running
       "X-Repo-Commit": snapshot.sha,
       "Last-Modified": new Date(file.mtimeMs).toUTCString(),
     };
-    sendFileBytes(req, res, join(root, current.id, path), file.size, headers, () => faults.nextBody());
+    return sendFileBytes(req, res, join(root, current.id, path), file.size, headers, () => faults.nextBody());
   }
 
   async function lookup(req: IncomingMessage, owner: string, name: string, rev: string, caller: string | undefined) {
