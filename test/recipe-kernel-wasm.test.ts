@@ -4,6 +4,7 @@ import type { FloatChunk } from "../src/core/engine/mergeChunk.ts";
 import type { MagnitudeCut, MagnitudeStatistics } from "../src/core/recipe/magnitudeStatistics.ts";
 import { mergeRecipeChunk } from "../src/core/recipe/mergeRecipeChunk.ts";
 import { RECIPE_METHODS, type TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
+import { createWasmMagnitudeCounter } from "../src/core/numeric/wasm/createWasmMagnitudeCounter.ts";
 import { createWasmRecipeKernel, instantiateSharedMemoryRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
 import { expectSameBytes } from "./helpers/floatChunks.ts";
 import {
@@ -244,7 +245,7 @@ describe("wasm recipe kernel", () => {
     expectSameBytes(out, bytesOf("BF16", referenceMerge(r, target, [termInput, termInput], "BF16")), "read in place");
   });
 
-  it("computes the magnitude order keys of plus - minus, for the statistics pass", () => {
+  it("counts the magnitude order keys of plus - minus for the statistics pass, and finds ties by index", () => {
     // The contract's order by hand: |v|'s float32 bits (sign cleared, -0 = +0), every NaN above +Inf.
     const f32 = new Float32Array(1);
     const bits = new Uint32Array(f32.buffer);
@@ -252,18 +253,35 @@ describe("wasm recipe kernel", () => {
       f32[0] = p - m;
       return Number.isNaN(f32[0]) ? 0x7f800001 : bits[0]! & 0x7fffffff;
     };
-    const n = 4096 + 4096 + 11;
-    for (const [pDtype, mDtype] of [["BF16", "F16"], ["F32", "F32"], ["F16", "BF16"]] as const) {
+    const counts = (values: number[]) => {
+      const tally = new Map<number, number>();
+      for (const value of values) tally.set(value, (tally.get(value) ?? 0) + 1);
+      return tally;
+    };
+    const nonZero = (histogram: Uint32Array) => new Map([...histogram].map((count, bin) => [bin, count] as const).filter(([, count]) => count > 0));
+    const counter = createWasmMagnitudeCounter(2)!;
+    // Past the counter's staging (16384 elements) and its blocks (4096), with a tail.
+    const n = 16384 + 4096 + 11;
+    for (const [pDtype, mDtype] of [["BF16", "F16"], ["F32", "F32"], ["F16", "BF16"], ["BF16", "BF16"]] as const) {
       const [plus, minus] = [makeTensor(pDtype, n, 7), makeTensor(mDtype, n, 8)];
       const [plusChunk, minusChunk] = [chunkOf(plus, 0, n), chunkOf(minus, 0, n)];
-      const expected = plus.bits.map((p, e) => orderKey(decodeFloat(pDtype, p), decodeFloat(mDtype, minus.bits[e]!)));
-      for (const [start, count] of [[0, n], [3, 4097], [n - 5, 5], [10, 0]] as const) {
-        for (const [name, orderKeys] of [["wasm", kernel.orderKeys], ["wasm, shared memory", shared.orderKeys]] as const) {
-          const keys = new Uint32Array(count + 1).fill(0xdeadbeef);
-          orderKeys(plusChunk, minusChunk, start, count, keys);
-          expect([...keys.subarray(0, count)], `${pDtype} - ${mDtype}, ${start} + ${count}, ${name}`).toEqual(expected.slice(start, start + count));
-          expect(keys[count], "nothing past count").toBe(0xdeadbeef);
+      const keys = plus.bits.map((p, e) => orderKey(decodeFloat(pDtype, p), decodeFloat(mDtype, minus.bits[e]!)));
+      for (const [start, count] of [[0, n], [3, 16385], [n - 5, 5]] as const) {
+        const name = `${pDtype} - ${mDtype}, ${start} + ${count}`;
+        const range = [...keys.slice(start, start + count)];
+        counter.histograms.forEach((histogram) => histogram.fill(0));
+        counter.countHigh(plusChunk, minusChunk, start, count, 1);
+        expect(nonZero(counter.histograms[1]!), name).toEqual(counts(range.map((key) => key >>> 16)));
+        const highBin = range[range.length - 1]! >>> 16;
+        counter.countLow(plusChunk, minusChunk, start, count, highBin, 0);
+        expect(nonZero(counter.histograms[0]!), name).toEqual(counts(range.filter((key) => key >>> 16 === highBin).map((key) => key & 0xffff)));
+        // The most frequent key: many elements of equal magnitude.
+        const [pattern] = [...counts(range)].reduce((most, entry) => (entry[1] > most[1] ? entry : most));
+        const ties = range.flatMap((key, i) => (key === pattern ? [i] : []));
+        for (const need of new Set([1, 2, ties.length >> 1, ties.length - 1, ties.length].filter((need) => need >= 1 && need <= ties.length))) {
+          expect(counter.findTie(plusChunk, minusChunk, start, count, pattern, need), `${name}, tie ${need} of ${ties.length}`).toBe(ties[need - 1]);
         }
+        expect(counter.findTie(plusChunk, minusChunk, start, count, pattern, ties.length + 1), name).toBe(-1 - ties.length);
       }
     }
   });

@@ -7,6 +7,7 @@ import {
   type MagnitudeStatistics,
   type TermChunk,
 } from "../src/core/recipe/magnitudeStatistics.ts";
+import { createWasmMagnitudeCounter } from "../src/core/numeric/wasm/createWasmMagnitudeCounter.ts";
 import { mergeRecipeChunk } from "../src/core/recipe/mergeRecipeChunk.ts";
 import { pcg, recipeHash, tensorKey } from "../src/core/recipe/recipeHash.ts";
 import type { RecipeMethodId } from "../src/core/recipe/TensorRecipe.ts";
@@ -132,5 +133,65 @@ describe("computeMagnitudeStatistics", () => {
     };
     await expect(computeMagnitudeStatistics(ties, 10, feedOnce(0))).rejects.toThrow(/covered 4 of 10 elements/);
     await expect(computeMagnitudeStatistics(ties, 8, feedOnce(4))).rejects.toThrow(/starts at element 4, expected 0/);
+  });
+
+  it("counts in wasm exactly as the JavaScript reference: ties, NaN, -0/+0, Inf, K = 0 and K = N, any chunking, the control", async () => {
+    // v = plus - minus over a palette with many equal magnitudes of both signs.
+    const n = 300;
+    const palette = [0, -0, 1, -1, 0.5, -0.5, 2, NaN, Infinity, -Infinity, 1e-40, -1e-40, 0.25];
+    const plus = Float32Array.from({ length: n }, (_, e) => palette[(e * 7) % palette.length]!);
+    const minus = Float32Array.from({ length: n }, (_, e) => (e % 5 === 0 ? palette[(e * 3) % palette.length]! : e % 3 === 0 ? -0 : 0));
+    const terms = [
+      { plus: { dtype: "F32" as const, bytes: new Uint8Array(plus.buffer) }, minus: { dtype: "F32" as const, bytes: new Uint8Array(minus.buffer) } },
+      { plus: { dtype: "F32" as const, bytes: new Uint8Array(minus.buffer) }, minus: { dtype: "F32" as const, bytes: new Uint8Array(plus.buffer) } },
+    ];
+    // The cut of rank K by sorting: the order of the contract, then the K-th element and whether an equal one follows it.
+    const keys = [0, 1].map((j) => {
+      const v = Float32Array.from({ length: n }, (_, e) => (j === 0 ? plus[e]! - minus[e]! : minus[e]! - plus[e]!));
+      return [...new Uint32Array(v.buffer)].map((bits) => ((bits & 0x7fffffff) > 0x7f800000 ? 0x7f800001 : (bits & 0x7fffffff) >>> 0));
+    });
+    const sortedCut = (j: number, rank: number) => {
+      if (rank <= 0) return { pattern: 0xffffffff, lastTieIndex: -1 };
+      if (rank >= n) return { pattern: 0, lastTieIndex: n - 1 };
+      const order = keys[j]!.map((key, e) => [key, e] as const).sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+      const [pattern, index] = order[rank - 1]!;
+      return { pattern, lastTieIndex: order[rank]![0] === pattern ? index : n - 1 };
+    };
+    const control = { kind: "random_sign" as const, seed: 7 };
+    const recipes = [
+      // K = 150, 90 and 0 (floor(0.003 * 300)).
+      recipe("ties", [{ density: 0.5 }, { density: 0.3 }]),
+      recipe("ties", [{ density: 0.003 }, { density: 0.77 }], { control }),
+      // Breadcrumbs: positions 60 .. 299 (to K = N), and 0 .. 149 (from K = 0).
+      recipe("breadcrumbs", [{ density: 0.9, gamma: 0.2 }, { density: 0.5, gamma: 0 }]),
+      recipe("breadcrumbs_ties", [{ density: 0.4, gamma: 0.1 }, { density: 0.6, gamma: 0.35 }], { control }),
+    ];
+    const counter = (histograms: number) => {
+      const made = createWasmMagnitudeCounter(histograms);
+      if (!made) throw new Error("this engine has no WebAssembly SIMD");
+      return made;
+    };
+    for (const r of recipes) {
+      for (const chunk of [1, 7, n]) {
+        const feed = (visit: (first: number, chunks: TermChunk[]) => boolean) => {
+          for (let first = 0; first < n; first += chunk) {
+            const end = Math.min(n, first + chunk);
+            const slice = (input: FloatChunk) => ({ dtype: input.dtype, bytes: input.bytes.subarray(4 * first, 4 * end) });
+            if (!visit(first, terms.map((term) => ({ plus: slice(term.plus), minus: slice(term.minus) })))) break;
+          }
+        };
+        const name = `${r.method} ${r.terms.map((term) => term.density).join(", ")}, chunks of ${chunk}`;
+        const [wasm, javaScript] = [await computeMagnitudeStatistics(r, n, feed, counter), await computeMagnitudeStatistics(r, n, feed, null)];
+        expect(wasm, name).toEqual(javaScript);
+        r.terms.forEach((term, j) => {
+          const keep = Math.floor(term.density * n);
+          let top = r.method === "ties" ? 0 : Math.floor(term.gamma * n);
+          const bottom = n - keep - top;
+          if (bottom < 0) top += bottom;
+          const to = r.method === "ties" ? keep : n - Math.max(bottom, 0);
+          expect(wasm.terms[j], `${name}, term ${j}`).toEqual({ from: sortedCut(j, top), to: sortedCut(j, to) });
+        });
+      }
+    }
   });
 });

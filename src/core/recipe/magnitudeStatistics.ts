@@ -1,6 +1,7 @@
 import type { FloatChunk } from "../engine/mergeChunk.ts";
 import { viewFloatBits, widenToFloat32Bits } from "../numeric/floatBlocks.ts";
-import { wasmRecipeKernelHere } from "../numeric/wasm/createWasmRecipeKernel.ts";
+import { DTYPE_BYTES } from "../dtypes.ts";
+import { createWasmMagnitudeCounter, type WasmMagnitudeCounter } from "../numeric/wasm/createWasmMagnitudeCounter.ts";
 import { METHOD_STEPS, type TensorRecipe, type TensorTerm } from "./TensorRecipe.ts";
 
 /** The two inputs of one term in a chunk: v_j = plus_j - minus_j. */
@@ -90,7 +91,6 @@ interface Selection {
   cut: MagnitudeCut;
   highBin: number;
   rankInBin: number;
-  lowHistogram?: Float64Array;
   tieKeep: number;
   tiesSeen: number;
 }
@@ -102,11 +102,14 @@ interface Selection {
  * the bin that holds the K-th element, which gives the threshold pattern and how many elements equal
  * to it are kept; only when some but not all equal ones are kept, pass 3 finds the index of the last
  * kept one. Memory: two or three histograms of 65536 counts per term, whatever numel is.
+ * The keys are computed and counted by `counter` (WebAssembly SIMD, by default where it runs and
+ * numel is below 2^32); with null, by the JavaScript loops here, the reference.
  */
 export async function computeMagnitudeStatistics(
   recipe: TensorRecipe,
   numel: number,
   forEachChunk: ForEachTermChunk,
+  counter: ((histograms: number) => WasmMagnitudeCounter | null) | null = numel < 2 ** 32 ? createWasmMagnitudeCounter : null,
 ): Promise<MagnitudeStatistics> {
   const ranges = recipe.terms.map((term) => keptPositions(recipe, term, numel));
   const selections: Selection[] = [];
@@ -120,57 +123,85 @@ export async function computeMagnitudeStatistics(
   const terms = ranges.map((range, term) => range && { from: cutFor(term, range.from), to: cutFor(term, range.to) });
   if (selections.length === 0) return { numel, terms };
 
+  // One histogram per selecting term in pass 1, then one per selection in pass 2.
   const selecting = [...new Set(selections.map((selection) => selection.term))];
-  const highHistograms = new Map(selecting.map((term) => [term, new Float64Array(BINS)]));
-  await keyPass(recipe, numel, selecting, forEachChunk, (term, keys, count) => {
-    const histogram = highHistograms.get(term)!;
-    for (let i = 0; i < count; i++) histogram[keys[i]! >>> 16]!++;
-    return true;
-  });
-  for (const selection of selections) {
-    const [bin, rankInBin] = binOfRank(highHistograms.get(selection.term)!, selection.rank);
-    selection.highBin = bin;
-    selection.rankInBin = rankInBin;
-    selection.lowHistogram = new Float64Array(BINS);
-  }
-  highHistograms.clear();
-
-  await keyPass(recipe, numel, selecting, forEachChunk, (term, keys, count) => {
-    for (const selection of selections) {
-      if (selection.term !== term) continue;
-      const { highBin } = selection;
-      const histogram = selection.lowHistogram!;
-      for (let i = 0; i < count; i++) {
-        const key = keys[i]!;
-        if (key >>> 16 === highBin) histogram[key & 0xffff]!++;
-      }
+  const wasm = counter?.(Math.max(selecting.length, selections.length)) ?? null;
+  const histogramOf = (k: number) => wasm?.histograms[k] ?? new Float64Array(BINS);
+  const highHistograms = selecting.map((_, k) => histogramOf(k));
+  await keyPass(recipe, numel, selecting, forEachChunk, (term, chunk, length) => {
+    const k = selecting.indexOf(term);
+    if (wasm) wasm.countHigh(chunk.plus, chunk.minus, 0, length, k);
+    else {
+      const histogram = highHistograms[k]!;
+      forEachKeyBlock(chunk, length, (keys, count) => {
+        for (let i = 0; i < count; i++) histogram[keys[i]! >>> 16]!++;
+        return true;
+      });
     }
     return true;
   });
-  const partial: Selection[] = [];
   for (const selection of selections) {
-    const histogram = selection.lowHistogram!;
+    const [bin, rankInBin] = binOfRank(highHistograms[selecting.indexOf(selection.term)]!, selection.rank);
+    selection.highBin = bin;
+    selection.rankInBin = rankInBin;
+  }
+  // The counter's histograms serve pass 2 again.
+  wasm?.histograms.forEach((histogram) => histogram.fill(0));
+  const lowHistograms = selections.map((_, k) => histogramOf(k));
+
+  await keyPass(recipe, numel, selecting, forEachChunk, (term, chunk, length) => {
+    selections.forEach((selection, k) => {
+      if (selection.term !== term) return;
+      const { highBin } = selection;
+      if (wasm) wasm.countLow(chunk.plus, chunk.minus, 0, length, highBin, k);
+      else {
+        const histogram = lowHistograms[k]!;
+        forEachKeyBlock(chunk, length, (keys, count) => {
+          for (let i = 0; i < count; i++) {
+            const key = keys[i]!;
+            if (key >>> 16 === highBin) histogram[key & 0xffff]!++;
+          }
+          return true;
+        });
+      }
+    });
+    return true;
+  });
+  const partial: Selection[] = [];
+  selections.forEach((selection, k) => {
+    const histogram = lowHistograms[k]!;
     const [low, tieKeep] = binOfRank(histogram, selection.rankInBin);
     selection.cut.pattern = ((selection.highBin << 16) | low) >>> 0;
-    selection.lowHistogram = undefined;
     if (tieKeep === histogram[low]) selection.cut.lastTieIndex = numel - 1;
     else {
       selection.tieKeep = tieKeep;
       partial.push(selection);
     }
-  }
+  });
   if (partial.length === 0) return { numel, terms };
 
-  await keyPass(recipe, numel, [...new Set(partial.map((selection) => selection.term))], forEachChunk, (term, keys, count, first) => {
+  await keyPass(recipe, numel, [...new Set(partial.map((selection) => selection.term))], forEachChunk, (term, chunk, length, first) => {
     for (const selection of partial) {
       if (selection.term !== term || selection.tiesSeen === selection.tieKeep) continue;
       const { pattern } = selection.cut;
-      for (let i = 0; i < count; i++) {
-        if (keys[i] === pattern && ++selection.tiesSeen === selection.tieKeep) {
-          selection.cut.lastTieIndex = first + i;
-          break;
-        }
+      const need = selection.tieKeep - selection.tiesSeen;
+      if (wasm) {
+        const found = wasm.findTie(chunk.plus, chunk.minus, 0, length, pattern, need);
+        if (found >= 0) {
+          selection.tiesSeen = selection.tieKeep;
+          selection.cut.lastTieIndex = first + found;
+        } else selection.tiesSeen += -1 - found;
+        continue;
       }
+      forEachKeyBlock(chunk, length, (keys, count, offset) => {
+        for (let i = 0; i < count; i++) {
+          if (keys[i] === pattern && ++selection.tiesSeen === selection.tieKeep) {
+            selection.cut.lastTieIndex = first + offset + i;
+            return false;
+          }
+        }
+        return true;
+      });
     }
     return partial.some((selection) => selection.tiesSeen < selection.tieKeep);
   });
@@ -178,7 +209,7 @@ export async function computeMagnitudeStatistics(
 }
 
 /** The bin holding the rank-th highest count (1-based, from the top bin down) and its rank within the bin. */
-function binOfRank(histogram: Float64Array, rank: number): [number, number] {
+function binOfRank(histogram: ArrayLike<number>, rank: number): [number, number] {
   let above = 0;
   for (let bin = BINS - 1; bin >= 0; bin--) {
     const count = histogram[bin]!;
@@ -188,26 +219,42 @@ function binOfRank(histogram: Float64Array, rank: number): [number, number] {
   throw new Error(`internal: magnitude rank ${rank} is past the ${above} elements counted`);
 }
 
+const plus = new Float32Array(BLOCK);
+const minus = new Float32Array(BLOCK);
+const difference = new Float32Array(BLOCK);
+const plusBits = new Uint32Array(plus.buffer);
+const minusBits = new Uint32Array(minus.buffer);
+const differenceBits = new Uint32Array(difference.buffer);
+
 /**
- * One pass over the tensor's chunks: the order keys of v_j for each term in `terms`, block by block,
- * to `onKeys(term, keys, count, firstElement)`, until it returns false. Checks that the chunks
- * cover 0 .. numel in order, or up to where onKeys had what it needed.
+ * The JavaScript reference of the keys: the order keys of v = plus - minus over the chunk's first
+ * `length` elements, block by block, to `visit(keys, count, offset)` until it returns false.
+ */
+function forEachKeyBlock(chunk: TermChunk, length: number, visit: (keys: Uint32Array, count: number, offset: number) => boolean): void {
+  const p = viewFloatBits(chunk.plus.dtype, chunk.plus.bytes);
+  const m = viewFloatBits(chunk.minus.dtype, chunk.minus.bytes);
+  for (let start = 0; start < length; start += BLOCK) {
+    const count = Math.min(BLOCK, length - start);
+    widenToFloat32Bits(chunk.plus.dtype, p, start, count, plusBits);
+    widenToFloat32Bits(chunk.minus.dtype, m, start, count, minusBits);
+    for (let i = 0; i < count; i++) difference[i] = plus[i]! - minus[i]!;
+    for (let i = 0; i < count; i++) differenceBits[i] = magnitudeOrderKey(differenceBits[i]!);
+    if (!visit(differenceBits, count, start)) return;
+  }
+}
+
+/**
+ * One pass over the tensor's chunks: each term in `terms` of each chunk, with the chunk's length and
+ * first element, to `onTerm`, until it returns false. Checks that the chunks cover 0 .. numel in
+ * order, or up to where onTerm had what it needed, and that a chunk's inputs have one length.
  */
 async function keyPass(
   recipe: TensorRecipe,
   numel: number,
   terms: number[],
   forEachChunk: ForEachTermChunk,
-  onKeys: (term: number, keys: Uint32Array, count: number, firstElement: number) => boolean,
+  onTerm: (term: number, chunk: TermChunk, length: number, firstElement: number) => boolean,
 ): Promise<void> {
-  const plus = new Float32Array(BLOCK);
-  const minus = new Float32Array(BLOCK);
-  const difference = new Float32Array(BLOCK);
-  const plusBits = new Uint32Array(plus.buffer);
-  const minusBits = new Uint32Array(minus.buffer);
-  const differenceBits = new Uint32Array(difference.buffer);
-  // The WebAssembly kernel computes the same keys about 10x faster where it runs.
-  const wasmKernel = wasmRecipeKernelHere();
   let next = 0;
   let wantsMore = true;
   await forEachChunk((firstElement, chunks) => {
@@ -219,23 +266,13 @@ async function keyPass(
     for (const term of terms) {
       const chunk = chunks[term];
       if (!chunk) throw new Error(`internal: tensor ${recipe.tensorName}: statistics chunk at element ${firstElement} lacks term ${recipe.terms[term]!.index}`);
-      const p = viewFloatBits(chunk.plus.dtype, chunk.plus.bytes);
-      const m = viewFloatBits(chunk.minus.dtype, chunk.minus.bytes);
-      length ??= p.length;
-      if (p.length !== length || m.length !== length) {
+      const p = Math.floor(chunk.plus.bytes.byteLength / DTYPE_BYTES[chunk.plus.dtype]);
+      const m = Math.floor(chunk.minus.bytes.byteLength / DTYPE_BYTES[chunk.minus.dtype]);
+      length ??= p;
+      if (p !== length || m !== length) {
         throw new Error(`internal: tensor ${recipe.tensorName}: statistics chunk sizes differ at element ${firstElement}`);
       }
-      for (let start = 0; start < length; start += BLOCK) {
-        const count = Math.min(BLOCK, length - start);
-        if (wasmKernel) wasmKernel.orderKeys(chunk.plus, chunk.minus, start, count, differenceBits);
-        else {
-          widenToFloat32Bits(chunk.plus.dtype, p, start, count, plusBits);
-          widenToFloat32Bits(chunk.minus.dtype, m, start, count, minusBits);
-          for (let i = 0; i < count; i++) difference[i] = plus[i]! - minus[i]!;
-          for (let i = 0; i < count; i++) differenceBits[i] = magnitudeOrderKey(differenceBits[i]!);
-        }
-        wantsMore = onKeys(term, differenceBits, count, firstElement + start);
-      }
+      if (wantsMore) wantsMore = onTerm(term, chunk, length, firstElement);
     }
     next = firstElement + (length ?? 0);
     return wantsMore;

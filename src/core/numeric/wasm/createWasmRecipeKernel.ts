@@ -24,11 +24,6 @@ export interface WasmRecipeKernel {
     outDtype: FloatDtype,
     into?: Uint8Array,
   ): Uint8Array;
-  /**
-   * For the magnitude statistics pass: keys[i] = magnitudeOrderKey of the float32 bits of
-   * fl32(plus - minus) at element start + i of the chunks, for i < count.
-   */
-  orderKeys(plus: FloatChunk, minus: FloatChunk, start: number, count: number, keys: Uint32Array): void;
   /** convertChunk's result (src/core/engine/mergeChunk.ts): `input` widened exactly and rounded to outDtype. */
   convertChunk(input: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array;
 }
@@ -59,7 +54,6 @@ interface RecipeExports {
   ): void;
   recipeInclude(slot: number, n: number, weight: number): void;
   recipeFinish(tType: number, t: number, outType: number, out: number, n: number, normalize: number, divisor: number): void;
-  recipeOrderKeys(pType: number, p: number, mType: number, m: number, n: number, out: number): void;
 }
 
 /** recipeTerm's $accumulate: where s_j goes besides its slot. */
@@ -103,7 +97,6 @@ function recipeDriver(
   if (memory.buffer.byteLength < dataStart) memory.grow(Math.ceil((dataStart - memory.buffer.byteLength) / 65536));
   // Cover the scratch area for good: a later grow (of a shared memory) leaves these views valid.
   const heap = new Uint8Array(memory.buffer);
-  const stagedKeys = new Uint32Array(memory.buffer, region.out, stagingElements);
   /** The memory's buffers seen at calls: a chunk whose bytes view one of them lies in the memory. */
   const generations = new WeakSet<ArrayBufferLike>();
   const lies = liesInMemory ?? ((bytes: Uint8Array) => generations.has(bytes.buffer));
@@ -114,22 +107,6 @@ function recipeDriver(
     if (inPlace) return chunk.bytes.byteOffset + start * width;
     heap.set(chunk.bytes.subarray(start * width, (start + n) * width), staged);
     return staged;
-  };
-
-  const orderKeys: WasmRecipeKernel["orderKeys"] = (plus, minus, start, count, keys) => {
-    generations.add(memory.buffer);
-    const [plusInPlace, minusInPlace] = [lies(plus.bytes), lies(minus.bytes)];
-    for (let done = 0; done < count; done += block) {
-      const n = Math.min(block, count - done);
-      const whole = n % 4 === 0;
-      const from = start + done;
-      kernel.recipeOrderKeys(
-        DTYPE_CODE[plus.dtype], addressOf(plus, from, n, region.plus, whole && plusInPlace),
-        DTYPE_CODE[minus.dtype], addressOf(minus, from, n, region.minus, whole && minusInPlace),
-        n, region.out,
-      );
-      keys.set(stagedKeys.subarray(0, n), done);
-    }
   };
 
   const convertChunk: WasmRecipeKernel["convertChunk"] = (input, outDtype, into) => {
@@ -255,7 +232,7 @@ function recipeDriver(
     }
     return out;
   };
-  return { mergeRecipeChunk, orderKeys, convertChunk };
+  return { mergeRecipeChunk, convertChunk };
 }
 
 const elementCount = (chunk: FloatChunk) => Math.floor(chunk.bytes.byteLength / DTYPE_BYTES[chunk.dtype]);

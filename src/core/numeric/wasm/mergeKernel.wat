@@ -27,7 +27,7 @@
   (global $SCRATCH_M i32 (i32.const 16384))
   (global $SCRATCH_OUT i32 (i32.const 24576))
   ;; The recipe functions' blocks: 4096 elements, 16 KiB of float32 each (L2 resident).
-  (global (export "recipeBlockElements") i32 (i32.const 4096))
+  (global $RECIPE_BLOCK (export "recipeBlockElements") i32 (i32.const 4096))
   ;; Widened target, plus and minus, and r before its rounding to the output dtype.
   (global $RECIPE_T i32 (i32.const 32768))
   (global $RECIPE_P i32 (i32.const 49152))
@@ -545,19 +545,118 @@
     (call $narrow (local.get $outType) (global.get $RECIPE_OUT) (local.get $out) (local.get $n)))
 
   ;; The order keys of v = fl32(p - m) for n elements (0 < n <= recipeBlockElements), as uint32 at
-  ;; $out: |v|'s bits, every NaN one above +Inf (magnitudeOrderKey of magnitudeStatistics.ts), for
-  ;; the magnitude statistics pass.
-  (func (export "recipeOrderKeys") (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32) (param $out i32)
+  ;; $RECIPE_OUT: |v|'s bits, every NaN one above +Inf (magnitudeOrderKey of magnitudeStatistics.ts).
+  ;; The control's sign flip leaves |v| as is, so the keys do not depend on it.
+  (func $orderKeys (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32)
     (local $o i32)
     (local $end i32)
     (local.set $p (call $widen (local.get $pType) (local.get $p) (global.get $RECIPE_P) (local.get $n)))
     (local.set $m (call $widen (local.get $mType) (local.get $m) (global.get $RECIPE_M) (local.get $n)))
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (loop $elements
-      (v128.store (i32.add (local.get $out) (local.get $o))
+      (v128.store (i32.add (global.get $RECIPE_OUT) (local.get $o))
         (i32x4.min_u
           (v128.and
             (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $m) (local.get $o))))
             (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
           (v128.const i32x4 0x7f800001 0x7f800001 0x7f800001 0x7f800001)))
-      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))))
+      (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end)))))
+
+  ;; The magnitude statistics pass (magnitudeStatistics.ts), over n > 0 elements of p and m in
+  ;; blocks of recipeBlockElements: the order keys of each block at $RECIPE_OUT, then a scalar loop
+  ;; over exactly the block's keys. Histograms are 65536 uint32 counts at $histogram.
+
+  ;; Start of block $start (elements) of an input of dtype code $dtype at $at.
+  (func $blockAddress (param $dtype i32) (param $at i32) (param $start i32) (result i32)
+    (i32.add (local.get $at) (i32.mul (local.get $start) (call $width (local.get $dtype)))))
+
+  ;; Elements in the block at $start of n: recipeBlockElements or what is left.
+  (func $blockCount (param $start i32) (param $n i32) (result i32)
+    (select (global.get $RECIPE_BLOCK) (i32.sub (local.get $n) (local.get $start))
+      (i32.gt_u (i32.sub (local.get $n) (local.get $start)) (global.get $RECIPE_BLOCK))))
+
+  ;; Counts each key's high 16 bits: histogram[key >> 16] += 1.
+  (func (export "keyHistogramHigh") (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32) (param $histogram i32)
+    (local $start i32)
+    (local $o i32)
+    (local $end i32)
+    (local $at i32)
+    (loop $blocks
+      (local.set $end (i32.add (global.get $RECIPE_OUT) (i32.shl (call $blockCount (local.get $start) (local.get $n)) (i32.const 2))))
+      (call $orderKeys
+        (local.get $pType) (call $blockAddress (local.get $pType) (local.get $p) (local.get $start))
+        (local.get $mType) (call $blockAddress (local.get $mType) (local.get $m) (local.get $start))
+        (call $blockCount (local.get $start) (local.get $n)))
+      (local.set $o (global.get $RECIPE_OUT))
+      (loop $elements
+        (local.set $at (i32.add (local.get $histogram) (i32.shl (i32.shr_u (i32.load (local.get $o)) (i32.const 16)) (i32.const 2))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 4))) (local.get $end))))
+      (br_if $blocks (i32.lt_u (local.tee $start (i32.add (local.get $start) (global.get $RECIPE_BLOCK))) (local.get $n)))))
+
+  ;; Counts the low 16 bits of the keys whose high 16 bits are $highBin: histogram[key & 0xffff] += 1.
+  ;; Four keys at a time: a group with no match is skipped; in one with a match, each key (up to n)
+  ;; adds its match (0 or 1) without a branch, as the cut's bin is often a dense one where a branch
+  ;; per key is often mispredicted. Lanes are counted inline: V8 does not inline wasm calls.
+  (func (export "keyHistogramLow") (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32) (param $highBin i32) (param $histogram i32)
+    (local $start i32)
+    (local $count i32)
+    (local $o i32)
+    (local $end i32)
+    (local $keys v128)
+    (local $matches v128)
+    (local $bin v128)
+    (local $at i32)
+    (local.set $bin (i32x4.splat (local.get $highBin)))
+    (loop $blocks
+      (local.set $count (call $blockCount (local.get $start) (local.get $n)))
+      (call $orderKeys
+        (local.get $pType) (call $blockAddress (local.get $pType) (local.get $p) (local.get $start))
+        (local.get $mType) (call $blockAddress (local.get $mType) (local.get $m) (local.get $start))
+        (local.get $count))
+      (local.set $o (global.get $RECIPE_OUT))
+      (local.set $end (i32.add (global.get $RECIPE_OUT) (i32.shl (local.get $count) (i32.const 2))))
+      (loop $groups
+        (local.set $keys (v128.load (local.get $o)))
+        (local.set $matches (i32x4.eq (i32x4.shr_u (local.get $keys) (i32.const 16)) (local.get $bin)))
+        (if (v128.any_true (local.get $matches))
+          (then
+            (local.set $at (i32.add (local.get $histogram) (i32.shl (i32.and (i32x4.extract_lane 0 (local.get $keys)) (i32.const 0xffff)) (i32.const 2))))
+            (i32.store (local.get $at) (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 0 (local.get $matches))))
+            (if (i32.lt_u (i32.add (local.get $o) (i32.const 4)) (local.get $end))
+              (then
+                (local.set $at (i32.add (local.get $histogram) (i32.shl (i32.and (i32x4.extract_lane 1 (local.get $keys)) (i32.const 0xffff)) (i32.const 2))))
+                (i32.store (local.get $at) (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 1 (local.get $matches))))))
+            (if (i32.lt_u (i32.add (local.get $o) (i32.const 8)) (local.get $end))
+              (then
+                (local.set $at (i32.add (local.get $histogram) (i32.shl (i32.and (i32x4.extract_lane 2 (local.get $keys)) (i32.const 0xffff)) (i32.const 2))))
+                (i32.store (local.get $at) (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 2 (local.get $matches))))))
+            (if (i32.lt_u (i32.add (local.get $o) (i32.const 12)) (local.get $end))
+              (then
+                (local.set $at (i32.add (local.get $histogram) (i32.shl (i32.and (i32x4.extract_lane 3 (local.get $keys)) (i32.const 0xffff)) (i32.const 2))))
+                (i32.store (local.get $at) (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 3 (local.get $matches))))))))
+        (br_if $groups (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 16))) (local.get $end))))
+      (br_if $blocks (i32.lt_u (local.tee $start (i32.add (local.get $start) (global.get $RECIPE_BLOCK))) (local.get $n)))))
+
+  ;; The index (0 .. n - 1) of the $need-th key equal to $pattern, counting from element 0, or, when
+  ;; fewer than $need are equal, -1 - (how many are).
+  (func (export "keyTie") (param $pType i32) (param $p i32) (param $mType i32) (param $m i32) (param $n i32) (param $pattern i32) (param $need i32) (result i32)
+    (local $start i32)
+    (local $o i32)
+    (local $end i32)
+    (local $seen i32)
+    (loop $blocks
+      (local.set $end (i32.add (global.get $RECIPE_OUT) (i32.shl (call $blockCount (local.get $start) (local.get $n)) (i32.const 2))))
+      (call $orderKeys
+        (local.get $pType) (call $blockAddress (local.get $pType) (local.get $p) (local.get $start))
+        (local.get $mType) (call $blockAddress (local.get $mType) (local.get $m) (local.get $start))
+        (call $blockCount (local.get $start) (local.get $n)))
+      (local.set $o (global.get $RECIPE_OUT))
+      (loop $elements
+        (if (i32.eq (i32.load (local.get $o)) (local.get $pattern))
+          (then
+            (if (i32.eq (local.tee $seen (i32.add (local.get $seen) (i32.const 1))) (local.get $need))
+              (then (return (i32.add (local.get $start) (i32.shr_u (i32.sub (local.get $o) (global.get $RECIPE_OUT)) (i32.const 2))))))))
+        (br_if $elements (i32.lt_u (local.tee $o (i32.add (local.get $o) (i32.const 4))) (local.get $end))))
+      (br_if $blocks (i32.lt_u (local.tee $start (i32.add (local.get $start) (global.get $RECIPE_BLOCK))) (local.get $n))))
+    (i32.sub (i32.const -1) (local.get $seen))))
