@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultRecipeParameters, type MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
 import { draftProblems, draftSlots, draftToRecipe, oneVectorAlpha, recipeToDraft, type RecipeDraft } from "../src/ui/state/recipeDraft.ts";
+import { distinctModelSpecs, type ModelInput } from "../src/ui/state/modelInput.ts";
 
 const draft = (overrides: Partial<RecipeDraft>): RecipeDraft => ({
   method: "ties",
@@ -62,5 +63,32 @@ describe("the studio's recipe draft", () => {
     expect(oneVectorAlpha({ ...one, vectors: [...one.vectors, ...one.vectors] })).toBeUndefined();
     expect(oneVectorAlpha({ ...one, control: { kind: "random_sign", seed: 0 } })).toBeUndefined();
     expect(oneVectorAlpha({ ...one, parameters: { ...one.parameters, normalize: true } })).toBeUndefined();
+  });
+});
+
+describe("distinctModelSpecs", () => {
+  const folder = (label: string): ModelInput => ({ kind: "files", label, files: [] });
+  it("gives two different folders of one name two specs, and one pick or one Hub repo one spec", () => {
+    const checkpoint = folder("checkpoint");
+    const other = folder("checkpoint");
+    const third = folder("checkpoint");
+    const hub: ModelInput = { kind: "hub", repo: "org/model" };
+    const sameHub: ModelInput = { kind: "hub", repo: "org/model" };
+    const pinned: ModelInput = { kind: "hub", repo: "org/model", revision: "abc" };
+    expect(distinctModelSpecs([checkpoint, other, checkpoint, undefined, third, hub, sameHub, pinned])).toEqual([
+      "checkpoint",
+      "checkpoint (2)",
+      "checkpoint",
+      undefined,
+      "checkpoint (3)",
+      "org/model",
+      "org/model",
+      "org/model@abc",
+    ]);
+  });
+
+  it("never gives a folder the spec a folder named like its suffixed name already holds", () => {
+    const named2 = folder("model (2)");
+    expect(distinctModelSpecs([folder("model"), named2, folder("model")])).toEqual(["model", "model (2)", "model (3)"]);
   });
 });

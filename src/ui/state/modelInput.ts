@@ -7,3 +7,23 @@ export function inputTitle(input: ModelInput): string {
   if (input.kind === "files") return input.label;
   return input.revision ? `${input.repo}@${input.revision}` : input.repo;
 }
+
+/** Whether two picked inputs are one model: the same pick, or the same Hub repo and revision. */
+const sameModel = (a: ModelInput, b: ModelInput) => a === b || (a.kind === "hub" && b.kind === "hub" && inputTitle(a) === inputTitle(b));
+
+/**
+ * The model spec of each picked input (undefined where none is picked), in order: its Hub id or its
+ * folder's name, with "name (2)", "name (3)", ... for a different folder of a name already taken.
+ * Specs key the workers' inputs: one key for two folders would merge one in place of the other.
+ */
+export function distinctModelSpecs(inputs: readonly (ModelInput | undefined)[]): (string | undefined)[] {
+  const owners = new Map<string, ModelInput>();
+  return inputs.map((input) => {
+    if (!input) return undefined;
+    const title = inputTitle(input);
+    let spec = title;
+    for (let n = 2; owners.has(spec) && !sameModel(owners.get(spec)!, input); n++) spec = `${title} (${n})`;
+    owners.set(spec, input);
+    return spec;
+  });
+}

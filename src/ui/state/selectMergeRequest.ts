@@ -1,5 +1,5 @@
 import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
-import { inputTitle, type ModelInput } from "./modelInput.ts";
+import { distinctModelSpecs, type ModelInput } from "./modelInput.ts";
 import { slotOf } from "./modelsSlice.ts";
 import { draftProblems, draftSlots, draftToRecipe, type SlotKey } from "./recipeDraft.ts";
 import { EMPTY_SLOT } from "./recipeLink.ts";
@@ -11,15 +11,25 @@ export type RecipeSource = Pick<StudioState, "method" | "parameters" | "vectors"
 /** The store's parts selectRecipe reads (for useShallow). */
 export const pickRecipeSource = ({ method, parameters, vectors, control, vocab, outDtype, models }: StudioState): RecipeSource => ({ method, parameters, vectors, control, vocab, outDtype, models });
 
-/** A slot's model spec in a recipe: its Hub id or folder name, EMPTY_SLOT while none is picked. */
-export function slotSpec(state: Pick<StudioState, "models">, slot: SlotKey): string {
-  const model = slotOf(state.models, slot);
-  return model.status === "empty" ? EMPTY_SLOT : inputTitle(model.input);
+/**
+ * Every slot's model spec in the recipe (distinctModelSpecs: two different folders of one name get
+ * two specs), EMPTY_SLOT while none is picked.
+ */
+export function slotSpecs(state: Pick<StudioState, "models" | "vectors">): Map<SlotKey, string> {
+  const slots = draftSlots(state);
+  const specs = distinctModelSpecs(
+    slots.map((slot) => {
+      const model = slotOf(state.models, slot);
+      return model.status === "empty" ? undefined : model.input;
+    }),
+  );
+  return new Map(slots.map((slot, index) => [slot, specs[index] ?? EMPTY_SLOT]));
 }
 
-/** The recipe as edited, every slot's spec as slotSpec gives it (also when a model is not picked yet). */
+/** The recipe as edited, every slot's spec as slotSpecs gives it (also when a model is not picked yet). */
 export function selectRecipe(state: RecipeSource): MergeRecipe {
-  return draftToRecipe(state, (slot) => slotSpec(state, slot), state.vocab, state.outDtype === "target" ? undefined : state.outDtype);
+  const specs = slotSpecs(state);
+  return draftToRecipe(state, (slot) => specs.get(slot)!, state.vocab, state.outDtype === "target" ? undefined : state.outDtype);
 }
 
 /** The recipe and its models, keyed by the recipe's model spec strings: what the merge and eval workers take. */
@@ -34,11 +44,12 @@ export interface MergeRequestParts {
  */
 export function selectMergeRequest(state: StudioState): MergeRequestParts | { error: string } {
   const slots = draftSlots(state);
+  const specs = slotSpecs(state);
   const inputs: Record<string, ModelInput> = {};
   for (const slot of slots) {
     const model = slotOf(state.models, slot);
     if (model.status !== "ready") return { error: `Pick and inspect all ${slots.length === 3 ? "three" : slots.length} models first.` };
-    inputs[inputTitle(model.input)] = model.input;
+    inputs[specs.get(slot)!] = model.input;
   }
   const [fieldProblem] = Object.values(state.fieldProblems);
   if (fieldProblem !== undefined) return { error: fieldProblem };
