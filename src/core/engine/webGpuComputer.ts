@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { DTYPE_BYTES } from "../dtypes.ts";
 import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
+import { createSlotQueue } from "../numeric/webgpu/createSlotQueue.ts";
 import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../numeric/webgpu/mergeKernelWgsl.ts";
 import type { WebGpuMergeKernel } from "../numeric/webgpu/requestWebGpuMergeKernel.ts";
 import type { TensorRecipe } from "../recipe/TensorRecipe.ts";
@@ -79,8 +80,7 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
   const { device } = kernel;
   const maxElements = Math.min(kernel.maxElements, options.maxElementsPerDispatch ?? kernel.maxElements);
   const slots: Slot[] = Array.from({ length: options.slots ?? DEFAULT_SLOTS }, () => ({ capacity: 0, buffers: [], inputs: [] }));
-  const free = [...slots];
-  const waiting: ((slot: Slot) => void)[] = [];
+  const { acquire, release } = createSlotQueue(slots);
   let failure: string | undefined;
   let closed = false;
 
@@ -97,15 +97,6 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
   // Awaited by every read-back; this keeps the rejection from being reported as unhandled when none waits.
   lost.catch(() => undefined);
 
-  const acquire = (): Promise<Slot> => {
-    const slot = free.pop();
-    return slot ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
-  };
-  const release = (slot: Slot) => {
-    const next = waiting.shift();
-    if (next) next(slot);
-    else free.push(slot);
-  };
 
   const ensureCapacity = (slot: Slot, elements: number) => {
     if (slot.capacity >= elements) return;

@@ -6,6 +6,7 @@ import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
 import type { TensorRecipe } from "../../recipe/TensorRecipe.ts";
 import { outputBytes } from "../wasm/wasmKernelModule.ts";
 import { packRecipeDispatch, type RecipeInputDtypes } from "./packRecipeDispatch.ts";
+import { createSlotQueue } from "./createSlotQueue.ts";
 import {
   KEEP_KIND,
   RECIPE_ELEMENTS_PER_INVOCATION,
@@ -130,17 +131,7 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     output: { size: 0 },
     readback: { size: 0 },
   }));
-  const free = [...slots];
-  const waiting: ((slot: Slot) => void)[] = [];
-  const acquire = (): Promise<Slot> => {
-    const slot = free.pop();
-    return slot ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
-  };
-  const release = (slot: Slot) => {
-    const next = waiting.shift();
-    if (next) next(slot);
-    else free.push(slot);
-  };
+  const { acquire, release } = createSlotQueue(slots);
 
   /** Grows a slot's buffer to hold `bytes` (to the next power of two); true when it was replaced. */
   const ensure = (slot: Slot, which: "terms" | "inputs" | "output" | "readback", bytes: number, usage: number): boolean => {
