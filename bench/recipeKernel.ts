@@ -2,7 +2,8 @@ import { convertChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts"
 import { computeMagnitudeStatistics, needsMagnitudeStatistics, type TermChunk } from "../src/core/recipe/magnitudeStatistics.ts";
 import { createWasmRecipeKernel } from "../src/core/numeric/wasm/createWasmRecipeKernel.ts";
 import { mergeRecipeChunk } from "../src/core/recipe/mergeRecipeChunk.ts";
-import { RECIPE_METHODS, type RecipeMethodId, type TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
+import { RECIPE_METHODS } from "../src/core/recipe/TensorRecipe.ts";
+import { twoTermRecipe } from "./twoTermRecipe.ts";
 
 /**
  * Recipe v2 arithmetic on one thread (npx tsx bench/recipeKernel.ts [M elements]): the magnitude
@@ -52,19 +53,6 @@ function termChunks(index: number, count: number): TermChunk[] {
   ];
 }
 
-function recipeOf(method: RecipeMethodId): TensorRecipe {
-  return {
-    tensorName: "model.embed_tokens.weight",
-    method,
-    terms: [
-      { index: 0, weight: 0.7, density: 0.5, gamma: 0.01 },
-      { index: 1, weight: 0.5, density: 0.3, gamma: 0.01 },
-    ],
-    normalize: method === "ties",
-    rescale: true,
-    seed: 1,
-  };
-}
 
 function cpuSeconds(): number {
   const { user, system } = process.cpuUsage();
@@ -78,7 +66,7 @@ const mb = (bytes: number, seconds: number) => (bytes / seconds / 1e6).toFixed(0
 process.stdout.write(`${ELEMENTS / 1e6} M bf16 elements, 2 terms, chunks of ${CHUNK} elements, one thread\n`);
 process.stdout.write("method            stats passes  stats CPU s  MB/s  JS CPU s  MB/s  wasm CPU s  MB/s  speed-up\n");
 for (const method of RECIPE_METHODS) {
-  const recipe = recipeOf(method);
+  const recipe = twoTermRecipe(method);
   let statsElements = 0;
   const start = cpuSeconds();
   const stats = needsMagnitudeStatistics(recipe)

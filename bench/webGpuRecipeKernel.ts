@@ -1,7 +1,8 @@
 import { chromium } from "@playwright/test";
 import { convertChunk, type FloatChunk } from "../src/core/engine/mergeChunk.ts";
 import { computeMagnitudeStatistics, needsMagnitudeStatistics } from "../src/core/recipe/magnitudeStatistics.ts";
-import type { RecipeMethodId, TensorRecipe } from "../src/core/recipe/TensorRecipe.ts";
+import type { RecipeMethodId } from "../src/core/recipe/TensorRecipe.ts";
+import { twoTermRecipe } from "./twoTermRecipe.ts";
 import { openBundledPage } from "../e2e/openBundledPage.ts";
 import type { RecipeKernelCase, RecipeKernelTiming } from "../e2e/webgpu-recipe-kernel-page.ts";
 
@@ -40,17 +41,7 @@ const terms = [
 const encode = (chunk: FloatChunk) => ({ dtype: chunk.dtype, base64: Buffer.from(chunk.bytes).toString("base64") });
 
 async function chunkCase(method: RecipeMethodId): Promise<RecipeKernelCase> {
-  const recipe: TensorRecipe = {
-    tensorName: "model.embed_tokens.weight",
-    method,
-    terms: [
-      { index: 0, weight: 0.7, density: 0.5, gamma: 0.01 },
-      { index: 1, weight: 0.5, density: 0.3, gamma: 0.01 },
-    ],
-    normalize: method === "ties",
-    rescale: true,
-    seed: 1,
-  };
+  const recipe = twoTermRecipe(method);
   const stats = needsMagnitudeStatistics(recipe) ? await computeMagnitudeStatistics(recipe, ELEMENTS, (visit) => void visit(0, terms)) : undefined;
   return {
     label: method,

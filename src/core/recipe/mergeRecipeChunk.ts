@@ -88,6 +88,9 @@ function mixElected(termCount: number, weights: number[], normalize: boolean, n:
   }
 }
 
+/** mergeRecipeChunk's signature: what every recipe kernel (wasm, WebGPU asynchronously) takes. */
+export type RecipeChunkMerge = typeof mergeRecipeChunk;
+
 /**
  * Merges elements firstElement .. firstElement + n - 1 of tensor X by its recipe (steps 1-8 of
  * ../shared/recipe-v2.md), n the chunk's length, and rounds each result to `outDtype`. Every

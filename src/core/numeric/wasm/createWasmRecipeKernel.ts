@@ -1,9 +1,9 @@
 import { DTYPE_BYTES, type FloatDtype } from "../../dtypes.ts";
 import type { FloatChunk } from "../../engine/mergeChunk.ts";
-import type { MagnitudeCut, MagnitudeStatistics } from "../../recipe/magnitudeStatistics.ts";
-import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
+import type { MagnitudeCut } from "../../recipe/magnitudeStatistics.ts";
+import type { RecipeChunkMerge } from "../../recipe/mergeRecipeChunk.ts";
 import { hashPrefix, RANDOM_KEEP_STREAM, RANDOM_SIGN_STREAM, tensorKey } from "../../recipe/recipeHash.ts";
-import { METHOD_STEPS, type TensorRecipe } from "../../recipe/TensorRecipe.ts";
+import { METHOD_STEPS } from "../../recipe/TensorRecipe.ts";
 import {
   DTYPE_CODE,
   instantiateOverSharedMemory,
@@ -16,14 +16,7 @@ import {
 /** The WebAssembly SIMD recipe kernel: the same bytes as mergeRecipeChunk (src/core/recipe/mergeRecipeChunk.ts) for every input. */
 export interface WasmRecipeKernel {
   /** mergeRecipeChunk's signature and result. */
-  mergeRecipeChunk(
-    recipe: TensorRecipe,
-    stats: MagnitudeStatistics | undefined,
-    inputs: RecipeChunkInputs,
-    firstElement: number,
-    outDtype: FloatDtype,
-    into?: Uint8Array,
-  ): Uint8Array;
+  mergeRecipeChunk: RecipeChunkMerge;
   /** convertChunk's result (src/core/engine/mergeChunk.ts): `input` widened exactly and rounded to outDtype. */
   convertChunk(input: FloatChunk, outDtype: FloatDtype, into?: Uint8Array): Uint8Array;
 }

@@ -2,7 +2,7 @@
 import { DTYPE_BYTES, type FloatDtype } from "../../dtypes.ts";
 import type { FloatChunk } from "../../engine/mergeChunk.ts";
 import { termNeedsMagnitudeStatistics, type MagnitudeStatistics } from "../../recipe/magnitudeStatistics.ts";
-import type { RecipeChunkInputs } from "../../recipe/mergeRecipeChunk.ts";
+import type { RecipeChunkInputs, RecipeChunkMerge } from "../../recipe/mergeRecipeChunk.ts";
 import type { TensorRecipe } from "../../recipe/TensorRecipe.ts";
 import { outputBytes } from "../wasm/wasmKernelModule.ts";
 import { packRecipeDispatch, type RecipeInputDtypes } from "./packRecipeDispatch.ts";
@@ -31,14 +31,7 @@ export interface WebGpuRecipeKernel {
    * Rejects when the GPU reports an error or the device is lost: the caller computes the chunk
    * elsewhere (its inputs are only read).
    */
-  mergeRecipeChunk(
-    recipe: TensorRecipe,
-    stats: MagnitudeStatistics | undefined,
-    inputs: RecipeChunkInputs,
-    firstElement: number,
-    outDtype: FloatDtype,
-    into?: Uint8Array,
-  ): Promise<Uint8Array>;
+  mergeRecipeChunk(...args: Parameters<RecipeChunkMerge>): Promise<Uint8Array>;
   /** Most elements one dispatch covers with this many terms (the inputs share one storage buffer). */
   maxElementsPerDispatch(termCount: number): number;
   /** Frees the kernel's buffers; the device stays open (it is the caller's). */
