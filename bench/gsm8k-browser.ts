@@ -29,6 +29,8 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const ROLES: readonly EvaluatedModelKind[] = ["target", "merged"];
+/** The studio's id of each model (the merged one is the recipe at the link's alpha 1): its results' test ids end with it. */
+const STUDIO_IDS: Record<EvaluatedModelKind, string> = { target: "target", merged: "alpha 1", plus: "plus", minus: "minus" };
 const POLL_MS = 1000;
 
 interface Options {
@@ -93,14 +95,14 @@ async function mergeWithCli(trio: { target: string; plus: string; minus: string 
 
 /** Reads a finished model's figures from the results the studio shows (its data attributes and accuracy card). */
 async function readModelRow(page: Page, role: EvaluatedModelKind, peakPss: number): Promise<ModelRow> {
-  const stats = page.getByTestId(`eval-run-${role}`);
+  const stats = page.getByTestId(`eval-run-${STUDIO_IDS[role]}`);
   const number = async (name: string) => {
     const text = await stats.getAttribute(`data-${name}`);
     const value = Number(text);
     if (text === null || !Number.isFinite(value)) throw new Error(`the studio's ${role} figures have no number in data-${name} (got ${text})`);
     return value;
   };
-  const accuracy = (await page.getByTestId(`eval-accuracy-${role}`).textContent()) ?? "";
+  const accuracy = (await page.getByTestId(`eval-accuracy-${STUDIO_IDS[role]}`).textContent()) ?? "";
   const right = /(\d+) \/ (\d+) right/.exec(accuracy);
   if (!right) throw new Error(`the studio's ${role} accuracy card does not say "N / M right": ${accuracy}`);
   return {
@@ -162,7 +164,7 @@ async function runInStudio(page: Page, options: Options, memory: ReturnType<type
     const threads = await page.evaluate(() => document.querySelector("[data-testid='eval-threads']")?.getAttribute("data-threads") ?? "?");
     const finish = (failure?: string) => ({ rows, threads, wallSeconds: elapsed, ...(failure ? { failure } : {}) });
     for (const role of ROLES.slice(rows.length)) {
-      if ((await page.getByTestId(`eval-run-${role}`).count()) === 0) break;
+      if ((await page.getByTestId(`eval-run-${STUDIO_IDS[role]}`).count()) === 0) break;
       // The role's stats appear when it has answered everything, before its session is released: its peak is the sampler's since the last reset.
       rows.push(await readModelRow(page, role, memory.peak().pss));
       memory.reset();

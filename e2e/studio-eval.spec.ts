@@ -8,6 +8,8 @@ import { DEMO_HUB_URL, DEMO_TRIO } from "./cliReference.ts";
 
 const PROBLEMS = 3;
 const MAX_NEW_TOKENS = 6;
+/** The studio's id of each model: the merged one is the recipe as set, at the link's alpha 1. */
+const STUDIO_IDS = { target: "target", merged: "alpha 1" } as const;
 
 /** The CLI's report of one model, by the studio's role: its answers (the output and whether it was right) and its new tokens. */
 type CliModel = { answers: { output: string; correct: boolean }[]; newTokens: number };
@@ -68,11 +70,11 @@ test("evaluates target and merged on GSM8K problems in the browser, as the CLI d
   }
   for (const role of ["target", "merged"] as const) {
     const right = cli.models[role].answers.filter((answer) => answer.correct).length;
-    await expect(page.getByTestId(`eval-accuracy-${role}`)).toContainText(`${right} / ${PROBLEMS} right`);
+    await expect(page.getByTestId(`eval-accuracy-${STUDIO_IDS[role]}`)).toContainText(`${right} / ${PROBLEMS} right`);
   }
   // Each model's run figures: the batch asked for, the CLI's token count (the same greedy answers), prefill and decode within the answering time.
   for (const role of ["target", "merged"] as const) {
-    const stats = page.getByTestId(`eval-run-${role}`);
+    const stats = page.getByTestId(`eval-run-${STUDIO_IDS[role]}`);
     await expect(stats).toHaveAttribute("data-batch", "2");
     await expect(stats).toHaveAttribute("data-new-tokens", String(cli.models[role].newTokens));
     await expect(stats).toContainText(`Batch 2 · loaded in`);

@@ -27,87 +27,76 @@ ort.env.wasm.wasmPaths = { wasm: ortWasmUrl };
 // The count includes this worker's thread, which runs the session while the others help: all cores.
 ort.env.wasm.numThreads = scope.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
 
-let controller: AbortController | undefined;
+let started = false;
 
 // onnxruntime-web's WebAssembly threads are workers started from this same script (its glue is in
 // the bundle), named "em-pthread...": their messages belong to onnxruntime, not to this handler.
 if (!scope.name.startsWith("em-pthread")) {
   scope.onmessage = (event: MessageEvent<EvalWorkerCommand>) => {
-    const command = event.data;
-    if (command.type === "cancel") controller?.abort(new DOMException("the evaluation was cancelled", "AbortError"));
-    else if (!controller) void run(command.request, (controller = new AbortController()).signal);
+    if (started) return;
+    started = true;
+    void run(event.data.request);
   };
 }
 
 /**
- * Evaluates the requested models one after another: the target (and plus / minus) from their own
- * tensors, the merged model from the recipe's tensors computed as they load (nothing is saved).
+ * Evaluates the request's one model: the target (or plus / minus) from its own tensors, a merged
+ * model from its recipe's tensors computed as they load (nothing is saved). The page terminates
+ * this worker when the model is done, and its WebAssembly memory goes with it.
  */
-async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<void> {
+async function run(request: BrowserEvalRequest): Promise<void> {
   let sources: ModelSource[] = [];
+  const { model: descriptor } = request;
   try {
-    const opened = await openAndPlan(request.recipe, recipeInputOpener(request.inputs, request), signal);
+    if (descriptor.kind === "merged" && descriptor.recipe === null) throw new Error(`${descriptor.label}: a merged model needs its recipe`);
+    const opened = await openAndPlan(descriptor.recipe ?? request.recipe, recipeInputOpener(request.inputs, request));
     sources = opened.sources;
     const { plan } = opened;
     const [vector] = plan.models.vectors;
     const models: Record<Exclude<EvalRole, "merged">, ModelInfo> = { target: plan.models.target, plus: vector!.plus, minus: vector!.minus };
     // An architecture the graph builder does not support is refused before any weight is read.
     readQwen2Config(models.target.config);
-    const loaderOf = (role: EvalRole): { model: ModelInfo; loadTensor: TensorLoader } =>
-      role === "merged" ? { model: models.target, loadTensor: mergedTensorLoader(plan, signal) } : { model: models[role], loadTensor: modelTensorLoader(models[role], signal) };
-    const specs: EvalModelSpec[] = request.roles.map((role) => ({
-      id: role,
-      label: role,
-      kind: role,
-      alpha: role === "merged" ? 1 : null,
-      control: role === "merged" && request.recipe.control ? "random-sign" : null,
-      recipe: role === "merged" ? request.recipe : null,
+    const { kind } = descriptor;
+    const { model, loadTensor }: { model: ModelInfo; loadTensor: TensorLoader } =
+      kind === "merged" ? { model: models.target, loadTensor: mergedTensorLoader(plan) } : { model: models[kind], loadTensor: modelTensorLoader(models[kind]) };
+    const spec: EvalModelSpec = {
+      ...descriptor,
       load: async (_, onPhase) => {
-        const { model, loadTensor } = loaderOf(role);
-        const tokenizer = await readModelTokenizer(model, signal);
-        if (tokenizer.chatTemplate === null) post({ type: "notice", modelId: role, message: missingChatTemplateWarning(model.source.label) });
+        const tokenizer = await readModelTokenizer(model);
+        if (tokenizer.chatTemplate === null) post({ type: "notice", modelId: descriptor.id, message: missingChatTemplateWarning(model.source.label) });
         const loaded = await loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, request.format, {
           sessionOptions: { executionProviders: [request.executionProvider] },
           kvCacheOnGpu: request.executionProvider === "webgpu",
-          signal,
           onPhase,
         });
-        // onnxruntime settles its thread count when the first session starts (1 where threads cannot run).
+        // onnxruntime settles its thread count when the session starts (1 where threads cannot run).
         post({ type: "threads", threads: ort.env.wasm.numThreads ?? 1, crossOriginIsolated: scope.crossOriginIsolated });
         return loaded;
       },
-    }));
+    };
     const lastTokenPost = new Map<number, number>();
     let lastProgressPost = 0;
-    await runGsm8kEvaluation(
-      specs,
-      { ...request, memoryBytes: WASM_MEMORY_BYTES },
-      {
-        onLoadProgress: (modelId, phase) => post({ type: "loading", modelId, phase }),
-        onModelStart: (modelId, batchSize) => {
-          lastTokenPost.clear();
-          post({ type: "modelStart", modelId, batchSize });
-        },
-        onToken: (modelId, problemIndex, text, tokensPerSecond) => {
-          const now = performance.now();
-          if (now - (lastTokenPost.get(problemIndex) ?? 0) < TOKEN_INTERVAL_MS) return;
-          lastTokenPost.set(problemIndex, now);
-          post({ type: "token", modelId, problemIndex, text, tokensPerSecond });
-        },
-        onProgress: (modelId, progress) => {
-          const now = performance.now();
-          if (now - lastProgressPost < PROGRESS_INTERVAL_MS && progress.done < progress.total) return;
-          lastProgressPost = now;
-          post({ type: "progress", modelId, progress });
-        },
-        onAnswer: (modelId, result) => post({ type: "answer", modelId, result }),
-        onModelDone: (modelId, stats) => post({ type: "modelDone", modelId, stats }),
+    await runGsm8kEvaluation([spec], { ...request, memoryBytes: WASM_MEMORY_BYTES }, {
+      onLoadProgress: (modelId, phase) => post({ type: "loading", modelId, phase }),
+      onModelStart: (modelId, batchSize) => post({ type: "modelStart", modelId, batchSize }),
+      onToken: (modelId, problemIndex, text, tokensPerSecond) => {
+        const now = performance.now();
+        if (now - (lastTokenPost.get(problemIndex) ?? 0) < TOKEN_INTERVAL_MS) return;
+        lastTokenPost.set(problemIndex, now);
+        post({ type: "token", modelId, problemIndex, text, tokensPerSecond });
       },
-      signal,
-    );
+      onProgress: (modelId, progress) => {
+        const now = performance.now();
+        if (now - lastProgressPost < PROGRESS_INTERVAL_MS && progress.done < progress.total) return;
+        lastProgressPost = now;
+        post({ type: "progress", modelId, progress });
+      },
+      onAnswer: (modelId, result) => post({ type: "answer", modelId, result }),
+      onModelDone: (modelId, stats) => post({ type: "modelDone", modelId, stats }),
+    });
     post({ type: "done" });
   } catch (error) {
-    post({ type: "failed", message: error instanceof Error ? error.message : String(error), aborted: signal.aborted });
+    post({ type: "failed", message: error instanceof Error ? error.message : String(error) });
   } finally {
     await Promise.all(sources.map((source) => source.close?.()));
   }

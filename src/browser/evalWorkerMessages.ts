@@ -2,6 +2,7 @@ import type { MergeRecipe } from "../core/recipe/MergeRecipe.ts";
 import type { Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
 import type { BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import type { Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
+import type { EvalModelDescription } from "../eval/report/buildEvalReport.ts";
 import type { EvaluatedModelKind } from "../eval/report/EvalReport.ts";
 import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../eval/runGsm8kEvaluation.ts";
 import type { InputSpec } from "./mergeWorkerMessages.ts";
@@ -13,15 +14,21 @@ export const EVAL_ROLES: readonly EvalRole[] = ["target", "merged", "plus", "min
 /** onnxruntime-web's execution providers the evaluator offers. */
 export type EvalExecutionProvider = "wasm" | "webgpu";
 
-/** Everything the evaluation worker needs: the recipe (for the merged model) and the evaluation settings. */
+/**
+ * Everything an evaluation worker needs to evaluate ONE model: the page starts a fresh worker per
+ * model and terminates it when that model is done (a WebAssembly memory never shrinks).
+ */
 export interface BrowserEvalRequest {
   hubUrl: string;
   accessToken?: string;
+  /**
+   * The page's recipe: its target is the "target" model, its first vector's models are "plus" and
+   * "minus". A "merged" model is computed from its own recipe (at its alpha, with its control).
+   */
   recipe: MergeRecipe;
-  /** What each model spec of the recipe opens, keyed by the spec as the recipe writes it. */
+  /** What each model spec of the recipes opens, keyed by the spec as the recipe writes it. */
   inputs: Record<string, InputSpec>;
-  /** "plus" and "minus" evaluate the first vector's models. */
-  roles: EvalRole[];
+  model: EvalModelDescription;
   problems: Gsm8kProblem[];
   promptTemplate: string;
   stopSequences: readonly string[];
@@ -32,10 +39,10 @@ export interface BrowserEvalRequest {
   batchSize: BatchSizeSetting;
 }
 
-/** From the page to workers/evalWorker.ts. */
-export type EvalWorkerCommand = { type: "start"; request: BrowserEvalRequest } | { type: "cancel" };
+/** From the page to workers/evalWorker.ts; to cancel, the page terminates the worker. */
+export type EvalWorkerCommand = { type: "start"; request: BrowserEvalRequest };
 
-/** From workers/evalWorker.ts to the page. */
+/** From workers/evalWorker.ts to the page, each naming the request's model by its id. */
 export type EvalWorkerEvent =
   | { type: "loading"; modelId: string; phase: LoadPhase }
   | { type: "modelStart"; modelId: string; batchSize: number }
@@ -48,4 +55,4 @@ export type EvalWorkerEvent =
   | { type: "answer"; modelId: string; result: ProblemResult }
   | { type: "modelDone"; modelId: string; stats: ModelRunStats }
   | { type: "done" }
-  | { type: "failed"; message: string; aborted: boolean };
+  | { type: "failed"; message: string };

@@ -7,6 +7,7 @@ import { buildMergeRequest } from "../state/mergeSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
 import { EvalResults } from "./EvalResults.tsx";
+import { SweepControls } from "./SweepControls.tsx";
 import { inputClass, primaryButtonClass, secondaryButtonClass } from "./styles.ts";
 
 const ROLE_LABELS: Record<EvalRole, string> = { target: "Target", merged: "Merged (current recipe)", plus: "Plus", minus: "Minus" };
@@ -118,6 +119,7 @@ export function EvalPanel() {
             </label>
           ))}
         </fieldset>
+        <SweepControls />
         <div className="flex flex-col gap-3">
           <div className="flex flex-col gap-1.5">
             <label htmlFor={`${id}-format`} className="text-sm font-medium text-slate-700">
@@ -220,24 +222,27 @@ function EvalRuntime() {
 function EvalProgress() {
   const run = useStudioStore((state) => state.evalRun);
   if (run.status !== "running") return null;
-  const total = run.problems.length * run.roles.length;
-  const answered = run.roles.reduce((sum, role) => sum + (run.answers[role]?.length ?? 0), 0);
+  const total = run.problems.length * run.models.length;
+  const answered = run.models.reduce((sum, model) => sum + (run.answers[model.id]?.length ?? 0), 0);
   const percent = Math.floor((100 * answered) / Math.max(1, total));
   const { current, live } = run;
+  const position = run.models.findIndex((model) => model.id === current?.modelId);
+  const name = position < 0 ? "" : `${run.models[position]!.label} (model ${position + 1} of ${run.models.length})`;
   let status = "Starting the evaluator…";
   let loadingPercent: number | undefined;
   if (current?.loading?.phase === "weights") {
     const { doneBytes, totalBytes } = current.loading;
     loadingPercent = Math.floor((100 * doneBytes) / Math.max(1, totalBytes));
-    status = `Loading ${current.modelId}: reading and converting weights, ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`;
-  } else if (current?.loading?.phase === "session") status = `Loading ${current.modelId}: creating the onnxruntime session…`;
+    status = `Loading ${name}: reading and converting weights, ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`;
+  } else if (current?.loading?.phase === "session") status = `Loading ${name}: creating the onnxruntime session…`;
   else if (current?.progress) {
     const progress = current.progress;
     const eta = progress.etaSeconds === null ? "" : ` · about ${formatDuration(progress.etaSeconds)} left`;
     status =
-      `${current.modelId}: ${progress.done} / ${progress.total} problems · batch ${progress.batchSize} (${progress.activeRows} answering) · ` +
+      `${name}: ${progress.done} / ${progress.total} problems · batch ${progress.batchSize} (${progress.activeRows} answering) · ` +
       `${progress.tokensPerSecond.toFixed(1)} tokens/s (${progress.rowTokensPerSecond.toFixed(1)} per problem)${eta}`;
-  } else if (current) status = `${current.modelId}: reading the prompts, ${current.batchSize ?? "?"} at a time…`;
+  } else if (current?.batchSize !== undefined) status = `${name}: reading the prompts, ${current.batchSize} at a time…`;
+  else if (current) status = `${name}: starting its own evaluation worker…`;
   return (
     <div data-testid="eval-progress" className="flex flex-col gap-2">
       <div className="flex justify-between gap-3 text-sm text-slate-700">

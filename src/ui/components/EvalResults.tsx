@@ -1,47 +1,55 @@
-import type { EvalRole } from "../../browser/evalWorkerMessages.ts";
 import type { ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { renderEvalReportCsv } from "../../eval/report/renderEvalReportCsv.ts";
 import { compareWithTarget } from "../../eval/stats/compareWithTarget.ts";
+import { downloadBlob } from "../downloadBlob.ts";
 import { formatDuration } from "../format.ts";
 import type { EvalRunData } from "../state/evalSlice.ts";
+import { studioEvalReport, STUDIO_METRIC } from "../state/studioEvalReport.ts";
 import { useStudioStore } from "../state/studioStore.ts";
+import { sweepChartData } from "../state/sweepChartData.ts";
+import { SweepChart } from "./SweepChart.tsx";
+import { SweepTable } from "./SweepTable.tsx";
+import { secondaryButtonClass } from "./styles.ts";
 
 const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
 
-/** The answers table, accuracy per model with its 95% interval, and target vs merged on the same problems. */
+/**
+ * The run's results: accuracy per model so far, the sweep chart and table of the finished models
+ * (they fill as models finish), the answers table, and the whole result as JSON and CSV once done.
+ */
 export function EvalResults() {
   const run = useStudioStore((state) => state.evalRun);
   const data: EvalRunData | undefined = run.status === "failed" ? run.data : run.status === "idle" ? undefined : run;
   if (!data) return null;
-  const { problems, roles, answers, mergedLabel, runs } = data;
-  const label = (role: EvalRole) => (role === "merged" ? mergedLabel : role);
-  const answersOf = (role: EvalRole) => answers[role] ?? [];
+  const { problems, models, answers, runs } = data;
+  const answersOf = (id: string) => answers[id] ?? [];
   const summary = compareWithTarget(
-    roles.map((role) => ({ id: role, correct: answersOf(role).map((answer) => answer.correct) })),
-    "target",
+    models.map((model) => ({ id: model.id, correct: answersOf(model.id).map((answer) => answer.correct) })),
+    models.some((model) => model.id === "target") ? "target" : null,
   );
-  const paired = run.status === "done" ? (summary.find((model) => model.id === "merged")?.vsTarget ?? null) : null;
+  const report = studioEvalReport(data, new Date());
+  const chart = sweepChartData(report.models, STUDIO_METRIC);
+  const sweeps = models.some((model) => model.kind === "merged");
 
   return (
     <div className="flex flex-col gap-4">
       <div className="grid gap-3 sm:grid-cols-4">
-        {summary.map(({ id: role, correct, total, accuracy }) => accuracy && (
-          <div key={role} data-testid={`eval-accuracy-${role}`} className="rounded-lg border border-slate-200 p-3">
-            <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label(role as EvalRole)}</p>
-            <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
-            <p className="text-xs text-slate-600">
-              {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
-            </p>
-            {runs[role] && <RunStats role={role} stats={runs[role]} />}
-          </div>
-        ))}
+        {summary.map(
+          ({ id, correct, total, accuracy }, position) =>
+            accuracy && (
+              <div key={id} data-testid={`eval-accuracy-${id}`} className="rounded-lg border border-slate-200 p-3">
+                <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{models[position]!.label}</p>
+                <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
+                <p className="text-xs text-slate-600">
+                  {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
+                </p>
+                {runs[id] && <RunStats id={id} stats={runs[id]} />}
+              </div>
+            ),
+        )}
       </div>
-      {paired && (
-        <p className="text-sm text-slate-700">
-          Target → merged on the same {problems.length} problems: <strong>{paired.wrongToRight}</strong> fixed, <strong>{paired.rightToWrong}</strong> broken,{" "}
-          {paired.bothCorrect} right in both, {paired.bothWrong} wrong in both; exact McNemar p = {paired.pValue.toPrecision(3)}
-          {paired.pValue >= 0.05 ? " (no significant difference)" : " (significant at 5%)"}.
-        </p>
-      )}
+      {sweeps && <SweepChart points={chart.points} target={chart.target} metric={chart.metric} />}
+      <SweepTable models={report.models} />
       <div className="overflow-x-auto">
         <table data-testid="eval-table" className="w-full border-collapse text-left text-sm">
           <thead>
@@ -52,9 +60,9 @@ export function EvalResults() {
               <th scope="col" className="py-2 pr-3">
                 Gold
               </th>
-              {roles.map((role) => (
-                <th key={role} scope="col" className="py-2 pr-3">
-                  {label(role)}
+              {models.map((model) => (
+                <th key={model.id} scope="col" className="py-2 pr-3">
+                  {model.label}
                 </th>
               ))}
             </tr>
@@ -71,9 +79,9 @@ export function EvalResults() {
                   </details>
                 </td>
                 <td className="py-2 pr-3 font-mono">{problem.goldText}</td>
-                {roles.map((role) => (
-                  <td key={role} className="py-2 pr-3">
-                    <AnswerCell result={answersOf(role).find((answer) => answer.problemIndex === problem.index)} />
+                {models.map((model) => (
+                  <td key={model.id} className="py-2 pr-3">
+                    <AnswerCell result={answersOf(model.id).find((answer) => answer.problemIndex === problem.index)} />
                   </td>
                 ))}
               </tr>
@@ -82,9 +90,12 @@ export function EvalResults() {
         </table>
       </div>
       {run.status === "done" && (
-        <p data-testid="eval-done" role="status" className="text-sm text-emerald-700">
-          Evaluation finished: {roles.length} model{roles.length > 1 ? "s" : ""} × {problems.length} problems.
-        </p>
+        <div className="flex flex-wrap items-center gap-3">
+          <p data-testid="eval-done" role="status" className="text-sm text-emerald-700">
+            Evaluation finished: {models.length} model{models.length > 1 ? "s" : ""} × {problems.length} problems.
+          </p>
+          <ReportDownloads data={data} finishedAt={run.finishedAt} />
+        </div>
       )}
     </div>
   );
@@ -109,10 +120,10 @@ function AnswerCell({ result }: { result: ProblemResult | undefined }) {
 }
 
 /** How long a model took once all its problems are answered; the exact figures are in data attributes, for scripts. */
-function RunStats({ role, stats }: { role: string; stats: ModelRunStats }) {
+function RunStats({ id, stats }: { id: string; stats: ModelRunStats }) {
   return (
     <p
-      data-testid={`eval-run-${role}`}
+      data-testid={`eval-run-${id}`}
       data-batch={stats.batchSize}
       data-load-seconds={stats.loadSeconds}
       data-seconds={stats.seconds}
@@ -125,5 +136,25 @@ function RunStats({ role, stats }: { role: string; stats: ModelRunStats }) {
       Batch {stats.batchSize} · loaded in {formatDuration(stats.loadSeconds)} · {stats.newTokens} tokens in {formatDuration(stats.seconds)} ({stats.tokensPerSecond.toFixed(1)} tokens/s;
       prefill {formatDuration(stats.prefillSeconds)}, decode {formatDuration(stats.decodeSeconds)})
     </p>
+  );
+}
+
+/** "Download results": the finished run's EvalReport as JSON, and as CSV (one row per model). */
+function ReportDownloads({ data, finishedAt }: { data: EvalRunData; finishedAt: Date }) {
+  const report = () => studioEvalReport(data, finishedAt);
+  return (
+    <>
+      <button
+        type="button"
+        data-testid="eval-download-json"
+        className={secondaryButtonClass}
+        onClick={() => downloadBlob(new Blob([`${JSON.stringify(report(), null, 2)}\n`], { type: "application/json" }), "eval-report.json")}
+      >
+        Download results (JSON)
+      </button>
+      <button type="button" data-testid="eval-download-csv" className={secondaryButtonClass} onClick={() => downloadBlob(new Blob([renderEvalReportCsv(report())], { type: "text/csv" }), "eval-report.csv")}>
+        Download results (CSV)
+      </button>
+    </>
   );
 }

@@ -57,7 +57,7 @@ export function SweepChart({ points, target, metric }: SweepChartProps) {
 
   return (
     <div className="flex flex-col gap-2">
-      <div ref={frame} data-testid="sweep-chart" data-points={points.length} className="max-w-full overflow-x-auto">
+      <div ref={frame} data-testid="sweep-chart" data-points={points.length} className="w-fit max-w-full overflow-x-auto">
         <ComposedChart width={WIDTH} height={HEIGHT} data={data} margin={MARGIN} style={{ fontFamily: "ui-sans-serif, system-ui, sans-serif" }}>
           <ChartTitle metric={metric} points={points.length} />
           <CartesianGrid stroke="#e2e8f0" strokeDasharray="3 3" />
@@ -114,7 +114,13 @@ function ChartTitle({ metric, points }: { metric: string; points: number }) {
   );
 }
 
-/** The sweep's points (circles) and the controls' markers (a triangle for reversed, a diamond for random-sign). */
+/** Pixels a control's marker sits right of its alpha, so that a sweep point at the same alpha stays visible. */
+const CONTROL_SHIFT = 10;
+
+/**
+ * The sweep's points (circles) and the controls' markers (a triangle for reversed, a diamond for
+ * random-sign, each with its interval as a whisker, drawn CONTROL_SHIFT pixels right of its alpha).
+ */
 function Markers({ points }: { points: readonly SweepChartPoint[] }) {
   const x = useXAxisScale();
   const y = useYAxisScale();
@@ -123,7 +129,7 @@ function Markers({ points }: { points: readonly SweepChartPoint[] }) {
     <g>
       {points.map((point) => {
         const accuracy = point.correct / point.total;
-        const cx = x(point.alpha) ?? 0;
+        const cx = (x(point.alpha) ?? 0) + (point.control === null ? 0 : CONTROL_SHIFT);
         const cy = y(accuracy) ?? 0;
         const attributes = {
           "data-testid": "sweep-point",

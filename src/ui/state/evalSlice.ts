@@ -5,24 +5,36 @@ import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProble
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
 import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
-import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../browser/evalWorkerMessages.ts";
+import type { BrowserEvalRequest, EvalExecutionProvider, EvalRole, EvalWorkerEvent } from "../../browser/evalWorkerMessages.ts";
+import type { EvalModelDescription } from "../../eval/report/buildEvalReport.ts";
+import { parseAlphaList } from "../../eval/sweep/parseAlphaList.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
-import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
-import { oneVectorAlpha } from "./recipeDraft.ts";
+import { planSweepModels } from "./sweepModels.ts";
 import type { StudioState } from "./studioStore.ts";
 
-/** What the table shows of one run: its problems, models and answers so far. */
+/** What the results show of one run: its problems, its models in order, and their answers so far. */
 export interface EvalRunData {
   problems: Gsm8kProblem[];
-  roles: EvalRole[];
-  /** How the results table names the merged model: "merged (alpha 1)", "merged (ties, 2 vectors)". */
-  mergedLabel: string;
-  /** Each model's answers so far, in the order of `problems`, by model id (the role). */
+  /** The models of the run, in the order they run (planSweepModels): one worker each. */
+  models: EvalModelDescription[];
+  /** Each model's answers so far, in the order of `problems`, by model id. */
   answers: Record<string, ProblemResult[]>;
   /** Each model's timing once all its problems are answered (batch size, load, prefill and decode seconds, tokens), by model id. */
   runs: Record<string, ModelRunStats>;
+  /** The settings the run used, for its report. */
+  settings: EvalRunSettings;
+}
+
+/** What a run's report records of how it ran. */
+export interface EvalRunSettings {
+  presetId: PromptPreset["id"];
+  format: Qwen2OnnxFormat;
+  provider: EvalExecutionProvider;
+  maxNewTokens: number;
+  /** The seed of the random sample; null when the problems were picked by number. */
+  sampleSeed: number | null;
 }
 
 /** The output so far of a problem being answered. */
@@ -36,13 +48,13 @@ export type EvalRunState =
   | { status: "idle" }
   | ({
       status: "running";
-      /** The model being loaded (its loading phase) or run (its batch size and progress). */
+      /** The model being loaded (its loading phase) or run (its batch size and progress); each has a worker of its own. */
       current: { modelId: string; loading?: LoadPhase; batchSize?: number; progress?: EvalProgress } | undefined;
       /** The problems the current model is answering now, in the order they started. */
       live: LiveAnswer[];
       cancel: () => void;
     } & EvalRunData)
-  | ({ status: "done" } & EvalRunData)
+  | ({ status: "done"; finishedAt: Date } & EvalRunData)
   | ({ status: "cancelled" } & EvalRunData)
   | { status: "failed"; error: string; data?: EvalRunData };
 
@@ -55,6 +67,14 @@ export interface EvalSlice {
   /** The prompt sent (the preset's template until the user edits it). */
   evalPrompt: string;
   evalRoles: Record<EvalRole, boolean>;
+  /** The sweep's alphas as typed: "-1, 0, 0.5, 1" or "-1:1.5:0.5"; empty: the recipe as set. */
+  evalAlphas: string;
+  /** Also evaluate the reversed vector (the recipe at -evalControlAlpha). */
+  evalReversed: boolean;
+  /** Also evaluate the random-sign control at evalControlAlpha with evalControlSeed. */
+  evalRandomSign: boolean;
+  evalControlAlpha: number;
+  evalControlSeed: number;
   evalFormat: Qwen2OnnxFormat;
   evalProvider: EvalExecutionProvider;
   evalMaxNewTokens: number;
@@ -65,7 +85,14 @@ export interface EvalSlice {
   evalThreads: { threads: number; crossOriginIsolated: boolean } | undefined;
   /** What the worker said the user should know (a repo without a chat template), without repeats. */
   evalNotices: string[];
-  setEvalSettings: (settings: Partial<Pick<EvalSlice, "evalCount" | "evalSeed" | "evalPickedIds" | "evalPrompt" | "evalFormat" | "evalProvider" | "evalMaxNewTokens" | "evalBatch">>) => void;
+  setEvalSettings: (
+    settings: Partial<
+      Pick<
+        EvalSlice,
+        "evalCount" | "evalSeed" | "evalPickedIds" | "evalPrompt" | "evalFormat" | "evalProvider" | "evalMaxNewTokens" | "evalBatch" | "evalAlphas" | "evalReversed" | "evalRandomSign" | "evalControlAlpha" | "evalControlSeed"
+      >
+    >,
+  ) => void;
   setEvalPreset: (id: PromptPreset["id"]) => void;
   setEvalRole: (role: EvalRole, on: boolean) => void;
   startEval: () => Promise<void>;
@@ -74,14 +101,6 @@ export interface EvalSlice {
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isAbort = (error: unknown) => error instanceof DOMException && error.name === "AbortError";
-/** "merged (alpha 1)" for the reasoning-vector recipe, else the method and the number of vectors. */
-function mergedModelLabel(recipe: MergeRecipe): string {
-  const alpha = oneVectorAlpha(recipe);
-  if (alpha !== undefined) return `merged (alpha ${alpha})`;
-  const vectors = recipe.vectors.length;
-  return `merged (${recipe.method}, ${vectors} ${vectors === 1 ? "vector" : "vectors"})`;
-}
-
 const presetOf = (id: PromptPreset["id"]) => PROMPT_PRESETS.find((preset) => preset.id === id) ?? PROMPT_PRESETS[0]!;
 
 /** "3, 17,101" -> [3, 17, 101]; an error naming the bad part. */
@@ -99,6 +118,11 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
   evalPresetId: PROMPT_PRESETS[0]!.id,
   evalPrompt: PROMPT_PRESETS[0]!.template,
   evalRoles: { target: true, merged: true, plus: false, minus: false },
+  evalAlphas: "",
+  evalReversed: false,
+  evalRandomSign: false,
+  evalControlAlpha: 1,
+  evalControlSeed: 0,
   evalFormat: "q8",
   evalProvider: "wasm",
   evalMaxNewTokens: 512,
@@ -117,8 +141,25 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     const fail = (error: string) => set({ evalRun: { status: "failed", error } });
     const built = buildMergeRequest(state);
     if ("error" in built) return fail(built.error);
-    const roles = EVAL_ROLES.filter((role) => state.evalRoles[role]);
-    if (roles.length === 0) return fail("Choose at least one model to evaluate.");
+    let alphas: number[];
+    try {
+      alphas = parseAlphaList(state.evalAlphas);
+    } catch (error) {
+      return fail(`Alphas: ${message(error)}.`);
+    }
+    let models: EvalModelDescription[];
+    try {
+      models = planSweepModels(built.request.recipe, {
+        models: state.evalRoles,
+        alphas,
+        reversed: state.evalReversed,
+        randomSign: state.evalRandomSign,
+        controlAlpha: state.evalControlAlpha,
+        controlSeed: state.evalControlSeed,
+      });
+    } catch (error) {
+      return fail(message(error));
+    }
     if (!(Number.isInteger(state.evalMaxNewTokens) && state.evalMaxNewTokens >= 1)) return fail("Max new tokens must be a whole number of at least 1.");
     let batchSize: ReturnType<typeof parseBatchSize>;
     try {
@@ -127,9 +168,10 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(`Batch: ${message(error)}.`);
     }
     let problems: Gsm8kProblem[];
+    const picked = state.evalPickedIds.trim() !== "";
     try {
       const all = await loadGsm8kTestSet();
-      if (state.evalPickedIds.trim() !== "") {
+      if (picked) {
         const ids = parseProblemIds(state.evalPickedIds);
         if ("error" in ids) return fail(`Problems: ${ids.error}.`);
         problems = selectProblems(all, ids);
@@ -141,60 +183,50 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, mergedLabel: mergedModelLabel(request.recipe), answers: {}, runs: {} };
+    const shared: Omit<BrowserEvalRequest, "model"> = {
+      hubUrl: request.hubUrl,
+      ...(request.accessToken ? { accessToken: request.accessToken } : {}),
+      recipe: request.recipe,
+      inputs: request.inputs,
+      problems,
+      promptTemplate: state.evalPrompt,
+      stopSequences: presetOf(state.evalPresetId).stopSequences,
+      maxNewTokens: state.evalMaxNewTokens,
+      format: state.evalFormat,
+      executionProvider: state.evalProvider,
+      batchSize,
+    };
+    const settings: EvalRunSettings = { presetId: state.evalPresetId, format: state.evalFormat, provider: state.evalProvider, maxNewTokens: state.evalMaxNewTokens, sampleSeed: picked ? null : state.evalSeed };
+    const data: EvalRunData = { problems, models, answers: {}, runs: {}, settings };
+    let job: ReturnType<typeof startBrowserEval> | undefined;
     let cancelled = false;
-    const job = startBrowserEval(
-      {
-        hubUrl: request.hubUrl,
-        ...(request.accessToken ? { accessToken: request.accessToken } : {}),
-        recipe: request.recipe,
-        inputs: request.inputs,
-        roles,
-        problems,
-        promptTemplate: state.evalPrompt,
-        stopSequences: presetOf(state.evalPresetId).stopSequences,
-        maxNewTokens: state.evalMaxNewTokens,
-        format: state.evalFormat,
-        executionProvider: state.evalProvider,
-        batchSize,
-      },
-      (event) => {
-        const run = get().evalRun;
-        if (run.status !== "running") return;
-        if (event.type === "loading") set({ evalRun: { ...run, current: { modelId: event.modelId, loading: event.phase }, live: [] } });
-        else if (event.type === "threads") set({ evalThreads: { threads: event.threads, crossOriginIsolated: event.crossOriginIsolated } });
-        else if (event.type === "notice") {
-          if (!get().evalNotices.includes(event.message)) set({ evalNotices: [...get().evalNotices, event.message] });
-        } else if (event.type === "modelStart") set({ evalRun: { ...run, current: { modelId: event.modelId, batchSize: event.batchSize }, live: [] } });
-        else if (event.type === "progress" && run.current) set({ evalRun: { ...run, current: { ...run.current, progress: event.progress } } });
-        else if (event.type === "token") {
-          const { problemIndex, text, tokensPerSecond } = event;
-          const known = run.live.some((live) => live.problemIndex === problemIndex);
-          const live = known ? run.live.map((entry) => (entry.problemIndex === problemIndex ? { problemIndex, text, tokensPerSecond } : entry)) : [...run.live, { problemIndex, text, tokensPerSecond }];
-          set({ evalRun: { ...run, live } });
-        } else if (event.type === "answer") {
-          const order = new Map(run.problems.map((problem, position) => [problem.index, position]));
-          const sorted = [...(run.answers[event.modelId] ?? []), event.result].sort((a, b) => order.get(a.problemIndex)! - order.get(b.problemIndex)!);
-          set({ evalRun: { ...run, answers: { ...run.answers, [event.modelId]: sorted }, live: run.live.filter((live) => live.problemIndex !== event.result.problemIndex) } });
-        } else if (event.type === "modelDone") set({ evalRun: { ...run, runs: { ...run.runs, [event.modelId]: event.stats } } });
-      },
-    );
+    const sofar = (run: EvalRunData): EvalRunData => ({ problems: run.problems, models: run.models, answers: run.answers, runs: run.runs, settings: run.settings });
     const cancel = () => {
       cancelled = true;
-      job.cancel();
+      job?.cancel();
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "cancelled", ...sofar(run) } });
     };
     set({ evalRun: { status: "running", ...data, current: undefined, live: [], cancel }, evalNotices: [] });
     try {
-      await job.done;
+      // One worker per model, one after another: each ends with its model, and its memory with it.
+      for (const model of models) {
+        if (cancelled) return;
+        const running = get().evalRun;
+        if (running.status !== "running") return;
+        set({ evalRun: { ...running, current: { modelId: model.id }, live: [] } });
+        job = startBrowserEval({ ...shared, model }, (event) => {
+          const run = get().evalRun;
+          if (run.status === "running") set(applyWorkerEvent(run, event, get().evalNotices));
+        });
+        await job.done;
+      }
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "done", finishedAt: new Date(), ...sofar(run) } });
     } catch (error) {
       const run = get().evalRun;
       if (cancelled || run.status !== "running") return;
-      const sofar = { problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs };
-      set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar } : { status: "failed", error: message(error), data: sofar } });
+      set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar(run) } : { status: "failed", error: message(error), data: sofar(run) } });
     }
   },
 
@@ -203,3 +235,37 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     if (run.status === "running") run.cancel();
   },
 });
+
+type RunningEval = Extract<EvalRunState, { status: "running" }>;
+
+/** The store's update for one event of the current model's worker. */
+function applyWorkerEvent(run: RunningEval, event: EvalWorkerEvent, notices: string[]): Partial<EvalSlice> {
+  switch (event.type) {
+    case "loading":
+      return { evalRun: { ...run, current: { modelId: event.modelId, loading: event.phase }, live: [] } };
+    case "threads":
+      return { evalThreads: { threads: event.threads, crossOriginIsolated: event.crossOriginIsolated } };
+    case "notice":
+      return notices.includes(event.message) ? {} : { evalNotices: [...notices, event.message] };
+    case "modelStart":
+      return { evalRun: { ...run, current: { modelId: event.modelId, batchSize: event.batchSize }, live: [] } };
+    case "progress":
+      return run.current ? { evalRun: { ...run, current: { ...run.current, progress: event.progress } } } : {};
+    case "token": {
+      const { problemIndex, text, tokensPerSecond } = event;
+      const known = run.live.some((live) => live.problemIndex === problemIndex);
+      const live = known ? run.live.map((entry) => (entry.problemIndex === problemIndex ? { problemIndex, text, tokensPerSecond } : entry)) : [...run.live, { problemIndex, text, tokensPerSecond }];
+      return { evalRun: { ...run, live } };
+    }
+    case "answer": {
+      const order = new Map(run.problems.map((problem, position) => [problem.index, position]));
+      const sorted = [...(run.answers[event.modelId] ?? []), event.result].sort((a, b) => order.get(a.problemIndex)! - order.get(b.problemIndex)!);
+      return { evalRun: { ...run, answers: { ...run.answers, [event.modelId]: sorted }, live: run.live.filter((live) => live.problemIndex !== event.result.problemIndex) } };
+    }
+    case "modelDone":
+      return { evalRun: { ...run, runs: { ...run.runs, [event.modelId]: event.stats } } };
+    case "done":
+    case "failed":
+      return {};
+  }
+}
