@@ -51,6 +51,18 @@ test("an alpha sweep with a control: one worker per model, the chart's points eq
   await page.getByTestId("sweep-control-alpha").fill("1");
   await page.getByTestId("sweep-control-seed").fill("7");
 
+  // Cancel in the middle of the second model ends its worker; nothing after it starts.
+  await page.getByTestId("eval-run").click();
+  await expect(page.getByTestId("eval-status")).toContainText("alpha -1 (model 2 of 5)", { timeout: 60_000 });
+  await panel.getByRole("button", { name: "Cancel" }).click();
+  await expect(panel).toContainText("The evaluation was cancelled");
+  await expect.poll(() => evalWorkers.map((worker) => [worker.name, worker.closed])).toEqual([
+    ["eval target", true],
+    ["eval alpha -1", true],
+  ]);
+  await expect(page.getByTestId("eval-download-json")).toHaveCount(0);
+  evalWorkers.length = 0;
+
   await page.getByTestId("eval-run").click();
   const chart = page.getByTestId("sweep-chart");
   // Before the first merged model finishes the chart has no point, and cannot be saved.
@@ -64,6 +76,7 @@ test("an alpha sweep with a control: one worker per model, the chart's points eq
     new MutationObserver(() => counts.push(element.getAttribute("data-points")!)).observe(element, { attributes: true, attributeFilter: ["data-points"] });
   });
   await expect(page.getByTestId("eval-done")).toBeVisible({ timeout: 240_000 });
+  await expect(page.getByTestId("eval-alpha-zero")).toHaveText("Alpha 0 gave exactly the target's answers, as it must (its weights are the target's).");
   expect(await page.evaluate(() => (window as unknown as { sweepPointCounts: string[] }).sweepPointCounts)).toEqual(["0", "1", "2", "3", "4"]);
 
   // One worker per model, each ended when its model was done.

@@ -1,12 +1,14 @@
 import type { ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
 import { renderEvalReportCsv } from "../../eval/report/renderEvalReportCsv.ts";
 import { compareWithTarget } from "../../eval/stats/compareWithTarget.ts";
+import { checkAlphaZero } from "../../eval/sweep/checkAlphaZero.ts";
 import { downloadBlob } from "../downloadBlob.ts";
 import { formatDuration } from "../format.ts";
 import type { EvalRunData } from "../state/evalSlice.ts";
 import { studioEvalReport, STUDIO_METRIC } from "../state/studioEvalReport.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { sweepChartData } from "../state/sweepChartData.ts";
+import { ErrorMessage } from "./ErrorMessage.tsx";
 import { SweepChart } from "./SweepChart.tsx";
 import { SweepTable } from "./SweepTable.tsx";
 import { secondaryButtonClass } from "./styles.ts";
@@ -97,6 +99,7 @@ export function EvalResults() {
           <ReportDownloads data={data} finishedAt={run.finishedAt} />
         </div>
       )}
+      {run.status === "done" && <AlphaZeroCheck data={data} />}
     </div>
   );
 }
@@ -156,5 +159,21 @@ function ReportDownloads({ data, finishedAt }: { data: EvalRunData; finishedAt: 
         Download results (CSV)
       </button>
     </>
+  );
+}
+
+/** Alpha 0 is the target's weights: a finished run with both says whether their answers are exactly the same. */
+function AlphaZeroCheck({ data }: { data: EvalRunData }) {
+  const { models, answers, runs } = data;
+  if (!models.some((model) => model.kind === "target") || !models.some((model) => model.kind === "merged" && model.alpha === 0 && model.control === null)) return null;
+  const mismatches = checkAlphaZero(
+    models,
+    models.map((model) => ({ id: model.id, answers: answers[model.id] ?? [], run: runs[model.id]! })),
+  );
+  if (mismatches.length > 0) return <ErrorMessage>{mismatches.join("; ")}.</ErrorMessage>;
+  return (
+    <p data-testid="eval-alpha-zero" className="text-sm text-emerald-700">
+      Alpha 0 gave exactly the target&apos;s answers, as it must (its weights are the target&apos;s).
+    </p>
   );
 }
