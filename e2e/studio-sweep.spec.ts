@@ -5,7 +5,8 @@ import { DEMO_HUB_URL, DEMO_TRIO } from "./cliReference.ts";
 
 const PROBLEMS = 3;
 const MAX_NEW_TOKENS = 8;
-const MODELS = ["target", "alpha -1", "alpha 0", "alpha 1", "random-sign control (alpha 1)"];
+/** The reversed vector at control alpha 1 is the sweep's alpha -1: one model, both a point of the curve and the control. */
+const MODELS = ["target", "alpha -1 (reversed)", "alpha 0", "alpha 1", "random-sign control (alpha 1)"];
 
 const downloaded = async (download: Promise<Download>) => {
   const path = await (await download).path();
@@ -47,18 +48,20 @@ test("an alpha sweep with a control: one worker per model, the chart's points eq
 
   await alphas.fill("1, -1, 0");
   await expect(page.getByTestId("sweep-alphas-note")).toContainText("3 merged models");
+  await page.getByTestId("sweep-reversed").check();
   await page.getByTestId("sweep-random-sign").check();
   await page.getByTestId("sweep-control-alpha").fill("1");
   await page.getByTestId("sweep-control-seed").fill("7");
 
   // Cancel in the middle of the second model ends its worker; nothing after it starts.
   await page.getByTestId("eval-run").click();
-  await expect(page.getByTestId("eval-status")).toContainText("alpha -1 (model 2 of 5)", { timeout: 60_000 });
+  await expect(page.getByTestId("eval-status")).toContainText("Loading alpha -1 (reversed) (model 2 of 5)", { timeout: 60_000 });
+  await expect.poll(() => evalWorkers.length).toBe(2);
   await panel.getByRole("button", { name: "Cancel" }).click();
   await expect(panel).toContainText("The evaluation was cancelled");
   await expect.poll(() => evalWorkers.map((worker) => [worker.name, worker.closed])).toEqual([
     ["eval target", true],
-    ["eval alpha -1", true],
+    ["eval alpha -1 (reversed)", true],
   ]);
   await expect(page.getByTestId("eval-download-json")).toHaveCount(0);
   evalWorkers.length = 0;
@@ -94,7 +97,7 @@ test("an alpha sweep with a control: one worker per model, the chart's points eq
     })),
   );
   expect(points.map((point) => point.label)).toEqual(MODELS.slice(1));
-  expect(points.map((point) => [point.alpha, point.control])).toEqual([[-1, "none"], [0, "none"], [1, "none"], [1, "random-sign"]]);
+  expect(points.map((point) => [point.alpha, point.control])).toEqual([[-1, "reversed"], [0, "none"], [1, "none"], [1, "random-sign"]]);
 
   // The table says the same of each model.
   const rows = await page.getByTestId("sweep-row").evaluateAll((elements) =>

@@ -1,3 +1,4 @@
+import { memo } from "react";
 import type { ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
 import { renderEvalReportCsv } from "../../eval/report/renderEvalReportCsv.ts";
 import { compareWithTarget } from "../../eval/stats/compareWithTarget.ts";
@@ -29,9 +30,6 @@ export function EvalResults() {
     models.map((model) => ({ id: model.id, correct: answersOf(model.id).map((answer) => answer.correct) })),
     models.some((model) => model.id === "target") ? "target" : null,
   );
-  const report = studioEvalReport(data, new Date());
-  const chart = sweepChartData(report.models, STUDIO_METRIC);
-  const sweeps = models.some((model) => model.kind === "merged");
 
   return (
     <div className="flex flex-col gap-4">
@@ -50,8 +48,7 @@ export function EvalResults() {
             ),
         )}
       </div>
-      {sweeps && <SweepChart points={chart.points} target={chart.target} metric={chart.metric} />}
-      <SweepTable models={report.models} />
+      <SweepResults data={data} />
       <div className="overflow-x-auto">
         <table data-testid="eval-table" className="w-full border-collapse text-left text-sm">
           <thead>
@@ -103,6 +100,24 @@ export function EvalResults() {
     </div>
   );
 }
+
+/**
+ * The sweep chart and table of the finished models. They change only when a model finishes, that
+ * is when its run figures arrive (a new `runs`), so the streamed tokens do not redraw them.
+ */
+const SweepResults = memo(
+  function SweepResults({ data }: { data: EvalRunData }) {
+    const report = studioEvalReport(data, new Date());
+    const chart = sweepChartData(report.models, STUDIO_METRIC);
+    return (
+      <>
+        {data.models.some((model) => model.kind === "merged") && <SweepChart points={chart.points} target={chart.target} metric={chart.metric} />}
+        <SweepTable models={report.models} />
+      </>
+    );
+  },
+  (before, after) => before.data.runs === after.data.runs,
+);
 
 function AnswerCell({ result }: { result: ProblemResult | undefined }) {
   if (!result) return <span className="text-slate-400">…</span>;

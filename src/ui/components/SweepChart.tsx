@@ -20,19 +20,21 @@ const WIDTH = 720;
 const HEIGHT = 400;
 const MARGIN = { top: 64, right: 32, bottom: 44, left: 16 };
 const COLORS = { sweep: "#4f46e5", band: "#a5b4fc", target: "#0f766e", reversed: "#dc2626", randomSign: "#d97706" } as const;
-const CONTROL_LABELS: Record<EvalControl, string> = { reversed: "reversed vector", "random-sign": "random-sign control" };
+const CONTROL_LABELS: Record<EvalControl, string> = { reversed: "reversed vector", "random-sign": "random-sign" };
 const percent = (value: number) => `${Math.round(100 * value)}%`;
 
 /**
  * Accuracy against alpha: the sweep's points joined by a line over their Wilson 95% band, the
- * target as a horizontal line over its own band, and each control as its own marker. Each marker
+ * target as a horizontal line over its own band, and each control as its own marker. The reversed
+ * vector is the recipe at -alpha, so it lies on the curve (a triangle there); the random-sign
+ * control is another model, a diamond beside the curve. Each marker
  * carries its figures as data attributes. "Save SVG" writes the chart as a standalone SVG file,
  * "Save PNG" draws that at twice the size.
  */
 export function SweepChart({ points, target, metric }: SweepChartProps) {
   const frame = useRef<HTMLDivElement>(null);
   const [saveError, setSaveError] = useState<string>();
-  const sweep = points.filter((point) => point.control === null).sort((a, b) => a.alpha - b.alpha);
+  const sweep = points.filter((point) => point.control !== "random-sign").sort((a, b) => a.alpha - b.alpha);
   const data = sweep.map((point) => ({ alpha: point.alpha, accuracy: point.correct / point.total, band: [point.low, point.high] }));
   const alphas = [...new Set(points.map((point) => point.alpha))].sort((a, b) => a - b);
   const [first = 0, last = 1] = [alphas[0], alphas[alphas.length - 1]];
@@ -114,12 +116,12 @@ function ChartTitle({ metric, points }: { metric: string; points: number }) {
   );
 }
 
-/** Pixels a control's marker sits right of its alpha, so that a sweep point at the same alpha stays visible. */
+/** Pixels the random-sign control's marker sits right of its alpha, so that the sweep's point at that alpha stays visible. */
 const CONTROL_SHIFT = 10;
 
 /**
- * The sweep's points (circles) and the controls' markers (a triangle for reversed, a diamond for
- * random-sign, each with its interval as a whisker, drawn CONTROL_SHIFT pixels right of its alpha).
+ * The sweep's points (circles), the reversed vector's (a triangle on the curve) and the random-sign
+ * control's (a diamond CONTROL_SHIFT pixels right of its alpha, with its interval as a whisker).
  */
 function Markers({ points }: { points: readonly SweepChartPoint[] }) {
   const x = useXAxisScale();
@@ -129,7 +131,7 @@ function Markers({ points }: { points: readonly SweepChartPoint[] }) {
     <g>
       {points.map((point) => {
         const accuracy = point.correct / point.total;
-        const cx = (x(point.alpha) ?? 0) + (point.control === null ? 0 : CONTROL_SHIFT);
+        const cx = (x(point.alpha) ?? 0) + (point.control === "random-sign" ? CONTROL_SHIFT : 0);
         const cy = y(accuracy) ?? 0;
         const attributes = {
           "data-testid": "sweep-point",
@@ -153,7 +155,7 @@ function Markers({ points }: { points: readonly SweepChartPoint[] }) {
         return (
           <g key={point.label} {...attributes}>
             {title}
-            <line x1={cx} x2={cx} y1={low} y2={high} stroke={color} strokeWidth={1.5} strokeOpacity={0.6} />
+            {point.control === "random-sign" && <line x1={cx} x2={cx} y1={low} y2={high} stroke={color} strokeWidth={1.5} strokeOpacity={0.6} />}
             <path d={controlShape(point.control, cx, cy)} fill={color} stroke="#ffffff" strokeWidth={1.5} />
           </g>
         );
@@ -172,8 +174,8 @@ function ChartLegend({ hasTarget, controls }: { hasTarget: boolean; controls: Ev
   const area = usePlotArea();
   if (!area) return null;
   const entries: { key: string; label: string; swatch: ReactNode }[] = [
-    { key: "sweep", label: "merged, by alpha", swatch: <><line x1={0} x2={20} y1={0} y2={0} stroke={COLORS.sweep} strokeWidth={2} /><circle cx={10} cy={0} r={4} fill={COLORS.sweep} /></> },
-    { key: "band", label: "95% Wilson interval", swatch: <rect x={0} y={-6} width={20} height={12} fill={COLORS.band} fillOpacity={0.5} /> },
+    { key: "sweep", label: "merged", swatch: <><line x1={0} x2={20} y1={0} y2={0} stroke={COLORS.sweep} strokeWidth={2} /><circle cx={10} cy={0} r={4} fill={COLORS.sweep} /></> },
+    { key: "band", label: "95% interval (Wilson)", swatch: <rect x={0} y={-6} width={20} height={12} fill={COLORS.band} fillOpacity={0.5} /> },
   ];
   if (hasTarget) entries.push({ key: "target", label: "target", swatch: <line x1={0} x2={20} y1={0} y2={0} stroke={COLORS.target} strokeWidth={1.5} strokeDasharray="6 4" /> });
   for (const control of controls) {
@@ -184,7 +186,7 @@ function ChartLegend({ hasTarget, controls }: { hasTarget: boolean; controls: Ev
     <g transform={`translate(${area.x}, 44)`}>
       {entries.map((entry) => {
         const at = offset;
-        offset += 34 + entry.label.length * 6.5;
+        offset += 42 + entry.label.length * 7;
         return (
           <g key={entry.key} transform={`translate(${at}, 0)`}>
             {entry.swatch}

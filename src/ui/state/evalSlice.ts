@@ -219,7 +219,9 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
           const run = get().evalRun;
           if (run.status === "running") set(applyWorkerEvent(run, event, get().evalNotices));
         });
-        await job.done;
+        await job.done.catch((error: unknown) => {
+          throw isAbort(error) ? error : new Error(`${model.label}: ${message(error)}`);
+        });
       }
       const run = get().evalRun;
       if (run.status === "running") set({ evalRun: { status: "done", finishedAt: new Date(), ...sofar(run) } });
