@@ -49,6 +49,20 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --config, --vocab MODE, --hub-url URL as for merge; token from HF_TOKEN`,
     run: async (args) => (await import("./evalCommand.ts")).evalCommand(args),
   },
+  record: {
+    usage: `merge-studio record --out DIR --report REPORT.json [--name NAME] [--source-url URL]
+
+  Records an evaluation in a finished merge: DIR/README.md gets the Hub model-index metadata of
+  this merge's results and a table "Evaluation: target vs this merge"; DIR/merge_recipe.json gets
+  the field "evaluation" (settings, scores, comparison, per-problem right/wrong; not the answers).
+  Both are replaced atomically; recording again replaces the previous evaluation.
+  REPORT.json     written by merge-studio eval --json or the studio; it must hold a model whose
+                  recipe is this merge's (compared as canonical recipe JSON, pinned revisions too)
+  --name NAME     the model's name in model-index (default: the folder's name)
+  --source-url URL
+                  where the results can be seen; written as the result's source (none by default)`,
+    run: async (args) => (await import("./recordCommand.ts")).recordCommand(args),
+  },
   hub: {
     usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [faults] [real-Hub behaviours]
 
