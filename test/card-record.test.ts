@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseRecipeJson } from "../src/core/recipe/parseRecipeJson.ts";
+import { readEvalReport } from "../src/eval/report/readEvalReport.ts";
+import { recordEvaluation } from "../src/eval/report/recordEvaluation.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { runCli } from "./helpers/runCli.ts";
@@ -272,4 +274,39 @@ describe("merge-studio record", () => {
       expect(result.stderr, dir).toMatch(message);
     }
   }, 120_000);
+});
+
+describe("recordEvaluation (what the studio calls when saving a merge with results)", () => {
+  const evaluation = () => readEvalReport(JSON.stringify(report([halfModel()])), "the studio's evaluation");
+  const options = { modelName: "studio-merge", reportSource: "the studio's evaluation" };
+
+  it("keeps the front matter's other keys and comments, appends the section to a card without a mergekit section, and records the new card's SHA-256", async () => {
+    const recipeJson = await readFile(join(out, "merge_recipe.json"), "utf8");
+    const readme = "---\n# written by hand\nbase_model:\n- a/b\nlicense: mit\n---\n\n# My merge\n\nNotes.\n";
+    const recorded = await recordEvaluation({ readme, recipeJson }, evaluation(), options);
+    expect(recorded.readme.startsWith("---\n# written by hand\nbase_model:\n- a/b\nlicense: mit\nmodel-index:\n")).toBe(true);
+    expect(recorded.readme).toContain("\n# My merge\n\nNotes.\n\n<!-- merge-studio: evaluation -->\n## Evaluation: target vs this merge\n");
+    expect(recorded.readme.endsWith("<!-- /merge-studio: evaluation -->\n")).toBe(true);
+    const meta = frontMatter(recorded.readme);
+    expect(meta.license).toBe("mit");
+    expect(modelIndexProblems(meta["model-index"])).toEqual([]);
+    const files = (JSON.parse(recorded.recipeJson) as { files: Record<string, unknown> }).files;
+    expect(files["README.md"]).toEqual({ size: Buffer.byteLength(recorded.readme), sha256: sha256(Buffer.from(recorded.readme)) });
+    expect(recorded.evaluated.merge.label).toBe("alpha 0.5");
+  });
+
+  it("refuses files that are not a merge's card and record", async () => {
+    const recipeJson = await readFile(join(out, "merge_recipe.json"), "utf8");
+    const card = await readFile(join(out, "README.md"), "utf8");
+    const cases: [string, string, string][] = [
+      ["# no front matter\n", recipeJson, "README.md: no YAML front matter"],
+      ["---\nlicense: mit\n---\n", recipeJson, "README.md: its front matter has no base_model"],
+      ["---\nbase_model: [a\n---\n", recipeJson, "README.md: its front matter is not valid YAML"],
+      [card.replace("<!-- /merge-studio: evaluation -->", ""), recipeJson, 'without its "<!-- /merge-studio: evaluation -->"'],
+      [card, JSON.stringify({ ...JSON.parse(recipeJson), files: undefined }), 'merge_recipe.json: no "files" record'],
+    ];
+    for (const [readme, recipe, message] of cases) {
+      await expect(recordEvaluation({ readme, recipeJson: recipe }, evaluation(), options), message).rejects.toThrow(message);
+    }
+  });
 });

@@ -62,6 +62,14 @@ function pretrainedArgs(spec: string): string {
 
 const alphaName = (alpha: number) => `alpha_${alpha}`;
 
+/**
+ * One lm_eval run per task (each task has its own --num_fewshot), as lm-evaluation-harness 0.4.12's
+ * CLI reads them (lm_eval/_cli/run.py): --model_args "k=v,k=v"; --apply_chat_template, and
+ * --fewshot_as_multiturn (0.4.12 turns it on with the template; 0.4.9 to 0.4.11 need it written);
+ * --gen_kwargs merged into the task's generation_kwargs (its greedy `until` stays); --samples, a
+ * JSON {task: [doc indices]} or a file of it (lm_eval/config/evaluate_config.py), since 0.4.9. Not
+ * --limit: it takes the first N documents, not the studio's sample, and cannot go with --samples.
+ */
 function lmEvalLines(options: GpuJobOptions): string[] {
   return options.tasks.flatMap((task) => [
     `  lm_eval --model vllm --model_args "$model_args,$vllm_args" \\`,
@@ -73,6 +81,11 @@ function lmEvalLines(options: GpuJobOptions): string[] {
   ]);
 }
 
+/**
+ * run.sh. mergekit 0.1.4's CLI (mergekit/scripts/run_yaml.py, options.py): `mergekit-yaml
+ * CONFIG_FILE OUT_PATH` plus flags such as --cuda; a model reference may carry "@revision"
+ * (mergekit/common.py ModelPath), so pinned Hub inputs stay pinned.
+ */
 function renderRunScript(options: GpuJobOptions, alphas: readonly number[]): string {
   return `#!/usr/bin/env bash
 # GPU job written by merge-studio ${options.toolVersion}: merges the recipe at each alpha with

@@ -76,7 +76,7 @@ function withModelIndex(readme: string, modelIndex: unknown): string {
   if (!match) throw new Error(`${MODEL_CARD_FILE_NAME}: no YAML front matter (a "---" line first, and one closing it), so it is not a merge's model card`);
   const document = parseDocument(match[1] ?? "");
   if (document.errors.length > 0) throw new Error(`${MODEL_CARD_FILE_NAME}: its front matter is not valid YAML: ${document.errors[0]!.message}`);
-  if (document.contents !== null && !document.has("base_model")) throw new Error(`${MODEL_CARD_FILE_NAME}: its front matter has no base_model, so it is not a merge's model card`);
+  if (!document.has("base_model")) throw new Error(`${MODEL_CARD_FILE_NAME}: its front matter has no base_model, so it is not a merge's model card`);
   document.set("model-index", modelIndex);
   return `---\n${document.toString({ indentSeq: false, lineWidth: 0 })}---\n${readme.slice(match[0].length)}`;
 }
