@@ -184,7 +184,7 @@ describe("merge-studio record", () => {
 
     const strictHalf = wilson(3, 4);
     const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
-    expect(readme).toContain("## Evaluation: target vs this merge");
+    expect(readme).toContain("## Evaluation: target vs this merge (gsm8k)");
     expect(readme).toContain(`| target (target) | strict-match | 50.0% | ${pct(wilson(2, 4).low)} – ${pct(wilson(2, 4).high)} | 2/4 |  |  |  |  |`);
     expect(readme).toContain(`| this merge (alpha 0.5) | strict-match | 75.0% | ${pct(strictHalf.low)} – ${pct(strictHalf.high)} | 3/4 | 2 | 1 | 1.000 | 1.000 |`);
     expect(readme).toContain("| this merge (alpha 0.5) | flexible-extract | 100.0% |");
@@ -192,11 +192,12 @@ describe("merge-studio record", () => {
     expect(readme).toContain("random sample drawn with seed 2509");
     expect(readme.indexOf("## Evaluation")).toBeLessThan(readme.indexOf("## mergekit"));
 
-    const after = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8")) as Record<string, unknown> & { files: Record<string, { size: number; sha256: string }>; evaluation: Record<string, unknown> };
+    const after = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8")) as Record<string, unknown> & { files: Record<string, { size: number; sha256: string }>; evaluation: Record<string, Record<string, unknown>> };
     const readmeBytes = await readFile(join(out, "README.md"));
     expect(after.files["README.md"]).toEqual({ size: readmeBytes.byteLength, sha256: sha256(readmeBytes) });
     expect({ ...after.files, "README.md": undefined }).toEqual({ ...(before.files as object), "README.md": undefined });
-    expect(after.evaluation).toMatchObject({
+    expect(Object.keys(after.evaluation)).toEqual(["gsm8k"]);
+    expect(after.evaluation.gsm8k).toMatchObject({
       schema: "merge-studio-eval/1",
       report_sha256: reportSha,
       evaluator: { version: "0.1.0", runtime: "onnxruntime-node", format: "q8", batch_size: 4, max_new_tokens: 256, greedy: true, chat_template: true },
@@ -217,6 +218,7 @@ describe("merge-studio record", () => {
     expect(result.code, result.stderr).toBe(0);
     const readme = await readFile(join(out, "README.md"), "utf8");
     expect(readme.split("## Evaluation: target vs this merge")).toHaveLength(2);
+    expect(readme.split("<!-- merge-studio: evaluation gsm8k -->")).toHaveLength(2);
     expect(readme).toContain("| this merge (alpha 0.5) | strict-match | 25.0% |");
     const meta = frontMatter(readme);
     expect(modelIndexProblems(meta["model-index"])).toEqual([]);
@@ -224,8 +226,9 @@ describe("merge-studio record", () => {
     expect(entry!.name).toBe("lab/merged-half");
     expect(entry!.results[0]!.metrics.map((metric) => metric.value)).toEqual([0.25, 0.5]);
     expect(entry!.results[0]!.source).toBeUndefined();
-    const record = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8")) as { evaluation: { report_sha256: string } };
-    expect(record.evaluation.report_sha256).toBe(reportSha);
+    const record = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8")) as { evaluation: Record<string, { report_sha256: string }> };
+    expect(Object.keys(record.evaluation)).toEqual(["gsm8k"]);
+    expect(record.evaluation.gsm8k!.report_sha256).toBe(reportSha);
   }, 60_000);
 
   it("refuses a report that did not evaluate this merge's recipe, and leaves the folder as it was", async () => {
@@ -285,8 +288,8 @@ describe("recordEvaluation (what the studio calls when saving a merge with resul
     const readme = "---\n# written by hand\nbase_model:\n- a/b\nlicense: mit\n---\n\n# My merge\n\nNotes.\n";
     const recorded = await recordEvaluation({ readme, recipeJson }, evaluation(), options);
     expect(recorded.readme.startsWith("---\n# written by hand\nbase_model:\n- a/b\nlicense: mit\nmodel-index:\n")).toBe(true);
-    expect(recorded.readme).toContain("\n# My merge\n\nNotes.\n\n<!-- merge-studio: evaluation -->\n## Evaluation: target vs this merge\n");
-    expect(recorded.readme.endsWith("<!-- /merge-studio: evaluation -->\n")).toBe(true);
+    expect(recorded.readme).toContain("\n# My merge\n\nNotes.\n\n<!-- merge-studio: evaluation gsm8k -->\n## Evaluation: target vs this merge (gsm8k)\n");
+    expect(recorded.readme.endsWith("<!-- /merge-studio: evaluation gsm8k -->\n")).toBe(true);
     const meta = frontMatter(recorded.readme);
     expect(meta.license).toBe("mit");
     expect(modelIndexProblems(meta["model-index"])).toEqual([]);
@@ -302,11 +305,39 @@ describe("recordEvaluation (what the studio calls when saving a merge with resul
       ["# no front matter\n", recipeJson, "README.md: no YAML front matter"],
       ["---\nlicense: mit\n---\n", recipeJson, "README.md: its front matter has no base_model"],
       ["---\nbase_model: [a\n---\n", recipeJson, "README.md: its front matter is not valid YAML"],
-      [card.replace("<!-- /merge-studio: evaluation -->", ""), recipeJson, 'without its "<!-- /merge-studio: evaluation -->"'],
+      [card.replace("<!-- /merge-studio: evaluation gsm8k -->", ""), recipeJson, 'without its "<!-- /merge-studio: evaluation gsm8k -->"'],
       [card, JSON.stringify({ ...JSON.parse(recipeJson), files: undefined }), 'merge_recipe.json: no "files" record'],
     ];
     for (const [readme, recipe, message] of cases) {
       await expect(recordEvaluation({ readme, recipeJson: recipe }, evaluation(), options), message).rejects.toThrow(message);
     }
   });
+});
+
+describe("merge-studio record, a second task", () => {
+  it("adds the task's result, section and record next to the first task's, which stay", async () => {
+    const cot = report([halfModel()]) as ReturnType<typeof report> & { task: { name: string; fewShot: number; promptFormat: string } };
+    cot.task = { ...cot.task, name: "gsm8k_cot", fewShot: 8, promptFormat: "8-shot Q/A (lm-eval gsm8k_cot)" };
+    const { path } = await writeReport("report-cot.json", cot);
+    const result = await runCli(["record", "--out", out, "--report", path]);
+    expect(result.code, result.stderr).toBe(0);
+    const readme = await readFile(join(out, "README.md"), "utf8");
+    const gsm8k = readme.indexOf("## Evaluation: target vs this merge (gsm8k)\n");
+    const cotAt = readme.indexOf("## Evaluation: target vs this merge (gsm8k_cot)\n");
+    expect(gsm8k).toBeGreaterThan(0);
+    expect(cotAt).toBeGreaterThan(gsm8k);
+    expect(readme.indexOf("## mergekit")).toBeGreaterThan(cotAt);
+    const meta = frontMatter(readme);
+    expect(modelIndexProblems(meta["model-index"])).toEqual([]);
+    const [entry] = meta["model-index"] as { results: { dataset: { args: { task: string; num_few_shot: number } } }[] }[];
+    expect(entry!.results.map((result) => [result.dataset.args.task, result.dataset.args.num_few_shot])).toEqual([
+      ["gsm8k", 5],
+      ["gsm8k_cot", 8],
+    ]);
+    const record = JSON.parse(await readFile(join(out, "merge_recipe.json"), "utf8")) as { evaluation: Record<string, { task: { few_shot: number } }> };
+    expect(Object.entries(record.evaluation).map(([task, value]) => [task, value.task.few_shot])).toEqual([
+      ["gsm8k", 5],
+      ["gsm8k_cot", 8],
+    ]);
+  }, 60_000);
 });

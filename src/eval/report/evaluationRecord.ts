@@ -15,9 +15,9 @@ function modelRecord(model: EvaluatedModel, metrics: readonly string[]) {
 }
 
 /**
- * The `evaluation` field of merge_recipe.json: the report's settings and task, this merge's and
- * the target's scores, comparison, run figures and per-problem right/wrong, and the SHA-256 of the
- * report file when known. The answers themselves are left out (every output of every model can be
+ * One task's entry of merge_recipe.json's `evaluation` (keyed by task name): the report's settings
+ * and task, this merge's and the target's scores, comparison, run figures and per-problem
+ * right/wrong, and the SHA-256 of the report file when known. The answers themselves are left out (every output of every model can be
  * megabytes); the report holds them, and `report_sha256` names it.
  */
 export function evaluationRecord(report: EvalReport, evaluated: EvaluatedMerge, reportSha256?: string) {

@@ -1,12 +1,12 @@
 import type { EvalReport, EvaluatedModel } from "./EvalReport.ts";
 import type { EvaluatedMerge } from "./findEvaluatedMerge.ts";
 
-export const EVALUATION_SECTION_TITLE = "## Evaluation: target vs this merge";
+const EVALUATION_SECTION_TITLE = "## Evaluation: target vs this merge";
 
 const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
 /** A p-value as a reader compares it with 0.05: three decimals, or two significant digits below 0.001. */
-export function formatPValue(p: number): string {
+function formatPValue(p: number): string {
   return p >= 0.001 || p === 0 ? p.toFixed(3) : p.toExponential(1);
 }
 
@@ -49,7 +49,7 @@ export function renderEvaluationSection(report: EvalReport, evaluated: Evaluated
       : "- the target did not run in this evaluation, so there is no paired comparison.",
     ...(others > 0 ? [`- the same run evaluated ${others} other model${others === 1 ? "" : "s"} (other alphas or controls), not shown here.`] : []),
   ];
-  return `${EVALUATION_SECTION_TITLE}
+  return `${EVALUATION_SECTION_TITLE} (${task.name})
 
 | model | metric | accuracy | 95% interval | correct | fixed | broken | McNemar p | Holm p |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
