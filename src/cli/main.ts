@@ -55,7 +55,8 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   Records an evaluation in a finished merge: DIR/README.md gets the Hub model-index metadata of
   this merge's results and a table "Evaluation: target vs this merge"; DIR/merge_recipe.json gets
   the field "evaluation" (settings, scores, comparison, per-problem right/wrong; not the answers).
-  Both are replaced atomically; recording again replaces the previous evaluation.
+  Both are replaced atomically. One evaluation per task: recording a task again replaces it,
+  other tasks stay.
   REPORT.json     written by merge-studio eval --json or the studio; it must hold a model whose
                   recipe is this merge's (compared as canonical recipe JSON, pinned revisions too)
   --name NAME     the model's name in model-index (default: the folder's name)

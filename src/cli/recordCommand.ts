@@ -7,6 +7,7 @@ import { fileSystemError } from "../core/node/fileSystemError.ts";
 import { outputFolderPaths } from "../core/node/outputFolderPaths.ts";
 import { RECIPE_FILE_NAME } from "../core/output/renderMergeRecipe.ts";
 import { JOURNAL_FILE_NAME } from "../core/sinks/FolderSink.ts";
+import type { MetricScore } from "../eval/report/EvalReport.ts";
 import { readEvalReport } from "../eval/report/readEvalReport.ts";
 import { MODEL_CARD_FILE_NAME, recordEvaluation } from "../eval/report/recordEvaluation.ts";
 import { UsageError } from "./format.ts";
@@ -44,7 +45,7 @@ export async function recordCommand(args: string[]): Promise<void> {
     await replaceFile(join(out, MODEL_CARD_FILE_NAME), recorded.readme);
     await replaceFile(join(out, RECIPE_FILE_NAME), recorded.recipeJson);
     const { merge, target } = recorded.evaluated;
-    const summary = (label: string, score: { metric: string; correct: number; total: number; accuracy: number }) => `${label}: ${score.metric} ${(score.accuracy * 100).toFixed(1)}% (${score.correct}/${score.total})`;
+    const summary = (label: string, score: MetricScore) => `${label}: ${score.metric} ${(score.accuracy * 100).toFixed(1)}% (${score.correct}/${score.total})`;
     process.stdout.write(`recorded ${report.task.name} in ${join(out, MODEL_CARD_FILE_NAME)} and ${join(out, RECIPE_FILE_NAME)}\n`);
     if (target) process.stdout.write(`  ${summary(`target (${target.label})`, target.scores[0]!)}\n`);
     process.stdout.write(`  ${summary(`this merge (${merge.label})`, merge.scores[0]!)}\n`);
