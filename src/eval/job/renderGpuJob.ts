@@ -159,7 +159,7 @@ function renderJobReadme(options: GpuJobOptions, alphas: readonly number[], note
     ...options.tasks.map((task) => `- \`${task}\`: ${LM_EVAL_TASKS[task].fewShot}-shot (\`--num_fewshot ${LM_EVAL_TASKS[task].fewShot}\`), greedy as the task's YAML sets it`),
     `- chat template: ${options.chatTemplate ? "on (`--apply_chat_template --fewshot_as_multiturn`)" : "off"}; at most ${options.maxGenToks} new tokens (\`--gen_kwargs max_gen_toks=${options.maxGenToks}\`)`,
     problemIndices
-      ? `- problems: the ${problemIndices.length} of the studio's sample, by their index in GSM8K's test split (\`--samples samples.json\`); drop that line of run.sh to run all 1319`
+      ? `- problems: ${problemIndices.length} of GSM8K's test split, by index (\`--samples samples.json\`), the ones merge-studio evaluated; drop that line of run.sh to run all 1319`
       : "- problems: the whole GSM8K test split (1319)",
     "",
     "lm-eval writes, for each model and task, `results/NAME/TASK/<model>/results_<time>.json` (accuracy with",
