@@ -102,7 +102,7 @@ export interface VectorInspection {
 
 export const INSPECTION_DEFINITIONS: Record<string, string> = {
   vector: "the raw task vector v_j = fl32(plus_j - minus_j) (recipe-v2 step 2), before weights, sparsification, consensus and control",
-  accumulation: "float64, element by element in row-major order",
+  accumulation: "float64 (sums over blocks of elements in row-major order, added up)",
   nonFinite: "NaN and +-Inf elements of an input are left out of all of its statistics and counted in nonFinite",
   relativeNorm: "||v_j||2 / ||target||2 over the same elements (null when the target's norm is 0)",
   zeroShare: "elements of v_j equal to +0 or -0, over all elements",
