@@ -48,14 +48,14 @@ export function accumulateElements(sums: ElementSums, target: Float32Array, vect
     let nonFinite = 0;
     for (let e = 0; e < count; e++) {
       const x = v[e]!;
-      if (x - x !== 0) {
+      if (x - x === 0) {
+        sumSquares += x * x;
+        const abs = x < 0 ? -x : x;
+        if (abs > maxAbs) maxAbs = abs;
+        if (x === 0) zeros++;
+      } else {
         nonFinite++;
-        continue;
       }
-      sumSquares += x * x;
-      const abs = Math.abs(x);
-      if (abs > maxAbs) maxAbs = abs;
-      if (x === 0) zeros++;
     }
     stats.sumSquares += sumSquares;
     stats.maxAbs = maxAbs;

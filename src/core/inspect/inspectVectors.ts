@@ -122,8 +122,9 @@ function sumJob(
   const dtypes = job.inputs.map((input) => input.dtype as FloatDtype);
   const asBits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
   const targetBits = asBits(scratch.target);
-  const plusBits = asBits(scratch.plus);
-  const minusBits = asBits(scratch.minus);
+  const { plus, minus } = scratch;
+  const plusBits = asBits(plus);
+  const minusBits = asBits(minus);
   let offset = 0;
   for (const segment of job.segments) {
     const tensorSums = sums.get(segment.tensor)!;
@@ -135,7 +136,7 @@ function sumJob(
         widenToFloat32Bits(dtypes[1 + 2 * j]!, bits[1 + 2 * j]!, start, count, plusBits);
         widenToFloat32Bits(dtypes[2 + 2 * j]!, bits[2 + 2 * j]!, start, count, minusBits);
         // A Float32Array store rounds the double difference once: fl32(p - m), exact for float32 inputs.
-        for (let e = 0; e < count; e++) v[e] = scratch.plus[e]! - scratch.minus[e]!;
+        for (let e = 0; e < count; e++) v[e] = plus[e]! - minus[e]!;
       }
       accumulateElements(tensorSums, scratch.target, scratch.vectors, count);
     }
