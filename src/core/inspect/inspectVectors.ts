@@ -3,7 +3,7 @@ import { ChunkBufferPool, type ChunkBuffers } from "../engine/ChunkBufferPool.ts
 import { chunkJobs, HUB_CHUNK_BYTES, jobInputReader, LOCAL_CHUNK_BYTES, type ChunkJob, type JobInput } from "../engine/writeMergedModel.ts";
 import { viewFloatBits, widenToFloat32Bits } from "../numeric/floatBlocks.ts";
 import { labelledInputs, type MergePlan, type PlannedTensor } from "../plan/planMerge.ts";
-import { accumulateElements, addSums, describeSums, emptySums, type ElementSums } from "./ElementSums.ts";
+import { accumulatePairs, accumulateTarget, accumulateVector, addSums, describeSums, emptySums, type ElementSums, type FloatBlock } from "./ElementSums.ts";
 import { INSPECTION_DEFINITIONS, tensorCell, type InspectedCell, type InspectedTensor, type VectorInspection } from "./VectorInspection.ts";
 
 export interface InspectionProgress {
@@ -59,12 +59,7 @@ export async function inspectVectors(plan: MergePlan, options: InspectVectorsOpt
   const jobs = [...chunkJobs(plan, plan.tensors, 0, chunkBytes, Infinity)].filter((job) => job.kind === "merge");
   const bytesTotal = jobs.reduce((sum, job) => sum + distinctInputs(job).reduce((bytes, input) => bytes + job.elements * DTYPE_BYTES[input.dtype], 0), 0);
   const sums = new Map<PlannedTensor, ElementSums>(inspected.map((tensor) => [tensor, emptySums(vectorCount)]));
-  const scratch = {
-    target: new Float32Array(BLOCK_ELEMENTS),
-    plus: new Float32Array(BLOCK_ELEMENTS),
-    minus: new Float32Array(BLOCK_ELEMENTS),
-    vectors: Array.from({ length: vectorCount }, () => new Float32Array(BLOCK_ELEMENTS)),
-  };
+  const scratch = blockScratch(vectorCount);
   const readAhead = options.readAhead ?? 3;
   const pending: { job: ChunkJob; bytes: Promise<Uint8Array[]> }[] = [];
   let bytesRead = 0;
@@ -111,37 +106,46 @@ function distinctInputs(job: ChunkJob): JobInput[] {
   });
 }
 
-/** Adds a job's elements to each of its tensors' sums, block by block: the target's values and v_j = fl32(p_j - m_j). */
-function sumJob(
-  job: ChunkJob,
-  chunks: readonly Uint8Array[],
-  sums: Map<PlannedTensor, ElementSums>,
-  scratch: { target: Float32Array; plus: Float32Array; minus: Float32Array; vectors: Float32Array[] },
-): void {
+/**
+ * Adds a job's elements to each of its tensors' sums, block by block: the target's values, then
+ * each v_j = fl32(p_j - m_j) from its widened plus and minus, then the pairs.
+ */
+function sumJob(job: ChunkJob, chunks: readonly Uint8Array[], sums: Map<PlannedTensor, ElementSums>, scratch: Scratch): void {
   const bits = job.inputs.map((input, i) => viewFloatBits(input.dtype as FloatDtype, chunks[i]!));
   const dtypes = job.inputs.map((input) => input.dtype as FloatDtype);
-  const asBits = (values: Float32Array) => new Uint32Array(values.buffer, values.byteOffset, values.length);
-  const targetBits = asBits(scratch.target);
-  const { plus, minus } = scratch;
-  const plusBits = asBits(plus);
-  const minusBits = asBits(minus);
+  const { plus, minus, vectors } = scratch;
   let offset = 0;
   for (const segment of job.segments) {
     const tensorSums = sums.get(segment.tensor)!;
     for (let done = 0; done < segment.elements; done += BLOCK_ELEMENTS) {
       const count = Math.min(BLOCK_ELEMENTS, segment.elements - done);
       const start = offset + done;
-      widenToFloat32Bits(dtypes[0]!, bits[0]!, start, count, targetBits);
-      for (const [j, v] of scratch.vectors.entries()) {
-        widenToFloat32Bits(dtypes[1 + 2 * j]!, bits[1 + 2 * j]!, start, count, plusBits);
-        widenToFloat32Bits(dtypes[2 + 2 * j]!, bits[2 + 2 * j]!, start, count, minusBits);
-        // A Float32Array store rounds the double difference once: fl32(p - m), exact for float32 inputs.
-        for (let e = 0; e < count; e++) v[e] = plus[e]! - minus[e]!;
+      accumulateTarget(tensorSums, dtypes[0]!, bits[0]!, start, count, scratch.target);
+      for (const [j, v] of vectors.entries()) {
+        widenToFloat32Bits(dtypes[1 + 2 * j]!, bits[1 + 2 * j]!, start, count, plus.bits);
+        widenToFloat32Bits(dtypes[2 + 2 * j]!, bits[2 + 2 * j]!, start, count, minus.bits);
+        accumulateVector(tensorSums, j, plus.values, minus.values, count, v);
       }
-      accumulateElements(tensorSums, scratch.target, scratch.vectors, count);
+      accumulatePairs(tensorSums, vectors, count);
     }
     offset += segment.elements;
   }
+}
+
+/** Float32 scratch of one block: the target's, plus' and minus' values, and each v_j. */
+interface Scratch {
+  target: FloatBlock;
+  plus: FloatBlock;
+  minus: FloatBlock;
+  vectors: FloatBlock[];
+}
+
+function blockScratch(vectorCount: number): Scratch {
+  const block = (): FloatBlock => {
+    const values = new Float32Array(BLOCK_ELEMENTS);
+    return { values, bits: new Uint32Array(values.buffer) };
+  };
+  return { target: block(), plus: block(), minus: block(), vectors: Array.from({ length: vectorCount }, block) };
 }
 
 function describeInspection(plan: MergePlan, inspected: readonly PlannedTensor[], sums: Map<PlannedTensor, ElementSums>, vectorCount: number): VectorInspection {
