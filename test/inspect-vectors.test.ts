@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { inspectionRecipe } from "../src/core/inspect/inspectionRecipe.ts";
-import { inspectVectors } from "../src/core/inspect/inspectVectors.ts";
+import { inspectVectors, type InspectionProgress } from "../src/core/inspect/inspectVectors.ts";
 import type { InspectedElements, VectorInspection } from "../src/core/inspect/VectorInspection.ts";
 import { openAndPlan } from "../src/core/plan/openAndPlan.ts";
 import { defaultRecipeParameters, type MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
@@ -147,8 +147,9 @@ async function inspect(models: Map<string, HandModel>, recipe: MergeRecipe, chun
   const { plan } = await openAndPlan(inspectionRecipe(recipe), async (spec) => countingSource(spec, modelFiles(models.get(spec)!), reads));
   // Header reads come first; the inspection's reads are the ones after them.
   const headerReads = reads.length;
-  const inspection = await inspectVectors(plan, { chunkBytes });
-  return { inspection, reads: reads.slice(headerReads), plan };
+  let last: InspectionProgress | undefined;
+  const inspection = await inspectVectors(plan, { chunkBytes, onProgress: (progress) => (last = progress) });
+  return { inspection, reads: reads.slice(headerReads), plan, last: last! };
 }
 
 /** The reference: float64 statistics of the concatenation of `tensors` (indices of LAYOUT), naive loops. */
@@ -277,8 +278,10 @@ describe("inspectVectors", () => {
       const models = handModels(2);
       const recipe = recipeOf(2, minus);
       const chunkBytes = 40;
-      const { reads, plan } = await inspect(models, recipe, chunkBytes);
+      const { reads, plan, last } = await inspect(models, recipe, chunkBytes);
       expect(Math.max(...reads.map((read) => read.length))).toBeLessThanOrEqual(chunkBytes);
+      const bytesRead = reads.reduce((sum, read) => sum + read.length, 0);
+      expect(last).toMatchObject({ bytesRead, bytesTotal: bytesRead, tensor: "lm_head.weight" });
       const specs = [...new Set([recipe.target, ...recipe.vectors.flatMap(({ plus, minus: m }) => [plus, m])])];
       for (const spec of specs) {
         const model = plan.models.target.source.label === spec ? plan.models.target : plan.models.vectors.flatMap(({ plus, minus: m }) => [plus, m]).find((info) => info.source.label === spec)!;
@@ -312,6 +315,25 @@ describe("inspectVectors", () => {
       { name: "model.extra.weight", reason: "not in every model" },
     ]);
     expect(inspection.tensors).toHaveLength(LAYOUT.length);
+  });
+
+  it("stops when aborted, after reporting progress in bytes up to then", async () => {
+    const models = handModels(2);
+    const { plan } = await openAndPlan(inspectionRecipe(recipeOf(2)), async (spec) => memorySource(spec, modelFiles(models.get(spec)!)));
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const inspection = inspectVectors(plan, {
+      chunkBytes: 24,
+      signal: controller.signal,
+      onProgress: (progress) => {
+        seen.push(progress.bytesRead);
+        if (seen.length === 3) controller.abort(new Error("stop here"));
+      },
+    });
+    await expect(inspection).rejects.toThrow("stop here");
+    expect(seen).toHaveLength(3);
+    expect(seen[0]).toBeGreaterThan(0);
+    expect(seen[2]).toBeGreaterThan(seen[1]!);
   });
 
   it("refuses a plan with errors, naming them", async () => {
