@@ -64,6 +64,10 @@ describe("merge-studio inspect", () => {
 
     const cosine = expected.total.pairs[0]!.cosine!;
     expect(result.stdout).toContain(`0 and 1: cosine ${cosine.toPrecision(4)}`);
+    const qCosines = expected.cells.filter((cell) => cell.layer !== null && cell.module === "q").map((cell) => cell.pairs[0]!.cosine!);
+    const qMean = qCosines.reduce((sum, value) => sum + value, 0) / qCosines.length;
+    const shown = Math.abs(qMean) >= 1e-3 ? qMean.toPrecision(4) : qMean.toExponential(3);
+    expect(result.stdout).toContain(`cosine per module (mean over layers): q ${shown},`);
     expect(result.stdout).toContain(`vector 0: ${dir("grpo")} - ${dir("sft")}`);
     expect(result.stdout).toMatch(/largest relative changes/);
     expect(result.stdout).toMatch(/per module, .*q [0-9.e-]+ \[/);

@@ -89,7 +89,14 @@ function summarize(inspection: VectorInspection): string[] {
   if (total.pairs.length > 0) {
     lines.push("");
     lines.push("between vectors (whole model): cosine, sign agreement where both are non-zero");
-    for (const pair of total.pairs) lines.push(`  ${pair.vectors[0]} and ${pair.vectors[1]}: cosine ${number(pair.cosine)}, same sign ${percent(pair.signAgreement)}`);
+    for (const [k, pair] of total.pairs.entries()) {
+      lines.push(`  ${pair.vectors[0]} and ${pair.vectors[1]}: cosine ${number(pair.cosine)}, same sign ${percent(pair.signAgreement)}`);
+      const moduleMeans = LAYER_MODULES.flatMap((module) => {
+        const known = cells.filter((cell) => cell.layer !== null && cell.module === module).flatMap((cell) => (cell.pairs[k]!.cosine === null ? [] : [cell.pairs[k]!.cosine!]));
+        return known.length === 0 ? [] : [`${module} ${number(known.reduce((sum, value) => sum + value, 0) / known.length)}`];
+      });
+      lines.push(`    cosine per module (mean over layers): ${moduleMeans.join(", ")}`);
+    }
   }
   return lines;
 }
