@@ -104,3 +104,30 @@ test("inspects two vectors in the browser: the heatmap's cells equal the CLI's i
   await inspector.scrollIntoViewIfNeeded();
   await inspector.screenshot({ path: "test-results/screenshots/studio-inspect.png" });
 });
+
+test("cancels an inspection while its reads are held back", async ({ page, context }) => {
+  // Once the inspection starts, weight reads wait until the test lets them go: it is still running when Cancel is pressed.
+  let holding = false;
+  let held = 0;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await context.route(/\.safetensors/, async (route) => {
+    if (holding) {
+      held++;
+      await released;
+    }
+    await route.continue();
+  });
+  await page.goto(`/?hub=${DEMO_HUB_URL}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1`);
+  await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
+  const inspector = page.getByTestId("vector-inspector");
+  holding = true;
+  await inspector.getByTestId("inspect-run").click();
+  await expect(inspector.getByTestId("inspect-progress")).toBeVisible();
+  await expect.poll(() => held).toBeGreaterThan(0);
+  await inspector.getByTestId("inspect-cancel").click();
+  release();
+  await expect(inspector).toContainText("The inspection was cancelled.");
+  await expect(inspector.getByTestId("inspect-done")).toHaveCount(0);
+  await expect(inspector.getByTestId("inspect-run")).toBeEnabled();
+});
