@@ -92,6 +92,7 @@ test("inspects two vectors in the browser: the heatmap's cells equal the CLI's i
   const legend = inspector.getByTestId("heatmap-legend");
   await expect(legend).toHaveAttribute("data-min", "-1");
   await expect(legend).toHaveAttribute("data-max", "1");
+  await inspector.screenshot({ path: "test-results/screenshots/studio-inspect-cosine.png" });
 
   // Hover details: the cell's exact numbers and its tensors.
   await inspector.getByTestId("inspect-statistic").selectOption("relativeNorm");
