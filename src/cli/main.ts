@@ -84,6 +84,17 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --config, --vocab as for merge`,
     run: async (args) => (await import("./exportJobCommand.ts")).exportJobCommand(args),
   },
+  inspect: {
+    usage: `merge-studio inspect (--config RECIPE | --target T --plus P --minus M) [--json OUT.json] [--hub-url URL]
+
+  Statistics of the recipe's raw task vectors v_j = fl32(plus_j - minus_j), without merging: per
+  tensor, per layer and module, and for the whole model: ||v||2, ||v||2 / ||target||2, max |v|, the
+  share of exact zeros, and between two vectors the cosine and the sign agreement. Reads every
+  input once, chunk by chunk. Prints a summary; --json writes every number.
+  --config, --target/--plus/--minus, --vocab MODE, --hub-url URL as for merge (weights, densities
+  and the method do not change the raw vectors); token from HF_TOKEN`,
+    run: async (args) => (await import("./inspectCommand.ts")).inspectCommand(args),
+  },
   hub: {
     usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [faults] [real-Hub behaviours]
 
