@@ -14,23 +14,28 @@ import { openDecoderFromTempFolder } from "../eval/node/openDecoderFromTempFolde
 import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
 import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
-import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
+import { GSM8K_COT_EXEMPLARS, PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
-import {
-  runGsm8kEvaluation,
-  summarizeEvaluation,
-  type EvalModelSpec,
-  type EvalProgress,
-  type EvalRole,
-  type LoadPhase,
-  type ModelRunStats,
-  type ProblemResult,
-} from "../eval/runGsm8kEvaluation.ts";
+import { buildEvalReport } from "../eval/report/buildEvalReport.ts";
+import type { EvalReport, EvaluatedTask } from "../eval/report/EvalReport.ts";
+import { renderEvalReportCsv } from "../eval/report/renderEvalReportCsv.ts";
+import { runGsm8kEvaluation, type EvalModelSpec, type EvalProgress, type LoadPhase } from "../eval/runGsm8kEvaluation.ts";
+import { assertSweepFitsMemory } from "../eval/sweep/assertSweepFitsMemory.ts";
+import { checkAlphaZero } from "../eval/sweep/checkAlphaZero.ts";
+import { sweepEvalModels } from "../eval/sweep/sweepEvalModels.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
+import { TOOL_VERSION } from "../core/version.ts";
+import { planMerge } from "../core/plan/planMerge.ts";
+import type { TensorLoader } from "../eval/onnx/buildQwen2Onnx.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs } from "./parseCommandArgs.ts";
 import { hasRecipeArgs, RECIPE_ARG_OPTIONS, readRecipeArgs } from "./recipeArgs.ts";
+import { parseSweepArgs, SWEEP_ARG_OPTIONS } from "./sweepArgs.ts";
+
+/** Where the shipped test set comes from, and the one metric the evaluator scores today (the extracted number equals the gold answer). */
+const GSM8K_DATASET: EvaluatedTask["dataset"] = { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" };
+const GSM8K_METRIC = "exact-match";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
@@ -41,6 +46,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     options: {
       model: { type: "string" },
       ...RECIPE_ARG_OPTIONS,
+      ...SWEEP_ARG_OPTIONS,
       n: { type: "string", default: String(DEFAULT_SAMPLE_COUNT) },
       seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
       problems: { type: "string" },
@@ -52,6 +58,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       steps: { type: "string", default: "8" },
       dump: { type: "string" },
       json: { type: "string" },
+      csv: { type: "string" },
       "hub-url": { type: "string" },
     },
   });
@@ -66,6 +73,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   if (hasRecipeArgs(values) === (values.model !== undefined)) {
     throw new UsageError("give either --model, or a recipe to compare the target with the merge: --config FILE, or --target, --plus and --minus");
   }
+  const sweepArgs = parseSweepArgs(values);
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
   const sources: ModelSource[] = [];
   const inspect = async (spec: string) => {
@@ -79,79 +87,126 @@ export async function evalCommand(args: string[]): Promise<void> {
       await dumpLogits(await inspect(values.model), format, parseIds(values.ids, "--ids"), positiveInteger(values.steps, "--steps"), values.dump);
       return;
     }
-    const problems = await chooseProblems(values.problems, values.n, values.seed);
+    const { problems, sampleSeed } = await chooseProblems(values.problems, values.n, values.seed);
     const preset = PROMPT_PRESETS.find((candidate) => candidate.id === values.prompt);
     if (!preset) throw new UsageError(`--prompt must be one of ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}, got "${values.prompt}"`);
-    const models: EvalModelSpec[] = [];
-    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
+    const chatTemplates: boolean[] = [];
+    const load = (model: ModelInfo, loadTensor: () => TensorLoader) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
       const tokenizer = await readModelTokenizer(model, signal);
+      chatTemplates.push(tokenizer.chatTemplate !== null);
       if (tokenizer.chatTemplate === null) process.stderr.write(`warning: ${missingChatTemplateWarning(model.source.label)}\n`);
-      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { signal, onPhase, open: openDecoderFromTempFolder() });
+      return loadEvalModel(ort, { config: model.config, loadTensor: loadTensor(), tokenizer }, format, { signal, onPhase, open: openDecoderFromTempFolder() });
     };
+    let models: EvalModelSpec[];
+    let target: ModelInfo;
     if (values.model !== undefined) {
-      const model = await inspect(values.model);
-      readQwen2Config(model.config);
-      models.push({ role: "target", label: values.model, load: load(model) });
+      target = await inspect(values.model);
+      readQwen2Config(target.config);
+      const model = target;
+      models = [{ id: "target", label: values.model, kind: "target", alpha: null, control: null, recipe: null, load: load(model, () => modelTensorLoader(model)) }];
     } else {
-      const recipe = await readRecipeArgs(values);
+      const read = await readRecipeArgs(values);
+      // The flags' recipe at weight 1, so that each alpha is the paper's alpha (--alpha A: the sweep of A alone); a recipe file as written, its weights scaled by each alpha (without --alphas: 1).
+      const flagsAlpha = values.config === undefined ? (read.vectors[0]!.weight as number) : undefined;
+      const recipe = flagsAlpha === undefined ? read : { ...read, vectors: [{ ...read.vectors[0]!, weight: 1 }] };
+      const alphas = sweepArgs.alphas ?? [flagsAlpha ?? 1];
+      if (alphas.length === 0) process.stderr.write(`--alphas is empty: evaluating the target${sweepArgs.controls.length > 0 ? " and the controls" : " alone"}\n`);
+      const described = sweepEvalModels(recipe, alphas, {
+        kinds: sweepArgs.controls,
+        alpha: sweepArgs.controlAlpha ?? (alphas.length > 0 ? Math.max(...alphas) : 1),
+        seed: sweepArgs.controlSeed,
+      });
       const opened = await openAndPlan(recipe, (spec, label) => openModelSource(spec, hub, label));
       sources.push(...opened.sources);
-      const { plan } = opened;
-      const target = plan.models.target;
+      const inputs = opened.plan.models;
+      target = inputs.target;
       readQwen2Config(target.config);
-      if (!plan.ok) throw new Error(`cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
-      const [vector] = recipe.vectors;
-      const shorthand = recipe.vectors.length === 1 && recipe.method === "task_arithmetic" && typeof vector?.weight === "number";
-      models.push({ role: "target", label: recipe.target, load: load(target) });
-      models.push({ role: "merged", label: shorthand ? `merged (alpha ${vector.weight})` : `merged (${recipe.method}, ${recipe.vectors.length} vectors)`, load: load(target, mergedTensorLoader(plan)) });
+      const targetModel = target;
+      // Every model's plan is made before anything loads: a recipe that cannot merge at some alpha stops the run here.
+      models = described.map((model) => {
+        if (model.recipe === null) return { ...model, load: load(targetModel, () => modelTensorLoader(targetModel)) };
+        const plan = planMerge(inputs, model.recipe);
+        if (!plan.ok) throw new Error(`cannot merge ${model.label}: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
+        return { ...model, load: load(targetModel, () => mergedTensorLoader(plan)) };
+      });
     }
+    const memoryBytes = totalmem();
+    assertSweepFitsMemory(readQwen2Config(target.config), format, models.length, memoryBytes);
     const settings = {
       problems,
       promptTemplate: preset.template,
       stopSequences: preset.stopSequences,
       maxNewTokens: positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
       batchSize,
-      memoryBytes: totalmem(),
+      memoryBytes,
     };
     const status = new StatusLine(process.stderr);
-    status.log(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}, batch ${batchSize}`);
-    const runs: Partial<Record<EvalRole, ModelRunStats>> = {};
+    status.log(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}, batch ${batchSize}, ${models.length} models`);
+    const labelOf = new Map(models.map((model) => [model.id, model.label]));
+    const label = (id: string) => labelOf.get(id) ?? id;
     const results = await runGsm8kEvaluation(models, settings, {
-      onModelLoading: (role) => status.log(`${role}: building the ONNX graph (${format})...`),
-      onLoadProgress: (role, phase) => status.update(describeLoadPhase(role, phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
-      onModelStart: (role, size) => {
+      onModelLoading: (id) => status.log(`${label(id)}: building the ONNX graph (${format})...`),
+      onLoadProgress: (id, phase) => status.update(describeLoadPhase(label(id), phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
+      onModelStart: (id, size) => {
         status.clear();
-        status.log(`${role}: answering ${problems.length} problems, ${size} at a time`);
+        status.log(`${label(id)}: answering ${problems.length} problems, ${size} at a time`);
       },
-      onProgress: (role, progress) => status.update(describeProgress(role, progress), progress.done === progress.total),
-      onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
-      onModelDone: (role, stats) => {
-        runs[role] = stats;
+      onProgress: (id, progress) => status.update(describeProgress(label(id), progress), progress.done === progress.total),
+      onAnswer: (id, result) => status.log(`${label(id)} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
+      onModelDone: (id, stats) => {
         status.clear();
-        status.log(`${role}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
+        status.log(`${label(id)}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
       },
     });
     status.clear();
-    process.stdout.write(renderResults(problems, models.map((model) => model.role), results));
+    const report = buildEvalReport({
+      finishedAt: new Date(),
+      evaluator: {
+        version: TOOL_VERSION,
+        runtime: "onnxruntime-node",
+        format,
+        batchSize: results[0]!.run.batchSize,
+        maxNewTokens: settings.maxNewTokens,
+        greedy: true,
+        chatTemplate: chatTemplates.every(Boolean),
+      },
+      task: {
+        name: preset.id,
+        promptFormat: preset.label,
+        fewShot: preset.id === "eight-shot-cot" ? GSM8K_COT_EXEMPLARS.length : 0,
+        dataset: GSM8K_DATASET,
+        problemIndices: problems.map((problem) => problem.index),
+        sampleSeed,
+        metrics: [GSM8K_METRIC],
+      },
+      models,
+      results,
+    });
+    process.stdout.write(renderAnswers(problems, report));
+    process.stdout.write(renderSummary(report));
     if (values.json !== undefined) {
-      const report = {
-        problems: problems.map(({ index, question, gold }) => ({ index, question, gold })),
-        answers: Object.fromEntries(results),
-        summary: summarizeEvaluation(results),
-        runs,
-      };
       await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
       process.stderr.write(`wrote ${values.json}\n`);
     }
+    if (values.csv !== undefined) {
+      await writeFile(values.csv, renderEvalReportCsv(report));
+      process.stderr.write(`wrote ${values.csv}\n`);
+    }
+    const mismatches = checkAlphaZero(models, results);
+    for (const line of mismatches) process.stderr.write(`error: ${line}\n`);
+    if (mismatches.length > 0) throw new Error(`alpha 0 did not give the target's answers (${mismatches.length} ${mismatches.length === 1 ? "model" : "models"}): its weights are not the target's; the report records the answers as they came`);
   } finally {
     await Promise.all(sources.map((source) => source.close?.()));
   }
 }
 
-async function chooseProblems(ids: string | undefined, count: string, seed: string): Promise<Gsm8kProblem[]> {
+/** The problems named by --problems, or a random sample of --n with --seed (the seed null when the problems are named or the sample is the whole set). */
+async function chooseProblems(ids: string | undefined, count: string, seed: string): Promise<{ problems: Gsm8kProblem[]; sampleSeed: number | null }> {
   const all = parseGsm8k(await readFile(GSM8K_FILE, "utf8"));
-  if (ids !== undefined) return selectProblems(all, parseIds(ids, "--problems"));
-  return sampleProblems(all, positiveInteger(count, "--n"), nonNegativeInteger(seed, "--seed"));
+  if (ids !== undefined) return { problems: selectProblems(all, parseIds(ids, "--problems")), sampleSeed: null };
+  const sampleSeed = nonNegativeInteger(seed, "--seed");
+  const problems = sampleProblems(all, positiveInteger(count, "--n"), sampleSeed);
+  return { problems, sampleSeed: problems.length < all.length ? sampleSeed : null };
 }
 
 /** The prompt's last-position logits and `steps` greedy tokens, for numeric checks against another implementation. */
@@ -174,27 +229,55 @@ async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number
   }
 }
 
-function renderResults(problems: readonly Gsm8kProblem[], roles: readonly EvalRole[], results: Map<EvalRole, ProblemResult[]>): string {
-  const rows = [["problem", "gold", ...roles]];
+/** Each problem's gold answer and every model's extracted answer, right or wrong. */
+function renderAnswers(problems: readonly Gsm8kProblem[], report: EvalReport): string {
+  const rows = [["problem", "gold", ...report.models.map((model) => model.label)]];
   problems.forEach((problem, i) => {
-    const cells = roles.map((role) => {
-      const result = results.get(role)?.[i];
-      return result ? `${result.extracted?.value ?? "-"} ${result.correct ? "✓" : "✗"}` : "";
+    const cells = report.models.map((model) => {
+      const [score] = model.answers[i]!.scores;
+      return `${score!.extracted ?? "-"} ${score!.correct ? "✓" : "✗"}`;
     });
     rows.push([`#${problem.index}`, problem.gold, ...cells]);
   });
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
-  const summary = summarizeEvaluation(results);
-  lines.push("");
-  for (const { role, correct, total, accuracy } of summary.accuracies) {
-    lines.push(`${role}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%)`);
+  return `${renderColumns(rows).join("\n")}\n\n`;
+}
+
+const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
+const pValue = (value: number) => value.toPrecision(3);
+
+/**
+ * One line per model: its label, accuracy with the 95% Wilson interval, and against the target
+ * the problems fixed and broken, the exact McNemar p and the Holm-adjusted p; then what p and Holm p
+ * mean when the run compares several models with the target.
+ */
+function renderSummary(report: EvalReport): string {
+  const rows = [["model", "accuracy", "95% CI", "fixed", "broken", "p", "Holm p"]];
+  for (const model of report.models) {
+    const [score] = model.scores;
+    const { comparison } = model;
+    rows.push([
+      model.label,
+      `${score!.correct}/${score!.total} = ${percent(score!.accuracy)}`,
+      `${percent(score!.low)}-${percent(score!.high)}`,
+      ...(comparison ? [String(comparison.fixed), String(comparison.broken), pValue(comparison.pValue), pValue(comparison.holmPValue)] : ["", "", "", ""]),
+    ]);
   }
-  const paired = summary.targetVsMerged;
-  if (paired) {
-    lines.push(`target -> merged: ${paired.wrongToRight} fixed, ${paired.rightToWrong} broken, exact McNemar p = ${paired.pValue.toPrecision(3)}`);
+  const comparisons = report.models.filter((model) => model.comparison !== null).length;
+  const lines = renderColumns(rows);
+  if (comparisons > 0) {
+    lines.push(
+      `fixed / broken: problems the target got wrong / right and this model right / wrong; p: exact McNemar test against the target. ` +
+        (comparisons > 1
+          ? `${comparisons} models are compared with the target, and many alphas mean many tests: read Holm p (adjusted over the ${comparisons} comparisons), not p, before calling a difference real.`
+          : `One comparison: Holm p equals p.`),
+    );
   }
   return `${lines.join("\n")}\n`;
+}
+
+function renderColumns(rows: readonly string[][]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
 }
 
 /** Seconds between progress lines when stderr is not a terminal (a log file, a CI job), and between redraws on a terminal. */
@@ -232,13 +315,13 @@ class StatusLine {
   }
 }
 
-function describeLoadPhase(role: EvalRole, phase: LoadPhase): string {
+function describeLoadPhase(role: string, phase: LoadPhase): string {
   if (phase.phase === "session") return `${role}: creating the onnxruntime session...`;
   const percent = Math.floor((100 * phase.doneBytes) / Math.max(1, phase.totalBytes));
   return `${role}: reading and converting weights ${percent}% (${formatBytes(phase.doneBytes)} of ${formatBytes(phase.totalBytes)})`;
 }
 
-function describeProgress(role: EvalRole, progress: EvalProgress): string {
+function describeProgress(role: string, progress: EvalProgress): string {
   const eta = progress.etaSeconds === null ? "ETA -" : `ETA ${formatSeconds(progress.etaSeconds)}`;
   return (
     `${role}: ${progress.done}/${progress.total} problems, ${progress.activeRows} of ${progress.batchSize} rows busy, ` +
