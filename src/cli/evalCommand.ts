@@ -3,6 +3,7 @@ import { totalmem } from "node:os";
 import * as ort from "onnxruntime-node";
 import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
+import { pinnedRecipe } from "../core/output/pinnedRecipe.ts";
 import { openAndPlan } from "../core/plan/openAndPlan.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { parseBatchSize, type BatchSizeSetting } from "../eval/chooseBatchSize.ts";
@@ -127,7 +128,8 @@ export async function evalCommand(args: string[]): Promise<void> {
         if (model.recipe === null) return { ...model, load: load(targetModel, () => modelTensorLoader(targetModel)) };
         const plan = planMerge(inputs, model.recipe);
         if (!plan.ok) throw new Error(`cannot merge ${model.label}: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
-        return { ...model, load: load(targetModel, () => mergedTensorLoader(plan)) };
+        // The report names the merge as its merge_recipe.json does (Hub inputs pinned to their commits), so `record` can match them.
+        return { ...model, recipe: pinnedRecipe(plan), load: load(targetModel, () => mergedTensorLoader(plan)) };
       });
     }
     const memoryBytes = totalmem();
