@@ -5,7 +5,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseBatchSize } from "../src/eval/chooseBatchSize.ts";
-import type { EvalRole, ModelRunStats } from "../src/eval/runGsm8kEvaluation.ts";
+import type { EvaluatedModelKind } from "../src/eval/report/EvalReport.ts";
+import type { ModelRunStats } from "../src/eval/runGsm8kEvaluation.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { HUB_ROOT, repoDir } from "./benchModels.ts";
 import { generateGsm8kBenchTrio, GSM8K_BENCH_SHAPES, type Gsm8kBenchShape } from "./gsm8kBenchTrio.ts";
@@ -27,7 +28,7 @@ import { startPreview } from "./startPreview.ts";
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-const ROLES: readonly EvalRole[] = ["target", "merged"];
+const ROLES: readonly EvaluatedModelKind[] = ["target", "merged"];
 const POLL_MS = 1000;
 
 interface Options {
@@ -40,7 +41,7 @@ interface Options {
 
 /** One model's figures, as the studio shows them when the model has answered every problem. */
 interface ModelRow extends ModelRunStats {
-  role: EvalRole;
+  role: EvaluatedModelKind;
   correct: number;
   total: number;
   peakPss: number;
@@ -91,7 +92,7 @@ async function mergeWithCli(trio: { target: string; plus: string; minus: string 
 }
 
 /** Reads a finished model's figures from the results the studio shows (its data attributes and accuracy card). */
-async function readModelRow(page: Page, role: EvalRole, peakPss: number): Promise<ModelRow> {
+async function readModelRow(page: Page, role: EvaluatedModelKind, peakPss: number): Promise<ModelRow> {
   const stats = page.getByTestId(`eval-run-${role}`);
   const number = async (name: string) => {
     const text = await stats.getAttribute(`data-${name}`);

@@ -313,8 +313,12 @@ describe("runGsm8kEvaluation with batches", () => {
   const weights = randomQwen2Weights(shape, 5);
   /** The model, loaded with its load phases and its generator's forward passes recorded (`steps`). */
   const spec = (phases: LoadPhase[], steps: BatchStep[] = []): EvalModelSpec => ({
-    role: "target",
+    id: "random",
     label: "random",
+    kind: "target",
+    alpha: null,
+    control: null,
+    recipe: null,
     load: async (signal, onPhase) => {
       const loaded = await loadEvalModel(ort, { config: { ...qwen2ConfigJson(shape), max_position_embeddings: 512 }, loadTensor: async (name) => weights.get(name)!, tokenizer }, "f32", {
         signal,
@@ -355,7 +359,9 @@ describe("runGsm8kEvaluation with batches", () => {
         onProgress: (_, progress) => run.progress.push(progress),
         onModelDone: (_, stats) => run.stats.push(stats),
       });
-      run.answers = results.get("target")!;
+      expect(results.map(({ id }) => id)).toEqual(["random"]);
+      expect(results[0]!.run).toEqual(run.stats[0]);
+      run.answers = results[0]!.answers;
       runs.set(batchSize, run);
     }
     const [one, four] = [runs.get(1)!, runs.get(4)!];

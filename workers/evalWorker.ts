@@ -8,9 +8,9 @@ import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
 import { missingChatTemplateWarning } from "../src/eval/tokenizer/missingChatTemplateWarning.ts";
 import type { TensorLoader } from "../src/eval/onnx/buildQwen2Onnx.ts";
-import { runGsm8kEvaluation, type EvalModelSpec, type EvalRole } from "../src/eval/runGsm8kEvaluation.ts";
+import { runGsm8kEvaluation, type EvalModelSpec } from "../src/eval/runGsm8kEvaluation.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
-import type { BrowserEvalRequest, EvalWorkerCommand, EvalWorkerEvent } from "../src/browser/evalWorkerMessages.ts";
+import type { BrowserEvalRequest, EvalRole, EvalWorkerCommand, EvalWorkerEvent } from "../src/browser/evalWorkerMessages.ts";
 import { recipeInputOpener } from "../src/browser/openInputSource.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -56,12 +56,16 @@ async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<vo
     const loaderOf = (role: EvalRole): { model: ModelInfo; loadTensor: TensorLoader } =>
       role === "merged" ? { model: models.target, loadTensor: mergedTensorLoader(plan, signal) } : { model: models[role], loadTensor: modelTensorLoader(models[role], signal) };
     const specs: EvalModelSpec[] = request.roles.map((role) => ({
-      role,
+      id: role,
       label: role,
+      kind: role,
+      alpha: role === "merged" ? 1 : null,
+      control: role === "merged" && request.recipe.control ? "random-sign" : null,
+      recipe: role === "merged" ? request.recipe : null,
       load: async (_, onPhase) => {
         const { model, loadTensor } = loaderOf(role);
         const tokenizer = await readModelTokenizer(model, signal);
-        if (tokenizer.chatTemplate === null) post({ type: "notice", role, message: missingChatTemplateWarning(model.source.label) });
+        if (tokenizer.chatTemplate === null) post({ type: "notice", modelId: role, message: missingChatTemplateWarning(model.source.label) });
         const loaded = await loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, request.format, {
           sessionOptions: { executionProviders: [request.executionProvider] },
           kvCacheOnGpu: request.executionProvider === "webgpu",
@@ -79,25 +83,25 @@ async function run(request: BrowserEvalRequest, signal: AbortSignal): Promise<vo
       specs,
       { ...request, memoryBytes: WASM_MEMORY_BYTES },
       {
-        onLoadProgress: (role, phase) => post({ type: "loading", role, phase }),
-        onModelStart: (role, batchSize) => {
+        onLoadProgress: (modelId, phase) => post({ type: "loading", modelId, phase }),
+        onModelStart: (modelId, batchSize) => {
           lastTokenPost.clear();
-          post({ type: "modelStart", role, batchSize });
+          post({ type: "modelStart", modelId, batchSize });
         },
-        onToken: (role, problemIndex, text, tokensPerSecond) => {
+        onToken: (modelId, problemIndex, text, tokensPerSecond) => {
           const now = performance.now();
           if (now - (lastTokenPost.get(problemIndex) ?? 0) < TOKEN_INTERVAL_MS) return;
           lastTokenPost.set(problemIndex, now);
-          post({ type: "token", role, problemIndex, text, tokensPerSecond });
+          post({ type: "token", modelId, problemIndex, text, tokensPerSecond });
         },
-        onProgress: (role, progress) => {
+        onProgress: (modelId, progress) => {
           const now = performance.now();
           if (now - lastProgressPost < PROGRESS_INTERVAL_MS && progress.done < progress.total) return;
           lastProgressPost = now;
-          post({ type: "progress", role, progress });
+          post({ type: "progress", modelId, progress });
         },
-        onAnswer: (role, result) => post({ type: "answer", role, result }),
-        onModelDone: (role, stats) => post({ type: "modelDone", role, stats }),
+        onAnswer: (modelId, result) => post({ type: "answer", modelId, result }),
+        onModelDone: (modelId, stats) => post({ type: "modelDone", modelId, stats }),
       },
       signal,
     );

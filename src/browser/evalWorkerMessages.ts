@@ -2,8 +2,13 @@ import type { MergeRecipe } from "../core/recipe/MergeRecipe.ts";
 import type { Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
 import type { BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import type { Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
-import type { EvalProgress, EvalRole, LoadPhase, ModelRunStats, ProblemResult } from "../eval/runGsm8kEvaluation.ts";
+import type { EvaluatedModelKind } from "../eval/report/EvalReport.ts";
+import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../eval/runGsm8kEvaluation.ts";
 import type { InputSpec } from "./mergeWorkerMessages.ts";
+
+/** Which model of the page's recipe is evaluated; it is also the model's id in the worker's events. */
+export type EvalRole = EvaluatedModelKind;
+export const EVAL_ROLES: readonly EvalRole[] = ["target", "merged", "plus", "minus"];
 
 /** onnxruntime-web's execution providers the evaluator offers. */
 export type EvalExecutionProvider = "wasm" | "webgpu";
@@ -32,15 +37,15 @@ export type EvalWorkerCommand = { type: "start"; request: BrowserEvalRequest } |
 
 /** From workers/evalWorker.ts to the page. */
 export type EvalWorkerEvent =
-  | { type: "loading"; role: EvalRole; phase: LoadPhase }
-  | { type: "modelStart"; role: EvalRole; batchSize: number }
+  | { type: "loading"; modelId: string; phase: LoadPhase }
+  | { type: "modelStart"; modelId: string; batchSize: number }
   /** A model's repo has something the user should know (no chat template: plain prompts). */
-  | { type: "notice"; role: EvalRole; message: string }
+  | { type: "notice"; modelId: string; message: string }
   /** The threads onnxruntime-web runs on, once its first session has started. */
   | { type: "threads"; threads: number; crossOriginIsolated: boolean }
-  | { type: "token"; role: EvalRole; problemIndex: number; text: string; tokensPerSecond: number }
-  | { type: "progress"; role: EvalRole; progress: EvalProgress }
-  | { type: "answer"; role: EvalRole; result: ProblemResult }
-  | { type: "modelDone"; role: EvalRole; stats: ModelRunStats }
+  | { type: "token"; modelId: string; problemIndex: number; text: string; tokensPerSecond: number }
+  | { type: "progress"; modelId: string; progress: EvalProgress }
+  | { type: "answer"; modelId: string; result: ProblemResult }
+  | { type: "modelDone"; modelId: string; stats: ModelRunStats }
   | { type: "done" }
   | { type: "failed"; message: string; aborted: boolean };

@@ -16,16 +16,8 @@ import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
-import {
-  runGsm8kEvaluation,
-  summarizeEvaluation,
-  type EvalModelSpec,
-  type EvalProgress,
-  type EvalRole,
-  type LoadPhase,
-  type ModelRunStats,
-  type ProblemResult,
-} from "../eval/runGsm8kEvaluation.ts";
+import { runGsm8kEvaluation, type EvalModelResult, type EvalModelSpec, type EvalProgress, type LoadPhase } from "../eval/runGsm8kEvaluation.ts";
+import { compareWithTarget } from "../eval/stats/compareWithTarget.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
@@ -91,7 +83,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     if (values.model !== undefined) {
       const model = await inspect(values.model);
       readQwen2Config(model.config);
-      models.push({ role: "target", label: values.model, load: load(model) });
+      models.push({ id: "target", label: values.model, kind: "target", alpha: null, control: null, recipe: null, load: load(model) });
     } else {
       const recipe = await readRecipeArgs(values);
       const opened = await openAndPlan(recipe, (spec, label) => openModelSource(spec, hub, label));
@@ -102,8 +94,16 @@ export async function evalCommand(args: string[]): Promise<void> {
       if (!plan.ok) throw new Error(`cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
       const [vector] = recipe.vectors;
       const shorthand = recipe.vectors.length === 1 && recipe.method === "task_arithmetic" && typeof vector?.weight === "number";
-      models.push({ role: "target", label: recipe.target, load: load(target) });
-      models.push({ role: "merged", label: shorthand ? `merged (alpha ${vector.weight})` : `merged (${recipe.method}, ${recipe.vectors.length} vectors)`, load: load(target, mergedTensorLoader(plan)) });
+      models.push({ id: "target", label: recipe.target, kind: "target", alpha: null, control: null, recipe: null, load: load(target) });
+      models.push({
+        id: "merged",
+        label: shorthand ? `merged (alpha ${vector.weight})` : `merged (${recipe.method}, ${recipe.vectors.length} vectors)`,
+        kind: "merged",
+        alpha: 1,
+        control: recipe.control ? "random-sign" : null,
+        recipe,
+        load: load(target, mergedTensorLoader(plan)),
+      });
     }
     const settings = {
       problems,
@@ -115,7 +115,6 @@ export async function evalCommand(args: string[]): Promise<void> {
     };
     const status = new StatusLine(process.stderr);
     status.log(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}, batch ${batchSize}`);
-    const runs: Partial<Record<EvalRole, ModelRunStats>> = {};
     const results = await runGsm8kEvaluation(models, settings, {
       onModelLoading: (role) => status.log(`${role}: building the ONNX graph (${format})...`),
       onLoadProgress: (role, phase) => status.update(describeLoadPhase(role, phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
@@ -126,19 +125,18 @@ export async function evalCommand(args: string[]): Promise<void> {
       onProgress: (role, progress) => status.update(describeProgress(role, progress), progress.done === progress.total),
       onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
       onModelDone: (role, stats) => {
-        runs[role] = stats;
         status.clear();
         status.log(`${role}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
       },
     });
     status.clear();
-    process.stdout.write(renderResults(problems, models.map((model) => model.role), results));
+    process.stdout.write(renderResults(problems, results));
     if (values.json !== undefined) {
       const report = {
         problems: problems.map(({ index, question, gold }) => ({ index, question, gold })),
-        answers: Object.fromEntries(results),
-        summary: summarizeEvaluation(results),
-        runs,
+        answers: Object.fromEntries(results.map(({ id, answers }) => [id, answers])),
+        summary: compareWithTarget(results.map(({ id, answers }) => ({ id, correct: answers.map((answer) => answer.correct) })), "target"),
+        runs: Object.fromEntries(results.map(({ id, run }) => [id, run])),
       };
       await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
       process.stderr.write(`wrote ${values.json}\n`);
@@ -174,25 +172,24 @@ async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number
   }
 }
 
-function renderResults(problems: readonly Gsm8kProblem[], roles: readonly EvalRole[], results: Map<EvalRole, ProblemResult[]>): string {
-  const rows = [["problem", "gold", ...roles]];
+function renderResults(problems: readonly Gsm8kProblem[], results: readonly EvalModelResult[]): string {
+  const rows = [["problem", "gold", ...results.map(({ id }) => id)]];
   problems.forEach((problem, i) => {
-    const cells = roles.map((role) => {
-      const result = results.get(role)?.[i];
+    const cells = results.map(({ answers }) => {
+      const result = answers[i];
       return result ? `${result.extracted?.value ?? "-"} ${result.correct ? "✓" : "✗"}` : "";
     });
     rows.push([`#${problem.index}`, problem.gold, ...cells]);
   });
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
-  const summary = summarizeEvaluation(results);
   lines.push("");
-  for (const { role, correct, total, accuracy } of summary.accuracies) {
-    lines.push(`${role}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%)`);
+  const summary = compareWithTarget(results.map(({ id, answers }) => ({ id, correct: answers.map((answer) => answer.correct) })), "target");
+  for (const { id, correct, total, accuracy } of summary) {
+    if (accuracy) lines.push(`${id}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%)`);
   }
-  const paired = summary.targetVsMerged;
-  if (paired) {
-    lines.push(`target -> merged: ${paired.wrongToRight} fixed, ${paired.rightToWrong} broken, exact McNemar p = ${paired.pValue.toPrecision(3)}`);
+  for (const { id, vsTarget } of summary) {
+    if (vsTarget) lines.push(`target -> ${id}: ${vsTarget.wrongToRight} fixed, ${vsTarget.rightToWrong} broken, exact McNemar p = ${vsTarget.pValue.toPrecision(3)}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -232,13 +229,13 @@ class StatusLine {
   }
 }
 
-function describeLoadPhase(role: EvalRole, phase: LoadPhase): string {
+function describeLoadPhase(role: string, phase: LoadPhase): string {
   if (phase.phase === "session") return `${role}: creating the onnxruntime session...`;
   const percent = Math.floor((100 * phase.doneBytes) / Math.max(1, phase.totalBytes));
   return `${role}: reading and converting weights ${percent}% (${formatBytes(phase.doneBytes)} of ${formatBytes(phase.totalBytes)})`;
 }
 
-function describeProgress(role: EvalRole, progress: EvalProgress): string {
+function describeProgress(role: string, progress: EvalProgress): string {
   const eta = progress.etaSeconds === null ? "ETA -" : `ETA ${formatSeconds(progress.etaSeconds)}`;
   return (
     `${role}: ${progress.done}/${progress.total} problems, ${progress.activeRows} of ${progress.batchSize} rows busy, ` +

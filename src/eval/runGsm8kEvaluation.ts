@@ -5,13 +5,9 @@ import type { Qwen2Config } from "./onnx/readQwen2Config.ts";
 import { buildPrompt } from "./prompt/buildPrompt.ts";
 import { cutAtStopSequences, scoreOutput } from "./scoring/scoreOutput.ts";
 import type { ExtractedAnswer } from "./scoring/extractAnswer.ts";
-import { pairedComparison, type PairedComparison } from "./stats/pairedComparison.ts";
-import { wilsonInterval, type ProportionEstimate } from "./stats/wilsonInterval.ts";
+import type { EvalControl, EvaluatedModelKind } from "./report/EvalReport.ts";
 import type { EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
-
-/** Which model of a recipe is evaluated. */
-export type EvalRole = "target" | "merged" | "plus" | "minus";
-export const EVAL_ROLES: readonly EvalRole[] = ["target", "merged", "plus", "minus"];
+import type { MergeRecipe } from "../core/recipe/MergeRecipe.ts";
 
 /** What the runner needs of a loaded model: batched greedy generation (OnnxCausalDecoder). */
 export interface GreedyGenerator {
@@ -36,8 +32,17 @@ export type LoadPhase = { phase: "weights"; doneBytes: number; totalBytes: numbe
 
 /** A model to evaluate, loaded only when its turn comes (one model in memory at a time). */
 export interface EvalModelSpec {
-  role: EvalRole;
+  /** Unique within a run: every event and result names the model by it. */
+  id: string;
+  /** What tables and charts call it: "target", "alpha 0.5", "reversed (alpha -1)". */
   label: string;
+  kind: EvaluatedModelKind;
+  /** For a merged model: the factor every vector weight of the recipe was scaled by; null otherwise. */
+  alpha: number | null;
+  /** For a merged model made as a control; null otherwise. */
+  control: EvalControl | null;
+  /** For a merged model: the recipe its weights are computed from (already at its alpha); null otherwise. */
+  recipe: MergeRecipe | null;
   load(signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void): Promise<LoadedEvalModel>;
 }
 
@@ -101,34 +106,48 @@ export interface ModelRunStats {
   tokensPerSecond: number;
 }
 
+/** One model's answers, in the order of settings.problems, and its run figures. */
+export interface EvalModelResult {
+  id: string;
+  answers: ProblemResult[];
+  run: ModelRunStats;
+}
+
+/** Every event names its model by EvalModelSpec.id. */
 export interface EvalEvents {
-  onModelLoading?(role: EvalRole): void;
-  onLoadProgress?(role: EvalRole, phase: LoadPhase): void;
-  onModelStart?(role: EvalRole, batchSize: number): void;
+  onModelLoading?(modelId: string): void;
+  onLoadProgress?(modelId: string, phase: LoadPhase): void;
+  onModelStart?(modelId: string, batchSize: number): void;
   /** The output so far of a problem being answered, and its decode speed so far. */
-  onToken?(role: EvalRole, problemIndex: number, text: string, tokensPerSecond: number): void;
+  onToken?(modelId: string, problemIndex: number, text: string, tokensPerSecond: number): void;
   /** A problem answered (problems finish in any order when several are answered at once). */
-  onAnswer?(role: EvalRole, result: ProblemResult): void;
-  onProgress?(role: EvalRole, progress: EvalProgress): void;
-  onModelDone?(role: EvalRole, stats: ModelRunStats): void;
+  onAnswer?(modelId: string, result: ProblemResult): void;
+  onProgress?(modelId: string, progress: EvalProgress): void;
+  onModelDone?(modelId: string, stats: ModelRunStats): void;
 }
 
 /**
  * Runs every model on every problem, one model at a time (loaded, run, released), greedy, several
  * problems at once (settings.batchSize), each answer scored as it completes. Generation stops at
  * the tokenizer's stop tokens, at a stop sequence of the prompt (8-shot: "Question:") or at
- * maxNewTokens. Each model's answers are returned in the order of settings.problems.
+ * maxNewTokens. The results come in the order of `models`, each model's answers in the order of
+ * settings.problems.
  */
-export async function runGsm8kEvaluation(models: readonly EvalModelSpec[], settings: EvalSettings, events: EvalEvents = {}, signal?: AbortSignal): Promise<Map<EvalRole, ProblemResult[]>> {
-  const results = new Map<EvalRole, ProblemResult[]>();
+export async function runGsm8kEvaluation(models: readonly EvalModelSpec[], settings: EvalSettings, events: EvalEvents = {}, signal?: AbortSignal): Promise<EvalModelResult[]> {
+  const ids = new Set<string>();
+  for (const { id } of models) {
+    if (ids.has(id)) throw new Error(`two models to evaluate have the id "${id}": each needs its own`);
+    ids.add(id);
+  }
+  const results: EvalModelResult[] = [];
   for (const model of models) {
     signal?.throwIfAborted();
-    events.onModelLoading?.(model.role);
+    events.onModelLoading?.(model.id);
     const loadStart = performance.now();
-    const loaded = await model.load(signal, (phase) => events.onLoadProgress?.(model.role, phase));
+    const loaded = await model.load(signal, (phase) => events.onLoadProgress?.(model.id, phase));
     try {
       const loadSeconds = (performance.now() - loadStart) / 1000;
-      results.set(model.role, await answerProblems(model.role, loaded, settings, loadSeconds, events, signal));
+      results.push({ id: model.id, ...(await answerProblems(model.id, loaded, settings, loadSeconds, events, signal)) });
     } finally {
       await loaded.generator.release();
     }
@@ -137,20 +156,20 @@ export async function runGsm8kEvaluation(models: readonly EvalModelSpec[], setti
 }
 
 async function answerProblems(
-  role: EvalRole,
+  modelId: string,
   { generator, tokenizer, config, weightBytes }: LoadedEvalModel,
   settings: EvalSettings,
   loadSeconds: number,
   events: EvalEvents,
   signal: AbortSignal | undefined,
-): Promise<ProblemResult[]> {
+): Promise<{ answers: ProblemResult[]; run: ModelRunStats }> {
   const { problems, maxNewTokens, stopSequences } = settings;
   const prompts = problems.map((problem) => tokenizer.encode(buildPrompt(settings.promptTemplate, problem.question, tokenizer.chatTemplate)));
   const batchSize =
     settings.batchSize === "auto"
       ? chooseBatchSize({ config, weightBytes, memoryBytes: settings.memoryBytes, longestSequence: Math.max(...prompts.map((ids) => ids.length)) + maxNewTokens, problems: problems.length })
       : settings.batchSize;
-  events.onModelStart?.(role, batchSize);
+  events.onModelStart?.(modelId, batchSize);
   const tokens = problems.map((): number[] => []);
   const texts = problems.map(() => "");
   const firstTokenAt = problems.map(() => 0);
@@ -168,7 +187,7 @@ async function answerProblems(
     const meanAnswerTokens = done > 0 ? answeredTokens / done : maxNewTokens;
     const openTokens = newTokens - answeredTokens;
     const tokensLeft = Math.max(0, (problems.length - done) * meanAnswerTokens - openTokens);
-    events.onProgress?.(role, {
+    events.onProgress?.(modelId, {
       done,
       total: problems.length,
       batchSize,
@@ -192,7 +211,7 @@ async function answerProblems(
       if (sofar.length === 1) firstTokenAt[prompt] = performance.now();
       texts[prompt] = tokenizer.decode(sofar, { skipSpecialTokens: true });
       const seconds = (performance.now() - firstTokenAt[prompt]!) / 1000;
-      events.onToken?.(role, problems[prompt]!.index, texts[prompt]!, seconds > 0 ? (sofar.length - 1) / seconds : 0);
+      events.onToken?.(modelId, problems[prompt]!.index, texts[prompt]!, seconds > 0 ? (sofar.length - 1) / seconds : 0);
     },
     stopWhen: (prompt) => cutAtStopSequences(texts[prompt]!, stopSequences).length < texts[prompt]!.length,
     onStep: (step) => {
@@ -211,12 +230,12 @@ async function answerProblems(
       done++;
       activeRows--;
       answeredTokens += generation.tokens.length;
-      events.onAnswer?.(role, answer);
+      events.onAnswer?.(modelId, answer);
       reportProgress();
     },
   });
   const seconds = (performance.now() - start) / 1000;
-  events.onModelDone?.(role, {
+  const run: ModelRunStats = {
     batchSize,
     loadSeconds,
     seconds,
@@ -224,34 +243,7 @@ async function answerProblems(
     decodeSeconds: stepSeconds.decode,
     newTokens,
     tokensPerSecond: seconds > 0 ? newTokens / seconds : 0,
-  });
-  return answers;
-}
-
-export interface ModelAccuracy {
-  role: EvalRole;
-  correct: number;
-  total: number;
-  /** Accuracy with its 95% Wilson interval. */
-  accuracy: ProportionEstimate;
-}
-
-export interface EvalSummary {
-  accuracies: ModelAccuracy[];
-  /** Target vs merged on the same problems, when both ran on all of them. */
-  targetVsMerged: PairedComparison | null;
-}
-
-export function summarizeEvaluation(results: ReadonlyMap<EvalRole, readonly ProblemResult[]>): EvalSummary {
-  const accuracies = [...results].map(([role, answers]) => {
-    const correct = answers.filter((answer) => answer.correct).length;
-    return { role, correct, total: answers.length, accuracy: wilsonInterval(correct, answers.length) };
-  });
-  const target = results.get("target");
-  const merged = results.get("merged");
-  const paired = target && merged && target.length === merged.length && target.length > 0;
-  return {
-    accuracies,
-    targetVsMerged: paired ? pairedComparison(target.map((answer) => answer.correct), merged.map((answer) => answer.correct)) : null,
   };
+  events.onModelDone?.(modelId, run);
+  return { answers, run };
 }

@@ -1,8 +1,7 @@
 import { useId } from "react";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
-import { EVAL_ROLES, type EvalRole } from "../../eval/runGsm8kEvaluation.ts";
-import type { EvalExecutionProvider } from "../../browser/evalWorkerMessages.ts";
+import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../browser/evalWorkerMessages.ts";
 import { formatBytes } from "../format.ts";
 import { buildMergeRequest } from "../state/mergeSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
@@ -222,7 +221,7 @@ function EvalProgress() {
   const run = useStudioStore((state) => state.evalRun);
   if (run.status !== "running") return null;
   const total = run.problems.length * run.roles.length;
-  const answered = run.roles.reduce((sum, role) => sum + run.answers[role].length, 0);
+  const answered = run.roles.reduce((sum, role) => sum + (run.answers[role]?.length ?? 0), 0);
   const percent = Math.floor((100 * answered) / Math.max(1, total));
   const { current, live } = run;
   let status = "Starting the evaluator…";
@@ -230,15 +229,15 @@ function EvalProgress() {
   if (current?.loading?.phase === "weights") {
     const { doneBytes, totalBytes } = current.loading;
     loadingPercent = Math.floor((100 * doneBytes) / Math.max(1, totalBytes));
-    status = `Loading ${current.role}: reading and converting weights, ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`;
-  } else if (current?.loading?.phase === "session") status = `Loading ${current.role}: creating the onnxruntime session…`;
+    status = `Loading ${current.modelId}: reading and converting weights, ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`;
+  } else if (current?.loading?.phase === "session") status = `Loading ${current.modelId}: creating the onnxruntime session…`;
   else if (current?.progress) {
     const progress = current.progress;
     const eta = progress.etaSeconds === null ? "" : ` · about ${formatDuration(progress.etaSeconds)} left`;
     status =
-      `${current.role}: ${progress.done} / ${progress.total} problems · batch ${progress.batchSize} (${progress.activeRows} answering) · ` +
+      `${current.modelId}: ${progress.done} / ${progress.total} problems · batch ${progress.batchSize} (${progress.activeRows} answering) · ` +
       `${progress.tokensPerSecond.toFixed(1)} tokens/s (${progress.rowTokensPerSecond.toFixed(1)} per problem)${eta}`;
-  } else if (current) status = `${current.role}: reading the prompts, ${current.batchSize ?? "?"} at a time…`;
+  } else if (current) status = `${current.modelId}: reading the prompts, ${current.batchSize ?? "?"} at a time…`;
   return (
     <div data-testid="eval-progress" className="flex flex-col gap-2">
       <div className="flex justify-between gap-3 text-sm text-slate-700">

@@ -1,4 +1,6 @@
-import { summarizeEvaluation, type EvalRole, type ModelRunStats, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import type { EvalRole } from "../../browser/evalWorkerMessages.ts";
+import type { ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { compareWithTarget } from "../../eval/stats/compareWithTarget.ts";
 import { formatDuration } from "../format.ts";
 import type { EvalRunData } from "../state/evalSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
@@ -12,16 +14,19 @@ export function EvalResults() {
   if (!data) return null;
   const { problems, roles, answers, mergedLabel, runs } = data;
   const label = (role: EvalRole) => (role === "merged" ? mergedLabel : role);
-  const complete = new Map(roles.filter((role) => answers[role].length > 0).map((role) => [role, answers[role]] as const));
-  const summary = summarizeEvaluation(complete);
-  const paired = run.status === "done" ? summary.targetVsMerged : null;
+  const answersOf = (role: EvalRole) => answers[role] ?? [];
+  const summary = compareWithTarget(
+    roles.map((role) => ({ id: role, correct: answersOf(role).map((answer) => answer.correct) })),
+    "target",
+  );
+  const paired = run.status === "done" ? (summary.find((model) => model.id === "merged")?.vsTarget ?? null) : null;
 
   return (
     <div className="flex flex-col gap-4">
       <div className="grid gap-3 sm:grid-cols-4">
-        {summary.accuracies.map(({ role, correct, total, accuracy }) => (
+        {summary.map(({ id: role, correct, total, accuracy }) => accuracy && (
           <div key={role} data-testid={`eval-accuracy-${role}`} className="rounded-lg border border-slate-200 p-3">
-            <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label(role)}</p>
+            <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label(role as EvalRole)}</p>
             <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
             <p className="text-xs text-slate-600">
               {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
@@ -68,7 +73,7 @@ export function EvalResults() {
                 <td className="py-2 pr-3 font-mono">{problem.goldText}</td>
                 {roles.map((role) => (
                   <td key={role} className="py-2 pr-3">
-                    <AnswerCell result={answers[role].find((answer) => answer.problemIndex === problem.index)} />
+                    <AnswerCell result={answersOf(role).find((answer) => answer.problemIndex === problem.index)} />
                   </td>
                 ))}
               </tr>
@@ -104,7 +109,7 @@ function AnswerCell({ result }: { result: ProblemResult | undefined }) {
 }
 
 /** How long a model took once all its problems are answered; the exact figures are in data attributes, for scripts. */
-function RunStats({ role, stats }: { role: EvalRole; stats: ModelRunStats }) {
+function RunStats({ role, stats }: { role: string; stats: ModelRunStats }) {
   return (
     <p
       data-testid={`eval-run-${role}`}

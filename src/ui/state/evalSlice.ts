@@ -4,8 +4,8 @@ import type { Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
 import { DEFAULT_SAMPLE_COUNT, DEFAULT_SAMPLE_SEED, sampleProblems, selectProblems } from "../../eval/gsm8k/sampleProblems.ts";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
-import { EVAL_ROLES, type EvalProgress, type EvalRole, type LoadPhase, type ModelRunStats, type ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
-import type { EvalExecutionProvider } from "../../browser/evalWorkerMessages.ts";
+import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../../eval/runGsm8kEvaluation.ts";
+import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../browser/evalWorkerMessages.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
 import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
@@ -19,10 +19,10 @@ export interface EvalRunData {
   roles: EvalRole[];
   /** How the results table names the merged model: "merged (alpha 1)", "merged (ties, 2 vectors)". */
   mergedLabel: string;
-  /** Each model's answers so far, in the order of `problems`. */
-  answers: Record<EvalRole, ProblemResult[]>;
-  /** Each model's timing once all its problems are answered (batch size, load, prefill and decode seconds, tokens). */
-  runs: Partial<Record<EvalRole, ModelRunStats>>;
+  /** Each model's answers so far, in the order of `problems`, by model id (the role). */
+  answers: Record<string, ProblemResult[]>;
+  /** Each model's timing once all its problems are answered (batch size, load, prefill and decode seconds, tokens), by model id. */
+  runs: Record<string, ModelRunStats>;
 }
 
 /** The output so far of a problem being answered. */
@@ -37,7 +37,7 @@ export type EvalRunState =
   | ({
       status: "running";
       /** The model being loaded (its loading phase) or run (its batch size and progress). */
-      current: { role: EvalRole; loading?: LoadPhase; batchSize?: number; progress?: EvalProgress } | undefined;
+      current: { modelId: string; loading?: LoadPhase; batchSize?: number; progress?: EvalProgress } | undefined;
       /** The problems the current model is answering now, in the order they started. */
       live: LiveAnswer[];
       cancel: () => void;
@@ -141,7 +141,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, mergedLabel: mergedModelLabel(request.recipe), answers: { target: [], merged: [], plus: [], minus: [] }, runs: {} };
+    const data: EvalRunData = { problems, roles, mergedLabel: mergedModelLabel(request.recipe), answers: {}, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
@@ -161,11 +161,11 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       (event) => {
         const run = get().evalRun;
         if (run.status !== "running") return;
-        if (event.type === "loading") set({ evalRun: { ...run, current: { role: event.role, loading: event.phase }, live: [] } });
+        if (event.type === "loading") set({ evalRun: { ...run, current: { modelId: event.modelId, loading: event.phase }, live: [] } });
         else if (event.type === "threads") set({ evalThreads: { threads: event.threads, crossOriginIsolated: event.crossOriginIsolated } });
         else if (event.type === "notice") {
           if (!get().evalNotices.includes(event.message)) set({ evalNotices: [...get().evalNotices, event.message] });
-        } else if (event.type === "modelStart") set({ evalRun: { ...run, current: { role: event.role, batchSize: event.batchSize }, live: [] } });
+        } else if (event.type === "modelStart") set({ evalRun: { ...run, current: { modelId: event.modelId, batchSize: event.batchSize }, live: [] } });
         else if (event.type === "progress" && run.current) set({ evalRun: { ...run, current: { ...run.current, progress: event.progress } } });
         else if (event.type === "token") {
           const { problemIndex, text, tokensPerSecond } = event;
@@ -174,9 +174,9 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
           set({ evalRun: { ...run, live } });
         } else if (event.type === "answer") {
           const order = new Map(run.problems.map((problem, position) => [problem.index, position]));
-          const sorted = [...run.answers[event.role], event.result].sort((a, b) => order.get(a.problemIndex)! - order.get(b.problemIndex)!);
-          set({ evalRun: { ...run, answers: { ...run.answers, [event.role]: sorted }, live: run.live.filter((live) => live.problemIndex !== event.result.problemIndex) } });
-        } else if (event.type === "modelDone") set({ evalRun: { ...run, runs: { ...run.runs, [event.role]: event.stats } } });
+          const sorted = [...(run.answers[event.modelId] ?? []), event.result].sort((a, b) => order.get(a.problemIndex)! - order.get(b.problemIndex)!);
+          set({ evalRun: { ...run, answers: { ...run.answers, [event.modelId]: sorted }, live: run.live.filter((live) => live.problemIndex !== event.result.problemIndex) } });
+        } else if (event.type === "modelDone") set({ evalRun: { ...run, runs: { ...run.runs, [event.modelId]: event.stats } } });
       },
     );
     const cancel = () => {
