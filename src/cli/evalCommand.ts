@@ -15,6 +15,8 @@ import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eval/onnx/buildQwen
 import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
+import { createEvalTask, describeEvaluatedTask } from "../eval/tasks/createEvalTask.ts";
+import type { EvalTask } from "../eval/tasks/EvalTask.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
 import { runGsm8kEvaluation, type EvalModelResult, type EvalModelSpec, type EvalProgress, type LoadPhase } from "../eval/runGsm8kEvaluation.ts";
 import { compareWithTarget } from "../eval/stats/compareWithTarget.ts";
@@ -22,6 +24,7 @@ import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs } from "./parseCommandArgs.ts";
+import { readTaskArgs } from "./readTaskArgs.ts";
 import { hasRecipeArgs, RECIPE_ARG_OPTIONS, readRecipeArgs } from "./recipeArgs.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
@@ -36,8 +39,11 @@ export async function evalCommand(args: string[]): Promise<void> {
       n: { type: "string", default: String(DEFAULT_SAMPLE_COUNT) },
       seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
       problems: { type: "string" },
-      prompt: { type: "string", default: PROMPT_PRESETS[0]!.id },
-      "max-new-tokens": { type: "string", default: "512" },
+      task: { type: "string", default: PROMPT_PRESETS[0]!.id },
+      "gsm8k-train": { type: "string" },
+      "chat-template": { type: "string", default: "on" },
+      "fewshot-as-multiturn": { type: "boolean", default: false },
+      "max-new-tokens": { type: "string" },
       format: { type: "string", default: "q8" },
       batch: { type: "string", default: "auto" },
       ids: { type: "string" },
@@ -71,9 +77,12 @@ export async function evalCommand(args: string[]): Promise<void> {
       await dumpLogits(await inspect(values.model), format, parseIds(values.ids, "--ids"), positiveInteger(values.steps, "--steps"), values.dump);
       return;
     }
-    const problems = await chooseProblems(values.problems, values.n, values.seed);
-    const preset = PROMPT_PRESETS.find((candidate) => candidate.id === values.prompt);
-    if (!preset) throw new UsageError(`--prompt must be one of ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}, got "${values.prompt}"`);
+    const chatTemplate = values["chat-template"];
+    if (chatTemplate !== "on" && chatTemplate !== "off") throw new UsageError(`--chat-template must be on or off, got "${chatTemplate}"`);
+    const taskSpec = await readTaskArgs(values.task, values["gsm8k-train"]);
+    const problems = taskSpec.kind === "custom" ? [] : await chooseProblems(values.problems, values.n, values.seed);
+    const task = await createEvalTask(taskSpec, problems);
+    const sampleSeed = taskSpec.kind === "custom" || values.problems !== undefined ? null : Number(values.seed);
     const models: EvalModelSpec[] = [];
     const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
       const tokenizer = await readModelTokenizer(model, signal);
@@ -106,34 +115,38 @@ export async function evalCommand(args: string[]): Promise<void> {
       });
     }
     const settings = {
-      problems,
-      promptTemplate: preset.template,
-      stopSequences: preset.stopSequences,
-      maxNewTokens: positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
+      task,
+      chatTemplate: chatTemplate === "on",
+      fewShotAsMultiturn: values["fewshot-as-multiturn"],
+      maxNewTokens: values["max-new-tokens"] === undefined ? task.defaultMaxNewTokens : positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
       batchSize,
       memoryBytes: totalmem(),
     };
     const status = new StatusLine(process.stderr);
-    status.log(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}, batch ${batchSize}`);
+    const itemIds = task.items.length <= 100 ? ` (${task.items.map((item) => item.index).join(", ")})` : "";
+    status.log(`${task.name}: ${task.items.length} items${itemIds}, ${task.promptFormat}, chat template ${chatTemplate}, max ${settings.maxNewTokens} new tokens, format ${format}, batch ${batchSize}`);
     const results = await runGsm8kEvaluation(models, settings, {
       onModelLoading: (role) => status.log(`${role}: building the ONNX graph (${format})...`),
       onLoadProgress: (role, phase) => status.update(describeLoadPhase(role, phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
       onModelStart: (role, size) => {
         status.clear();
-        status.log(`${role}: answering ${problems.length} problems, ${size} at a time`);
+        status.log(`${role}: answering ${task.items.length} problems, ${size} at a time`);
       },
       onProgress: (role, progress) => status.update(describeProgress(role, progress), progress.done === progress.total),
-      onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
+      onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${describeScores(task, result.scores)} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
       onModelDone: (role, stats) => {
         status.clear();
         status.log(`${role}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
       },
     });
     status.clear();
-    process.stdout.write(renderResults(problems, results));
+    process.stdout.write(renderResults(task, results));
     if (values.json !== undefined) {
       const report = {
-        problems: problems.map(({ index, question, gold }) => ({ index, question, gold })),
+        task: describeEvaluatedTask(task, sampleSeed),
+        chatTemplate: settings.chatTemplate,
+        maxNewTokens: settings.maxNewTokens,
+        problems: task.items.map((item) => ({ index: item.index, question: item.question, reference: task.reference(item) })),
         answers: Object.fromEntries(results.map(({ id, answers }) => [id, answers])),
         summary: compareWithTarget(results.map(({ id, answers }) => ({ id, correct: answers.map((answer) => answer.correct) })), "target"),
         runs: Object.fromEntries(results.map(({ id, run }) => [id, run])),
@@ -172,22 +185,35 @@ async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number
   }
 }
 
-function renderResults(problems: readonly Gsm8kProblem[], results: readonly EvalModelResult[]): string {
-  const rows = [["problem", "gold", ...results.map(({ id }) => id)]];
-  problems.forEach((problem, i) => {
+/** "strict-match 18 right, flexible-extract 18. right". */
+function describeScores(task: EvalTask, scores: readonly { extracted: string | null; correct: boolean }[]): string {
+  return scores.map((score, i) => `${task.metrics[i]!.name} ${score.extracted ?? "(nothing)"} ${score.correct ? "right" : "wrong"}`).join(", ");
+}
+
+/** One row per item (each model's answer by the primary metric), then each model's accuracy by every metric. */
+function renderResults(task: EvalTask, results: readonly EvalModelResult[]): string {
+  const rows = [["item", "reference", ...results.map(({ id }) => id)]];
+  task.items.forEach((item, i) => {
     const cells = results.map(({ answers }) => {
       const result = answers[i];
-      return result ? `${result.extracted?.value ?? "-"} ${result.correct ? "✓" : "✗"}` : "";
+      return result ? `${result.scores[0]!.extracted ?? "-"} ${result.correct ? "✓" : "✗"}` : "";
     });
-    rows.push([`#${problem.index}`, problem.gold, ...cells]);
+    rows.push([`#${item.index}`, task.reference(item), ...cells]);
   });
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
   lines.push("");
   const summary = compareWithTarget(results.map(({ id, answers }) => ({ id, correct: answers.map((answer) => answer.correct) })), "target");
+  const primary = task.metrics[0]!.name;
   for (const { id, correct, total, accuracy } of summary) {
-    if (accuracy) lines.push(`${id}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%)`);
+    if (accuracy) lines.push(`${id}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%), ${primary}`);
   }
+  task.metrics.slice(1).forEach((metric, i) => {
+    for (const { id, answers } of results) {
+      const correct = answers.filter((answer) => answer.scores[i + 1]!.correct).length;
+      lines.push(`${id}: ${correct}/${answers.length} = ${((100 * correct) / Math.max(1, answers.length)).toFixed(1)}%, ${metric.name}`);
+    }
+  });
   for (const { id, vsTarget } of summary) {
     if (vsTarget) lines.push(`target -> ${id}: ${vsTarget.wrongToRight} fixed, ${vsTarget.rightToWrong} broken, exact McNemar p = ${vsTarget.pValue.toPrecision(3)}`);
   }

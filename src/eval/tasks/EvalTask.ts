@@ -51,6 +51,8 @@ export interface EvalTask<Item extends EvalItem = EvalItem> {
    * (Few-shot draws can depend on which items run, as lm-eval's gsm8k's do.)
    */
   items: readonly Item[];
+  /** The right answer as a results table shows it: GSM8K's final number, a custom line's answer or target. */
+  reference(item: Item): string;
   /** The text the model is given for one item. */
   renderPrompt(item: Item, options: PromptOptions): string;
   /** Text that ends an answer: generation stops there and the output is cut before it. */

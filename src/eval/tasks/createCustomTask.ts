@@ -36,6 +36,7 @@ export async function createCustomTask({ source, bytes, questionTemplate }: Cust
     fewShot: 0,
     dataset: { kind: "file", name: source, sha256 },
     items,
+    reference: (item) => (item.form === "question" ? item.gold : item.match === "regex" ? `/${item.target}/` : item.target),
     renderPrompt: (item, { chatTemplate }) => (item.form === "question" ? buildPrompt(questionTemplate, item.question, chatTemplate) : promptAsIs(item.question, chatTemplate)),
     stopSequences: [],
     defaultMaxNewTokens: PRESET_MAX_NEW_TOKENS,

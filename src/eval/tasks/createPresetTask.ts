@@ -34,6 +34,7 @@ export function createPresetTask(preset: PromptPreset, problems: readonly Gsm8kP
     fewShot: preset.fewShot,
     dataset: { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" },
     items: problems,
+    reference: (problem) => problem.goldText,
     renderPrompt: (problem, { chatTemplate }) => buildPrompt(template, problem.question, chatTemplate),
     stopSequences: preset.stopSequences,
     defaultMaxNewTokens: PRESET_MAX_NEW_TOKENS,
