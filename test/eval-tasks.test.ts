@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { parseGsm8k, type Gsm8kProblem } from "../src/eval/gsm8k/parseGsm8k.ts";
@@ -8,6 +10,7 @@ import { compileChatTemplate } from "../src/eval/tokenizer/chatTemplate.ts";
 import type { EvalTask } from "../src/eval/tasks/EvalTask.ts";
 import { createCustomTask } from "../src/eval/tasks/createCustomTask.ts";
 import { createPresetTask } from "../src/eval/tasks/createPresetTask.ts";
+import { fetchCustomTaskSet } from "../src/eval/tasks/fetchCustomTaskSet.ts";
 import { createLmEvalGsm8kCotTask, createLmEvalGsm8kCotZeroshotTask, createLmEvalGsm8kTask } from "../src/eval/tasks/lmEvalGsm8kTasks.ts";
 import { lmEvalExactMatch, lmEvalRegexFilter } from "../src/eval/tasks/lmEvalScoring.ts";
 import { CUSTOM_TASK_SET_MAX_BYTES, CustomTaskSetError, parseCustomTaskSet } from "../src/eval/tasks/parseCustomTaskSet.ts";
@@ -360,5 +363,34 @@ describe("createCustomTask", () => {
 
   it("refuses bytes that are not UTF-8", async () => {
     await expect(createCustomTask({ source: "latin1.jsonl", bytes: new Uint8Array([0x7b, 0xe9, 0x7d]), questionTemplate: "{question}" })).rejects.toThrow("latin1.jsonl: not UTF-8 text");
+  });
+});
+
+describe("fetchCustomTaskSet", () => {
+  it("reads a set over HTTP, and refuses an HTTP error and a body over the limit, naming the URL", async () => {
+    const set = '{"question": "2 + 2?", "answer": 4}\n';
+    const server = createServer((request, response) => {
+      if (request.url === "/set.jsonl") response.end(set);
+      else if (request.url === "/big.jsonl") {
+        // No Content-Length: the limit is found while reading.
+        response.writeHead(200, { "transfer-encoding": "chunked" });
+        const chunk = Buffer.alloc(1024 * 1024, 0x20);
+        for (let i = 0; i <= CUSTOM_TASK_SET_MAX_BYTES / chunk.length; i++) response.write(chunk);
+        response.end();
+      } else {
+        response.writeHead(404, "Not Found");
+        response.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect(new TextDecoder().decode(await fetchCustomTaskSet(`${base}/set.jsonl`))).toBe(set);
+      await expect(fetchCustomTaskSet(`${base}/missing.jsonl`)).rejects.toThrow(`${base}/missing.jsonl: the custom set could not be fetched: HTTP 404 Not Found`);
+      await expect(fetchCustomTaskSet(`${base}/big.jsonl`)).rejects.toThrow(`${base}/big.jsonl: over the ${CUSTOM_TASK_SET_MAX_BYTES}-byte limit of a custom set`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
