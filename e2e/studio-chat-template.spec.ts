@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
+import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 
 test.describe.configure({ timeout: 240_000 });
 
@@ -57,7 +58,7 @@ test("the studio prompts with chat_template.jinja as the CLI does with the inlin
     const json = join(dir, "report.json");
     const args = ["eval", "--model", join(root, "test", "Inline"), "--problems", String(PROBLEM), "--max-new-tokens", String(MAX_NEW_TOKENS), "--json", json];
     execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { stdio: "pipe" });
-    cliOutput = (JSON.parse(await readFile(json, "utf8")) as { answers: { target: { output: string }[] } }).answers.target[0]!.output;
+    cliOutput = (JSON.parse(await readFile(json, "utf8")) as EvalReport).models[0]!.answers[0]!.output;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,15 +3,17 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 import { DEMO_HUB_URL, DEMO_TRIO } from "./cliReference.ts";
 
 const PROBLEMS = 3;
 const MAX_NEW_TOKENS = 6;
 
+/** The CLI's report of one model, by the studio's role: its answers (the output and whether it was right) and its new tokens. */
+type CliModel = { answers: { output: string; correct: boolean }[]; newTokens: number };
 interface CliReport {
-  problems: { index: number; gold: string }[];
-  answers: Record<"target" | "merged", { output: string; correct: boolean }[]>;
-  runs: Record<"target" | "merged", { newTokens: number }>;
+  problemIndices: number[];
+  models: Record<"target" | "merged", CliModel>;
 }
 
 /** The same evaluation by the CLI under onnxruntime-node: the browser's greedy outputs must be the same text. */
@@ -22,7 +24,12 @@ async function evaluateWithCli(): Promise<CliReport> {
     const { target, plus, minus } = DEMO_TRIO;
     const args = ["eval", "--hub-url", DEMO_HUB_URL, "--target", target, "--plus", plus, "--minus", minus, "--alpha", "1"];
     execFileSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args, "--n", String(PROBLEMS), "--max-new-tokens", String(MAX_NEW_TOKENS), "--json", json], { stdio: "pipe" });
-    return JSON.parse(await readFile(json, "utf8")) as CliReport;
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+    const model = (kind: "target" | "merged"): CliModel => {
+      const found = report.models.find((candidate) => candidate.kind === kind)!;
+      return { answers: found.answers.map((answer) => ({ output: answer.output, correct: answer.scores[0]!.correct })), newTokens: found.run.newTokens };
+    };
+    return { problemIndices: report.task.problemIndices, models: { target: model("target"), merged: model("merged") } };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -49,27 +56,27 @@ test("evaluates target and merged on GSM8K problems in the browser, as the CLI d
 
   const rows = page.getByTestId("eval-table").locator("tbody tr");
   await expect(rows).toHaveCount(PROBLEMS);
-  for (const [row, problem] of cli.problems.entries()) {
+  for (const [row, index] of cli.problemIndices.entries()) {
     const cells = rows.nth(row).locator("td");
-    await expect(cells.nth(0)).toContainText(`#${problem.index}`);
+    await expect(cells.nth(0)).toContainText(`#${index}`);
     for (const [column, role] of (["target", "merged"] as const).entries()) {
-      const expected = cli.answers[role][row]!;
+      const expected = cli.models[role].answers[row]!;
       const cell = cells.nth(2 + column);
       await expect(cell.locator("pre")).toHaveText(expected.output, { useInnerText: false });
       await expect(cell.locator("summary")).toContainText(expected.correct ? "✓" : "✗");
     }
   }
   for (const role of ["target", "merged"] as const) {
-    const right = cli.answers[role].filter((answer) => answer.correct).length;
+    const right = cli.models[role].answers.filter((answer) => answer.correct).length;
     await expect(page.getByTestId(`eval-accuracy-${role}`)).toContainText(`${right} / ${PROBLEMS} right`);
   }
   // Each model's run figures: the batch asked for, the CLI's token count (the same greedy answers), prefill and decode within the answering time.
   for (const role of ["target", "merged"] as const) {
     const stats = page.getByTestId(`eval-run-${role}`);
     await expect(stats).toHaveAttribute("data-batch", "2");
-    await expect(stats).toHaveAttribute("data-new-tokens", String(cli.runs[role].newTokens));
+    await expect(stats).toHaveAttribute("data-new-tokens", String(cli.models[role].newTokens));
     await expect(stats).toContainText(`Batch 2 · loaded in`);
-    await expect(stats).toContainText(`${cli.runs[role].newTokens} tokens in`);
+    await expect(stats).toContainText(`${cli.models[role].newTokens} tokens in`);
     const seconds = async (name: string) => Number(await stats.getAttribute(`data-${name}`));
     const [prefill, decode, answering] = [await seconds("prefill-seconds"), await seconds("decode-seconds"), await seconds("seconds")];
     expect(prefill).toBeGreaterThan(0);

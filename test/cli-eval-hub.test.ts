@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
@@ -32,9 +33,11 @@ describe("merge-studio eval through the Hub", () => {
       expect(result.stderr).not.toMatch(/^error/m);
       expect(result.code).toBe(0);
       expect(result.stderr).toMatch(/^rate-limited by the Hub, resuming in [1-4] s \(a Hugging Face token raises the quota\)$/m);
-      const report = JSON.parse(await readFile(json, "utf8")) as { answers: Record<string, { problemIndex: number }[]> };
-      expect(Object.keys(report.answers).sort()).toEqual(["merged", "target"]);
-      expect(report.answers.merged!.map((answer) => answer.problemIndex)).toEqual([5]);
+      const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+      expect(report.models.map((model) => [model.label, model.alpha, model.answers.map((answer) => answer.problemIndex)])).toEqual([
+        ["target", null, [5]],
+        ["alpha 1", 1, [5]],
+      ]);
     } finally {
       await hub.close();
     }

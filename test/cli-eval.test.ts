@@ -7,6 +7,7 @@ import { inspectModel } from "../src/core/model/inspectModel.ts";
 import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { TEMP_FOLDER_PREFIX } from "../src/eval/node/openDecoderFromTempFolder.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
+import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 import { generateQwen2Model } from "../src/testmodels/generateQwen2Model.ts";
 import { QWEN2_PRESETS } from "../src/testmodels/qwen2Shape.ts";
 import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
@@ -75,16 +76,16 @@ describe("merge-studio eval", () => {
     expect((await readdir(temp)).filter((name) => name.startsWith(TEMP_FOLDER_PREFIX))).toEqual([]);
     const lines = (await readFile(new URL("../public/data/gsm8k/test.jsonl", import.meta.url), "utf8")).split("\n");
     const gold = (index: number) => (JSON.parse(lines[index]!) as { answer: string }).answer.split("####")[1]!.trim();
-    const report = JSON.parse(await readFile(json, "utf8")) as { problems: { index: number; reference: string }[]; answers: { target: { correct: boolean; newTokens: number }[] } };
-    expect(report.problems.map((problem) => [problem.index, problem.reference])).toEqual([
-      [0, gold(0)],
-      [7, gold(7)],
-    ]);
-    expect(report.answers.target).toHaveLength(2);
-    for (const answer of report.answers.target) expect(answer.newTokens).toBeLessThanOrEqual(3);
-    const right = report.answers.target.filter((answer) => answer.correct).length;
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+    expect(report.task).toMatchObject({ problemIndices: [0, 7], sampleSeed: null, dataset: { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" } });
+    expect(report.models.map((model) => [model.label, model.kind, model.alpha, model.control, model.comparison])).toEqual([[join(root, "small"), "target", null, null, null]]);
+    const [model] = report.models;
+    expect(model!.answers.map((answer) => answer.problemIndex)).toEqual([0, 7]);
+    for (const answer of model!.answers) expect(answer.newTokens).toBeLessThanOrEqual(3);
+    const right = model!.answers.filter((answer) => answer.scores[0]!.correct).length;
+    expect(model!.scores).toMatchObject([{ correct: right, total: 2 }]);
     expect(result.stdout).toMatch(new RegExp(`^#0\\s+${gold(0)}\\s`, "m"));
-    expect(result.stdout).toContain(`target: ${right}/2 = `);
+    expect(result.stdout).toContain(`${join(root, "small")}  ${right}/2 = `);
   });
 
   it("runs an lm-eval task (--task gsm8k_cot, --chat-template off) and reports its task and both metrics per answer", async () => {
@@ -93,11 +94,7 @@ describe("merge-studio eval", () => {
     expect(result.stderr).not.toMatch(/^error/m);
     expect(result.code).toBe(0);
     expect(result.stderr).toContain("gsm8k_cot: 2 items (7, 0), 8-shot chain of thought Q/A (lm-eval gsm8k_cot), chat template off, max 3 new tokens");
-    const report = JSON.parse(await readFile(json, "utf8")) as {
-      task: unknown;
-      chatTemplate: boolean;
-      answers: { target: { problemIndex: number; output: string; scores: { extracted: string | null; correct: boolean }[]; correct: boolean }[] };
-    };
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
     expect(report.task).toEqual({
       name: "gsm8k_cot",
       promptFormat: "8-shot chain of thought Q/A (lm-eval gsm8k_cot)",
@@ -107,9 +104,10 @@ describe("merge-studio eval", () => {
       sampleSeed: null,
       metrics: ["strict-match", "flexible-extract"],
     });
-    expect(report.chatTemplate).toBe(false);
+    expect(report.evaluator).toMatchObject({ chatTemplate: false, maxNewTokens: 3 });
+    const [model] = report.models;
     const lines = (await readFile(new URL("../public/data/gsm8k/test.jsonl", import.meta.url), "utf8")).split("\n");
-    for (const answer of report.answers.target) {
+    for (const answer of model!.answers) {
       const final = (JSON.parse(lines[answer.problemIndex]!) as { answer: string }).answer.split("####").at(-1)!.trim();
       // lm-eval's filters, written out here: the first "The answer is N." and the last number-like run.
       const strict = /The answer is (-?[0-9.,]+)./.exec(answer.output)?.[1] ?? null;
@@ -120,10 +118,14 @@ describe("merge-studio eval", () => {
         { extracted: strict, correct: same(strict) },
         { extracted: flexible, correct: same(flexible) },
       ]);
-      expect(answer.correct).toBe(answer.scores[0]!.correct);
     }
-    expect(result.stdout).toMatch(/^target: \d\/2 = .*, strict-match$/m);
-    expect(result.stdout).toMatch(/^target: \d\/2 = [\d.]+%, flexible-extract$/m);
+    const right = (metric: number) => model!.answers.filter((answer) => answer.scores[metric]!.correct).length;
+    expect(model!.scores.map(({ metric, correct, total }) => [metric, correct, total])).toEqual([
+      ["strict-match", right(0), 2],
+      ["flexible-extract", right(1), 2],
+    ]);
+    expect(result.stdout).toMatch(new RegExp(`^${join(root, "small")}  ${right(0)}/2 = .*strict-match$`, "m"));
+    expect(result.stdout).toMatch(new RegExp(`^${join(root, "small")}  ${right(1)}/2 = .*flexible-extract$`, "m"));
   }, 60_000);
 
   it("runs a custom JSONL set with --task PATH, and refuses one with bad lines, naming them, before loading a model", async () => {
@@ -133,10 +135,11 @@ describe("merge-studio eval", () => {
     const result = await runCli(["eval", "--model", join(root, "small"), "--task", good, "--max-new-tokens", "2", "--json", json]);
     expect(result.stderr).not.toMatch(/^error/m);
     expect(result.code).toBe(0);
-    const report = JSON.parse(await readFile(json, "utf8")) as { task: { name: string; dataset: unknown; problemIndices: number[]; metrics: string[]; sampleSeed: null }; answers: { target: { output: string; correct: boolean }[] } };
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
     expect(report.task).toMatchObject({ name: "custom", problemIndices: [0, 2], metrics: ["target-match"], sampleSeed: null });
     expect(report.task.dataset).toEqual({ kind: "file", name: "custom.jsonl", sha256: createHash("sha256").update(await readFile(good)).digest("hex") });
-    expect(report.answers.target.map((answer) => answer.correct)).toEqual([/./u.test(report.answers.target[0]!.output), false]);
+    const answers = report.models[0]!.answers;
+    expect(answers.map((answer) => answer.scores[0]!.correct)).toEqual([/./u.test(answers[0]!.output), false]);
 
     const bad = join(root, "bad.jsonl");
     await writeFile(bad, '{"question": "1 + 1?", "answer": 2}\n{"question": "no answer"}\nnot json\n');
@@ -166,7 +169,8 @@ describe("merge-studio eval", () => {
       const result = await runCli(["eval", "--model", dir, "--problems", "3,11", "--max-new-tokens", "4", "--json", json]);
       expect(result.stderr).not.toMatch(/^error/m);
       expect(result.code).toBe(0);
-      return { stderr: result.stderr, answers: (JSON.parse(await readFile(json, "utf8")) as { answers: { target: { output: string }[] } }).answers.target.map((answer) => answer.output) };
+      const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+      return { stderr: result.stderr, chatTemplate: report.evaluator.chatTemplate, answers: report.models[0]!.answers.map((answer) => answer.output) };
     };
 
     const inline = await evaluate(small);
@@ -177,6 +181,7 @@ describe("merge-studio eval", () => {
     const none = await evaluate(await variant("small-no-template", undefined));
     expect(none.stderr).toMatch(/^warning: .*small-no-template has no chat template \(none of chat_template\.jinja, tokenizer_config\.json, chat_template\.json holds one\): its prompts are given as plain text$/m);
     expect(inline.stderr).not.toContain("warning");
+    expect([inline.chatTemplate, moved.chatTemplate, none.chatTemplate], "the report records whether the chat template was applied").toEqual([true, true, false]);
 
     // chat_template.jinja wins over tokenizer_config.json's template: this one stops the run, naming itself.
     const raising = await variant("small-raising-jinja", "{{ raise_exception('rendered chat_template.jinja') }}");
@@ -193,20 +198,19 @@ describe("merge-studio eval", () => {
       const result = await runCli(["eval", "--model", join(root, "small"), "--problems", "0,7,21", "--max-new-tokens", "4", "--batch", batch, "--json", json]);
       expect(result.code).toBe(0);
       expect(result.stderr).toContain(`batch ${batch}`);
-      expect(result.stderr).toMatch(/target: reading and converting weights 100% \(.+ of .+\)/);
-      expect(result.stderr).toContain("target: creating the onnxruntime session...");
-      expect(result.stderr).toContain(`target: answering 3 problems, ${batch} at a time`);
-      expect(result.stderr).toMatch(/target: 3\/3 problems, 0 of \d+ rows busy, [\d.]+ tokens\/s \([\d.]+ per row\), 12 tokens in .+, ETA 0\.0 s/);
-      const report = JSON.parse(await readFile(json, "utf8")) as {
-        answers: { target: { problemIndex: number; output: string; newTokens: number }[] };
-        runs: { target: { batchSize: number; newTokens: number; tokensPerSecond: number; seconds: number; loadSeconds: number } };
-      };
-      expect(report.runs.target).toMatchObject({ batchSize: Number(batch), newTokens: 12 });
-      expect(report.runs.target.tokensPerSecond).toBeGreaterThan(0);
-      reports.push(report);
+      const small = join(root, "small");
+      expect(result.stderr).toContain(`${small}: reading and converting weights 100% (`);
+      expect(result.stderr).toContain(`${small}: creating the onnxruntime session...`);
+      expect(result.stderr).toContain(`${small}: answering 3 problems, ${batch} at a time`);
+      expect(result.stderr).toMatch(/small: 3\/3 problems, 0 of \d+ rows busy, [\d.]+ tokens\/s \([\d.]+ per row\), 12 tokens in .+, ETA 0\.0 s/);
+      const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+      expect(report.evaluator).toMatchObject({ batchSize: Number(batch), maxNewTokens: 4, format: "q8", runtime: "onnxruntime-node", greedy: true });
+      expect(report.models[0]!.run.newTokens).toBe(12);
+      expect(report.models[0]!.run.tokensPerSecond).toBeGreaterThan(0);
+      reports.push(report.models[0]!.answers);
     }
-    expect(reports[1]!.answers.target.map(({ problemIndex, output }) => [problemIndex, output])).toEqual(reports[0]!.answers.target.map(({ problemIndex, output }) => [problemIndex, output]));
-    expect(reports[0]!.answers.target.map((answer) => answer.problemIndex)).toEqual([0, 7, 21]);
+    expect(reports[1]!.map(({ problemIndex, output }) => [problemIndex, output])).toEqual(reports[0]!.map(({ problemIndex, output }) => [problemIndex, output]));
+    expect(reports[0]!.map((answer) => answer.problemIndex)).toEqual([0, 7, 21]);
   });
 
   it.each(["0", "-2", "2.5", "257", "many"])("refuses --batch %s in one line", async (batch) => {
@@ -242,9 +246,16 @@ describe("merge-studio eval", () => {
     const json = join(root, "ties-report.json");
     const result = await runCli(["eval", "--config", recipe, "--problems", "0", "--max-new-tokens", "2", "--json", json]);
     expect(result.code, result.stderr).toBe(0);
-    const report = JSON.parse(await readFile(json, "utf8")) as { answers: Record<string, unknown[]> };
-    expect(Object.keys(report.answers).sort()).toEqual(["merged", "target"]);
-    expect(report.answers.merged).toHaveLength(1);
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+    // The recipe as written (normalize, which ties sets, cannot be scaled: without --alphas it runs at alpha 1 unscaled).
+    expect(report.models.map((model) => [model.label, model.kind, model.alpha, model.answers.length])).toEqual([
+      ["target", "target", null, 1],
+      ["alpha 1", "merged", 1, 1],
+    ]);
+    expect(report.models[1]!.recipe).toMatchObject({ method: "ties", parameters: { normalize: true }, vectors: [{ weight: 1 }, { weight: [0.5, 1] }] });
+    const swept = await runCli(["eval", "--config", recipe, "--alphas", "0.5", "--problems", "0", "--max-new-tokens", "2"]);
+    expect(swept.code).toBe(1);
+    expect(swept.stderr).toContain("set normalize to false to sweep alpha");
     const both = await runCli(["eval", "--config", recipe, "--model", join(root, "small"), "--n", "1"]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/error: give either --model, or a recipe/);

@@ -16,16 +16,25 @@ import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import { createEvalTask, describeEvaluatedTask } from "../eval/tasks/createEvalTask.ts";
-import type { EvalTask } from "../eval/tasks/EvalTask.ts";
+import type { EvalTask, ItemScore } from "../eval/tasks/EvalTask.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
-import { runGsm8kEvaluation, type EvalModelResult, type EvalModelSpec, type EvalProgress, type LoadPhase } from "../eval/runGsm8kEvaluation.ts";
-import { compareWithTarget } from "../eval/stats/compareWithTarget.ts";
+import { buildEvalReport } from "../eval/report/buildEvalReport.ts";
+import type { EvalReport } from "../eval/report/EvalReport.ts";
+import { renderEvalReportCsv } from "../eval/report/renderEvalReportCsv.ts";
+import { runGsm8kEvaluation, type EvalModelSpec, type EvalProgress, type LoadPhase } from "../eval/runGsm8kEvaluation.ts";
+import { assertSweepFitsMemory } from "../eval/sweep/assertSweepFitsMemory.ts";
+import { checkAlphaZero } from "../eval/sweep/checkAlphaZero.ts";
+import { sweepEvalModels } from "../eval/sweep/sweepEvalModels.ts";
 import { mergedTensorLoader } from "../eval/weights/mergedTensorLoader.ts";
+import { TOOL_VERSION } from "../core/version.ts";
+import { planMerge } from "../core/plan/planMerge.ts";
+import type { TensorLoader } from "../eval/onnx/buildQwen2Onnx.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs } from "./parseCommandArgs.ts";
 import { readTaskArgs } from "./readTaskArgs.ts";
 import { hasRecipeArgs, RECIPE_ARG_OPTIONS, readRecipeArgs } from "./recipeArgs.ts";
+import { parseSweepArgs, SWEEP_ARG_OPTIONS } from "./sweepArgs.ts";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
@@ -36,6 +45,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     options: {
       model: { type: "string" },
       ...RECIPE_ARG_OPTIONS,
+      ...SWEEP_ARG_OPTIONS,
       n: { type: "string", default: String(DEFAULT_SAMPLE_COUNT) },
       seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
       problems: { type: "string" },
@@ -50,6 +60,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       steps: { type: "string", default: "8" },
       dump: { type: "string" },
       json: { type: "string" },
+      csv: { type: "string" },
       "hub-url": { type: "string" },
     },
   });
@@ -64,6 +75,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   if (hasRecipeArgs(values) === (values.model !== undefined)) {
     throw new UsageError("give either --model, or a recipe to compare the target with the merge: --config FILE, or --target, --plus and --minus");
   }
+  const sweepArgs = parseSweepArgs(values);
   const hub = { hubUrl: values["hub-url"], accessToken: process.env.HF_TOKEN || undefined, onStatus: createHubStatusPrinter() };
   const sources: ModelSource[] = [];
   const inspect = async (spec: string) => {
@@ -80,89 +92,121 @@ export async function evalCommand(args: string[]): Promise<void> {
     const chatTemplate = values["chat-template"];
     if (chatTemplate !== "on" && chatTemplate !== "off") throw new UsageError(`--chat-template must be on or off, got "${chatTemplate}"`);
     const taskSpec = await readTaskArgs(values.task, values["gsm8k-train"]);
-    const problems = taskSpec.kind === "custom" ? [] : await chooseProblems(values.problems, values.n, values.seed);
+    // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
+    const { problems, sampleSeed } = taskSpec.kind === "custom" ? { problems: [], sampleSeed: null } : await chooseProblems(values.problems, values.n, values.seed);
     const task = await createEvalTask(taskSpec, problems);
-    const sampleSeed = taskSpec.kind === "custom" || values.problems !== undefined ? null : Number(values.seed);
-    const models: EvalModelSpec[] = [];
-    const load = (model: ModelInfo, loadTensor = modelTensorLoader(model)) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
+    const chatTemplates: boolean[] = [];
+    const load = (model: ModelInfo, loadTensor: () => TensorLoader) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
       const tokenizer = await readModelTokenizer(model, signal);
+      chatTemplates.push(tokenizer.chatTemplate !== null);
       if (tokenizer.chatTemplate === null) process.stderr.write(`warning: ${missingChatTemplateWarning(model.source.label)}\n`);
-      return loadEvalModel(ort, { config: model.config, loadTensor, tokenizer }, format, { signal, onPhase, open: openDecoderFromTempFolder() });
+      return loadEvalModel(ort, { config: model.config, loadTensor: loadTensor(), tokenizer }, format, { signal, onPhase, open: openDecoderFromTempFolder() });
     };
+    let models: EvalModelSpec[];
+    let target: ModelInfo;
     if (values.model !== undefined) {
-      const model = await inspect(values.model);
-      readQwen2Config(model.config);
-      models.push({ id: "target", label: values.model, kind: "target", alpha: null, control: null, recipe: null, load: load(model) });
+      target = await inspect(values.model);
+      readQwen2Config(target.config);
+      const model = target;
+      models = [{ id: "target", label: values.model, kind: "target", alpha: null, control: null, recipe: null, load: load(model, () => modelTensorLoader(model)) }];
     } else {
-      const recipe = await readRecipeArgs(values);
+      const read = await readRecipeArgs(values);
+      // The flags' recipe at weight 1, so that each alpha is the paper's alpha (--alpha A: the sweep of A alone); a recipe file as written, its weights scaled by each alpha (without --alphas: 1).
+      const flagsAlpha = values.config === undefined ? (read.vectors[0]!.weight as number) : undefined;
+      const recipe = flagsAlpha === undefined ? read : { ...read, vectors: [{ ...read.vectors[0]!, weight: 1 }] };
+      const alphas = sweepArgs.alphas ?? [flagsAlpha ?? 1];
+      if (alphas.length === 0) process.stderr.write("--alphas is empty: evaluating the target alone\n");
+      const described = sweepEvalModels(recipe, alphas, {
+        kinds: sweepArgs.controls,
+        alpha: sweepArgs.controlAlpha ?? (alphas.length > 0 ? Math.max(...alphas) : 1),
+        seed: sweepArgs.controlSeed,
+      });
       const opened = await openAndPlan(recipe, (spec, label) => openModelSource(spec, hub, label));
       sources.push(...opened.sources);
-      const { plan } = opened;
-      const target = plan.models.target;
+      const inputs = opened.plan.models;
+      target = inputs.target;
       readQwen2Config(target.config);
-      if (!plan.ok) throw new Error(`cannot merge: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
-      const [vector] = recipe.vectors;
-      const shorthand = recipe.vectors.length === 1 && recipe.method === "task_arithmetic" && typeof vector?.weight === "number";
-      models.push({ id: "target", label: recipe.target, kind: "target", alpha: null, control: null, recipe: null, load: load(target) });
-      models.push({
-        id: "merged",
-        label: shorthand ? `merged (alpha ${vector.weight})` : `merged (${recipe.method}, ${recipe.vectors.length} vectors)`,
-        kind: "merged",
-        alpha: 1,
-        control: recipe.control ? "random-sign" : null,
-        recipe,
-        load: load(target, mergedTensorLoader(plan)),
+      const targetModel = target;
+      // Every model's plan is made before anything loads: a recipe that cannot merge at some alpha stops the run here.
+      models = described.map((model) => {
+        if (model.recipe === null) return { ...model, load: load(targetModel, () => modelTensorLoader(targetModel)) };
+        const plan = planMerge(inputs, model.recipe);
+        if (!plan.ok) throw new Error(`cannot merge ${model.label}: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
+        return { ...model, load: load(targetModel, () => mergedTensorLoader(plan)) };
       });
     }
+    const memoryBytes = totalmem();
+    assertSweepFitsMemory(readQwen2Config(target.config), format, models.length, memoryBytes);
     const settings = {
       task,
       chatTemplate: chatTemplate === "on",
       fewShotAsMultiturn: values["fewshot-as-multiturn"],
       maxNewTokens: values["max-new-tokens"] === undefined ? task.defaultMaxNewTokens : positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
       batchSize,
-      memoryBytes: totalmem(),
+      memoryBytes,
     };
     const status = new StatusLine(process.stderr);
     const itemIds = task.items.length <= 100 ? ` (${task.items.map((item) => item.index).join(", ")})` : "";
-    status.log(`${task.name}: ${task.items.length} items${itemIds}, ${task.promptFormat}, chat template ${chatTemplate}, max ${settings.maxNewTokens} new tokens, format ${format}, batch ${batchSize}`);
+    status.log(
+      `${task.name}: ${task.items.length} items${itemIds}, ${task.promptFormat}, chat template ${chatTemplate}, max ${settings.maxNewTokens} new tokens, format ${format}, batch ${batchSize}, ${models.length} models`,
+    );
+    const labelOf = new Map(models.map((model) => [model.id, model.label]));
+    const label = (id: string) => labelOf.get(id) ?? id;
     const results = await runGsm8kEvaluation(models, settings, {
-      onModelLoading: (role) => status.log(`${role}: building the ONNX graph (${format})...`),
-      onLoadProgress: (role, phase) => status.update(describeLoadPhase(role, phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
-      onModelStart: (role, size) => {
+      onModelLoading: (id) => status.log(`${label(id)}: building the ONNX graph (${format})...`),
+      onLoadProgress: (id, phase) => status.update(describeLoadPhase(label(id), phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
+      onModelStart: (id, size) => {
         status.clear();
-        status.log(`${role}: answering ${task.items.length} problems, ${size} at a time`);
+        status.log(`${label(id)}: answering ${task.items.length} problems, ${size} at a time`);
       },
-      onProgress: (role, progress) => status.update(describeProgress(role, progress), progress.done === progress.total),
-      onAnswer: (role, result) => status.log(`${role} #${result.problemIndex}: ${describeScores(task, result.scores)} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
-      onModelDone: (role, stats) => {
+      onProgress: (id, progress) => status.update(describeProgress(label(id), progress), progress.done === progress.total),
+      onAnswer: (id, result) => status.log(`${label(id)} #${result.problemIndex}: ${describeScores(task, result.scores)} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
+      onModelDone: (id, stats) => {
         status.clear();
-        status.log(`${role}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
+        status.log(`${label(id)}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
       },
     });
     status.clear();
-    process.stdout.write(renderResults(task, results));
-    if (values.json !== undefined) {
-      const report = {
-        task: describeEvaluatedTask(task, sampleSeed),
-        chatTemplate: settings.chatTemplate,
+    const report = buildEvalReport({
+      finishedAt: new Date(),
+      evaluator: {
+        version: TOOL_VERSION,
+        runtime: "onnxruntime-node",
+        format,
+        batchSize: results[0]!.run.batchSize,
         maxNewTokens: settings.maxNewTokens,
-        problems: task.items.map((item) => ({ index: item.index, question: item.question, reference: task.reference(item) })),
-        answers: Object.fromEntries(results.map(({ id, answers }) => [id, answers])),
-        summary: compareWithTarget(results.map(({ id, answers }) => ({ id, correct: answers.map((answer) => answer.correct) })), "target"),
-        runs: Object.fromEntries(results.map(({ id, run }) => [id, run])),
-      };
+        greedy: true,
+        chatTemplate: settings.chatTemplate && chatTemplates.every(Boolean),
+      },
+      task: describeEvaluatedTask(task, sampleSeed),
+      models,
+      results,
+    });
+    process.stdout.write(renderAnswers(task, report));
+    process.stdout.write(renderSummary(report));
+    if (values.json !== undefined) {
       await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
       process.stderr.write(`wrote ${values.json}\n`);
     }
+    if (values.csv !== undefined) {
+      await writeFile(values.csv, renderEvalReportCsv(report));
+      process.stderr.write(`wrote ${values.csv}\n`);
+    }
+    const mismatches = checkAlphaZero(models, results);
+    for (const line of mismatches) process.stderr.write(`error: ${line}\n`);
+    if (mismatches.length > 0) throw new Error(`alpha 0 did not give the target's answers (${mismatches.length} ${mismatches.length === 1 ? "model" : "models"}): its weights are not the target's; the report records the answers as they came`);
   } finally {
     await Promise.all(sources.map((source) => source.close?.()));
   }
 }
 
-async function chooseProblems(ids: string | undefined, count: string, seed: string): Promise<Gsm8kProblem[]> {
+/** The problems named by --problems, or a random sample of --n with --seed (the seed null when the problems are named or the sample is the whole set). */
+async function chooseProblems(ids: string | undefined, count: string, seed: string): Promise<{ problems: Gsm8kProblem[]; sampleSeed: number | null }> {
   const all = parseGsm8k(await readFile(GSM8K_FILE, "utf8"));
-  if (ids !== undefined) return selectProblems(all, parseIds(ids, "--problems"));
-  return sampleProblems(all, positiveInteger(count, "--n"), nonNegativeInteger(seed, "--seed"));
+  if (ids !== undefined) return { problems: selectProblems(all, parseIds(ids, "--problems")), sampleSeed: null };
+  const sampleSeed = nonNegativeInteger(seed, "--seed");
+  const problems = sampleProblems(all, positiveInteger(count, "--n"), sampleSeed);
+  return { problems, sampleSeed: problems.length < all.length ? sampleSeed : null };
 }
 
 /** The prompt's last-position logits and `steps` greedy tokens, for numeric checks against another implementation. */
@@ -186,38 +230,62 @@ async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number
 }
 
 /** "strict-match 18 right, flexible-extract 18. right". */
-function describeScores(task: EvalTask, scores: readonly { extracted: string | null; correct: boolean }[]): string {
+function describeScores(task: EvalTask, scores: readonly ItemScore[]): string {
   return scores.map((score, i) => `${task.metrics[i]!.name} ${score.extracted ?? "(nothing)"} ${score.correct ? "right" : "wrong"}`).join(", ");
 }
 
-/** One row per item (each model's answer by the primary metric), then each model's accuracy by every metric. */
-function renderResults(task: EvalTask, results: readonly EvalModelResult[]): string {
-  const rows = [["item", "reference", ...results.map(({ id }) => id)]];
+/** Each item's reference answer and every model's extracted answer by the primary metric, right or wrong. */
+function renderAnswers(task: EvalTask, report: EvalReport): string {
+  const rows = [["item", "reference", ...report.models.map((model) => model.label)]];
   task.items.forEach((item, i) => {
-    const cells = results.map(({ answers }) => {
-      const result = answers[i];
-      return result ? `${result.scores[0]!.extracted ?? "-"} ${result.correct ? "✓" : "✗"}` : "";
+    const cells = report.models.map((model) => {
+      const [score] = model.answers[i]!.scores;
+      return `${score!.extracted ?? "-"} ${score!.correct ? "✓" : "✗"}`;
     });
     rows.push([`#${item.index}`, task.reference(item), ...cells]);
   });
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
-  lines.push("");
-  const summary = compareWithTarget(results.map(({ id, answers }) => ({ id, correct: answers.map((answer) => answer.correct) })), "target");
-  const primary = task.metrics[0]!.name;
-  for (const { id, correct, total, accuracy } of summary) {
-    if (accuracy) lines.push(`${id}: ${correct}/${total} = ${(100 * accuracy.estimate).toFixed(1)}% (95% CI ${(100 * accuracy.low).toFixed(1)}-${(100 * accuracy.high).toFixed(1)}%), ${primary}`);
+  return `${renderColumns(rows).join("\n")}\n\n`;
+}
+
+const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
+const pValue = (value: number) => value.toPrecision(3);
+
+/**
+ * One line per model and metric: its label, accuracy with the 95% Wilson interval, on the primary
+ * metric's line against the target the problems fixed and broken, the exact McNemar p and the
+ * Holm-adjusted p, and the metric; then what p and Holm p mean when the run compares several
+ * models with the target.
+ */
+export function renderSummary(report: EvalReport): string {
+  const rows = [["model", "accuracy", "95% CI", "fixed", "broken", "p", "Holm p", "metric"]];
+  for (const model of report.models) {
+    const { comparison } = model;
+    model.scores.forEach((score, i) => {
+      rows.push([
+        model.label,
+        `${score.correct}/${score.total} = ${percent(score.accuracy)}`,
+        `${percent(score.low)}-${percent(score.high)}`,
+        ...(comparison && i === 0 ? [String(comparison.fixed), String(comparison.broken), pValue(comparison.pValue), pValue(comparison.holmPValue)] : ["", "", "", ""]),
+        score.metric,
+      ]);
+    });
   }
-  task.metrics.slice(1).forEach((metric, i) => {
-    for (const { id, answers } of results) {
-      const correct = answers.filter((answer) => answer.scores[i + 1]!.correct).length;
-      lines.push(`${id}: ${correct}/${answers.length} = ${((100 * correct) / Math.max(1, answers.length)).toFixed(1)}%, ${metric.name}`);
-    }
-  });
-  for (const { id, vsTarget } of summary) {
-    if (vsTarget) lines.push(`target -> ${id}: ${vsTarget.wrongToRight} fixed, ${vsTarget.rightToWrong} broken, exact McNemar p = ${vsTarget.pValue.toPrecision(3)}`);
+  const comparisons = report.models.filter((model) => model.comparison !== null).length;
+  const lines = renderColumns(rows);
+  if (comparisons > 0) {
+    lines.push(
+      `fixed / broken: problems the target got wrong / right and this model right / wrong; p: exact McNemar test against the target. ` +
+        (comparisons > 1
+          ? `${comparisons} models are compared with the target, and many alphas mean many tests: read Holm p (adjusted over the ${comparisons} comparisons), not p, before calling a difference real.`
+          : `One comparison: Holm p equals p.`),
+    );
   }
   return `${lines.join("\n")}\n`;
+}
+
+function renderColumns(rows: readonly string[][]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd());
 }
 
 /** Seconds between progress lines when stderr is not a terminal (a log file, a CI job), and between redraws on a terminal. */

@@ -31,11 +31,19 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
     run: async (args) => (await import("./mergeCommand.ts")).mergeCommand(args),
   },
   eval: {
-    usage: `merge-studio eval (--model M | --config RECIPE | --target T --plus P --minus M [--alpha A]) [options]
+    usage: `merge-studio eval (--model M | --config RECIPE | --target T --plus P --minus M [--alpha A | --alphas LIST]) [options]
 
   Runs a task (GSM8K test problems, or a custom set) with greedy decoding under onnxruntime-node
   and prints each model's answers and accuracy; with a recipe, the target and the merge side by
   side (paired comparison).
+  --alphas LIST       a sweep: the target once, then the merge at each alpha (computed as it loads,
+                      nothing saved): -1,0,0.5,1 or FROM:TO:STEP (-1:1.5:0.5); sorted, each once, at
+                      most 21; empty: the target alone. With --target/--plus/--minus alpha is the
+                      paper's alpha; with --config it scales every vector weight (not with
+                      normalize). Alpha 0 is checked to give exactly the target's answers
+  --control C         reversed | random-sign (comma list): the recipe at -A (listed once if -A is
+                      in the sweep), and at A with random signs; --control-alpha A (default: the
+                      largest alpha, or 1), --control-seed N (random-sign, default 0)
   --task T            zero-shot-boxed (default) | think-step-by-step | eight-shot-cot (presets) |
                       gsm8k | gsm8k_cot | gsm8k_cot_zeroshot (lm-evaluation-harness v0.4.12 formats,
                       strict-match and flexible-extract) | PATH.jsonl | URL (a custom set: lines
@@ -51,7 +59,9 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --format F          q8 (default: int8 weights and activations; CPU) | f32 | f16 | q4 (4-bit MatMulNBits, block 32; for WebGPU)
   --batch N           problems answered at once, 1 to 256, or auto (default: from the model's
                       size, the prompts' length and the machine's memory, at most 16)
-  --json FILE         also write the problems, every answer and the summary as JSON
+  --json FILE         also write the report as JSON (schema merge-studio-eval/1: settings, task,
+                      every model's scores, comparison with the target, Holm p, answers)
+  --csv FILE          also write one row per model and metric as CSV
   --ids 1,2,3 --steps N --dump FILE
                       numeric check: writes {"logits": [last-position logits of these token ids],
                       "greedy_ids": [N greedy tokens]} for --model, and stops
