@@ -26,7 +26,11 @@ export async function readTaskArgs(task: string, gsm8kTrain: string | undefined)
           "give it with --gsm8k-train train.jsonl (openai/gsm8k main, 7473 lines), or use --task gsm8k_cot or gsm8k_cot_zeroshot",
       );
     }
-    return { kind: "lm-eval", name, fewShotPool: parseGsm8k(await readFile(gsm8kTrain, "utf8")) };
+    try {
+      return { kind: "lm-eval", name, fewShotPool: parseGsm8k(await readFile(gsm8kTrain, "utf8")) };
+    } catch (error) {
+      throw new UsageError(`--gsm8k-train ${gsm8kTrain}: ${(error as Error).message}`);
+    }
   }
   const preset = PROMPT_PRESETS.find((candidate) => candidate.id === task);
   if (preset) return { kind: "preset", id: preset.id, template: preset.template };
