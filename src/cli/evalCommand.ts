@@ -115,7 +115,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       const flagsAlpha = values.config === undefined ? (read.vectors[0]!.weight as number) : undefined;
       const recipe = flagsAlpha === undefined ? read : { ...read, vectors: [{ ...read.vectors[0]!, weight: 1 }] };
       const alphas = sweepArgs.alphas ?? [flagsAlpha ?? 1];
-      if (alphas.length === 0) process.stderr.write("--alphas is empty: evaluating the target alone\n");
+      if (alphas.length === 0) process.stderr.write(`--alphas is empty: evaluating the target${sweepArgs.controls.length > 0 ? " and the controls" : " alone"}\n`);
       const described = sweepEvalModels(recipe, alphas, {
         kinds: sweepArgs.controls,
         alpha: sweepArgs.controlAlpha ?? (alphas.length > 0 ? Math.max(...alphas) : 1),
@@ -256,7 +256,7 @@ const pValue = (value: number) => value.toPrecision(3);
  * Holm-adjusted p, and the metric; then what p and Holm p mean when the run compares several
  * models with the target.
  */
-export function renderSummary(report: EvalReport): string {
+function renderSummary(report: EvalReport): string {
   const rows = [["model", "accuracy", "95% CI", "fixed", "broken", "p", "Holm p", "metric"]];
   for (const model of report.models) {
     const { comparison } = model;

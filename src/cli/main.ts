@@ -68,6 +68,52 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --config, --vocab MODE, --hub-url URL as for merge; token from HF_TOKEN`,
     run: async (args) => (await import("./evalCommand.ts")).evalCommand(args),
   },
+  record: {
+    usage: `merge-studio record --out DIR --report REPORT.json [--name NAME] [--source-url URL]
+
+  Records an evaluation in a finished merge: DIR/README.md gets the Hub model-index metadata of
+  this merge's results and a table "Evaluation: target vs this merge"; DIR/merge_recipe.json gets
+  the field "evaluation" (settings, scores, comparison, per-problem right/wrong; not the answers).
+  Both are replaced atomically. One evaluation per task: recording a task again replaces it,
+  other tasks stay.
+  REPORT.json     written by merge-studio eval --json or the studio; it must hold a model whose
+                  recipe is this merge's (compared as canonical recipe JSON, pinned revisions too)
+  --name NAME     the model's name in model-index (default: the folder's name)
+  --source-url URL
+                  where the results can be seen; written as the result's source (none by default)`,
+    run: async (args) => (await import("./recordCommand.ts")).recordCommand(args),
+  },
+  "export-job": {
+    usage: `merge-studio export-job (--config RECIPE | --target T --plus P --minus M) --alphas LIST --out DIR [options]
+
+  Writes a folder that reruns an alpha sweep on a GPU machine: configs/alpha_A.yaml (the recipe with
+  every vector weight times A, as a mergekit config), run.sh (mergekit-yaml for each alpha, then
+  lm_eval --model vllm on the target once and on each merge), samples.json and README.md.
+  A recipe mergekit cannot express is refused with the reason.
+  --alphas LIST       e.g. -1,0.5,1,1.5 (sorted, repeats dropped; at most 21)
+  --task T[,T]        gsm8k (default; 5-shot) | gsm8k_cot (8-shot) | gsm8k_cot_zeroshot
+  --chat-template on|off
+                      lm_eval --apply_chat_template --fewshot_as_multiturn (default on)
+  --max-gen-toks N    lm_eval --gen_kwargs max_gen_toks=N (default 256, lm-eval's)
+  --problems 1,2,3 | --n N [--seed S] | --report REPORT.json
+                      evaluate only these GSM8K test problems (lm_eval --samples): listed, drawn
+                      as merge-studio eval draws them, or those of an evaluation report (which
+                      also gives the task, chat template and token limit unless flags do);
+                      default: all 1319
+  --config, --vocab as for merge`,
+    run: async (args) => (await import("./exportJobCommand.ts")).exportJobCommand(args),
+  },
+  inspect: {
+    usage: `merge-studio inspect (--config RECIPE | --target T --plus P --minus M) [--json OUT.json] [--hub-url URL]
+
+  Statistics of the recipe's raw task vectors v_j = fl32(plus_j - minus_j), without merging: per
+  tensor, per layer and module, and for the whole model: ||v||2, ||v||2 / ||target||2, max |v|, the
+  share of exact zeros, and between two vectors the cosine and the sign agreement. Reads every
+  input once, chunk by chunk. Prints a summary; --json writes every number.
+  --config, --target/--plus/--minus, --vocab MODE, --hub-url URL as for merge (weights, densities
+  and the method do not change the raw vectors); token from HF_TOKEN`,
+    run: async (args) => (await import("./inspectCommand.ts")).inspectCommand(args),
+  },
   hub: {
     usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [faults] [real-Hub behaviours]
 

@@ -15,25 +15,30 @@ export function EvalResults() {
   const { problems, roles, answers, mergedLabel, runs } = data;
   const label = (role: EvalRole) => (role === "merged" ? mergedLabel : role);
   const answersOf = (role: EvalRole) => answers[role] ?? [];
+  // In roles' order; a model without answers yet has no accuracy.
   const summary = compareWithTarget(
     roles.map((role) => ({ id: role, correct: answersOf(role).map((answer) => answer.correct) })),
     "target",
   );
+  const scored = roles.flatMap((role, position) => {
+    const { correct, total, accuracy } = summary[position]!;
+    return accuracy ? [{ role, correct, total, accuracy }] : [];
+  });
   const paired = run.status === "done" ? (summary.find((model) => model.id === "merged")?.vsTarget ?? null) : null;
 
   return (
     <div className="flex flex-col gap-4">
       <div className="grid gap-3 sm:grid-cols-4">
-        {summary.map(({ id: role, correct, total, accuracy }) => accuracy && (
+        {scored.map(({ role, correct, total, accuracy }) => (
           <div key={role} data-testid={`eval-accuracy-${role}`} className="rounded-lg border border-slate-200 p-3">
-            <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label(role as EvalRole)}</p>
+            <p className="text-xs font-medium uppercase tracking-wide text-slate-500">{label(role)}</p>
             <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
             <p className="text-xs text-slate-600">
               {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
               {data.metrics.length > 1 && ` · ${data.metrics[0]}`}
             </p>
             {data.metrics.slice(1).map((metric, i) => {
-              const right = answersOf(role as EvalRole).filter((answer) => answer.scores[i + 1]?.correct).length;
+              const right = answersOf(role).filter((answer) => answer.scores[i + 1]?.correct).length;
               return (
                 <p key={metric} data-testid={`eval-accuracy-${role}-${metric}`} className="text-xs text-slate-600">
                   {metric}: {right} / {total} right ({percent(total > 0 ? right / total : 0)})
@@ -124,7 +129,7 @@ function AnswerCell({ result, metrics }: { result: ProblemResult | undefined; me
 }
 
 /** How long a model took once all its problems are answered; the exact figures are in data attributes, for scripts. */
-function RunStats({ role, stats }: { role: string; stats: ModelRunStats }) {
+function RunStats({ role, stats }: { role: EvalRole; stats: ModelRunStats }) {
   return (
     <p
       data-testid={`eval-run-${role}`}
