@@ -14,7 +14,7 @@ test("the task picker: lm-eval tasks set 256 new tokens, a custom set is checked
   await expect(maxNewTokens).toHaveValue("256");
   await expect(picker.getByLabel("Prompt text")).toHaveCount(0);
   await page.getByTestId("eval-task").selectOption("lm-eval:gsm8k");
-  await expect(picker).toContainText("GSM8K train split (JSONL)");
+  await expect(picker).toContainText("Its 5 examples per problem are drawn from GSM8K's train split as lm-eval draws them (seed 1234)");
   await page.getByTestId("eval-task").selectOption("preset:think-step-by-step");
   await expect(maxNewTokens).toHaveValue("512");
   await expect(picker.getByLabel("Prompt text")).toHaveValue("{question}\nThink step by step.");
@@ -39,4 +39,18 @@ test("the task picker: lm-eval tasks set 256 new tokens, a custom set is checked
   await expect(rows.nth(1).locator("td").nth(2).locator("summary")).toContainText("✗");
   await expect(page.getByTestId("eval-accuracy-target")).toContainText("/ 2 right");
   await page.screenshot({ path: "test-results/screenshots/studio-task-picker.png", fullPage: true });
+
+  // lm-eval gsm8k: its examples from the shipped train split, both metrics in the card and in each answer.
+  await page.getByTestId("eval-task").selectOption("lm-eval:gsm8k");
+  await page.getByTestId("eval-n").fill("1");
+  await maxNewTokens.fill("2");
+  await page.getByTestId("eval-run").click();
+  await expect(page.getByTestId("eval-done")).toHaveText("Evaluation finished: 1 model × 1 problems.", { timeout: 150_000 });
+  await expect(rows).toHaveCount(1);
+  await expect(page.getByTestId("eval-accuracy-target")).toContainText("· strict-match");
+  await expect(page.getByTestId("eval-accuracy-target-flexible-extract")).toContainText(/^flexible-extract: [01] \/ 1 right/);
+  const answer = rows.nth(0).locator("td").nth(2).locator("summary");
+  await expect(answer.locator("[data-metric]")).toHaveCount(2);
+  await expect(answer.locator('[data-metric="strict-match"]')).toContainText("strict-match");
+  await expect(answer.locator('[data-metric="flexible-extract"]')).toContainText("flexible-extract");
 });

@@ -149,23 +149,16 @@ describe("merge-studio eval", () => {
     expect(refused.stderr).not.toContain("reading and converting weights");
     const unknown = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm9k"]);
     expect(unknown.stderr).toContain('--task must be one of gsm8k | gsm8k_cot | gsm8k_cot_zeroshot | zero-shot-boxed | think-step-by-step | eight-shot-cot | PATH.jsonl | URL, got "gsm9k"');
-    const noTrain = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm8k"]);
-    expect(noTrain.stderr).toContain("--task gsm8k draws its 5 examples from GSM8K's train split (as lm-eval does, seed 1234), which is not shipped");
-    const badTrain = join(root, "train-bad.jsonl");
-    await writeFile(badTrain, '{"question": "q?", "answer": "a\\n#### 1"}\n{"question": "no answer"}\n');
-    const refusedTrain = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm8k", "--gsm8k-train", badTrain]);
-    expect(refusedTrain.stderr).toContain(`--gsm8k-train ${badTrain}: GSM8K line 2: "answer" is not a string`);
   }, 60_000);
 
-  it("runs lm-eval gsm8k with its examples drawn from the train split given by --gsm8k-train", async () => {
-    const train = join(root, "train.jsonl");
-    await writeFile(train, Array.from({ length: 6 }, (_, k) => JSON.stringify({ question: `Train ${k}?`, answer: `Work.\n#### ${k}` })).join("\n"));
+  it("runs lm-eval gsm8k with its examples drawn from the shipped train split", async () => {
     const json = join(root, "report-gsm8k.json");
-    const result = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm8k", "--gsm8k-train", train, "--problems", "5", "--max-new-tokens", "2", "--json", json]);
+    const result = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm8k", "--problems", "5", "--max-new-tokens", "2", "--json", json]);
     expect(result.stderr).not.toMatch(/^error/m);
     expect(result.code).toBe(0);
     const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
     expect(report.task).toMatchObject({ name: "gsm8k", fewShot: 5, promptFormat: "5-shot Question/Answer (lm-eval gsm8k, train-split examples, seed 1234)", problemIndices: [5] });
+    expect(report.task.metrics).toEqual(["strict-match", "flexible-extract"]);
     expect(report.evaluator).toMatchObject({ chatTemplate: true, maxNewTokens: 2 });
   }, 60_000);
 

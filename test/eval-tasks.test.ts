@@ -230,6 +230,31 @@ describe("gsm8k (gsm8k.yaml)", () => {
     expect(() => createLmEvalGsm8kTask({ problems: [problem(0, 1)], fewShotPool: pool.slice(0, 4) })).toThrow("gsm8k draws 5 examples from GSM8K's train split: the pool given holds 4 problems");
   });
 
+  it("draws from the shipped train split the examples lm-eval v0.4.12 draws, problem after problem", () => {
+    // lm-eval's own ContextSampler (lm_eval/api/samplers.py at v0.4.12, run under CPython 3.11.7 on
+    // public/data/gsm8k/train.jsonl, set_rnd(1234), sample(n=5) per document) drew these train lines
+    // for the first three documents of a run.
+    const trainLines = readFileSync("public/data/gsm8k/train.jsonl", "utf8").split("\n");
+    const train = parseGsm8k(trainLines.join("\n"));
+    expect(train).toHaveLength(7473);
+    const draws = [
+      [6374, 3610, 957, 61, 742],
+      [7462, 6610, 4769, 286, 5501],
+      [5677, 687, 806, 6279, 2905],
+    ];
+    const [first, second, third] = [testSet[2]!, testSet[10]!, testSet[1318]!];
+    const task = createLmEvalGsm8kTask({ problems: [third, first, second], fewShotPool: train });
+    const shot = (line: number) => {
+      const { question, answer } = JSON.parse(trainLines[line]!) as { question: string; answer: string };
+      return "Question: " + question + "\nAnswer: " + answer + "\n\n";
+    };
+    [first, second, third].forEach((problem, k) => {
+      const expected = draws[k]!.map(shot).join("") + "Question: " + problem.question + "\nAnswer:";
+      expect(task.renderPrompt(problem, { chatTemplate: null })).toBe(expected);
+      expect(task.renderPrompt(problem, { chatTemplate: qwenChat })).toBe("<|im_start|>user\n" + expected + "<|im_end|>\n<|im_start|>assistant\n");
+    });
+  });
+
   it("stops at Question:, and scores strict #### then the last number", () => {
     const task = createLmEvalGsm8kTask({ problems: [janet], fewShotPool: pool });
     expect(task).toMatchObject({ name: "gsm8k", fewShot: 5, stopSequences: ["Question:", "</s>", "<|im_end|>"], defaultMaxNewTokens: 256 });

@@ -50,7 +50,6 @@ export async function evalCommand(args: string[]): Promise<void> {
       seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
       problems: { type: "string" },
       task: { type: "string", default: PROMPT_PRESETS[0]!.id },
-      "gsm8k-train": { type: "string" },
       "chat-template": { type: "string", default: "on" },
       "fewshot-as-multiturn": { type: "boolean", default: false },
       "max-new-tokens": { type: "string" },
@@ -91,7 +90,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     }
     const chatTemplate = values["chat-template"];
     if (chatTemplate !== "on" && chatTemplate !== "off") throw new UsageError(`--chat-template must be on or off, got "${chatTemplate}"`);
-    const taskSpec = await readTaskArgs(values.task, values["gsm8k-train"]);
+    const taskSpec = await readTaskArgs(values.task);
     // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
     const { problems, sampleSeed } = taskSpec.kind === "custom" ? { problems: [], sampleSeed: null } : await chooseProblems(values.problems, values.n, values.seed);
     const task = await createEvalTask(taskSpec, problems);

@@ -48,7 +48,6 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
                       gsm8k | gsm8k_cot | gsm8k_cot_zeroshot (lm-evaluation-harness v0.4.12 formats,
                       strict-match and flexible-extract) | PATH.jsonl | URL (a custom set: lines
                       {"question", "answer": number} or {"prompt", "target"[, "match": "regex"]})
-  --gsm8k-train FILE  GSM8K's train split (JSONL): where --task gsm8k draws its 5 examples
   --chat-template on|off
                       prompts through the model's chat template (default on, where it has one)
   --fewshot-as-multiturn

@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { parseGsm8k } from "../eval/gsm8k/parseGsm8k.ts";
+import { GSM8K_TRAIN_SET_PATH, parseGsm8k } from "../eval/gsm8k/parseGsm8k.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import type { EvalTaskSpec } from "../eval/tasks/createEvalTask.ts";
 import { fetchCustomTaskSet } from "../eval/tasks/fetchCustomTaskSet.ts";
@@ -10,27 +10,18 @@ import { UsageError } from "./format.ts";
 
 export const TASK_CHOICES = `${LM_EVAL_GSM8K_TASK_NAMES.join(" | ")} | ${PROMPT_PRESETS.map((preset) => preset.id).join(" | ")} | PATH.jsonl | URL`;
 
+/** The GSM8K train split shipped with the app (public/ is served as the web root). */
+const GSM8K_TRAIN_FILE = new URL(`../../public/${GSM8K_TRAIN_SET_PATH}`, import.meta.url);
+
 /**
- * The task of `--task`: an lm-eval GSM8K task (gsm8k needs `--gsm8k-train`, the train split its
- * examples are drawn from), a prompt preset, or a custom JSONL set from a file or an http(s) URL
- * (its question/answer lines through the zero-shot preset's template).
+ * The task of `--task`: an lm-eval GSM8K task (gsm8k draws its examples from the shipped train
+ * split), a prompt preset, or a custom JSONL set from a file or an http(s) URL (its question/answer
+ * lines through the zero-shot preset's template).
  */
-export async function readTaskArgs(task: string, gsm8kTrain: string | undefined): Promise<EvalTaskSpec> {
-  if (gsm8kTrain !== undefined && task !== "gsm8k") throw new UsageError(`--gsm8k-train is for --task gsm8k (its 5 examples), not ${task}`);
+export async function readTaskArgs(task: string): Promise<EvalTaskSpec> {
   if ((LM_EVAL_GSM8K_TASK_NAMES as readonly string[]).includes(task)) {
     const name = task as LmEvalGsm8kTaskName;
-    if (name !== "gsm8k") return { kind: "lm-eval", name };
-    if (gsm8kTrain === undefined) {
-      throw new UsageError(
-        "--task gsm8k draws its 5 examples from GSM8K's train split (as lm-eval does, seed 1234), which is not shipped: " +
-          "give it with --gsm8k-train train.jsonl (openai/gsm8k main, 7473 lines), or use --task gsm8k_cot or gsm8k_cot_zeroshot",
-      );
-    }
-    try {
-      return { kind: "lm-eval", name, fewShotPool: parseGsm8k(await readFile(gsm8kTrain, "utf8")) };
-    } catch (error) {
-      throw new UsageError(`--gsm8k-train ${gsm8kTrain}: ${(error as Error).message}`);
-    }
+    return name === "gsm8k" ? { kind: "lm-eval", name, fewShotPool: parseGsm8k(await readFile(GSM8K_TRAIN_FILE, "utf8")) } : { kind: "lm-eval", name };
   }
   const preset = PROMPT_PRESETS.find((candidate) => candidate.id === task);
   if (preset) return { kind: "preset", id: preset.id, template: preset.template };

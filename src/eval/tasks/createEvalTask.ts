@@ -15,7 +15,7 @@ export type EvalTaskSpec =
   | {
       kind: "lm-eval";
       name: LmEvalGsm8kTaskName;
-      /** gsm8k only: GSM8K's train split, where its 5 examples are drawn (not shipped: see createLmEvalGsm8kTask). */
+      /** gsm8k only: GSM8K's train split (public/data/gsm8k/train.jsonl), where its 5 examples are drawn. */
       fewShotPool?: Gsm8kProblem[];
     }
   | { kind: "preset"; id: PromptPreset["id"]; template: string }
@@ -31,12 +31,7 @@ export async function createEvalTask(spec: EvalTaskSpec, problems: readonly Gsm8
   if (spec.name === "gsm8k_cot") return createLmEvalGsm8kCotTask(problems);
   if (spec.name === "gsm8k_cot_zeroshot") return createLmEvalGsm8kCotZeroshotTask(problems);
   if (spec.name !== "gsm8k") throw new Error(`no lm-eval task is named "${String(spec.name)}": ${LM_EVAL_GSM8K_TASK_NAMES.join(", ")}`);
-  if (spec.fewShotPool === undefined) {
-    throw new Error(
-      "gsm8k draws its 5 examples from GSM8K's train split (lm-eval's default sampler, seed 1234), which is not shipped: " +
-        "give the split (openai/gsm8k main train, 7473 lines of JSONL), or choose gsm8k_cot (fixed examples) or gsm8k_cot_zeroshot",
-    );
-  }
+  if (spec.fewShotPool === undefined) throw new Error("gsm8k draws its 5 examples from GSM8K's train split: the task needs it (public/data/gsm8k/train.jsonl)");
   return createLmEvalGsm8kTask({ problems, fewShotPool: spec.fewShotPool });
 }
 

@@ -39,8 +39,8 @@ export interface Gsm8kTaskOptions {
   /** The problems answered, in answering order. */
   problems: readonly Gsm8kProblem[];
   /**
-   * GSM8K's train split, in the dataset's order (openai/gsm8k main, 7473 problems): where gsm8k
-   * draws its 5 examples. The app does not ship it; without it the task cannot be built.
+   * GSM8K's train split, in the dataset's order (openai/gsm8k main, 7473 problems; the app ships it
+   * as public/data/gsm8k/train.jsonl): where gsm8k draws its 5 examples.
    */
   fewShotPool: readonly Gsm8kProblem[];
   /** lm-eval's --seed (its fourth value, the few-shot seed); 1234 by default. */

@@ -64,13 +64,7 @@ export function TaskPicker() {
         <p className="text-xs text-slate-500">Prompts, stop sequences and exact_match scoring as lm-eval's task; both strict-match and flexible-extract are reported.</p>
       )}
       {choice.kind === "lm-eval" && choice.name === "gsm8k" && (
-        <div className="flex flex-col gap-1">
-          <label htmlFor={`${id}-train`} className="text-xs font-medium text-slate-700">
-            GSM8K train split (JSONL): gsm8k draws its 5 examples from it, as lm-eval does (seed 1234); the studio does not ship it
-          </label>
-          <input id={`${id}-train`} data-testid="eval-gsm8k-train" type="file" accept=".jsonl,application/jsonl" onChange={(event) => event.target.files?.[0] && void state.loadEvalGsm8kTrain(event.target.files[0])} className="text-xs" />
-          <LoadStatus loadable={state.evalGsm8kTrain} describe={(value) => `${value.source}: ${value.problems.length} problems`} />
-        </div>
+        <p className="text-xs text-slate-500">Its 5 examples per problem are drawn from GSM8K's train split as lm-eval draws them (seed 1234); the split is fetched when the run starts.</p>
       )}
 
       {choice.kind === "custom" && (

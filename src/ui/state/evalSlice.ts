@@ -138,7 +138,12 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     } catch (error) {
       return fail(`Batch: ${message(error)}.`);
     }
-    const taskSpec = buildEvalTaskSpec(state);
+    let taskSpec: Awaited<ReturnType<typeof buildEvalTaskSpec>>;
+    try {
+      taskSpec = await buildEvalTaskSpec(state);
+    } catch (error) {
+      return fail(message(error));
+    }
     if ("error" in taskSpec) return fail(taskSpec.error);
     // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
     let problems: Gsm8kProblem[] = [];

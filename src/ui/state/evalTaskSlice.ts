@@ -1,10 +1,10 @@
 import type { StateCreator } from "zustand";
-import { parseGsm8k, type Gsm8kProblem } from "../../eval/gsm8k/parseGsm8k.ts";
 import { createCustomTask } from "../../eval/tasks/createCustomTask.ts";
 import type { EvalTaskSpec } from "../../eval/tasks/createEvalTask.ts";
 import { PRESET_MAX_NEW_TOKENS } from "../../eval/tasks/createPresetTask.ts";
 import { fetchCustomTaskSet } from "../../eval/tasks/fetchCustomTaskSet.ts";
 import { LM_EVAL_MAX_GEN_TOKS, type LmEvalGsm8kTaskName } from "../../eval/tasks/lmEvalGsm8kTasks.ts";
+import { loadGsm8kTrainSet } from "../eval/loadGsm8kTrainSet.ts";
 import type { StudioState } from "./studioStore.ts";
 
 /** A custom set checked line by line when it was picked: its bytes travel to the worker. */
@@ -24,8 +24,6 @@ export type Loadable<T> = { status: "none" } | { status: "loading"; source: stri
 export interface EvalTaskSlice {
   evalTask: EvalTaskChoice;
   evalCustomSet: Loadable<LoadedCustomSet>;
-  /** GSM8K's train split, for lm-eval gsm8k's 5 examples (not shipped with the app). */
-  evalGsm8kTrain: Loadable<{ source: string; problems: Gsm8kProblem[] }>;
   /** Prompts through each model's chat template (lm-eval's --apply_chat_template); models without one get plain prompts. */
   evalChatTemplate: boolean;
   /** Chooses the task and sets max new tokens to its default (256 for lm-eval tasks, 512 otherwise). */
@@ -33,7 +31,6 @@ export interface EvalTaskSlice {
   setEvalChatTemplate: (on: boolean) => void;
   /** Reads a custom set from a picked file or a URL and checks every line. */
   loadEvalCustomSet: (from: File | string) => Promise<void>;
-  loadEvalGsm8kTrain: (file: File) => Promise<void>;
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -41,7 +38,6 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 export const createEvalTaskSlice: StateCreator<StudioState, [], [], EvalTaskSlice> = (set, get) => ({
   evalTask: { kind: "preset" },
   evalCustomSet: { status: "none" },
-  evalGsm8kTrain: { status: "none" },
   evalChatTemplate: true,
 
   setEvalTask: (choice) => set({ evalTask: choice, evalMaxNewTokens: choice.kind === "lm-eval" ? LM_EVAL_MAX_GEN_TOKS : PRESET_MAX_NEW_TOKENS }),
@@ -58,19 +54,13 @@ export const createEvalTaskSlice: StateCreator<StudioState, [], [], EvalTaskSlic
       set({ evalCustomSet: { status: "failed", source, error: message(error) } });
     }
   },
-
-  loadEvalGsm8kTrain: async (file) => {
-    set({ evalGsm8kTrain: { status: "loading", source: file.name } });
-    try {
-      set({ evalGsm8kTrain: { status: "loaded", value: { source: file.name, problems: parseGsm8k(await file.text()) } } });
-    } catch (error) {
-      set({ evalGsm8kTrain: { status: "failed", source: file.name, error: message(error) } });
-    }
-  },
 });
 
-/** The chosen task as the worker takes it, or why it cannot run yet. */
-export function buildEvalTaskSpec(state: Pick<StudioState, "evalTask" | "evalCustomSet" | "evalGsm8kTrain" | "evalPresetId" | "evalPrompt">): EvalTaskSpec | { error: string } {
+/**
+ * The chosen task as the worker takes it, or why it cannot run yet; lm-eval gsm8k's examples come
+ * from the train split, fetched (once per page) only for that task.
+ */
+export async function buildEvalTaskSpec(state: Pick<StudioState, "evalTask" | "evalCustomSet" | "evalPresetId" | "evalPrompt">): Promise<EvalTaskSpec | { error: string }> {
   const choice = state.evalTask;
   if (choice.kind === "preset") return { kind: "preset", id: state.evalPresetId, template: state.evalPrompt };
   if (choice.kind === "custom") {
@@ -78,7 +68,5 @@ export function buildEvalTaskSpec(state: Pick<StudioState, "evalTask" | "evalCus
     const { source, bytes } = state.evalCustomSet.value;
     return { kind: "custom", source, bytes, questionTemplate: state.evalPrompt };
   }
-  if (choice.name !== "gsm8k") return { kind: "lm-eval", name: choice.name };
-  if (state.evalGsm8kTrain.status !== "loaded") return { error: "lm-eval gsm8k draws its 5 examples from GSM8K's train split, which the studio does not ship: choose the train split's JSONL file, or choose gsm8k_cot." };
-  return { kind: "lm-eval", name: "gsm8k", fewShotPool: state.evalGsm8kTrain.value.problems };
+  return choice.name === "gsm8k" ? { kind: "lm-eval", name: "gsm8k", fewShotPool: await loadGsm8kTrainSet() } : { kind: "lm-eval", name: choice.name };
 }
