@@ -35,9 +35,9 @@ export function EvalResults() {
             <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
             <p className="text-xs text-slate-600">
               {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
-              {data.metrics.length > 1 && ` · ${data.metrics[0]}`}
+              {data.task.metrics.length > 1 && ` · ${data.task.metrics[0]}`}
             </p>
-            {data.metrics.slice(1).map((metric, i) => {
+            {data.task.metrics.slice(1).map((metric, i) => {
               const right = answersOf(role).filter((answer) => answer.scores[i + 1]?.correct).length;
               return (
                 <p key={metric} data-testid={`eval-accuracy-${role}-${metric}`} className="text-xs text-slate-600">
@@ -87,7 +87,7 @@ export function EvalResults() {
                 <td className="py-2 pr-3 font-mono">{problem.reference}</td>
                 {roles.map((role) => (
                   <td key={role} className="py-2 pr-3">
-                    <AnswerCell result={answersOf(role).find((answer) => answer.problemIndex === problem.index)} metrics={data.metrics} />
+                    <AnswerCell result={answersOf(role).find((answer) => answer.problemIndex === problem.index)} metrics={data.task.metrics} />
                   </td>
                 ))}
               </tr>

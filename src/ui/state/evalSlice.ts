@@ -9,7 +9,8 @@ import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../bro
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
 import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
-import { createEvalTask } from "../../eval/tasks/createEvalTask.ts";
+import type { EvaluatedTask } from "../../eval/report/EvalReport.ts";
+import { createEvalTask, describeEvaluatedTask } from "../../eval/tasks/createEvalTask.ts";
 import { buildEvalTaskSpec } from "./evalTaskSlice.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
 import { oneVectorAlpha } from "./recipeDraft.ts";
@@ -26,8 +27,10 @@ export interface EvalRunItem {
 /** What the table shows of one run: its items, models and answers so far. */
 export interface EvalRunData {
   problems: EvalRunItem[];
-  /** The task's metrics, the primary first (ProblemResult.scores' order). */
-  metrics: string[];
+  /** The task as a report records it (its metrics, the primary first, in ProblemResult.scores' order). */
+  task: EvaluatedTask;
+  /** Whether prompts went through the models' chat templates. */
+  chatTemplate: boolean;
   roles: EvalRole[];
   /** How the results table names the merged model: "merged (alpha 1)", "merged (ties, 2 vectors)". */
   mergedLabel: string;
@@ -148,7 +151,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
     let problems: Gsm8kProblem[] = [];
     let items: EvalRunItem[];
-    let metrics: string[];
+    let evaluatedTask: EvaluatedTask;
     try {
       if (taskSpec.kind !== "custom") {
         const all = await loadGsm8kTestSet();
@@ -163,12 +166,13 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       }
       const task = await createEvalTask(taskSpec, problems);
       items = task.items.map((item) => ({ index: item.index, question: item.question, reference: task.reference(item) }));
-      metrics = task.metrics.map((metric) => metric.name);
+      const sampleSeed = taskSpec.kind === "custom" || state.evalPickedIds.trim() !== "" ? null : state.evalSeed;
+      evaluatedTask = describeEvaluatedTask(task, sampleSeed);
     } catch (error) {
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems: items, metrics, roles, mergedLabel: mergedModelLabel(request.recipe), answers: {}, runs: {} };
+    const data: EvalRunData = { problems: items, task: evaluatedTask, chatTemplate: state.evalChatTemplate, roles, mergedLabel: mergedModelLabel(request.recipe), answers: {}, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
@@ -210,17 +214,17 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       cancelled = true;
       job.cancel();
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, metrics: run.metrics, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, task: run.task, chatTemplate: run.chatTemplate, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
     };
     set({ evalRun: { status: "running", ...data, current: undefined, live: [], cancel }, evalNotices: [] });
     try {
       await job.done;
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, metrics: run.metrics, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, task: run.task, chatTemplate: run.chatTemplate, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
     } catch (error) {
       const run = get().evalRun;
       if (cancelled || run.status !== "running") return;
-      const sofar = { problems: run.problems, metrics: run.metrics, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs };
+      const sofar = { problems: run.problems, task: run.task, chatTemplate: run.chatTemplate, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs };
       set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar } : { status: "failed", error: message(error), data: sofar } });
     }
   },
