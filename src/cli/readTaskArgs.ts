@@ -8,7 +8,7 @@ import { LM_EVAL_GSM8K_TASK_NAMES, type LmEvalGsm8kTaskName } from "../eval/task
 import { CUSTOM_TASK_SET_MAX_BYTES } from "../eval/tasks/parseCustomTaskSet.ts";
 import { UsageError } from "./format.ts";
 
-export const TASK_CHOICES = `${LM_EVAL_GSM8K_TASK_NAMES.join(" | ")} | ${PROMPT_PRESETS.map((preset) => preset.id).join(" | ")} | PATH.jsonl | URL`;
+const TASK_CHOICES = `${LM_EVAL_GSM8K_TASK_NAMES.join(" | ")} | ${PROMPT_PRESETS.map((preset) => preset.id).join(" | ")} | PATH.jsonl | URL`;
 
 /** The GSM8K train split shipped with the app (public/ is served as the web root). */
 const GSM8K_TRAIN_FILE = new URL(`../../public/${GSM8K_TRAIN_SET_PATH}`, import.meta.url);
