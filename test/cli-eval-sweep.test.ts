@@ -77,11 +77,11 @@ describe("merge-studio eval --alphas", () => {
     const rows = sweep.csv.split("\r\n");
     expect(rows[0]).toBe("label,kind,alpha,control,metric,correct,total,accuracy,low,high,fixed,broken,p,holm p");
     expect(rows.slice(1, -1).map((row) => row.split(",").slice(0, 5))).toEqual([
-      ["target", "target", "", "", "exact-match"],
-      ["alpha -1", "merged", "-1", "", "exact-match"],
-      ["alpha 0", "merged", "0", "", "exact-match"],
-      ["alpha 1", "merged", "1", "", "exact-match"],
-      ["random-sign control (alpha 0.5)", "merged", "0.5", "random-sign", "exact-match"],
+      ["target", "target", "", "", "numeric-match"],
+      ["alpha -1", "merged", "-1", "", "numeric-match"],
+      ["alpha 0", "merged", "0", "", "numeric-match"],
+      ["alpha 1", "merged", "1", "", "numeric-match"],
+      ["random-sign control (alpha 0.5)", "merged", "0.5", "random-sign", "numeric-match"],
     ]);
     expect(rows.at(-1)).toBe("");
 

@@ -24,7 +24,7 @@ const answers = (correct: boolean[]): ProblemResult[] =>
   correct.map((right, position) => ({
     problemIndex: PROBLEMS[position]!,
     output: right ? `so \\boxed{${position}}` : "no number",
-    extracted: right ? { method: "boxed", text: String(position), value: String(position) } : null,
+    scores: [{ extracted: right ? String(position) : null, correct: right }],
     correct: right,
     newTokens: 10 + position,
     stopReason: right ? "eos" : "max_new_tokens",
@@ -99,13 +99,30 @@ describe("buildEvalReport", () => {
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 
-  it("refuses an unfinished run: a model without results, answers to other problems, several targets, several metrics", () => {
+  it("scores every metric of the task, the comparison on the primary one", () => {
+    // A second metric that finds every answer right: 8/8 for each model, Wilson 95% [0.675592435116, 1].
+    const twoMetrics = results.map((result) => ({ ...result, answers: result.answers.map((answer) => ({ ...answer, scores: [...answer.scores, { extracted: "x", correct: true }] })) }));
+    const report = buildEvalReport({ finishedAt, evaluator, task: { ...task, metrics: ["strict-match", "flexible-extract"] }, models, results: twoMetrics });
+    for (const [position, model] of report.models.entries()) {
+      expect(model.scores.map(({ metric, correct, total }) => [metric, correct, total])).toEqual([
+        ["strict-match", [3, 8, 0][position], 8],
+        ["flexible-extract", 8, 8],
+      ]);
+      expect(model.scores[1]!.low).toBeCloseTo(0.675592435116, 10);
+      expect(model.answers[0]!.scores).toHaveLength(2);
+    }
+    expect(report.models[2]!.comparison).toMatchObject({ fixed: 0, broken: 3 });
+  });
+
+  it("refuses an unfinished run: a model without results, answers to other problems, several targets, a score missing for a metric", () => {
     expect(() => buildEvalReport({ finishedAt, evaluator, task, models, results: results.slice(0, 2) })).toThrow('no results for the model "reversed (alpha -1)" (id rev): the run did not finish');
     const cut = results.map((result) => (result.id === "a1" ? { ...result, answers: result.answers.slice(0, 5) } : result));
     expect(() => buildEvalReport({ finishedAt, evaluator, task, models, results: cut })).toThrow(`the model "alpha 1, "best"" answered 5 problems, not the task's 8 in order: the run did not finish`);
     const twoTargets = [models[0]!, { ...models[1]!, kind: "target" as const }];
     expect(() => buildEvalReport({ finishedAt, evaluator, task, models: twoTargets, results })).toThrow("a run compares with one target; this one has 2");
-    expect(() => buildEvalReport({ finishedAt, evaluator, task: { ...task, metrics: ["strict-match", "flexible-extract"] }, models, results })).toThrow("the evaluator scores one metric per answer; the task names 2");
+    expect(() => buildEvalReport({ finishedAt, evaluator, task: { ...task, metrics: ["strict-match", "flexible-extract"] }, models, results })).toThrow(
+      'the model "target" has 1 scores for problem 3, not one per metric (strict-match, flexible-extract)',
+    );
   });
 });
 

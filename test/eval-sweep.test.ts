@@ -166,7 +166,7 @@ describe("assertSweepFitsMemory", () => {
 });
 
 describe("checkAlphaZero", () => {
-  const answer = (problemIndex: number, output: string): ProblemResult => ({ problemIndex, output, extracted: null, correct: false, newTokens: output.length, stopReason: "eos", decodeTokensPerSecond: 1 });
+  const answer = (problemIndex: number, output: string): ProblemResult => ({ problemIndex, output, scores: [{ extracted: null, correct: false }], correct: false, newTokens: output.length, stopReason: "eos", decodeTokensPerSecond: 1 });
   const models = sweepEvalModels(recipe, [0, 1], { kinds: [], alpha: 1, seed: 0 });
   const run = { batchSize: 1, loadSeconds: 0, seconds: 1, prefillSeconds: 0, decodeSeconds: 0, newTokens: 0, tokensPerSecond: 0 };
   const target = [answer(4, "twelve"), answer(8, "7"), answer(9, "x")];

@@ -3,6 +3,7 @@ import type { Gsm8kProblem } from "../eval/gsm8k/parseGsm8k.ts";
 import type { BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import type { Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
 import type { EvaluatedModelKind } from "../eval/report/EvalReport.ts";
+import type { EvalTaskSpec } from "../eval/tasks/createEvalTask.ts";
 import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../eval/runGsm8kEvaluation.ts";
 import type { InputSpec } from "./mergeWorkerMessages.ts";
 
@@ -22,9 +23,12 @@ export interface BrowserEvalRequest {
   inputs: Record<string, InputSpec>;
   /** "plus" and "minus" evaluate the first vector's models. */
   roles: EvalRole[];
+  /** The task, as data: the worker builds it again (createEvalTask) with `problems`. */
+  task: EvalTaskSpec;
+  /** The GSM8K problems a GSM8K task answers (a custom set answers its own lines). */
   problems: Gsm8kProblem[];
-  promptTemplate: string;
-  stopSequences: readonly string[];
+  /** Prompts through each model's chat template (where it has one). */
+  chatTemplate: boolean;
   maxNewTokens: number;
   format: Qwen2OnnxFormat;
   executionProvider: EvalExecutionProvider;

@@ -33,8 +33,9 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   eval: {
     usage: `merge-studio eval (--model M | --config RECIPE | --target T --plus P --minus M [--alpha A | --alphas LIST]) [options]
 
-  Runs GSM8K test problems with greedy decoding under onnxruntime-node and prints each model's
-  answers and accuracy; with a recipe, the target and the merge side by side (paired comparison).
+  Runs a task (GSM8K test problems, or a custom set) with greedy decoding under onnxruntime-node
+  and prints each model's answers and accuracy; with a recipe, the target and the merge side by
+  side (paired comparison).
   --alphas LIST       a sweep: the target once, then the merge at each alpha (computed as it loads,
                       nothing saved): -1,0,0.5,1 or FROM:TO:STEP (-1:1.5:0.5); sorted, each once, at
                       most 21; empty: the target alone. With --target/--plus/--minus alpha is the
@@ -43,10 +44,17 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --control C         reversed | random-sign (comma list): the recipe at -A (listed once if -A is
                       in the sweep), and at A with random signs; --control-alpha A (default: the
                       largest alpha, or 1), --control-seed N (random-sign, default 0)
+  --task T            zero-shot-boxed (default) | think-step-by-step | eight-shot-cot (presets) |
+                      gsm8k | gsm8k_cot | gsm8k_cot_zeroshot (lm-evaluation-harness v0.4.12 formats,
+                      strict-match and flexible-extract) | PATH.jsonl | URL (a custom set: lines
+                      {"question", "answer": number} or {"prompt", "target"[, "match": "regex"]})
+  --chat-template on|off
+                      prompts through the model's chat template (default on, where it has one)
+  --fewshot-as-multiturn
+                      with the chat template, few-shot examples as separate turns
   --n N               problems drawn at random (default 20), --seed S (default 2509)
   --problems 1,2,3    these problems (0-based lines of the test set) instead
-  --prompt P          zero-shot-boxed (default) | think-step-by-step | eight-shot-cot
-  --max-new-tokens N  (default 512)
+  --max-new-tokens N  (default: the task's, 256 for lm-eval tasks, 512 otherwise)
   --format F          q8 (default: int8 weights and activations; CPU) | f32 | f16 | q4 (4-bit MatMulNBits, block 32; for WebGPU)
   --batch N           problems answered at once, 1 to 256, or auto (default: from the model's
                       size, the prompts' length and the machine's memory, at most 16)

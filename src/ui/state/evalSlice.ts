@@ -9,13 +9,28 @@ import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../bro
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
 import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
+import type { EvaluatedTask } from "../../eval/report/EvalReport.ts";
+import { createEvalTask, describeEvaluatedTask } from "../../eval/tasks/createEvalTask.ts";
+import { buildEvalTaskSpec } from "./evalTaskSlice.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
 import { oneVectorAlpha } from "./recipeDraft.ts";
 import type { StudioState } from "./studioStore.ts";
 
-/** What the table shows of one run: its problems, models and answers so far. */
+/** An item of a run as the table shows it. */
+export interface EvalRunItem {
+  index: number;
+  question: string;
+  /** The right answer (EvalTask.reference). */
+  reference: string;
+}
+
+/** What the table shows of one run: its items, models and answers so far. */
 export interface EvalRunData {
-  problems: Gsm8kProblem[];
+  problems: EvalRunItem[];
+  /** The task as a report records it (its metrics, the primary first, in ProblemResult.scores' order). */
+  task: EvaluatedTask;
+  /** Whether prompts went through the models' chat templates. */
+  chatTemplate: boolean;
   roles: EvalRole[];
   /** How the results table names the merged model: "merged (alpha 1)", "merged (ties, 2 vectors)". */
   mergedLabel: string;
@@ -126,22 +141,38 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     } catch (error) {
       return fail(`Batch: ${message(error)}.`);
     }
-    let problems: Gsm8kProblem[];
+    let taskSpec: Awaited<ReturnType<typeof buildEvalTaskSpec>>;
     try {
-      const all = await loadGsm8kTestSet();
-      if (state.evalPickedIds.trim() !== "") {
-        const ids = parseProblemIds(state.evalPickedIds);
-        if ("error" in ids) return fail(`Problems: ${ids.error}.`);
-        problems = selectProblems(all, ids);
-      } else {
-        if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) return fail(`The number of problems must be between 1 and ${all.length}.`);
-        problems = sampleProblems(all, state.evalCount, state.evalSeed);
+      taskSpec = await buildEvalTaskSpec(state);
+    } catch (error) {
+      return fail(message(error));
+    }
+    if ("error" in taskSpec) return fail(taskSpec.error);
+    // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
+    let problems: Gsm8kProblem[] = [];
+    let items: EvalRunItem[];
+    let evaluatedTask: EvaluatedTask;
+    try {
+      if (taskSpec.kind !== "custom") {
+        const all = await loadGsm8kTestSet();
+        if (state.evalPickedIds.trim() !== "") {
+          const ids = parseProblemIds(state.evalPickedIds);
+          if ("error" in ids) return fail(`Problems: ${ids.error}.`);
+          problems = selectProblems(all, ids);
+        } else {
+          if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) return fail(`The number of problems must be between 1 and ${all.length}.`);
+          problems = sampleProblems(all, state.evalCount, state.evalSeed);
+        }
       }
+      const task = await createEvalTask(taskSpec, problems);
+      items = task.items.map((item) => ({ index: item.index, question: item.question, reference: task.reference(item) }));
+      const sampleSeed = taskSpec.kind === "custom" || state.evalPickedIds.trim() !== "" ? null : state.evalSeed;
+      evaluatedTask = describeEvaluatedTask(task, sampleSeed);
     } catch (error) {
       return fail(message(error));
     }
     const { request } = built;
-    const data: EvalRunData = { problems, roles, mergedLabel: mergedModelLabel(request.recipe), answers: {}, runs: {} };
+    const data: EvalRunData = { problems: items, task: evaluatedTask, chatTemplate: state.evalChatTemplate, roles, mergedLabel: mergedModelLabel(request.recipe), answers: {}, runs: {} };
     let cancelled = false;
     const job = startBrowserEval(
       {
@@ -150,9 +181,9 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
         recipe: request.recipe,
         inputs: request.inputs,
         roles,
+        task: taskSpec,
         problems,
-        promptTemplate: state.evalPrompt,
-        stopSequences: presetOf(state.evalPresetId).stopSequences,
+        chatTemplate: state.evalChatTemplate,
         maxNewTokens: state.evalMaxNewTokens,
         format: state.evalFormat,
         executionProvider: state.evalProvider,
@@ -183,17 +214,17 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       cancelled = true;
       job.cancel();
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "cancelled", problems: run.problems, task: run.task, chatTemplate: run.chatTemplate, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
     };
     set({ evalRun: { status: "running", ...data, current: undefined, live: [], cancel }, evalNotices: [] });
     try {
       await job.done;
       const run = get().evalRun;
-      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
+      if (run.status === "running") set({ evalRun: { status: "done", problems: run.problems, task: run.task, chatTemplate: run.chatTemplate, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs } });
     } catch (error) {
       const run = get().evalRun;
       if (cancelled || run.status !== "running") return;
-      const sofar = { problems: run.problems, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs };
+      const sofar = { problems: run.problems, task: run.task, chatTemplate: run.chatTemplate, roles: run.roles, mergedLabel: run.mergedLabel, answers: run.answers, runs: run.runs };
       set({ evalRun: isAbort(error) ? { status: "cancelled", ...sofar } : { status: "failed", error: message(error), data: sofar } });
     }
   },
