@@ -341,3 +341,27 @@ describe("merge-studio record, a second task", () => {
     ]);
   }, 60_000);
 });
+
+describe("merge-studio eval --json, then record", () => {
+  it("records the report the evaluator wrote for the same recipe: its alpha 0.5 model is this merge", async () => {
+    const trio = { target: join(root, "small-target"), plus: join(root, "small-plus"), minus: join(root, "small-minus") };
+    for (const [role, variantSeed] of [["target", undefined], ["plus", 1], ["minus", 2]] as const) {
+      await generateQwen2Model({ dir: trio[role], shape: QWEN2_PRESETS.small, dtype: "BF16", initSeed: 3, variantSeed, noiseScale: 5, tokenizer: true });
+    }
+    const flags = ["--target", trio.target, "--plus", trio.plus, "--minus", trio.minus];
+    const merged = join(root, "small-merged");
+    const merge = await runCli(["merge", ...flags, "--alpha", "0.5", "--out", merged]);
+    expect(merge.code, merge.stderr).toBe(0);
+    const path = join(root, "eval-report.json");
+    const evaluated = await runCli(["eval", ...flags, "--alphas", "0.5,1", "--task", "gsm8k_cot_zeroshot", "--n", "2", "--max-new-tokens", "2", "--json", path]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const recorded = await runCli(["record", "--out", merged, "--report", path]);
+    expect(recorded.code, recorded.stderr).toBe(0);
+    const meta = frontMatter(await readFile(join(merged, "README.md"), "utf8"));
+    expect(modelIndexProblems(meta["model-index"])).toEqual([]);
+    const written = JSON.parse(await readFile(path, "utf8")) as { models: { label: string; scores: { metric: string; accuracy: number }[] }[] };
+    const half = written.models.find((entry) => entry.label === "alpha 0.5")!;
+    const [entry] = meta["model-index"] as { results: { metrics: { name: string; value: number }[] }[] }[];
+    expect(entry!.results[0]!.metrics.map((metric) => [metric.name, metric.value])).toEqual(half.scores.map((score) => [`${score.metric} accuracy`, expect.closeTo(score.accuracy, 4)]));
+  }, 240_000);
+});
