@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,7 +75,7 @@ describe("merge-studio eval", () => {
     // tsx and others keep their own files there; the model's folder is gone.
     expect((await readdir(temp)).filter((name) => name.startsWith(TEMP_FOLDER_PREFIX))).toEqual([]);
     const lines = (await readFile(new URL("../public/data/gsm8k/test.jsonl", import.meta.url), "utf8")).split("\n");
-    const gold = (index: number) => (JSON.parse(lines[index]!) as { answer: string }).answer.split("####")[1]!.trim().replace(/,/g, "");
+    const gold = (index: number) => (JSON.parse(lines[index]!) as { answer: string }).answer.split("####")[1]!.trim();
     const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
     expect(report.task).toMatchObject({ problemIndices: [0, 7], sampleSeed: null, dataset: { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" } });
     expect(report.models.map((model) => [model.label, model.kind, model.alpha, model.control, model.comparison])).toEqual([[join(root, "small"), "target", null, null, null]]);
@@ -86,6 +87,80 @@ describe("merge-studio eval", () => {
     expect(result.stdout).toMatch(new RegExp(`^#0\\s+${gold(0)}\\s`, "m"));
     expect(result.stdout).toContain(`${join(root, "small")}  ${right}/2 = `);
   });
+
+  it("runs an lm-eval task (--task gsm8k_cot, --chat-template off) and reports its task and both metrics per answer", async () => {
+    const json = join(root, "report-gsm8k-cot.json");
+    const result = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm8k_cot", "--chat-template", "off", "--problems", "7,0", "--max-new-tokens", "3", "--json", json]);
+    expect(result.stderr).not.toMatch(/^error/m);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("gsm8k_cot: 2 items (7, 0), 8-shot chain of thought Q/A (lm-eval gsm8k_cot), chat template off, max 3 new tokens");
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+    expect(report.task).toEqual({
+      name: "gsm8k_cot",
+      promptFormat: "8-shot chain of thought Q/A (lm-eval gsm8k_cot)",
+      fewShot: 8,
+      dataset: { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" },
+      problemIndices: [7, 0],
+      sampleSeed: null,
+      metrics: ["strict-match", "flexible-extract"],
+    });
+    expect(report.evaluator).toMatchObject({ chatTemplate: false, maxNewTokens: 3 });
+    const [model] = report.models;
+    const lines = (await readFile(new URL("../public/data/gsm8k/test.jsonl", import.meta.url), "utf8")).split("\n");
+    for (const answer of model!.answers) {
+      const final = (JSON.parse(lines[answer.problemIndex]!) as { answer: string }).answer.split("####").at(-1)!.trim();
+      // lm-eval's filters, written out here: the first "The answer is N." and the last number-like run.
+      const strict = /The answer is (-?[0-9.,]+)./.exec(answer.output)?.[1] ?? null;
+      const flexibleMatch = [...answer.output.matchAll(/(-?[$0-9.,]{2,})|(-?[0-9]+)/g)].at(-1);
+      const flexible = flexibleMatch ? (flexibleMatch[1] ?? flexibleMatch[2])! : null;
+      const same = (text: string | null) => text !== null && text.replace(/[,$]/g, "").replace(/\.$/, "") === final.replace(/,/g, "");
+      expect(answer.scores).toEqual([
+        { extracted: strict, correct: same(strict) },
+        { extracted: flexible, correct: same(flexible) },
+      ]);
+    }
+    const right = (metric: number) => model!.answers.filter((answer) => answer.scores[metric]!.correct).length;
+    expect(model!.scores.map(({ metric, correct, total }) => [metric, correct, total])).toEqual([
+      ["strict-match", right(0), 2],
+      ["flexible-extract", right(1), 2],
+    ]);
+    expect(result.stdout).toMatch(new RegExp(`^${join(root, "small")}  ${right(0)}/2 = .*strict-match$`, "m"));
+    expect(result.stdout).toMatch(new RegExp(`^${join(root, "small")}  ${right(1)}/2 = .*flexible-extract$`, "m"));
+  }, 60_000);
+
+  it("runs a custom JSONL set with --task PATH, and refuses one with bad lines, naming them, before loading a model", async () => {
+    const good = join(root, "custom.jsonl");
+    await writeFile(good, '{"prompt": "Say hi", "target": ".", "match": "regex"}\n\n{"prompt": "Say nothing", "target": "zzz-never"}\n');
+    const json = join(root, "report-custom.json");
+    const result = await runCli(["eval", "--model", join(root, "small"), "--task", good, "--max-new-tokens", "2", "--json", json]);
+    expect(result.stderr).not.toMatch(/^error/m);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+    expect(report.task).toMatchObject({ name: "custom", problemIndices: [0, 2], metrics: ["target-match"], sampleSeed: null });
+    expect(report.task.dataset).toEqual({ kind: "file", name: "custom.jsonl", sha256: createHash("sha256").update(await readFile(good)).digest("hex") });
+    const answers = report.models[0]!.answers;
+    expect(answers.map((answer) => answer.scores[0]!.correct)).toEqual([/./u.test(answers[0]!.output), false]);
+
+    const bad = join(root, "bad.jsonl");
+    await writeFile(bad, '{"question": "1 + 1?", "answer": 2}\n{"question": "no answer"}\nnot json\n');
+    const refused = await runCli(["eval", "--model", join(root, "small"), "--task", bad]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('bad.jsonl: 2 bad lines, the set is refused: line 2: "answer" is missing; line 3: not JSON');
+    expect(refused.stderr).not.toContain("reading and converting weights");
+    const unknown = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm9k"]);
+    expect(unknown.stderr).toContain('--task must be one of gsm8k | gsm8k_cot | gsm8k_cot_zeroshot | zero-shot-boxed | think-step-by-step | eight-shot-cot | PATH.jsonl | URL, got "gsm9k"');
+  }, 60_000);
+
+  it("runs lm-eval gsm8k with its examples drawn from the shipped train split", async () => {
+    const json = join(root, "report-gsm8k.json");
+    const result = await runCli(["eval", "--model", join(root, "small"), "--task", "gsm8k", "--problems", "5", "--max-new-tokens", "2", "--json", json]);
+    expect(result.stderr).not.toMatch(/^error/m);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(json, "utf8")) as EvalReport;
+    expect(report.task).toMatchObject({ name: "gsm8k", fewShot: 5, promptFormat: "5-shot Question/Answer (lm-eval gsm8k, train-split examples, seed 1234)", problemIndices: [5] });
+    expect(report.task.metrics).toEqual(["strict-match", "flexible-extract"]);
+    expect(report.evaluator).toMatchObject({ chatTemplate: true, maxNewTokens: 2 });
+  }, 60_000);
 
   it("uses the chat template of chat_template.jinja, and warns and uses the plain prompt when a repo has none", async () => {
     const small = join(root, "small");
@@ -110,7 +185,7 @@ describe("merge-studio eval", () => {
     const inline = await evaluate(small);
     const moved = await evaluate(await variant("small-jinja", template as string));
     expect(moved.answers).toEqual(inline.answers);
-    expect(moved.stderr).not.toContain("chat template");
+    expect(moved.stderr).not.toContain("has no chat template");
 
     const none = await evaluate(await variant("small-no-template", undefined));
     expect(none.stderr).toMatch(/^warning: .*small-no-template has no chat template \(none of chat_template\.jinja, tokenizer_config\.json, chat_template\.json holds one\): its prompts are given as plain text$/m);

@@ -14,6 +14,9 @@ import { openFolderSource } from "../src/core/node/openFolderSource.ts";
 import { modelTensorLoader } from "../src/eval/onnx/modelTensorLoader.ts";
 import { PROMPT_PRESETS } from "../src/eval/prompt/promptPresets.ts";
 import { buildPrompt } from "../src/eval/prompt/buildPrompt.ts";
+import { createPresetTask } from "../src/eval/tasks/createPresetTask.ts";
+import { createLmEvalGsm8kCotZeroshotTask } from "../src/eval/tasks/lmEvalGsm8kTasks.ts";
+import { lmEvalExactMatch, lmEvalRegexFilter } from "../src/eval/tasks/lmEvalScoring.ts";
 import { loadTokenizer } from "../src/eval/tokenizer/loadTokenizer.ts";
 import { loadEvalModel } from "../src/eval/loadEvalModel.ts";
 import { runGsm8kEvaluation, type EvalModelSpec, type EvalProgress, type LoadPhase, type ModelRunStats, type ProblemResult } from "../src/eval/runGsm8kEvaluation.ts";
@@ -346,7 +349,8 @@ describe("runGsm8kEvaluation with batches", () => {
     },
   });
   // This random model writes random tokens: a stop at the first "e" ends its answers after different numbers of tokens.
-  const settings = { problems, promptTemplate: PROMPT_PRESETS[1]!.template, stopSequences: ["e"], maxNewTokens: 12, memoryBytes: 2 ** 30 };
+  const task = { ...createPresetTask(PROMPT_PRESETS[1]!, problems), stopSequences: ["e"] };
+  const settings = { task, chatTemplate: true, maxNewTokens: 12, memoryBytes: 2 ** 30 };
 
   it("answers in the problems' order whatever the order they finish in, the same at batch 1 and 4, with truthful progress", async () => {
     type Run = { answers: ProblemResult[]; finished: number[]; progress: EvalProgress[]; phases: LoadPhase[]; steps: BatchStep[]; started: number[]; stats: ModelRunStats[] };
@@ -405,9 +409,42 @@ describe("runGsm8kEvaluation with batches", () => {
   it("chooses the batch from the memory allowed: 1 when the weights fill it, the number of problems when it is plenty", async () => {
     const started: number[] = [];
     for (const memoryBytes of [0, 2 ** 34]) {
-      await runGsm8kEvaluation([spec([])], { ...settings, problems: problems.slice(0, 3), maxNewTokens: 2, batchSize: "auto", memoryBytes }, { onModelStart: (_, size) => started.push(size) });
+      await runGsm8kEvaluation([spec([])], { ...settings, task: { ...task, items: problems.slice(0, 3) }, maxNewTokens: 2, batchSize: "auto", memoryBytes }, { onModelStart: (_, size) => started.push(size) });
     }
     expect(started).toEqual([1, 3]);
+  }, 60_000);
+
+  it("gives the model the task's prompts with the chat template on or off, and scores every answer by every metric", async () => {
+    const cot = createLmEvalGsm8kCotZeroshotTask(problems.slice(0, 2));
+    const promptsSeen: number[][][] = [];
+    const recording = (): EvalModelSpec => {
+      const inner = spec([]);
+      return {
+        ...inner,
+        load: async (signal, onPhase) => {
+          const loaded = await inner.load(signal, onPhase);
+          return { ...loaded, generator: { ...loaded.generator, generateBatch: (prompts, options) => (promptsSeen.push(prompts.map((ids) => [...ids])), loaded.generator.generateBatch(prompts, options)) } };
+        },
+      };
+    };
+    const answers = [];
+    for (const chatTemplate of [false, true]) {
+      const [result] = await runGsm8kEvaluation([recording()], { task: cot, chatTemplate, maxNewTokens: 4, batchSize: 2, memoryBytes: 2 ** 30 });
+      answers.push(result!.answers);
+    }
+    const plain = problems.slice(0, 2).map((problem) => `Q: ${problem.question}\nA: Let's think step by step.`);
+    expect(promptsSeen).toEqual([plain.map((text) => tokenizer.encode(text)), plain.map((text) => tokenizer.encode(`<|im_start|>user\n${text}<|im_end|>\n<|im_start|>assistant\n`))]);
+    for (const [i, answer] of answers.flat().entries()) {
+      const problem = problems[i % 2]!;
+      // Independent of the task's metrics: lm-eval's two filters and exact_match against the whole reference solution.
+      const strict = lmEvalRegexFilter(answer.output, String.raw`The answer is (\-?[0-9\.\,]+).`, 0);
+      const flexible = lmEvalRegexFilter(answer.output, String.raw`(-?[$0-9.,]{2,})|(-?[0-9]+)`, -1);
+      expect(answer.scores).toEqual([
+        { extracted: strict, correct: strict !== null && lmEvalExactMatch(strict, problem.answerText) },
+        { extracted: flexible, correct: flexible !== null && lmEvalExactMatch(flexible, problem.answerText) },
+      ]);
+      expect(answer.correct).toBe(answer.scores[0]!.correct);
+    }
   }, 60_000);
 });
 

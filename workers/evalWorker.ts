@@ -9,6 +9,7 @@ import { readQwen2Config } from "../src/eval/onnx/readQwen2Config.ts";
 import { missingChatTemplateWarning } from "../src/eval/tokenizer/missingChatTemplateWarning.ts";
 import type { TensorLoader } from "../src/eval/onnx/buildQwen2Onnx.ts";
 import { runGsm8kEvaluation, type EvalModelSpec } from "../src/eval/runGsm8kEvaluation.ts";
+import { createEvalTask } from "../src/eval/tasks/createEvalTask.ts";
 import { mergedTensorLoader } from "../src/eval/weights/mergedTensorLoader.ts";
 import type { BrowserEvalRequest, EvalRole, EvalWorkerCommand, EvalWorkerEvent } from "../src/browser/evalWorkerMessages.ts";
 import { recipeInputOpener } from "../src/browser/openInputSource.ts";
@@ -74,9 +75,10 @@ async function run(request: BrowserEvalRequest): Promise<void> {
         return loaded;
       },
     };
+    const task = await createEvalTask(request.task, request.problems);
     const lastTokenPost = new Map<number, number>();
     let lastProgressPost = 0;
-    await runGsm8kEvaluation([spec], { ...request, memoryBytes: WASM_MEMORY_BYTES }, {
+    await runGsm8kEvaluation([spec], { task, chatTemplate: request.chatTemplate, maxNewTokens: request.maxNewTokens, batchSize: request.batchSize, memoryBytes: WASM_MEMORY_BYTES }, {
       onLoadProgress: (modelId, phase) => post({ type: "loading", modelId, phase }),
       onModelStart: (modelId, batchSize) => post({ type: "modelStart", modelId, batchSize }),
       onToken: (modelId, problemIndex, text, tokensPerSecond) => {

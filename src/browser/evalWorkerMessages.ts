@@ -4,6 +4,7 @@ import type { BatchSizeSetting } from "../eval/chooseBatchSize.ts";
 import type { Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
 import type { EvalModelDescription } from "../eval/report/buildEvalReport.ts";
 import type { EvaluatedModelKind } from "../eval/report/EvalReport.ts";
+import type { EvalTaskSpec } from "../eval/tasks/createEvalTask.ts";
 import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../eval/runGsm8kEvaluation.ts";
 import type { InputSpec } from "./mergeWorkerMessages.ts";
 
@@ -29,9 +30,12 @@ export interface BrowserEvalRequest {
   /** What each model spec of the recipes opens, keyed by the spec as the recipe writes it. */
   inputs: Record<string, InputSpec>;
   model: EvalModelDescription;
+  /** The task, as data: the worker builds it again (createEvalTask) with `problems`. */
+  task: EvalTaskSpec;
+  /** The GSM8K problems a GSM8K task answers (a custom set answers its own lines). */
   problems: Gsm8kProblem[];
-  promptTemplate: string;
-  stopSequences: readonly string[];
+  /** Prompts through each model's chat template (where it has one). */
+  chatTemplate: boolean;
   maxNewTokens: number;
   format: Qwen2OnnxFormat;
   executionProvider: EvalExecutionProvider;

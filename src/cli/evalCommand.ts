@@ -3,6 +3,7 @@ import { totalmem } from "node:os";
 import * as ort from "onnxruntime-node";
 import { inspectModel, type ModelInfo } from "../core/model/inspectModel.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
+import { pinnedRecipe } from "../core/output/pinnedRecipe.ts";
 import { openAndPlan } from "../core/plan/openAndPlan.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { parseBatchSize, type BatchSizeSetting } from "../eval/chooseBatchSize.ts";
@@ -14,10 +15,12 @@ import { openDecoderFromTempFolder } from "../eval/node/openDecoderFromTempFolde
 import { QWEN2_ONNX_FORMATS, type Qwen2OnnxFormat } from "../eval/onnx/buildQwen2Onnx.ts";
 import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
-import { GSM8K_COT_EXEMPLARS, PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
+import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
+import { createEvalTask, describeEvaluatedTask } from "../eval/tasks/createEvalTask.ts";
+import type { EvalTask, ItemScore } from "../eval/tasks/EvalTask.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
 import { buildEvalReport } from "../eval/report/buildEvalReport.ts";
-import type { EvalReport, EvaluatedTask } from "../eval/report/EvalReport.ts";
+import type { EvalReport } from "../eval/report/EvalReport.ts";
 import { renderEvalReportCsv } from "../eval/report/renderEvalReportCsv.ts";
 import { runGsm8kEvaluation, type EvalModelSpec, type EvalProgress, type LoadPhase } from "../eval/runGsm8kEvaluation.ts";
 import { assertSweepFitsMemory } from "../eval/sweep/assertSweepFitsMemory.ts";
@@ -30,12 +33,9 @@ import type { TensorLoader } from "../eval/onnx/buildQwen2Onnx.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs } from "./parseCommandArgs.ts";
+import { readTaskArgs } from "./readTaskArgs.ts";
 import { hasRecipeArgs, RECIPE_ARG_OPTIONS, readRecipeArgs } from "./recipeArgs.ts";
 import { parseSweepArgs, SWEEP_ARG_OPTIONS } from "./sweepArgs.ts";
-
-/** Where the shipped test set comes from, and the one metric the evaluator scores today (the extracted number equals the gold answer). */
-const GSM8K_DATASET: EvaluatedTask["dataset"] = { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" };
-const GSM8K_METRIC = "exact-match";
 
 /** The GSM8K test set shipped with the app (public/ is served as the web root). */
 const GSM8K_FILE = new URL(`../../public/${GSM8K_TEST_SET_PATH}`, import.meta.url);
@@ -50,8 +50,10 @@ export async function evalCommand(args: string[]): Promise<void> {
       n: { type: "string", default: String(DEFAULT_SAMPLE_COUNT) },
       seed: { type: "string", default: String(DEFAULT_SAMPLE_SEED) },
       problems: { type: "string" },
-      prompt: { type: "string", default: PROMPT_PRESETS[0]!.id },
-      "max-new-tokens": { type: "string", default: "512" },
+      task: { type: "string", default: PROMPT_PRESETS[0]!.id },
+      "chat-template": { type: "string", default: "on" },
+      "fewshot-as-multiturn": { type: "boolean", default: false },
+      "max-new-tokens": { type: "string" },
       format: { type: "string", default: "q8" },
       batch: { type: "string", default: "auto" },
       ids: { type: "string" },
@@ -87,9 +89,12 @@ export async function evalCommand(args: string[]): Promise<void> {
       await dumpLogits(await inspect(values.model), format, parseIds(values.ids, "--ids"), positiveInteger(values.steps, "--steps"), values.dump);
       return;
     }
-    const { problems, sampleSeed } = await chooseProblems(values.problems, values.n, values.seed);
-    const preset = PROMPT_PRESETS.find((candidate) => candidate.id === values.prompt);
-    if (!preset) throw new UsageError(`--prompt must be one of ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}, got "${values.prompt}"`);
+    const chatTemplate = values["chat-template"];
+    if (chatTemplate !== "on" && chatTemplate !== "off") throw new UsageError(`--chat-template must be on or off, got "${chatTemplate}"`);
+    const taskSpec = await readTaskArgs(values.task);
+    // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
+    const { problems, sampleSeed } = taskSpec.kind === "custom" ? { problems: [], sampleSeed: null } : await chooseProblems(values.problems, values.n, values.seed);
+    const task = await createEvalTask(taskSpec, problems);
     const chatTemplates: boolean[] = [];
     const load = (model: ModelInfo, loadTensor: () => TensorLoader) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
       const tokenizer = await readModelTokenizer(model, signal);
@@ -110,7 +115,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       const flagsAlpha = values.config === undefined ? (read.vectors[0]!.weight as number) : undefined;
       const recipe = flagsAlpha === undefined ? read : { ...read, vectors: [{ ...read.vectors[0]!, weight: 1 }] };
       const alphas = sweepArgs.alphas ?? [flagsAlpha ?? 1];
-      if (alphas.length === 0) process.stderr.write("--alphas is empty: evaluating the target alone\n");
+      if (alphas.length === 0) process.stderr.write(`--alphas is empty: evaluating the target${sweepArgs.controls.length > 0 ? " and the controls" : " alone"}\n`);
       const described = sweepEvalModels(recipe, alphas, {
         kinds: sweepArgs.controls,
         alpha: sweepArgs.controlAlpha ?? (alphas.length > 0 ? Math.max(...alphas) : 1),
@@ -127,21 +132,25 @@ export async function evalCommand(args: string[]): Promise<void> {
         if (model.recipe === null) return { ...model, load: load(targetModel, () => modelTensorLoader(targetModel)) };
         const plan = planMerge(inputs, model.recipe);
         if (!plan.ok) throw new Error(`cannot merge ${model.label}: ${plan.issues.find((issue) => issue.severity === "error")!.message}`);
-        return { ...model, load: load(targetModel, () => mergedTensorLoader(plan)) };
+        // The report names the merge as its merge_recipe.json does (Hub inputs pinned to their commits), so `record` can match them.
+        return { ...model, recipe: pinnedRecipe(plan), load: load(targetModel, () => mergedTensorLoader(plan)) };
       });
     }
     const memoryBytes = totalmem();
     assertSweepFitsMemory(readQwen2Config(target.config), format, models.length, memoryBytes);
     const settings = {
-      problems,
-      promptTemplate: preset.template,
-      stopSequences: preset.stopSequences,
-      maxNewTokens: positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
+      task,
+      chatTemplate: chatTemplate === "on",
+      fewShotAsMultiturn: values["fewshot-as-multiturn"],
+      maxNewTokens: values["max-new-tokens"] === undefined ? task.defaultMaxNewTokens : positiveInteger(values["max-new-tokens"], "--max-new-tokens"),
       batchSize,
       memoryBytes,
     };
     const status = new StatusLine(process.stderr);
-    status.log(`GSM8K: ${problems.length} problems (${problems.map((problem) => problem.index).join(", ")}), prompt ${preset.id}, format ${format}, batch ${batchSize}, ${models.length} models`);
+    const itemIds = task.items.length <= 100 ? ` (${task.items.map((item) => item.index).join(", ")})` : "";
+    status.log(
+      `${task.name}: ${task.items.length} items${itemIds}, ${task.promptFormat}, chat template ${chatTemplate}, max ${settings.maxNewTokens} new tokens, format ${format}, batch ${batchSize}, ${models.length} models`,
+    );
     const labelOf = new Map(models.map((model) => [model.id, model.label]));
     const label = (id: string) => labelOf.get(id) ?? id;
     const results = await runGsm8kEvaluation(models, settings, {
@@ -149,10 +158,10 @@ export async function evalCommand(args: string[]): Promise<void> {
       onLoadProgress: (id, phase) => status.update(describeLoadPhase(label(id), phase), phase.phase === "session" || phase.doneBytes === phase.totalBytes),
       onModelStart: (id, size) => {
         status.clear();
-        status.log(`${label(id)}: answering ${problems.length} problems, ${size} at a time`);
+        status.log(`${label(id)}: answering ${task.items.length} problems, ${size} at a time`);
       },
       onProgress: (id, progress) => status.update(describeProgress(label(id), progress), progress.done === progress.total),
-      onAnswer: (id, result) => status.log(`${label(id)} #${result.problemIndex}: ${result.extracted?.value ?? "no answer"} ${result.correct ? "right" : "wrong"} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
+      onAnswer: (id, result) => status.log(`${label(id)} #${result.problemIndex}: ${describeScores(task, result.scores)} (${result.newTokens} tokens, ${result.decodeTokensPerSecond.toFixed(1)} tokens/s)`),
       onModelDone: (id, stats) => {
         status.clear();
         status.log(`${label(id)}: done in ${formatSeconds(stats.seconds)} (loaded in ${formatSeconds(stats.loadSeconds)}), ${stats.newTokens} tokens, ${stats.tokensPerSecond.toFixed(1)} tokens/s, batch ${stats.batchSize}`);
@@ -168,21 +177,13 @@ export async function evalCommand(args: string[]): Promise<void> {
         batchSize: results[0]!.run.batchSize,
         maxNewTokens: settings.maxNewTokens,
         greedy: true,
-        chatTemplate: chatTemplates.every(Boolean),
+        chatTemplate: settings.chatTemplate && chatTemplates.every(Boolean),
       },
-      task: {
-        name: preset.id,
-        promptFormat: preset.label,
-        fewShot: preset.id === "eight-shot-cot" ? GSM8K_COT_EXEMPLARS.length : 0,
-        dataset: GSM8K_DATASET,
-        problemIndices: problems.map((problem) => problem.index),
-        sampleSeed,
-        metrics: [GSM8K_METRIC],
-      },
+      task: describeEvaluatedTask(task, sampleSeed),
       models,
       results,
     });
-    process.stdout.write(renderAnswers(problems, report));
+    process.stdout.write(renderAnswers(task, report));
     process.stdout.write(renderSummary(report));
     if (values.json !== undefined) {
       await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
@@ -229,15 +230,20 @@ async function dumpLogits(model: ModelInfo, format: Qwen2OnnxFormat, ids: number
   }
 }
 
-/** Each problem's gold answer and every model's extracted answer, right or wrong. */
-function renderAnswers(problems: readonly Gsm8kProblem[], report: EvalReport): string {
-  const rows = [["problem", "gold", ...report.models.map((model) => model.label)]];
-  problems.forEach((problem, i) => {
+/** "strict-match 18 right, flexible-extract 18. right". */
+function describeScores(task: EvalTask, scores: readonly ItemScore[]): string {
+  return scores.map((score, i) => `${task.metrics[i]!.name} ${score.extracted ?? "(nothing)"} ${score.correct ? "right" : "wrong"}`).join(", ");
+}
+
+/** Each item's reference answer and every model's extracted answer by the primary metric, right or wrong. */
+function renderAnswers(task: EvalTask, report: EvalReport): string {
+  const rows = [["item", "reference", ...report.models.map((model) => model.label)]];
+  task.items.forEach((item, i) => {
     const cells = report.models.map((model) => {
       const [score] = model.answers[i]!.scores;
       return `${score!.extracted ?? "-"} ${score!.correct ? "✓" : "✗"}`;
     });
-    rows.push([`#${problem.index}`, problem.gold, ...cells]);
+    rows.push([`#${item.index}`, task.reference(item), ...cells]);
   });
   return `${renderColumns(rows).join("\n")}\n\n`;
 }
@@ -246,21 +252,24 @@ const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
 const pValue = (value: number) => value.toPrecision(3);
 
 /**
- * One line per model: its label, accuracy with the 95% Wilson interval, and against the target
- * the problems fixed and broken, the exact McNemar p and the Holm-adjusted p; then what p and Holm p
- * mean when the run compares several models with the target.
+ * One line per model and metric: its label, accuracy with the 95% Wilson interval, on the primary
+ * metric's line against the target the problems fixed and broken, the exact McNemar p and the
+ * Holm-adjusted p, and the metric; then what p and Holm p mean when the run compares several
+ * models with the target.
  */
-export function renderSummary(report: EvalReport): string {
-  const rows = [["model", "accuracy", "95% CI", "fixed", "broken", "p", "Holm p"]];
+function renderSummary(report: EvalReport): string {
+  const rows = [["model", "accuracy", "95% CI", "fixed", "broken", "p", "Holm p", "metric"]];
   for (const model of report.models) {
-    const [score] = model.scores;
     const { comparison } = model;
-    rows.push([
-      model.label,
-      `${score!.correct}/${score!.total} = ${percent(score!.accuracy)}`,
-      `${percent(score!.low)}-${percent(score!.high)}`,
-      ...(comparison ? [String(comparison.fixed), String(comparison.broken), pValue(comparison.pValue), pValue(comparison.holmPValue)] : ["", "", "", ""]),
-    ]);
+    model.scores.forEach((score, i) => {
+      rows.push([
+        model.label,
+        `${score.correct}/${score.total} = ${percent(score.accuracy)}`,
+        `${percent(score.low)}-${percent(score.high)}`,
+        ...(comparison && i === 0 ? [String(comparison.fixed), String(comparison.broken), pValue(comparison.pValue), pValue(comparison.holmPValue)] : ["", "", "", ""]),
+        score.metric,
+      ]);
+    });
   }
   const comparisons = report.models.filter((model) => model.comparison !== null).length;
   const lines = renderColumns(rows);

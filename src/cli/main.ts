@@ -33,8 +33,9 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   eval: {
     usage: `merge-studio eval (--model M | --config RECIPE | --target T --plus P --minus M [--alpha A | --alphas LIST]) [options]
 
-  Runs GSM8K test problems with greedy decoding under onnxruntime-node and prints each model's
-  answers and accuracy; with a recipe, the target and the merge side by side (paired comparison).
+  Runs a task (GSM8K test problems, or a custom set) with greedy decoding under onnxruntime-node
+  and prints each model's answers and accuracy; with a recipe, the target and the merge side by
+  side (paired comparison).
   --alphas LIST       a sweep: the target once, then the merge at each alpha (computed as it loads,
                       nothing saved): -1,0,0.5,1 or FROM:TO:STEP (-1:1.5:0.5); sorted, each once, at
                       most 21; empty: the target alone. With --target/--plus/--minus alpha is the
@@ -43,10 +44,17 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --control C         reversed | random-sign (comma list): the recipe at -A (listed once if -A is
                       in the sweep), and at A with random signs; --control-alpha A (default: the
                       largest alpha, or 1), --control-seed N (random-sign, default 0)
+  --task T            zero-shot-boxed (default) | think-step-by-step | eight-shot-cot (presets) |
+                      gsm8k | gsm8k_cot | gsm8k_cot_zeroshot (lm-evaluation-harness v0.4.12 formats,
+                      strict-match and flexible-extract) | PATH.jsonl | URL (a custom set: lines
+                      {"question", "answer": number} or {"prompt", "target"[, "match": "regex"]})
+  --chat-template on|off
+                      prompts through the model's chat template (default on, where it has one)
+  --fewshot-as-multiturn
+                      with the chat template, few-shot examples as separate turns
   --n N               problems drawn at random (default 20), --seed S (default 2509)
   --problems 1,2,3    these problems (0-based lines of the test set) instead
-  --prompt P          zero-shot-boxed (default) | think-step-by-step | eight-shot-cot
-  --max-new-tokens N  (default 512)
+  --max-new-tokens N  (default: the task's, 256 for lm-eval tasks, 512 otherwise)
   --format F          q8 (default: int8 weights and activations; CPU) | f32 | f16 | q4 (4-bit MatMulNBits, block 32; for WebGPU)
   --batch N           problems answered at once, 1 to 256, or auto (default: from the model's
                       size, the prompts' length and the machine's memory, at most 16)
@@ -58,6 +66,52 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
                       "greedy_ids": [N greedy tokens]} for --model, and stops
   --config, --vocab MODE, --hub-url URL as for merge; token from HF_TOKEN`,
     run: async (args) => (await import("./evalCommand.ts")).evalCommand(args),
+  },
+  record: {
+    usage: `merge-studio record --out DIR --report REPORT.json [--name NAME] [--source-url URL]
+
+  Records an evaluation in a finished merge: DIR/README.md gets the Hub model-index metadata of
+  this merge's results and a table "Evaluation: target vs this merge"; DIR/merge_recipe.json gets
+  the field "evaluation" (settings, scores, comparison, per-problem right/wrong; not the answers).
+  Both are replaced atomically. One evaluation per task: recording a task again replaces it,
+  other tasks stay.
+  REPORT.json     written by merge-studio eval --json or the studio; it must hold a model whose
+                  recipe is this merge's (compared as canonical recipe JSON, pinned revisions too)
+  --name NAME     the model's name in model-index (default: the folder's name)
+  --source-url URL
+                  where the results can be seen; written as the result's source (none by default)`,
+    run: async (args) => (await import("./recordCommand.ts")).recordCommand(args),
+  },
+  "export-job": {
+    usage: `merge-studio export-job (--config RECIPE | --target T --plus P --minus M) --alphas LIST --out DIR [options]
+
+  Writes a folder that reruns an alpha sweep on a GPU machine: configs/alpha_A.yaml (the recipe with
+  every vector weight times A, as a mergekit config), run.sh (mergekit-yaml for each alpha, then
+  lm_eval --model vllm on the target once and on each merge), samples.json and README.md.
+  A recipe mergekit cannot express is refused with the reason.
+  --alphas LIST       e.g. -1,0.5,1,1.5 (sorted, repeats dropped; at most 21)
+  --task T[,T]        gsm8k (default; 5-shot) | gsm8k_cot (8-shot) | gsm8k_cot_zeroshot
+  --chat-template on|off
+                      lm_eval --apply_chat_template --fewshot_as_multiturn (default on)
+  --max-gen-toks N    lm_eval --gen_kwargs max_gen_toks=N (default 256, lm-eval's)
+  --problems 1,2,3 | --n N [--seed S] | --report REPORT.json
+                      evaluate only these GSM8K test problems (lm_eval --samples): listed, drawn
+                      as merge-studio eval draws them, or those of an evaluation report (which
+                      also gives the task, chat template and token limit unless flags do);
+                      default: all 1319
+  --config, --vocab as for merge`,
+    run: async (args) => (await import("./exportJobCommand.ts")).exportJobCommand(args),
+  },
+  inspect: {
+    usage: `merge-studio inspect (--config RECIPE | --target T --plus P --minus M) [--json OUT.json] [--hub-url URL]
+
+  Statistics of the recipe's raw task vectors v_j = fl32(plus_j - minus_j), without merging: per
+  tensor, per layer and module, and for the whole model: ||v||2, ||v||2 / ||target||2, max |v|, the
+  share of exact zeros, and between two vectors the cosine and the sign agreement. Reads every
+  input once, chunk by chunk. Prints a summary; --json writes every number.
+  --config, --target/--plus/--minus, --vocab MODE, --hub-url URL as for merge (weights, densities
+  and the method do not change the raw vectors); token from HF_TOKEN`,
+    run: async (args) => (await import("./inspectCommand.ts")).inspectCommand(args),
   },
   hub: {
     usage: `merge-studio hub --root DIR [--port N] [--host H] [--token T] [faults] [real-Hub behaviours]

@@ -1,10 +1,8 @@
 import { chooseBatchSize, type BatchSizeSetting } from "./chooseBatchSize.ts";
 import type { BatchGenerateOptions, GenerationResult } from "./decoder/OnnxCausalDecoder.ts";
-import type { Gsm8kProblem } from "./gsm8k/parseGsm8k.ts";
 import type { Qwen2Config } from "./onnx/readQwen2Config.ts";
-import { buildPrompt } from "./prompt/buildPrompt.ts";
-import { cutAtStopSequences, scoreOutput } from "./scoring/scoreOutput.ts";
-import type { ExtractedAnswer } from "./scoring/extractAnswer.ts";
+import { cutAtStopSequences } from "./scoring/scoreOutput.ts";
+import type { EvalTask, ItemScore } from "./tasks/EvalTask.ts";
 import type { EvalControl, EvaluatedModelKind } from "./report/EvalReport.ts";
 import type { EvalTokenizer } from "./tokenizer/loadTokenizer.ts";
 import type { MergeRecipe } from "../core/recipe/MergeRecipe.ts";
@@ -47,10 +45,16 @@ export interface EvalModelSpec {
 }
 
 export interface EvalSettings {
-  problems: readonly Gsm8kProblem[];
-  /** A preset's template or the user's edit of it, with {question}. */
-  promptTemplate: string;
-  stopSequences: readonly string[];
+  /** What is answered (task.items, in order), how each prompt is made, where answers stop, how they are scored. */
+  task: EvalTask;
+  /**
+   * Whether prompts go through the model's chat template (lm-eval's --apply_chat_template); a
+   * model without one gets plain prompts either way.
+   */
+  chatTemplate: boolean;
+  /** With the chat template: few-shot examples as separate turns (lm-eval's --fewshot_as_multiturn). */
+  fewShotAsMultiturn?: boolean;
+  /** The task's defaultMaxNewTokens unless the user chose otherwise. */
   maxNewTokens: number;
   /** Problems answered at once; "auto": chooseBatchSize from the model and memoryBytes. */
   batchSize: BatchSizeSetting;
@@ -59,9 +63,13 @@ export interface EvalSettings {
 }
 
 export interface ProblemResult {
+  /** The item's index (EvalItem.index). */
   problemIndex: number;
+  /** The output, cut at the task's stop sequences. */
   output: string;
-  extracted: ExtractedAnswer | null;
+  /** One per task metric, in task.metrics' order. */
+  scores: ItemScore[];
+  /** The primary metric's verdict (scores[0].correct): what accuracies and comparisons count. */
   correct: boolean;
   newTokens: number;
   stopReason: "eos" | "stop_sequence" | "max_new_tokens";
@@ -106,7 +114,7 @@ export interface ModelRunStats {
   tokensPerSecond: number;
 }
 
-/** One model's answers, in the order of settings.problems, and its run figures. */
+/** One model's answers, in the order of settings.task.items, and its run figures. */
 export interface EvalModelResult {
   id: string;
   answers: ProblemResult[];
@@ -127,11 +135,11 @@ export interface EvalEvents {
 }
 
 /**
- * Runs every model on every problem, one model at a time (loaded, run, released), greedy, several
- * problems at once (settings.batchSize), each answer scored as it completes. Generation stops at
- * the tokenizer's stop tokens, at a stop sequence of the prompt (8-shot: "Question:") or at
- * maxNewTokens. The results come in the order of `models`, each model's answers in the order of
- * settings.problems.
+ * Runs every model on every item of the task, one model at a time (loaded, run, released), greedy,
+ * several items at once (settings.batchSize), each answer scored by every metric of the task as it
+ * completes. Generation stops at the tokenizer's stop tokens, at a stop sequence of the task
+ * (lm-eval gsm8k: "Question:") or at maxNewTokens. The results come in the order of `models`, each
+ * model's answers in the order of settings.task.items.
  */
 export async function runGsm8kEvaluation(models: readonly EvalModelSpec[], settings: EvalSettings, events: EvalEvents = {}, signal?: AbortSignal): Promise<EvalModelResult[]> {
   const ids = new Set<string>();
@@ -163,8 +171,10 @@ async function answerProblems(
   events: EvalEvents,
   signal: AbortSignal | undefined,
 ): Promise<{ answers: ProblemResult[]; run: ModelRunStats }> {
-  const { problems, maxNewTokens, stopSequences } = settings;
-  const prompts = problems.map((problem) => tokenizer.encode(buildPrompt(settings.promptTemplate, problem.question, tokenizer.chatTemplate)));
+  const { task, maxNewTokens } = settings;
+  const { items: problems, stopSequences } = task;
+  const promptOptions = { chatTemplate: settings.chatTemplate ? tokenizer.chatTemplate : null, fewShotAsMultiturn: settings.fewShotAsMultiturn };
+  const prompts = problems.map((item) => tokenizer.encode(task.renderPrompt(item, promptOptions)));
   const batchSize =
     settings.batchSize === "auto"
       ? chooseBatchSize({ config, weightBytes, memoryBytes: settings.memoryBytes, longestSequence: Math.max(...prompts.map((ids) => ids.length)) + maxNewTokens, problems: problems.length })
@@ -223,9 +233,9 @@ async function answerProblems(
     onFinish: (prompt, generation) => {
       const text = texts[prompt]!;
       const output = cutAtStopSequences(text, stopSequences);
-      const { extracted, correct } = scoreOutput(output, problems[prompt]!.gold);
+      const scores = task.metrics.map((metric) => metric.score(output, problems[prompt]!));
       const stopReason = output.length < text.length ? "stop_sequence" : generation.stopReason;
-      const answer = { problemIndex: problems[prompt]!.index, output, extracted, correct, newTokens: generation.tokens.length, stopReason, decodeTokensPerSecond: generation.decodeTokensPerSecond };
+      const answer = { problemIndex: problems[prompt]!.index, output, scores, correct: scores[0]!.correct, newTokens: generation.tokens.length, stopReason, decodeTokensPerSecond: generation.decodeTokensPerSecond };
       answers[prompt] = answer;
       done++;
       activeRows--;

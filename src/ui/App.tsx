@@ -11,6 +11,7 @@ import { PaperPresetButton } from "./components/PaperPresetButton.tsx";
 import { ShareLink } from "./components/ShareLink.tsx";
 import { secondaryButtonClass, sectionClass, sectionTitleClass } from "./components/styles.ts";
 import { VectorCard } from "./components/VectorCard.tsx";
+import { VectorInspector } from "./components/VectorInspector.tsx";
 import { useStudioStore } from "./state/studioStore.ts";
 
 export function App() {
@@ -65,6 +66,7 @@ export function App() {
             </button>
           </section>
           <CompatibilityReport />
+          <VectorInspector />
           <section aria-labelledby="output-title" className={sectionClass}>
             <h2 id="output-title" className={sectionTitleClass}>
               Output

@@ -297,7 +297,7 @@ class JournalKeeper {
 }
 
 /** Where a chunk job reads one input: values of `dtype` from `offset` of `file` in `source`. */
-interface JobInput {
+export interface JobInput {
   source: ModelSource;
   file: string;
   offset: number;
@@ -305,7 +305,7 @@ interface JobInput {
 }
 
 /** A tensor's part of a merge job: `elements` of it from its element `firstElement`. */
-interface JobSegment {
+export interface JobSegment {
   tensor: PlannedTensor;
   firstElement: number;
   elements: number;
@@ -315,7 +315,7 @@ interface JobSegment {
  * One unit of reading and arithmetic: a run of consecutive elements, of one tensor or of several
  * adjacent ones, that lie back to back in every file the job reads and in the output.
  */
-interface ChunkJob {
+export interface ChunkJob {
   /** "merge": the target and each term's plus and minus into one; "copy": the target's, converted where outDtype differs. */
   kind: "merge" | "copy";
   elements: number;
@@ -423,7 +423,7 @@ function jobInputs(plan: MergePlan, tensor: PlannedTensor, kind: ChunkJob["kind"
  * ends where its output reaches `checkpointBytes` since the last checkpoint, and the checkpoint
  * follows it: no more than that is computed again after a crash, however large the jobs.
  */
-function* chunkJobs(plan: MergePlan, tensors: readonly PlannedTensor[], fromElement: number, chunkBytes: number, checkpointBytes: number): Generator<ChunkJob> {
+export function* chunkJobs(plan: MergePlan, tensors: readonly PlannedTensor[], fromElement: number, chunkBytes: number, checkpointBytes: number): Generator<ChunkJob> {
   let job: ChunkJob | undefined;
   let sinceCheckpoint = 0;
   /** Ends the job being filled: the caller yields it. */
@@ -485,17 +485,13 @@ function continuesJob(job: ChunkJob, kind: ChunkJob["kind"], termIndices: string
   });
 }
 
-async function computeJob(
-  plan: MergePlan,
-  job: ChunkJob,
-  computer: ChunkComputer,
-  pool: ChunkBuffers,
-  statistics: StatisticsCache,
-  signal: AbortSignal | undefined,
-): Promise<Uint8Array> {
-  // An input read by several roles (a mergekit YAML's target is every vector's minus) is read once.
+/**
+ * Reads the inputs of `job` into buffers of `pool`: an input read by several roles (a mergekit
+ * YAML's target is every vector's minus) is read once, and its callers share the bytes.
+ */
+export function jobInputReader(job: ChunkJob, pool: ChunkBuffers, signal: AbortSignal | undefined): (input: JobInput) => Promise<Uint8Array> {
   const reads = new Map<ModelSource, Map<string, Promise<Uint8Array>>>();
-  const read = (input: JobInput) => {
+  return (input) => {
     const length = job.elements * DTYPE_BYTES[input.dtype];
     const key = `${input.file}\u0000${input.offset}\u0000${length}`;
     const fromSource = reads.get(input.source) ?? new Map<string, Promise<Uint8Array>>();
@@ -507,6 +503,17 @@ async function computeJob(
     }
     return bytes;
   };
+}
+
+async function computeJob(
+  plan: MergePlan,
+  job: ChunkJob,
+  computer: ChunkComputer,
+  pool: ChunkBuffers,
+  statistics: StatisticsCache,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const read = jobInputReader(job, pool, signal);
   const into = (dtype: Dtype) => pool.take(job.elements * DTYPE_BYTES[dtype]);
   if (job.kind === "merge") {
     const segments = await Promise.all(

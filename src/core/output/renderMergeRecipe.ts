@@ -11,14 +11,15 @@ export const RECIPE_FILE_NAME = "merge_recipe.json";
 /**
  * merge_recipe.json: the recipe in the contract's format (renderRecipeJson, Hub inputs pinned to
  * their commit), followed by the merge's record (MERGE_RECORD_FIELDS, which parseRecipeJson skips):
- * tool version, date, each input by its label, the output settings and the SHA-256 of every file.
+ * tool version, date, each input by its label, the output settings and the SHA-256 of every file
+ * (the evaluation field is added later, by recordEvaluation of src/eval/report).
  */
 export function renderMergeRecipe(
   plan: MergePlan,
   context: { files: Record<string, WrittenFile>; shardSize: number; toolVersion: string; createdAt: Date },
 ): string {
   const recipe = JSON.parse(renderRecipeJson(pinnedRecipe(plan))) as Record<string, unknown>;
-  const record: Record<(typeof MERGE_RECORD_FIELDS)[number], unknown> = {
+  const record: Record<Exclude<(typeof MERGE_RECORD_FIELDS)[number], "evaluation">, unknown> = {
     tool: { name: "merge-studio", version: context.toolVersion },
     created_at: context.createdAt.toISOString(),
     inputs: Object.fromEntries(labelledInputs(plan.models).map(({ label, value }) => [label, describeInput(value.source)])),

@@ -6,9 +6,10 @@ import { RECIPE_METHODS, type RecipeMethodId } from "./TensorRecipe.ts";
 
 /**
  * The fields merge_recipe.json adds after the recipe (what the merge wrote: tool, date, inputs,
- * output, files), skipped when read back, so that `merge --config OUT/merge_recipe.json` merges again.
+ * output, files; and, once recorded, the evaluation), skipped when read back, so that
+ * `merge --config OUT/merge_recipe.json` merges again.
  */
-export const MERGE_RECORD_FIELDS = ["tool", "created_at", "inputs", "output", "files"] as const;
+export const MERGE_RECORD_FIELDS = ["tool", "created_at", "inputs", "output", "files", "evaluation"] as const;
 
 const RECIPE_FIELDS = ["target", "method", "parameters", "vectors", "control", "out_dtype", "vocab"];
 

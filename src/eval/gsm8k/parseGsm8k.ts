@@ -15,6 +15,8 @@ export interface Gsm8kProblem {
 
 /** Where the app serves the GSM8K test set (public/data/gsm8k/), relative to its base URL. */
 export const GSM8K_TEST_SET_PATH = "data/gsm8k/test.jsonl";
+/** And the train split: only lm-eval's 5-shot gsm8k reads it (its examples are drawn from it). */
+export const GSM8K_TRAIN_SET_PATH = "data/gsm8k/train.jsonl";
 
 /**
  * Parses GSM8K JSONL: one `{"question": string, "answer": string}` object per line, the answer

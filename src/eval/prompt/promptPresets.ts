@@ -6,6 +6,8 @@ export interface PromptPreset {
   label: string;
   /** The user message, with QUESTION_PLACEHOLDER where the question goes; the studio lets users edit it. */
   template: string;
+  /** Worked examples the template holds. */
+  fewShot: number;
   /** Text that ends the answer when a model goes on past it (scoreOutput cuts the output there). */
   stopSequences: readonly string[];
 }
@@ -67,12 +69,14 @@ export const PROMPT_PRESETS: readonly PromptPreset[] = [
     id: "zero-shot-boxed",
     label: "Zero-shot, reason step by step, \\boxed{} answer",
     template: `${QUESTION_PLACEHOLDER}\nPlease reason step by step, and put your final answer within \\boxed{}.`,
+    fewShot: 0,
     stopSequences: [],
   },
   {
     id: "think-step-by-step",
     label: '"Think step by step" (the paper\'s prompt)',
     template: `${QUESTION_PLACEHOLDER}\nThink step by step.`,
+    fewShot: 0,
     stopSequences: [],
   },
   {
@@ -82,6 +86,7 @@ export const PROMPT_PRESETS: readonly PromptPreset[] = [
       ...GSM8K_COT_EXEMPLARS.map(({ question, answer }) => `Question: ${question}\nAnswer: ${answer}`),
       `Question: ${QUESTION_PLACEHOLDER}\nAnswer:`,
     ].join("\n\n"),
+    fewShot: GSM8K_COT_EXEMPLARS.length,
     stopSequences: ["Question:"],
   },
 ];

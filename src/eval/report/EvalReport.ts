@@ -44,7 +44,7 @@ export interface EvaluatedTask {
   problemIndices: number[];
   /** The seed of the random sample of problems; null when they were named or the whole set ran. */
   sampleSeed: number | null;
-  /** The metrics scored, the primary first: "strict-match", "flexible-extract", "exact-match". */
+  /** The metrics scored, the primary first: "strict-match" and "flexible-extract" (lm-eval tasks), "numeric-match" (presets, custom question/answer sets), "target-match" (custom prompt/target sets). */
   metrics: string[];
 }
 

@@ -1,6 +1,7 @@
 import { renderRecipeJson } from "../../core/recipe/renderRecipeJson.ts";
 import type { EvalModelResult, EvalModelSpec } from "../runGsm8kEvaluation.ts";
 import { compareWithTarget } from "../stats/compareWithTarget.ts";
+import { wilsonInterval } from "../stats/wilsonInterval.ts";
 import { EVAL_REPORT_SCHEMA, type EvalReport, type EvaluatedModel, type EvaluatedTask, type EvaluatorSettings } from "./EvalReport.ts";
 
 /** A model's description in a run: everything of its spec but how it loads. */
@@ -22,11 +23,11 @@ export interface EvalReportInput {
  * comparison with the target (exact McNemar p and the Holm-adjusted p over every comparison of the
  * run), its run figures and every answer. Only a complete run has a report: a model without a
  * result, or with answers to other problems than the task's, is an error, so that a cancelled run
- * never looks finished. The runner scores one metric per answer today: task.metrics must name
- * exactly one.
+ * never looks finished. Every answer carries one score per metric of task.metrics (the runner
+ * scores them all); the comparison with the target is on the primary (first) metric.
  */
 export function buildEvalReport({ finishedAt, evaluator, task, models, results }: EvalReportInput): EvalReport {
-  if (task.metrics.length !== 1) throw new Error(`the evaluator scores one metric per answer; the task names ${task.metrics.length} (${task.metrics.join(", ")})`);
+  if (task.metrics.length === 0) throw new Error("the task names no metric");
   const resultOf = new Map(results.map((result) => [result.id, result]));
   const ordered = models.map((model) => {
     const result = resultOf.get(model.id);
@@ -35,6 +36,8 @@ export function buildEvalReport({ finishedAt, evaluator, task, models, results }
     if (indices.length !== task.problemIndices.length || indices.some((index, position) => index !== task.problemIndices[position])) {
       throw new Error(`the model "${model.label}" answered ${indices.length} problems, not the task's ${task.problemIndices.length} in order: the run did not finish`);
     }
+    const scored = result.answers.find((answer) => answer.scores.length !== task.metrics.length);
+    if (scored) throw new Error(`the model "${model.label}" has ${scored.scores.length} scores for problem ${scored.problemIndex}, not one per metric (${task.metrics.join(", ")})`);
     return { model, result };
   });
   const targets = models.filter((model) => model.kind === "target");
@@ -43,7 +46,6 @@ export function buildEvalReport({ finishedAt, evaluator, task, models, results }
     ordered.map(({ model, result }) => ({ id: model.id, correct: result.answers.map((answer) => answer.correct) })),
     targets[0]?.id ?? null,
   );
-  const [metric] = task.metrics as [string];
   const evaluated = ordered.map(({ model, result }, position): EvaluatedModel => {
     const { correct, total, accuracy, vsTarget } = comparisons[position]!;
     return {
@@ -52,7 +54,12 @@ export function buildEvalReport({ finishedAt, evaluator, task, models, results }
       alpha: model.alpha,
       control: model.control,
       recipe: model.recipe === null ? null : JSON.parse(renderRecipeJson(model.recipe)),
-      scores: [{ metric, correct, total, accuracy: accuracy!.estimate, low: accuracy!.low, high: accuracy!.high }],
+      scores: task.metrics.map((metric, i) => {
+        if (i === 0) return { metric, correct, total, accuracy: accuracy!.estimate, low: accuracy!.low, high: accuracy!.high };
+        const right = result.answers.filter((answer) => answer.scores[i]!.correct).length;
+        const interval = wilsonInterval(right, total);
+        return { metric, correct: right, total, accuracy: interval.estimate, low: interval.low, high: interval.high };
+      }),
       comparison: vsTarget && { fixed: vsTarget.wrongToRight, broken: vsTarget.rightToWrong, pValue: vsTarget.pValue, holmPValue: vsTarget.holmPValue },
       run: { loadSeconds: result.run.loadSeconds, answerSeconds: result.run.seconds, newTokens: result.run.newTokens, tokensPerSecond: result.run.tokensPerSecond },
       answers: result.answers.map((answer) => ({
@@ -60,7 +67,7 @@ export function buildEvalReport({ finishedAt, evaluator, task, models, results }
         output: answer.output,
         newTokens: answer.newTokens,
         stopReason: answer.stopReason,
-        scores: [{ extracted: answer.extracted?.value ?? null, correct: answer.correct }],
+        scores: answer.scores,
       })),
     };
   });

@@ -1,6 +1,5 @@
 import { useId } from "react";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
-import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
 import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../browser/evalWorkerMessages.ts";
 import { formatBytes } from "../format.ts";
 import { buildMergeRequest } from "../state/mergeSlice.ts";
@@ -8,6 +7,7 @@ import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
 import { EvalResults } from "./EvalResults.tsx";
 import { SweepControls } from "./SweepControls.tsx";
+import { TaskPicker } from "./TaskPicker.tsx";
 import { inputClass, primaryButtonClass, secondaryButtonClass } from "./styles.ts";
 
 const ROLE_LABELS: Record<EvalRole, string> = { target: "Target", merged: "Merged (current recipe)", plus: "Plus", minus: "Minus" };
@@ -85,31 +85,7 @@ export function EvalPanel() {
           />
           <p className="text-xs text-slate-500">Line numbers of the test set, from 0.</p>
         </div>
-        <div className="flex flex-col gap-1.5 sm:col-span-2">
-          <label htmlFor={`${id}-preset`} className="text-sm font-medium text-slate-700">
-            Prompt
-          </label>
-          <select id={`${id}-preset`} value={state.evalPresetId} onChange={(event) => state.setEvalPreset(event.target.value as PromptPreset["id"])} className={inputClass}>
-            {PROMPT_PRESETS.map((preset) => (
-              <option key={preset.id} value={preset.id}>
-                {preset.label}
-              </option>
-            ))}
-          </select>
-          <label htmlFor={`${id}-prompt`} className="sr-only">
-            Prompt text
-          </label>
-          <textarea
-            id={`${id}-prompt`}
-            rows={3}
-            value={state.evalPrompt}
-            onChange={(event) => state.setEvalSettings({ evalPrompt: event.target.value })}
-            className={`${inputClass} font-mono text-xs`}
-          />
-          <p className="text-xs text-slate-500">
-            Sent as the user message through the model's chat template; <code>{"{question}"}</code> is replaced by the problem. Greedy decoding.
-          </p>
-        </div>
+        <TaskPicker />
         <fieldset className="flex flex-col gap-1.5">
           <legend className="text-sm font-medium text-slate-700">Models</legend>
           {EVAL_ROLES.map((role) => (

@@ -6,7 +6,7 @@ import { checkAlphaZero } from "../../eval/sweep/checkAlphaZero.ts";
 import { downloadBlob } from "../downloadBlob.ts";
 import { formatDuration } from "../format.ts";
 import type { EvalRunData } from "../state/evalSlice.ts";
-import { studioEvalReport, STUDIO_METRIC } from "../state/studioEvalReport.ts";
+import { studioEvalReport } from "../state/studioEvalReport.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { sweepChartData } from "../state/sweepChartData.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
@@ -42,7 +42,16 @@ export function EvalResults() {
                 <p className="text-2xl font-semibold text-slate-900">{percent(accuracy.estimate)}</p>
                 <p className="text-xs text-slate-600">
                   {correct} / {total} right · 95% CI {percent(accuracy.low)} – {percent(accuracy.high)}
+                  {data.task.metrics.length > 1 && ` · ${data.task.metrics[0]}`}
                 </p>
+                {data.task.metrics.slice(1).map((metric, i) => {
+                  const right = answersOf(id).filter((answer) => answer.scores[i + 1]?.correct).length;
+                  return (
+                    <p key={metric} data-testid={`eval-accuracy-${id}-${metric}`} className="text-xs text-slate-600">
+                      {metric}: {right} / {total} right ({percent(total > 0 ? right / total : 0)})
+                    </p>
+                  );
+                })}
                 {runs[id] && <RunStats id={id} stats={runs[id]} />}
               </div>
             ),
@@ -57,7 +66,7 @@ export function EvalResults() {
                 Problem
               </th>
               <th scope="col" className="py-2 pr-3">
-                Gold
+                Reference
               </th>
               {models.map((model) => (
                 <th key={model.id} scope="col" className="py-2 pr-3">
@@ -77,10 +86,10 @@ export function EvalResults() {
                     <p className="mt-1 whitespace-pre-wrap text-xs text-slate-600">{problem.question}</p>
                   </details>
                 </td>
-                <td className="py-2 pr-3 font-mono">{problem.goldText}</td>
+                <td className="py-2 pr-3 font-mono">{problem.reference}</td>
                 {models.map((model) => (
                   <td key={model.id} className="py-2 pr-3">
-                    <AnswerCell result={answersOf(model.id).find((answer) => answer.problemIndex === problem.index)} />
+                    <AnswerCell result={answersOf(model.id).find((answer) => answer.problemIndex === problem.index)} metrics={data.task.metrics} />
                   </td>
                 ))}
               </tr>
@@ -108,7 +117,7 @@ export function EvalResults() {
 const SweepResults = memo(
   function SweepResults({ data }: { data: EvalRunData }) {
     const report = studioEvalReport(data, new Date());
-    const chart = sweepChartData(report.models, STUDIO_METRIC);
+    const chart = sweepChartData(report.models, report.task.metrics[0]!);
     return (
       <>
         {data.models.some((model) => model.kind === "merged") && <SweepChart points={chart.points} target={chart.target} metric={chart.metric} />}
@@ -119,13 +128,19 @@ const SweepResults = memo(
   (before, after) => before.data.runs === after.data.runs,
 );
 
-function AnswerCell({ result }: { result: ProblemResult | undefined }) {
+/** The answer by every metric (strict-match and flexible-extract for lm-eval tasks), the output on opening. */
+function AnswerCell({ result, metrics }: { result: ProblemResult | undefined; metrics: readonly string[] }) {
   if (!result) return <span className="text-slate-400">…</span>;
   return (
     <details>
       <summary className="cursor-pointer">
-        <span className={result.correct ? "text-emerald-700" : "text-red-700"}>{result.correct ? "✓" : "✗"}</span>{" "}
-        <span className="font-mono">{result.extracted?.text ?? "no answer"}</span>
+        {result.scores.map((score, i) => (
+          <span key={metrics[i]} data-metric={metrics[i]} title={metrics[i]} className="mr-2 inline-block">
+            {metrics.length > 1 && <span className="text-xs text-slate-500">{metrics[i]} </span>}
+            <span className={score.correct ? "text-emerald-700" : "text-red-700"}>{score.correct ? "✓" : "✗"}</span>{" "}
+            <span className="font-mono">{score.extracted ?? "no answer"}</span>
+          </span>
+        ))}
       </summary>
       <pre className="mt-1 max-h-60 max-w-md overflow-auto whitespace-pre-wrap rounded bg-slate-50 p-2 font-mono text-xs text-slate-700">{result.output}</pre>
       {result.output.trim() === "" && <p className="text-xs italic text-slate-500">(the output is only whitespace)</p>}

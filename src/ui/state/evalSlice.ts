@@ -10,13 +10,28 @@ import type { EvalModelDescription } from "../../eval/report/buildEvalReport.ts"
 import { parseAlphaList } from "../../eval/sweep/parseAlphaList.ts";
 import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
+import type { EvaluatedTask } from "../../eval/report/EvalReport.ts";
+import { createEvalTask, describeEvaluatedTask } from "../../eval/tasks/createEvalTask.ts";
+import { buildEvalTaskSpec } from "./evalTaskSlice.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
 import { planSweepModels } from "./sweepModels.ts";
 import type { StudioState } from "./studioStore.ts";
 
-/** What the results show of one run: its problems, its models in order, and their answers so far. */
+/** An item of a run as the table shows it. */
+export interface EvalRunItem {
+  index: number;
+  question: string;
+  /** The right answer (EvalTask.reference). */
+  reference: string;
+}
+
+/** What the results show of one run: its items, its models in order, and their answers so far. */
 export interface EvalRunData {
-  problems: Gsm8kProblem[];
+  problems: EvalRunItem[];
+  /** The task as a report records it (its metrics, the primary first, in ProblemResult.scores' order). */
+  task: EvaluatedTask;
+  /** Whether prompts went through the models' chat templates. */
+  chatTemplate: boolean;
   /** The models of the run, in the order they run (planSweepModels): one worker each. */
   models: EvalModelDescription[];
   /** Each model's answers so far, in the order of `problems`, by model id. */
@@ -27,14 +42,11 @@ export interface EvalRunData {
   settings: EvalRunSettings;
 }
 
-/** What a run's report records of how it ran. */
+/** What a run's report records of how it ran, besides its task. */
 export interface EvalRunSettings {
-  presetId: PromptPreset["id"];
   format: Qwen2OnnxFormat;
   provider: EvalExecutionProvider;
   maxNewTokens: number;
-  /** The seed of the random sample; null when the problems were picked by number. */
-  sampleSeed: number | null;
 }
 
 /** The output so far of a problem being answered. */
@@ -167,18 +179,33 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     } catch (error) {
       return fail(`Batch: ${message(error)}.`);
     }
-    let problems: Gsm8kProblem[];
-    const picked = state.evalPickedIds.trim() !== "";
+    let taskSpec: Awaited<ReturnType<typeof buildEvalTaskSpec>>;
     try {
-      const all = await loadGsm8kTestSet();
-      if (picked) {
-        const ids = parseProblemIds(state.evalPickedIds);
-        if ("error" in ids) return fail(`Problems: ${ids.error}.`);
-        problems = selectProblems(all, ids);
-      } else {
-        if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) return fail(`The number of problems must be between 1 and ${all.length}.`);
-        problems = sampleProblems(all, state.evalCount, state.evalSeed);
+      taskSpec = await buildEvalTaskSpec(state);
+    } catch (error) {
+      return fail(message(error));
+    }
+    if ("error" in taskSpec) return fail(taskSpec.error);
+    // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
+    let problems: Gsm8kProblem[] = [];
+    let items: EvalRunItem[];
+    let evaluatedTask: EvaluatedTask;
+    try {
+      if (taskSpec.kind !== "custom") {
+        const all = await loadGsm8kTestSet();
+        if (state.evalPickedIds.trim() !== "") {
+          const ids = parseProblemIds(state.evalPickedIds);
+          if ("error" in ids) return fail(`Problems: ${ids.error}.`);
+          problems = selectProblems(all, ids);
+        } else {
+          if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) return fail(`The number of problems must be between 1 and ${all.length}.`);
+          problems = sampleProblems(all, state.evalCount, state.evalSeed);
+        }
       }
+      const task = await createEvalTask(taskSpec, problems);
+      items = task.items.map((item) => ({ index: item.index, question: item.question, reference: task.reference(item) }));
+      const sampleSeed = taskSpec.kind === "custom" || state.evalPickedIds.trim() !== "" ? null : state.evalSeed;
+      evaluatedTask = describeEvaluatedTask(task, sampleSeed);
     } catch (error) {
       return fail(message(error));
     }
@@ -188,19 +215,27 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
       ...(request.accessToken ? { accessToken: request.accessToken } : {}),
       recipe: request.recipe,
       inputs: request.inputs,
+      task: taskSpec,
       problems,
-      promptTemplate: state.evalPrompt,
-      stopSequences: presetOf(state.evalPresetId).stopSequences,
+      chatTemplate: state.evalChatTemplate,
       maxNewTokens: state.evalMaxNewTokens,
       format: state.evalFormat,
       executionProvider: state.evalProvider,
       batchSize,
     };
-    const settings: EvalRunSettings = { presetId: state.evalPresetId, format: state.evalFormat, provider: state.evalProvider, maxNewTokens: state.evalMaxNewTokens, sampleSeed: picked ? null : state.evalSeed };
-    const data: EvalRunData = { problems, models, answers: {}, runs: {}, settings };
+    const settings: EvalRunSettings = { format: state.evalFormat, provider: state.evalProvider, maxNewTokens: state.evalMaxNewTokens };
+    const data: EvalRunData = { problems: items, task: evaluatedTask, chatTemplate: state.evalChatTemplate, models, answers: {}, runs: {}, settings };
     let job: ReturnType<typeof startBrowserEval> | undefined;
     let cancelled = false;
-    const sofar = (run: EvalRunData): EvalRunData => ({ problems: run.problems, models: run.models, answers: run.answers, runs: run.runs, settings: run.settings });
+    const sofar = (run: EvalRunData): EvalRunData => ({
+      problems: run.problems,
+      task: run.task,
+      chatTemplate: run.chatTemplate,
+      models: run.models,
+      answers: run.answers,
+      runs: run.runs,
+      settings: run.settings,
+    });
     const cancel = () => {
       cancelled = true;
       job?.cancel();

@@ -1,11 +1,7 @@
 import { TOOL_VERSION } from "../../core/version.ts";
 import { buildEvalReport } from "../../eval/report/buildEvalReport.ts";
 import type { EvalReport } from "../../eval/report/EvalReport.ts";
-import { PROMPT_PRESETS } from "../../eval/prompt/promptPresets.ts";
 import type { EvalRunData } from "./evalSlice.ts";
-
-/** The metric the studio's GSM8K scoring reports: scoreOutput's answer (\boxed{} > "answer is" > #### > last number) equal to the gold number. */
-export const STUDIO_METRIC = "exact-match";
 
 /**
  * The EvalReport of a run's finished models (every problem answered and the model's run figures
@@ -15,8 +11,7 @@ export const STUDIO_METRIC = "exact-match";
 export function studioEvalReport(data: EvalRunData, finishedAt: Date): EvalReport {
   const { problems, models, answers, runs, settings } = data;
   const finished = models.filter((model) => runs[model.id] !== undefined && answers[model.id]?.length === problems.length);
-  const preset = PROMPT_PRESETS.find((entry) => entry.id === settings.presetId);
-  const firstRun = finished.map((model) => runs[model.id]!)[0];
+  const [firstRun] = finished.map((model) => runs[model.id]!);
   return buildEvalReport({
     finishedAt,
     evaluator: {
@@ -26,17 +21,9 @@ export function studioEvalReport(data: EvalRunData, finishedAt: Date): EvalRepor
       batchSize: firstRun?.batchSize ?? 0,
       maxNewTokens: settings.maxNewTokens,
       greedy: true,
-      chatTemplate: true,
+      chatTemplate: data.chatTemplate,
     },
-    task: {
-      name: settings.presetId,
-      promptFormat: preset?.label ?? settings.presetId,
-      fewShot: settings.presetId === "eight-shot-cot" ? 8 : 0,
-      dataset: { kind: "hub", id: "openai/gsm8k", config: "main", split: "test" },
-      problemIndices: problems.map((problem) => problem.index),
-      sampleSeed: settings.sampleSeed,
-      metrics: [STUDIO_METRIC],
-    },
+    task: data.task,
     models: finished,
     results: finished.map((model) => ({ id: model.id, answers: answers[model.id]!, run: runs[model.id]! })),
   });

@@ -1,12 +1,13 @@
 import { create } from "zustand";
 import { createEvalSlice, type EvalSlice } from "./evalSlice.ts";
+import { createEvalTaskSlice, type EvalTaskSlice } from "./evalTaskSlice.ts";
 import { createMergeSlice, type MergeSlice } from "./mergeSlice.ts";
 import { createModelsSlice, type ModelsSlice } from "./modelsSlice.ts";
 import { readRecipeLink } from "./recipeLink.ts";
 import { createRecipeSlice, newVectorId, type RecipeSlice } from "./recipeSlice.ts";
 import { createSettingsSlice, type SettingsSlice } from "./settingsSlice.ts";
 
-export type StudioState = SettingsSlice & ModelsSlice & RecipeSlice & MergeSlice & EvalSlice;
+export type StudioState = SettingsSlice & ModelsSlice & RecipeSlice & MergeSlice & EvalSlice & EvalTaskSlice;
 
 /** The link the page was opened with; its `r` recipe, if any, is loaded by syncRecipeLink. */
 export const openedLink = readRecipeLink(window.location.search);
@@ -18,4 +19,5 @@ export const useStudioStore = create<StudioState>()((...args) => ({
   ...createRecipeSlice(openedLink, firstVectorId)(...args),
   ...createMergeSlice(...args),
   ...createEvalSlice(...args),
+  ...createEvalTaskSlice(...args),
 }));
