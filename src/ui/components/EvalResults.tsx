@@ -120,7 +120,7 @@ const SweepResults = memo(
     const chart = sweepChartData(report.models, report.task.metrics[0]!);
     return (
       <>
-        {data.models.some((model) => model.kind === "merged") && <SweepChart points={chart.points} target={chart.target} metric={chart.metric} />}
+        {data.models.some((model) => model.kind === "merged") && <SweepChart points={chart.points} target={chart.target} metric={chart.metric} task={report.task.name} />}
         <SweepTable models={report.models} />
       </>
     );

@@ -14,6 +14,8 @@ export interface SweepChartProps {
   target: SweepChartTarget | null;
   /** The metric the accuracy counts ("strict-match", "exact-match"). */
   metric: string;
+  /** The task's name, for the title ("gsm8k_cot", a preset's id, "custom"). */
+  task: string;
 }
 
 const WIDTH = 720;
@@ -31,7 +33,7 @@ const percent = (value: number) => `${Math.round(100 * value)}%`;
  * carries its figures as data attributes. "Save SVG" writes the chart as a standalone SVG file,
  * "Save PNG" draws that at twice the size.
  */
-export function SweepChart({ points, target, metric }: SweepChartProps) {
+export function SweepChart({ points, target, metric, task }: SweepChartProps) {
   const frame = useRef<HTMLDivElement>(null);
   const [saveError, setSaveError] = useState<string>();
   const sweep = points.filter((point) => point.control !== "random-sign").sort((a, b) => a.alpha - b.alpha);
@@ -61,7 +63,7 @@ export function SweepChart({ points, target, metric }: SweepChartProps) {
     <div className="flex flex-col gap-2">
       <div ref={frame} data-testid="sweep-chart" data-points={points.length} className="w-fit max-w-full overflow-x-auto">
         <ComposedChart width={WIDTH} height={HEIGHT} data={data} margin={MARGIN} style={{ fontFamily: "ui-sans-serif, system-ui, sans-serif" }}>
-          <ChartTitle metric={metric} points={points.length} />
+          <ChartTitle task={task} metric={metric} points={points.length} />
           <CartesianGrid stroke="#e2e8f0" strokeDasharray="3 3" />
           <XAxis
             type="number"
@@ -107,11 +109,11 @@ export function SweepChart({ points, target, metric }: SweepChartProps) {
   );
 }
 
-function ChartTitle({ metric, points }: { metric: string; points: number }) {
+function ChartTitle({ task, metric, points }: { task: string; metric: string; points: number }) {
   const width = useChartWidth() ?? WIDTH;
   return (
     <text x={width / 2} y={22} textAnchor="middle" fontSize={16} fontWeight={600} fill="#0f172a">
-      GSM8K accuracy ({metric}) against alpha{points === 0 ? ": waiting for the first merged model" : ""}
+      {task}: accuracy ({metric}) against alpha{points === 0 ? ": waiting for the first merged model" : ""}
     </text>
   );
 }
