@@ -11,9 +11,9 @@ const cancelled = () => new DOMException("the evaluation was cancelled", "AbortE
  */
 export function startBrowserEval(request: BrowserEvalRequest, onEvent: (event: EvalWorkerEvent) => void): { cancel(): void; done: Promise<void> } {
   const worker = new Worker(new URL("../../../workers/evalWorker.ts", import.meta.url), { type: "module", name: `eval ${request.model.label}` });
-  let settle: { resolve(): void; reject(error: unknown): void } | undefined;
+  let rejectDone: ((error: unknown) => void) | undefined;
   const done = new Promise<void>((resolve, reject) => {
-    settle = { resolve, reject };
+    rejectDone = reject;
     worker.onmessage = (event: MessageEvent<EvalWorkerEvent>) => {
       const message = event.data;
       if (message.type === "done" || message.type === "failed") worker.terminate();
@@ -31,7 +31,7 @@ export function startBrowserEval(request: BrowserEvalRequest, onEvent: (event: E
   return {
     cancel() {
       worker.terminate();
-      settle?.reject(cancelled());
+      rejectDone?.(cancelled());
     },
     done,
   };
