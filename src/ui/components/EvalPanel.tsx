@@ -6,6 +6,7 @@ import { buildMergeRequest } from "../state/mergeSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
 import { EvalResults } from "./EvalResults.tsx";
+import { GpuJobExport } from "./GpuJobExport.tsx";
 import { SweepControls } from "./SweepControls.tsx";
 import { TaskPicker } from "./TaskPicker.tsx";
 import { inputClass, primaryButtonClass, secondaryButtonClass } from "./styles.ts";
@@ -163,6 +164,7 @@ export function EvalPanel() {
         )}
         <p className="text-sm text-slate-500">{blocker ?? "Nothing is downloaded or saved: the merged weights are computed as the evaluator loads them."}</p>
       </div>
+      <GpuJobExport />
       <EvalRuntime />
       {running && <EvalProgress />}
       {run.status === "failed" && <ErrorMessage>{run.error}</ErrorMessage>}

@@ -3,6 +3,7 @@ import { describeBackend, type BackendReport } from "../../core/engine/createBac
 import type { MergeProgress } from "../../core/engine/writeMergedModel.ts";
 import type { MergePlan } from "../../core/plan/planMerge.ts";
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
+import type { MergeRecordFiles } from "../../eval/report/recordEvaluation.ts";
 import { findResumableMerge } from "../merge/findResumableMerge.ts";
 import type { UnfinishedMerge } from "../merge/opfsMergeOwnership.ts";
 import { formatBytes, formatDuration } from "../format.ts";
@@ -12,6 +13,7 @@ import { shardSizeBytes } from "../state/settingsSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
 import { HubWait } from "./HubWait.tsx";
+import { MergeEvaluationNote } from "./MergeEvaluationNote.tsx";
 import { primaryButtonClass, secondaryButtonClass } from "./styles.ts";
 
 /** Runs the merge in this browser, shows its progress, and saves the merged folder. */
@@ -74,7 +76,7 @@ export function MergePanel() {
           {merge.kept && " The unfinished merge is kept in the browser's storage: Resume continues it."}
         </ErrorMessage>
       )}
-      {merge.status === "done" && <MergeDone result={merge.result} />}
+      {merge.status === "done" && <MergeDone result={merge.result} record={merge.record} />}
     </div>
   );
 }
@@ -163,7 +165,7 @@ function BackendStatus({ report, finished = false }: { report: BackendReport | u
   );
 }
 
-function MergeDone({ result }: { result: BrowserMergeResult }) {
+function MergeDone({ result, record }: { result: BrowserMergeResult; record: MergeRecordFiles }) {
   const save = useStudioStore((state) => state.save);
   const saveToFolder = useStudioStore((state) => state.saveToFolder);
   const saveAsZip = useStudioStore((state) => state.saveAsZip);
@@ -193,6 +195,7 @@ function MergeDone({ result }: { result: BrowserMergeResult }) {
         </button>
         {!folderSupported && <p className="text-sm text-slate-600">This browser cannot write to a folder; download the .zip instead.</p>}
       </div>
+      <MergeEvaluationNote record={record} />
       <SaveStatus save={save} />
     </div>
   );

@@ -2,10 +2,26 @@ import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
 import { RECIPE_FILE_NAME } from "../../core/output/renderMergeRecipe.ts";
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 
-/** A merge's file paths in the order they are saved: merge_recipe.json last, so a saved folder with a recipe is complete. */
-export function pathsInSaveOrder(result: BrowserMergeResult): string[] {
-  const paths = Object.keys(result.files).filter((path) => path !== RECIPE_FILE_NAME);
-  return RECIPE_FILE_NAME in result.files ? [...paths, RECIPE_FILE_NAME] : paths;
+/**
+ * Files a save writes in place of the merge's own of the same path, or besides them, by path: the
+ * model card and merge_recipe.json with evaluation results, and the report (recordedMergeFiles).
+ */
+export type SubstituteFiles = Readonly<Record<string, Uint8Array<ArrayBuffer>>>;
+
+/**
+ * A merge's file paths in the order they are saved, with the substitutes' new paths after the
+ * merge's own: merge_recipe.json last, so a saved folder with a recipe is complete.
+ */
+export function pathsInSaveOrder(result: BrowserMergeResult, substitutes: SubstituteFiles = {}): string[] {
+  const all = [...new Set([...Object.keys(result.files), ...Object.keys(substitutes)])];
+  const paths = all.filter((path) => path !== RECIPE_FILE_NAME);
+  return all.includes(RECIPE_FILE_NAME) ? [...paths, RECIPE_FILE_NAME] : paths;
+}
+
+/** One file as a save writes it: its substitute when there is one, else the merge's file in OPFS (openMergedFile). */
+export async function openSavedFile(result: BrowserMergeResult, path: string, substitutes: SubstituteFiles = {}): Promise<File> {
+  const substitute = Object.hasOwn(substitutes, path) ? substitutes[path] : undefined;
+  return substitute ? new File([substitute], path.split("/").at(-1)!) : openMergedFile(result, path);
 }
 
 /** One file of a finished merge, as a File backed by OPFS (read lazily, never whole). */

@@ -1,27 +1,29 @@
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
-import { openMergedFile, pathsInSaveOrder } from "./mergedFiles.ts";
+import { openSavedFile, pathsInSaveOrder, type SubstituteFiles } from "./mergedFiles.ts";
 
 /**
  * Copies a finished merge from OPFS into `directory/folderName/`, streaming each file chunk by
  * chunk into a writable (which the browser commits only when the file is complete),
- * merge_recipe.json last. An existing `folderName` is refused; on failure the folder is removed.
+ * merge_recipe.json last. `substitutes` take the place of the merge's files of the same path, or
+ * join them. An existing `folderName` is refused; on failure the folder is removed.
  */
 export async function saveToDirectory(
   result: BrowserMergeResult,
   directory: FileSystemDirectoryHandle,
   folderName: string,
   onProgress?: (bytesDone: number, bytesTotal: number) => void,
+  substitutes: SubstituteFiles = {},
 ): Promise<void> {
   if (await hasEntry(directory, folderName)) {
     throw new Error(`${directory.name}/${folderName} already exists: choose another folder, or remove it first`);
   }
-  const paths = pathsInSaveOrder(result);
-  const bytesTotal = paths.reduce((sum, path) => sum + result.files[path]!.size, 0);
+  const paths = pathsInSaveOrder(result, substitutes);
+  const bytesTotal = paths.reduce((sum, path) => sum + (substitutes[path]?.byteLength ?? result.files[path]!.size), 0);
   let bytesDone = 0;
   const out = await directory.getDirectoryHandle(folderName, { create: true });
   try {
     for (const path of paths) {
-      const file = await openMergedFile(result, path);
+      const file = await openSavedFile(result, path, substitutes);
       const parts = path.split("/");
       let folder = out;
       for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part, { create: true });

@@ -14,6 +14,8 @@ import type { EvaluatedTask } from "../../eval/report/EvalReport.ts";
 import { createEvalTask, describeEvaluatedTask } from "../../eval/tasks/createEvalTask.ts";
 import { buildEvalTaskSpec } from "./evalTaskSlice.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
+import { pinnedRequestParts } from "./pinnedRequestParts.ts";
+import { selectMergePlan } from "./selectMergePlan.ts";
 import { planSweepModels } from "./sweepModels.ts";
 import type { StudioState } from "./studioStore.ts";
 
@@ -153,6 +155,10 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     const fail = (error: string) => set({ evalRun: { status: "failed", error } });
     const built = buildMergeRequest(state);
     if ("error" in built) return fail(built.error);
+    const plan = selectMergePlan(state);
+    if (!plan) return fail("Reading the models' headers…");
+    // Pinned to the inspected commits: each model's recipe in the report is the one a merge's merge_recipe.json records.
+    const { recipe, inputs } = pinnedRequestParts(built.request, plan);
     let alphas: number[];
     try {
       alphas = parseAlphaList(state.evalAlphas);
@@ -161,7 +167,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     }
     let models: EvalModelDescription[];
     try {
-      models = planSweepModels(built.request.recipe, {
+      models = planSweepModels(recipe, {
         models: state.evalRoles,
         alphas,
         reversed: state.evalReversed,
@@ -213,8 +219,8 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     const shared: Omit<BrowserEvalRequest, "model"> = {
       hubUrl: request.hubUrl,
       ...(request.accessToken ? { accessToken: request.accessToken } : {}),
-      recipe: request.recipe,
-      inputs: request.inputs,
+      recipe,
+      inputs,
       task: taskSpec,
       problems,
       chatTemplate: state.evalChatTemplate,

@@ -10,6 +10,10 @@ import {
   UnfinishedMergeKept,
 } from "../merge/browserMerge.ts";
 import type { BrowserMergeRequest, BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
+import type { MergeRecordFiles } from "../../eval/report/recordEvaluation.ts";
+import { readMergeRecordFiles, recordedMergeFiles } from "../merge/recordedMergeFiles.ts";
+import type { SubstituteFiles } from "../merge/mergedFiles.ts";
+import { mergeEvaluation, STUDIO_REPORT_SOURCE } from "./mergeEvaluation.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
 import { selectMergeRequest } from "./selectMergeRequest.ts";
 import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
@@ -25,7 +29,8 @@ export type MergeState =
       hubStatus: HubStatus | undefined;
       cancel: () => void;
     }
-  | { status: "done"; result: BrowserMergeResult }
+  /** `record`: the merge's README.md and merge_recipe.json as written, which a save with evaluation results rewrites. */
+  | { status: "done"; result: BrowserMergeResult; record: MergeRecordFiles }
   | { status: "cancelled" }
   /** `kept`: the unfinished merge stays in the browser's storage, and Resume continues it. */
   | { status: "failed"; error: string; kept?: boolean };
@@ -85,6 +90,19 @@ export function buildMergeRequest(state: StudioState): { request: BrowserMergeRe
   };
 }
 
+/**
+ * The files a save of the finished merge writes in place of its own: the card and record with the
+ * last run's results and the report beside them when that run evaluated this merge
+ * (mergeEvaluation), else none.
+ */
+async function substitutesFor(state: StudioState): Promise<SubstituteFiles> {
+  const { merge } = state;
+  if (merge.status !== "done") return {};
+  const evaluation = mergeEvaluation(merge.record.recipeJson, state.evalRun);
+  if (evaluation.kind !== "included") return {};
+  return recordedMergeFiles(merge.record, evaluation.report, { modelName: merge.result.folder, reportSource: STUDIO_REPORT_SOURCE });
+}
+
 export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (set, get) => {
   const runMerge = (resumeFolder?: string) => {
     if (get().merge.status === "running") return;
@@ -120,8 +138,14 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
     };
     set({ merge: { status: "running", progress: undefined, backend: undefined, hubStatus: undefined, cancel }, save: { status: "idle" } });
     job.done.then(
-      (result) => {
-        if (!cancelled) set({ merge: { status: "done", result } });
+      async (result) => {
+        if (cancelled) return;
+        try {
+          const record = await readMergeRecordFiles(result);
+          if (!cancelled) set({ merge: { status: "done", result, record } });
+        } catch (error) {
+          if (!cancelled) set({ merge: { status: "failed", error: `The merge finished, but its files could not be read back: ${message(error)}` } });
+        }
       },
       (error: unknown) => {
         if (cancelled) return;
@@ -164,8 +188,13 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
       }
       set({ save: { status: "saving", target: "folder", bytesDone: 0, bytesTotal: result.bytesWritten } });
       try {
-        await saveToDirectory(result, directory, result.folder, (bytesDone, bytesTotal) =>
-          set({ save: { status: "saving", target: "folder", bytesDone, bytesTotal } }),
+        const substitutes = await substitutesFor(get());
+        await saveToDirectory(
+          result,
+          directory,
+          result.folder,
+          (bytesDone, bytesTotal) => set({ save: { status: "saving", target: "folder", bytesDone, bytesTotal } }),
+          substitutes,
         );
         set({ save: { status: "saved", target: "folder", message: `Saved as ${directory.name}/${result.folder}.` } });
       } catch (error) {
@@ -179,7 +208,7 @@ export const createMergeSlice: StateCreator<StudioState, [], [], MergeSlice> = (
       const zipName = `${merge.result.folder}.zip`;
       set({ save: { status: "saving", target: "zip", bytesDone: 0, bytesTotal: merge.result.bytesWritten } });
       try {
-        await downloadAsZip(merge.result, zipName);
+        await downloadAsZip(merge.result, zipName, await substitutesFor(get()));
         set({ save: { status: "saved", target: "zip", message: `Downloading ${zipName}.` } });
       } catch (error) {
         set({ save: { status: "failed", target: "zip", error: message(error) } });

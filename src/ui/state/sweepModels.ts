@@ -22,7 +22,7 @@ export interface SweepSettings {
  * The recipe a sweep scales: the one-vector task arithmetic recipe at weight 1 (so that alpha is
  * its weight, whatever the slider says), any other recipe as written (alpha multiplies its weights).
  */
-function sweepBaseRecipe(recipe: MergeRecipe): MergeRecipe {
+export function sweepBaseRecipe(recipe: MergeRecipe): MergeRecipe {
   if (oneVectorAlpha(recipe) === undefined) return recipe;
   return { ...recipe, vectors: recipe.vectors.map((vector) => ({ ...vector, weight: 1 })) };
 }
