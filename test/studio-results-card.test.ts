@@ -3,17 +3,14 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import type { MergePlan } from "../src/core/plan/planMerge.ts";
 import { defaultRecipeParameters, type MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
+import { buildEvalReport } from "../src/eval/report/buildEvalReport.ts";
 import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 import type { EvaluatedTask } from "../src/eval/report/EvalReport.ts";
 import type { ProblemResult } from "../src/eval/runGsm8kEvaluation.ts";
 import { EVAL_REPORT_FILE_NAME, recordedMergeFiles } from "../src/ui/merge/recordedMergeFiles.ts";
-import { pathsInSaveOrder } from "../src/ui/merge/mergedFiles.ts";
-import type { EvalRunData, EvalRunState } from "../src/ui/state/evalSlice.ts";
-import { gpuJobTask } from "../src/ui/state/gpuJobRequest.ts";
 import { describeMergeEvaluation, mergeEvaluation, STUDIO_REPORT_SOURCE } from "../src/ui/state/mergeEvaluation.ts";
 import { pinnedRequestParts } from "../src/ui/state/pinnedRequestParts.ts";
 import { planSweepModels } from "../src/ui/state/sweepModels.ts";
-import type { BrowserMergeResult } from "../src/browser/mergeWorkerMessages.ts";
 
 /*
  * Which evaluation a saved merge carries: a run's merged model matches the merge only when its
@@ -90,21 +87,21 @@ const answer = (problemIndex: number, right: boolean): ProblemResult => ({
   decodeTokensPerSecond: 10,
 });
 
-/** A finished run of the studio on `recipe` (the target right on the first problem, every merged model on the first two). */
-function finishedRun(recipe: MergeRecipe, alphas: number[], status: "done" | "cancelled" = "done"): EvalRunState {
+/**
+ * The report of a finished studio run on `recipe` (as studioEvalReport builds it): the target right
+ * on the first problem, every merged model on the first two.
+ */
+function finishedRun(recipe: MergeRecipe, alphas: number[]): EvalReport {
   const models = planSweepModels(recipe, { models: { target: true, merged: true, plus: false, minus: false }, alphas, reversed: false, randomSign: false, controlAlpha: 1, controlSeed: 0 });
   const right = (id: string) => (id === "target" ? [true, false, false] : [true, true, false]);
-  const stats = { batchSize: 2, loadSeconds: 1, seconds: 2, prefillSeconds: 0.5, decodeSeconds: 1, newTokens: 12, tokensPerSecond: 6 };
-  const data: EvalRunData = {
-    problems: TASK.problemIndices.map((index) => ({ index, question: `question ${index}`, reference: "5" })),
+  const run = { batchSize: 2, loadSeconds: 1, seconds: 2, prefillSeconds: 0.5, decodeSeconds: 1, newTokens: 12, tokensPerSecond: 6 };
+  return buildEvalReport({
+    finishedAt: new Date("2026-12-01T01:00:00Z"),
+    evaluator: { version: "0.0.0", runtime: "onnxruntime-web wasm", format: "q8", batchSize: 2, maxNewTokens: 16, greedy: true, chatTemplate: true },
     task: TASK,
-    chatTemplate: true,
     models,
-    answers: Object.fromEntries(models.map((model) => [model.id, TASK.problemIndices.map((index, i) => answer(index, right(model.id)[i]!))])),
-    runs: Object.fromEntries(models.map((model) => [model.id, stats])),
-    settings: { format: "q8", provider: "wasm", maxNewTokens: 16 },
-  };
-  return status === "done" ? { status, finishedAt: new Date("2026-12-01T01:00:00Z"), ...data } : { status, ...data };
+    results: models.map((model) => ({ id: model.id, answers: TASK.problemIndices.map((index, i) => answer(index, right(model.id)[i]!)), run })),
+  });
 }
 
 describe("pinnedRequestParts", () => {
@@ -158,15 +155,14 @@ describe("mergeEvaluation", () => {
     expect(mergeEvaluation(mergeRecipeJson(1), finishedRun(otherTarget, [])).kind).toBe("not-evaluated");
   });
 
-  it("counts only a finished run", () => {
-    expect(mergeEvaluation(mergeRecipeJson(1), finishedRun(pinnedSliderRecipe(1), [], "cancelled"))).toEqual({ kind: "none" });
-    expect(mergeEvaluation(mergeRecipeJson(1), { status: "idle" })).toEqual({ kind: "none" });
+  it("without a finished run asks for an evaluation", () => {
+    expect(mergeEvaluation(mergeRecipeJson(1), null)).toEqual({ kind: "none" });
     expect(describeMergeEvaluation({ kind: "none" })).toBe("Evaluate this merge to add its results to the model card.");
   });
 });
 
 describe("recordedMergeFiles", () => {
-  it("gives the card with model-index, the record naming the new card's and the report's SHA-256, and the report, saved before merge_recipe.json", async () => {
+  it("gives the card with model-index, the record naming the new card's and the report's SHA-256, and the report", async () => {
     const evaluation = mergeEvaluation(mergeRecipeJson(1), finishedRun(pinnedSliderRecipe(1), []));
     if (evaluation.kind !== "included") throw new Error("expected the merge to be evaluated");
     const files = await recordedMergeFiles({ readme: README, recipeJson: mergeRecipeJson(1) }, evaluation.report, { modelName: "merged", reportSource: STUDIO_REPORT_SOURCE });
@@ -188,17 +184,5 @@ describe("recordedMergeFiles", () => {
     expect(front["model-index"][0]!.name).toBe("merged");
     expect(front["model-index"][0]!.results[0]!.metrics.map((metric) => metric.value)).toEqual([0.6667, 0.6667]);
 
-    const result = { folder: "merged", files: { "README.md": { size: 1, sha256: "" }, "merge_recipe.json": { size: 1, sha256: "" }, "model.safetensors": { size: 8, sha256: "" } } } as unknown as BrowserMergeResult;
-    expect(pathsInSaveOrder(result, files)).toEqual(["README.md", "model.safetensors", EVAL_REPORT_FILE_NAME, "merge_recipe.json"]);
-  });
-});
-
-describe("gpuJobTask", () => {
-  it("exports lm-eval's GSM8K tasks only, and says why not otherwise", () => {
-    expect(gpuJobTask({ evalTask: { kind: "lm-eval", name: "gsm8k_cot_zeroshot" } })).toEqual({ task: "gsm8k_cot_zeroshot" });
-    expect(gpuJobTask({ evalTask: { kind: "preset" } })).toEqual({
-      reason: "A prompt preset has no lm-evaluation-harness task: choose gsm8k, gsm8k_cot or gsm8k_cot_zeroshot in the task picker to export a GPU job.",
-    });
-    expect("reason" in gpuJobTask({ evalTask: { kind: "custom" } })).toBe(true);
   });
 });

@@ -2,6 +2,7 @@ import { useMemo } from "react";
 import type { MergeRecordFiles } from "../../eval/report/recordEvaluation.ts";
 import { EVAL_REPORT_FILE_NAME } from "../merge/recordedMergeFiles.ts";
 import { describeMergeEvaluation, mergeEvaluation } from "../state/mergeEvaluation.ts";
+import { studioEvalReport } from "../state/studioEvalReport.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 
 /**
@@ -12,7 +13,7 @@ export function MergeEvaluationNote({ record }: { record: MergeRecordFiles }) {
   const run = useStudioStore((state) => state.evalRun);
   const evaluation = useMemo(() => {
     try {
-      return mergeEvaluation(record.recipeJson, run);
+      return mergeEvaluation(record.recipeJson, run.status === "done" ? studioEvalReport(run, run.finishedAt) : null);
     } catch (error) {
       return { kind: "error" as const, message: error instanceof Error ? error.message : String(error) };
     }

@@ -1,7 +1,8 @@
 import { makeZip } from "client-zip";
 import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
-import { openSavedFile, pathsInSaveOrder, type SubstituteFiles } from "./mergedFiles.ts";
+import { openSavedFile, pathsInSaveOrder } from "./mergedFiles.ts";
+import type { SubstituteFiles } from "./recordedMergeFiles.ts";
 
 /** How long the download's object URL lives: the browser holds the file once the download has started. */
 const OBJECT_URL_LIFETIME_MS = 60_000;

@@ -1,12 +1,8 @@
 import { openOpfsMergesFolder } from "../../core/sinks/openOpfsFolderSink.ts";
 import { RECIPE_FILE_NAME } from "../../core/output/renderMergeRecipe.ts";
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
-
-/**
- * Files a save writes in place of the merge's own of the same path, or besides them, by path: the
- * model card and merge_recipe.json with evaluation results, and the report (recordedMergeFiles).
- */
-export type SubstituteFiles = Readonly<Record<string, Uint8Array<ArrayBuffer>>>;
+import { MODEL_CARD_FILE_NAME, type MergeRecordFiles } from "../../eval/report/recordEvaluation.ts";
+import type { SubstituteFiles } from "./recordedMergeFiles.ts";
 
 /**
  * A merge's file paths in the order they are saved, with the substitutes' new paths after the
@@ -33,6 +29,15 @@ export async function openMergedFile(result: BrowserMergeResult, path: string): 
   const expected = result.files[path]!.size;
   if (file.size !== expected) throw new Error(`${result.folder}/${path} in the browser's storage has ${file.size} bytes, not ${expected}`);
   return file;
+}
+
+/** A finished merge's README.md and merge_recipe.json, as text, from OPFS. */
+export async function readMergeRecordFiles(result: BrowserMergeResult): Promise<MergeRecordFiles> {
+  const text = async (path: string) => {
+    if (!(path in result.files)) throw new Error(`${result.folder} has no ${path}: the merge did not write it`);
+    return (await openMergedFile(result, path)).text();
+  };
+  return { readme: await text(MODEL_CARD_FILE_NAME), recipeJson: await text(RECIPE_FILE_NAME) };
 }
 
 /** Removes an entry of OPFS merges/ if it exists. */

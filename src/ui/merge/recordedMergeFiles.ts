@@ -2,20 +2,15 @@ import { sha256 } from "hash-wasm";
 import { RECIPE_FILE_NAME } from "../../core/output/renderMergeRecipe.ts";
 import type { EvalReport } from "../../eval/report/EvalReport.ts";
 import { MODEL_CARD_FILE_NAME, recordEvaluation, type MergeRecordFiles } from "../../eval/report/recordEvaluation.ts";
-import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
-import { openMergedFile, type SubstituteFiles } from "./mergedFiles.ts";
 
 /** The report saved beside a merge whose card records it (the name the Evaluate panel's JSON download has). */
 export const EVAL_REPORT_FILE_NAME = "eval-report.json";
 
-/** A finished merge's README.md and merge_recipe.json, as text, from OPFS. */
-export async function readMergeRecordFiles(result: BrowserMergeResult): Promise<MergeRecordFiles> {
-  const text = async (path: string) => {
-    if (!(path in result.files)) throw new Error(`${result.folder} has no ${path}: the merge did not finish writing its record`);
-    return (await openMergedFile(result, path)).text();
-  };
-  return { readme: await text(MODEL_CARD_FILE_NAME), recipeJson: await text(RECIPE_FILE_NAME) };
-}
+/**
+ * Files a save writes in place of the merge's own of the same path, or besides them, by path: the
+ * model card and merge_recipe.json with evaluation results, and the report.
+ */
+export type SubstituteFiles = Readonly<Record<string, Uint8Array<ArrayBuffer>>>;
 
 /**
  * What a save writes in place of the merge's card and record so that they carry the report's

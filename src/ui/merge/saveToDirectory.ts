@@ -1,5 +1,6 @@
 import type { BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
-import { openSavedFile, pathsInSaveOrder, type SubstituteFiles } from "./mergedFiles.ts";
+import { openSavedFile, pathsInSaveOrder } from "./mergedFiles.ts";
+import type { SubstituteFiles } from "./recordedMergeFiles.ts";
 
 /**
  * Copies a finished merge from OPFS into `directory/folderName/`, streaming each file chunk by

@@ -2,8 +2,6 @@ import { RECIPE_FILE_NAME } from "../../core/output/renderMergeRecipe.ts";
 import { parseRecipeJson } from "../../core/recipe/parseRecipeJson.ts";
 import type { EvalReport } from "../../eval/report/EvalReport.ts";
 import { findEvaluatedMerge, type EvaluatedMerge } from "../../eval/report/findEvaluatedMerge.ts";
-import type { EvalRunState } from "./evalSlice.ts";
-import { studioEvalReport } from "./studioEvalReport.ts";
 
 /** How errors and the card name the studio's report. */
 export const STUDIO_REPORT_SOURCE = "the studio's evaluation";
@@ -20,12 +18,12 @@ export type MergeEvaluation =
   | { kind: "none" };
 
 /**
- * The evaluation a merge's saved files will record, from its merge_recipe.json and the Evaluate
- * panel's run: only a finished run counts (a cancelled or failed one is not a result to publish).
+ * The evaluation a merge's saved files will record, from its merge_recipe.json and the report of
+ * the Evaluate panel's last finished run (null when none finished: a cancelled or failed run is not
+ * a result to publish).
  */
-export function mergeEvaluation(recipeJson: string, run: EvalRunState): MergeEvaluation {
-  if (run.status !== "done") return { kind: "none" };
-  const report = studioEvalReport(run, run.finishedAt);
+export function mergeEvaluation(recipeJson: string, report: EvalReport | null): MergeEvaluation {
+  if (report === null) return { kind: "none" };
   const recipe = parseRecipeJson(recipeJson, RECIPE_FILE_NAME);
   try {
     return { kind: "included", report, evaluated: findEvaluatedMerge(report, recipe, STUDIO_REPORT_SOURCE) };

@@ -11,10 +11,11 @@ import {
 } from "../merge/browserMerge.ts";
 import type { BrowserMergeRequest, BrowserMergeResult } from "../../browser/mergeWorkerMessages.ts";
 import type { MergeRecordFiles } from "../../eval/report/recordEvaluation.ts";
-import { readMergeRecordFiles, recordedMergeFiles } from "../merge/recordedMergeFiles.ts";
-import type { SubstituteFiles } from "../merge/mergedFiles.ts";
+import { readMergeRecordFiles } from "../merge/mergedFiles.ts";
+import { recordedMergeFiles, type SubstituteFiles } from "../merge/recordedMergeFiles.ts";
 import { mergeEvaluation, STUDIO_REPORT_SOURCE } from "./mergeEvaluation.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
+import { studioEvalReport } from "./studioEvalReport.ts";
 import { selectMergeRequest } from "./selectMergeRequest.ts";
 import { shardSizeBytes, usableToken } from "./settingsSlice.ts";
 import type { StudioState } from "./studioStore.ts";
@@ -98,7 +99,8 @@ export function buildMergeRequest(state: StudioState): { request: BrowserMergeRe
 async function substitutesFor(state: StudioState): Promise<SubstituteFiles> {
   const { merge } = state;
   if (merge.status !== "done") return {};
-  const evaluation = mergeEvaluation(merge.record.recipeJson, state.evalRun);
+  const run = state.evalRun;
+  const evaluation = mergeEvaluation(merge.record.recipeJson, run.status === "done" ? studioEvalReport(run, run.finishedAt) : null);
   if (evaluation.kind !== "included") return {};
   return recordedMergeFiles(merge.record, evaluation.report, { modelName: merge.result.folder, reportSource: STUDIO_REPORT_SOURCE });
 }

@@ -1,7 +1,7 @@
 import type { MergePlan } from "../../core/plan/planMerge.ts";
 import { pinnedRecipe } from "../../core/output/pinnedRecipe.ts";
-import type { InputSpec } from "../../browser/mergeWorkerMessages.ts";
 import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
+import type { ModelInput } from "./modelInput.ts";
 
 /**
  * The recipe with every Hub input pinned to the commit its inspection resolved (pinnedRecipe of the
@@ -10,10 +10,10 @@ import type { MergeRecipe } from "../../core/recipe/MergeRecipe.ts";
  * merge_recipe.json does, so that the results of a run can be matched to a saved merge
  * (findEvaluatedMerge compares pinned revisions too), and every worker reads the same bytes.
  */
-export function pinnedRequestParts(parts: { recipe: MergeRecipe; inputs: Record<string, InputSpec> }, plan: MergePlan): { recipe: MergeRecipe; inputs: Record<string, InputSpec> } {
+export function pinnedRequestParts(parts: { recipe: MergeRecipe; inputs: Record<string, ModelInput> }, plan: MergePlan): { recipe: MergeRecipe; inputs: Record<string, ModelInput> } {
   const pinned = pinnedRecipe({ ...plan, recipe: parts.recipe });
   const specs = (recipe: MergeRecipe) => [recipe.target, ...recipe.vectors.flatMap((vector) => [vector.plus, vector.minus])];
-  const inputs: Record<string, InputSpec> = {};
+  const inputs: Record<string, ModelInput> = {};
   specs(parts.recipe).forEach((spec, index) => {
     const pinnedSpec = specs(pinned)[index]!;
     const input = parts.inputs[spec];
