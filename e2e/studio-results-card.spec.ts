@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 import { DEMO_HUB_URL, DEMO_TRIO } from "./cliReference.ts";
+import { saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 import { readStoredZip } from "./readStoredZip.ts";
 
 const PROBLEMS = 2;
@@ -29,7 +30,17 @@ interface ModelIndexMetric {
 test.describe.configure({ timeout: 300_000 });
 
 test("a saved merge carries the evaluation of its recipe; the sweep exports as a GPU job", async ({ page }) => {
+  // "Save to folder" writes into OPFS picked/, as a user picking a folder would.
+  await page.addInitScript(() => {
+    Object.assign(window, {
+      showDirectoryPicker: async () => (await navigator.storage.getDirectory()).getDirectoryHandle("picked", { create: true }),
+    });
+  });
   await page.goto(`/?hub=${DEMO_HUB_URL}&target=${DEMO_TRIO.target}&plus=${DEMO_TRIO.plus}&minus=${DEMO_TRIO.minus}&alpha=1`);
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    for (const name of ["merges", "picked"]) await root.removeEntry(name, { recursive: true }).catch(() => undefined);
+  });
   await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
   await page.getByTestId("merge-button").click();
   await expect(page.getByTestId("merge-done")).toBeVisible({ timeout: 90_000 });
@@ -78,6 +89,10 @@ test("a saved merge carries the evaluation of its recipe; the sweep exports as a
   expect(strict.value).toBe(Math.round((mergedRight / PROBLEMS) * 1e4) / 1e4);
   expect(evaluation.merge.scores[0]).toMatchObject({ metric: "strict-match", correct: mergedRight, total: PROBLEMS });
   expect(readme.toString("utf8")).toContain("Evaluation: target vs this merge");
+  // Save to folder writes the same files as the zip.
+  const saved = await saveMergeToPickedFolder(page);
+  expect([...saved.files.keys()].sort()).toEqual([...zip.files.keys()].sort());
+  for (const [path, bytes] of zip.files) expect(saved.files.get(path)!.equals(bytes), path).toBe(true);
 
   // The GPU job: the recipe at alpha 1 (no sweep typed), the run's problems, the chosen task and tokens.
   const job = await downloadedZip(page, () => page.getByTestId("gpu-job-export").click());
