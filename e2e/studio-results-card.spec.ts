@@ -126,4 +126,10 @@ test("a saved merge carries the evaluation of its recipe; the sweep exports as a
   expect(plain.files.has("eval-report.json")).toBe(false);
   expect(plain.files.get("README.md")!.toString("utf8")).not.toContain("model-index");
   expect(JSON.parse(plain.files.get("merge_recipe.json")!.toString("utf8"))).not.toHaveProperty("evaluation");
+
+  // A recipe mergekit cannot express: the export says why, in one line, and downloads nothing.
+  await page.getByTestId("control-toggle").check();
+  await page.getByTestId("gpu-job-export").click();
+  await expect(page.getByTestId("gpu-job-error")).toHaveText("alpha 0.5: mergekit cannot express this recipe: mergekit has no random_sign control");
+  await expect(page.getByTestId("gpu-job-status")).toHaveCount(0);
 });

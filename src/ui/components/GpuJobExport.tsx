@@ -23,8 +23,7 @@ export function GpuJobExport() {
     try {
       const { options, problemsFrom } = await buildGpuJobRequest(useStudioStore.getState(), loadGsm8kTestSet);
       await downloadGpuJob(renderGpuJob(options));
-      const alphas = [...new Set(options.alphas)].sort((a, b) => a - b);
-      setExported({ status: "done", message: `Downloading ${GPU_JOB_FOLDER}.zip: ${options.tasks.join(", ")} on the target and alpha ${alphas.join(", ")}, ${problemsFrom}.` });
+      setExported({ status: "done", message: `Downloading ${GPU_JOB_FOLDER}.zip: ${options.tasks.join(", ")} on the target and alpha ${options.alphas.join(", ")}, ${problemsFrom}.` });
     } catch (error) {
       setExported({ status: "failed", error: oneLineMessage(error instanceof Error ? error.message : String(error)) });
     }

@@ -19,7 +19,7 @@ export async function saveToDirectory(
     throw new Error(`${directory.name}/${folderName} already exists: choose another folder, or remove it first`);
   }
   const paths = pathsInSaveOrder(result, substitutes);
-  const bytesTotal = paths.reduce((sum, path) => sum + (substitutes[path]?.byteLength ?? result.files[path]!.size), 0);
+  const bytesTotal = paths.reduce((sum, path) => sum + (Object.hasOwn(substitutes, path) ? substitutes[path]!.byteLength : result.files[path]!.size), 0);
   let bytesDone = 0;
   const out = await directory.getDirectoryHandle(folderName, { create: true });
   try {
