@@ -231,7 +231,7 @@ async function main(): Promise<void> {
     "",
     "load s: reading the weights, converting to q8 and creating the session; prefill s / decode s: the forward passes of each kind; " +
       "tok/s: new tokens over the seconds answering (load excluded); wall s: load + answering; peak PSS: Chromium's processes summed, sampled every 200 ms, " +
-      "while the model loaded and answered (the worker's wasm memory never shrinks, so a later model's peak includes what the earlier one left).",
+      "while the model loaded and answered (each model runs in a worker of its own, ended before the next starts).",
     `whole run: ${wallSeconds.toFixed(1)} s from Evaluate to the last answer; load average (1, 5, 15 min) before: ${loadText(loadBefore)}; after: ${loadText(loadavg())}`,
   ];
   if (failure) {

@@ -77,3 +77,14 @@ describe("numeric options take negative values as users type them", () => {
     expect(result.stderr).toMatch(/error: --port must be a non-negative integer, got "-1"/);
   });
 });
+
+describe("--help after a command", () => {
+  for (const name of ["eval", "inspect", "record"]) {
+    it(`${name} --help prints that command's usage and exits 0`, async () => {
+      const result = await runCli([name, "--help"]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe("");
+      expect(result.stdout.startsWith(`usage: merge-studio ${name} `)).toBe(true);
+    });
+  }
+});

@@ -7,6 +7,7 @@ import { oneLineMessage } from "../core/messages/safeText.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
 import { openAndPlan } from "../core/plan/openAndPlan.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
+import { createProgressPrinter } from "./progressPrinter.ts";
 import { formatBytes } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs } from "./parseCommandArgs.ts";
@@ -39,7 +40,7 @@ export async function inspectCommand(args: string[]): Promise<void> {
       const errors = plan.issues.filter((issue) => issue.severity === "error");
       throw new Error(`cannot inspect: ${errors[0]!.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : ""}`);
     }
-    const progress = createProgressPrinter();
+    const progress = createProgressPrinter(describeProgress);
     const inspection = await inspectVectors(plan, { signal: controller.signal, onProgress: progress });
     progress.finish();
     if (values.json !== undefined) {
@@ -101,25 +102,8 @@ function summarize(inspection: VectorInspection): string[] {
   return lines;
 }
 
-function createProgressPrinter(): ((progress: InspectionProgress) => void) & { finish(): void } {
-  const tty = process.stderr.isTTY;
-  let lastPrint = 0;
-  let last: InspectionProgress | undefined;
-  const line = (p: InspectionProgress) => {
-    const percentDone = p.bytesTotal > 0 ? (100 * p.bytesRead) / p.bytesTotal : 100;
-    const rate = p.elapsedSeconds > 0 ? p.bytesRead / p.elapsedSeconds : 0;
-    return `${percentDone.toFixed(1).padStart(5)}%  ${formatBytes(p.bytesRead)} / ${formatBytes(p.bytesTotal)} read  ${(rate / 1e9).toFixed(2)} GB/s  ${oneLineMessage(p.tensor)}`;
-  };
-  const print = (progress: InspectionProgress) => {
-    last = progress;
-    const now = performance.now();
-    if (now - lastPrint < (tty ? 200 : 5000)) return;
-    lastPrint = now;
-    process.stderr.write(tty ? `\r\x1b[K${line(progress)}` : `${line(progress)}\n`);
-  };
-  return Object.assign(print, {
-    finish() {
-      if (last) process.stderr.write(tty ? `\r\x1b[K${line(last)}\n` : `${line(last)}\n`);
-    },
-  });
+function describeProgress(p: InspectionProgress): string {
+  const percentDone = p.bytesTotal > 0 ? (100 * p.bytesRead) / p.bytesTotal : 100;
+  const rate = p.elapsedSeconds > 0 ? p.bytesRead / p.elapsedSeconds : 0;
+  return `${percentDone.toFixed(1).padStart(5)}%  ${formatBytes(p.bytesRead)} / ${formatBytes(p.bytesTotal)} read  ${(rate / 1e9).toFixed(2)} GB/s  ${oneLineMessage(p.tensor)}`;
 }

@@ -155,6 +155,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`usage: ${command.usage}\n`);
+    return 0;
+  }
   try {
     await command.run(args);
     return 0;

@@ -12,6 +12,7 @@ import { outputFolderPaths } from "../core/node/outputFolderPaths.ts";
 import { openModelSource } from "../core/node/openModelSource.ts";
 import type { ModelSource } from "../core/sources/ModelSource.ts";
 import { TOOL_VERSION } from "../core/version.ts";
+import { createProgressPrinter } from "./progressPrinter.ts";
 import { formatBytes, UsageError } from "./format.ts";
 import { createHubStatusPrinter } from "./hubStatusPrinter.ts";
 import { parseCommandArgs } from "./parseCommandArgs.ts";
@@ -50,7 +51,7 @@ export async function mergeCommand(args: string[]): Promise<void> {
       throw new Error(`cannot merge: ${errors[0]!.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ""}`);
     }
     if (values.check) return;
-    const progress = createProgressPrinter();
+    const progress = createProgressPrinter(describeProgress);
     const controller = new AbortController();
     // Every read in flight listens to this one signal: a dozen at once is expected, not a leak.
     setMaxListeners(100, controller.signal);
@@ -135,25 +136,8 @@ function printReport(plan: MergePlan): void {
   process.stderr.write(`${lines.map((line) => oneLineMessage(line)).join("\n")}\n`);
 }
 
-function createProgressPrinter(): ((progress: MergeProgress) => void) & { finish(): void } {
-  const tty = process.stderr.isTTY;
-  let lastPrint = 0;
-  let last: MergeProgress | undefined;
-  const line = (p: MergeProgress) => {
-    const percent = p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 100;
-    const eta = p.bytesPerSecond > 0 ? (p.bytesTotal - p.bytesDone) / p.bytesPerSecond : 0;
-    return `${percent.toFixed(1).padStart(5)}%  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  ${(p.bytesPerSecond / 1e9).toFixed(2)} GB/s  ETA ${eta.toFixed(0)} s  ${p.tensor}`;
-  };
-  const print = (progress: MergeProgress) => {
-    last = progress;
-    const now = performance.now();
-    if (now - lastPrint < (tty ? 200 : 5000)) return;
-    lastPrint = now;
-    process.stderr.write(tty ? `\r\x1b[K${line(progress)}` : `${line(progress)}\n`);
-  };
-  return Object.assign(print, {
-    finish() {
-      if (tty && last) process.stderr.write(`\r\x1b[K${line(last)}\n`);
-    },
-  });
+function describeProgress(p: MergeProgress): string {
+  const percent = p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 100;
+  const eta = p.bytesPerSecond > 0 ? (p.bytesTotal - p.bytesDone) / p.bytesPerSecond : 0;
+  return `${percent.toFixed(1).padStart(5)}%  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}  ${(p.bytesPerSecond / 1e9).toFixed(2)} GB/s  ETA ${eta.toFixed(0)} s  ${oneLineMessage(p.tensor)}`;
 }

@@ -8,7 +8,7 @@ import type { EvalProgress, LoadPhase, ModelRunStats, ProblemResult } from "../.
 import type { BrowserEvalRequest, EvalExecutionProvider, EvalRole, EvalWorkerEvent } from "../../browser/evalWorkerMessages.ts";
 import type { EvalModelDescription } from "../../eval/report/buildEvalReport.ts";
 import { parseAlphaList } from "../../eval/sweep/parseAlphaList.ts";
-import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
+import { loadGsm8kSplit } from "../eval/loadGsm8kSplit.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
 import type { EvaluatedTask } from "../../eval/report/EvalReport.ts";
 import { createEvalTask, describeEvaluatedTask } from "../../eval/tasks/createEvalTask.ts";
@@ -198,7 +198,7 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     let evaluatedTask: EvaluatedTask;
     try {
       if (taskSpec.kind !== "custom") {
-        const all = await loadGsm8kTestSet();
+        const all = await loadGsm8kSplit("test");
         if (state.evalPickedIds.trim() !== "") {
           const ids = parseProblemIds(state.evalPickedIds);
           if ("error" in ids) return fail(`Problems: ${ids.error}.`);

@@ -4,7 +4,7 @@ import type { EvalTaskSpec } from "../../eval/tasks/createEvalTask.ts";
 import { PRESET_MAX_NEW_TOKENS } from "../../eval/tasks/createPresetTask.ts";
 import { fetchCustomTaskSet } from "../../eval/tasks/fetchCustomTaskSet.ts";
 import { LM_EVAL_MAX_GEN_TOKS, type LmEvalGsm8kTaskName } from "../../eval/tasks/lmEvalGsm8kTasks.ts";
-import { loadGsm8kTrainSet } from "../eval/loadGsm8kTrainSet.ts";
+import { loadGsm8kSplit } from "../eval/loadGsm8kSplit.ts";
 import type { StudioState } from "./studioStore.ts";
 
 /** A custom set checked line by line when it was picked: its bytes travel to the worker. */
@@ -68,5 +68,5 @@ export async function buildEvalTaskSpec(state: Pick<StudioState, "evalTask" | "e
     const { source, bytes } = state.evalCustomSet.value;
     return { kind: "custom", source, bytes, questionTemplate: state.evalPrompt };
   }
-  return choice.name === "gsm8k" ? { kind: "lm-eval", name: "gsm8k", fewShotPool: await loadGsm8kTrainSet() } : { kind: "lm-eval", name: choice.name };
+  return choice.name === "gsm8k" ? { kind: "lm-eval", name: "gsm8k", fewShotPool: await loadGsm8kSplit("train") } : { kind: "lm-eval", name: choice.name };
 }
