@@ -2,7 +2,7 @@ import { useState } from "react";
 import { oneLineMessage } from "../../core/messages/safeText.ts";
 import { renderGpuJob } from "../../eval/job/renderGpuJob.ts";
 import { downloadGpuJob, GPU_JOB_FOLDER } from "../eval/downloadGpuJob.ts";
-import { loadGsm8kTestSet } from "../eval/loadGsm8kTestSet.ts";
+import { loadGsm8kSplit } from "../eval/loadGsm8kSplit.ts";
 import { buildGpuJobRequest, gpuJobTask } from "../state/gpuJobRequest.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { secondaryButtonClass } from "./styles.ts";
@@ -21,7 +21,7 @@ export function GpuJobExport() {
   const exportJob = async () => {
     setExported({ status: "exporting" });
     try {
-      const { options, problemsFrom } = await buildGpuJobRequest(useStudioStore.getState(), loadGsm8kTestSet);
+      const { options, problemsFrom } = await buildGpuJobRequest(useStudioStore.getState(), () => loadGsm8kSplit("test"));
       await downloadGpuJob(renderGpuJob(options));
       setExported({ status: "done", message: `Downloading ${GPU_JOB_FOLDER}.zip: ${options.tasks.join(", ")} on the target and alpha ${options.alphas.join(", ")}, ${problemsFrom}.` });
     } catch (error) {
