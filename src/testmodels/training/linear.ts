@@ -1,4 +1,5 @@
-import { zerosLike, type FloatArray } from "./floatArrays.ts";
+import type { FloatArray } from "./floatArrays.ts";
+import { multiplyTransposed, transpose } from "./matrixProducts.ts";
 
 /** A linear layer's sizes: x is [rows, inFeatures], the weight [outFeatures, inFeatures] (transformers' layout). */
 export interface LinearSize {
@@ -7,27 +8,22 @@ export interface LinearSize {
   outFeatures: number;
 }
 
-/** y [rows, outFeatures] = x W^T (+ bias). Each output is one dot product summed left to right. */
+/** y [rows, outFeatures] = x W^T (+ bias). */
 export function linearForward(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, size: LinearSize): FloatArray {
   const { rows, inFeatures, outFeatures } = size;
-  const y = zerosLike(x, rows * outFeatures);
-  for (let row = 0; row < rows; row++) {
-    const xBase = row * inFeatures;
-    const yBase = row * outFeatures;
-    for (let out = 0; out < outFeatures; out++) {
-      const wBase = out * inFeatures;
-      let sum = 0;
-      for (let i = 0; i < inFeatures; i++) sum += x[xBase + i]! * weight[wBase + i]!;
-      y[yBase + out] = bias === undefined ? sum : sum + bias[out]!;
+  const y = multiplyTransposed(x, rows, weight, outFeatures, inFeatures);
+  if (bias !== undefined) {
+    for (let row = 0; row < rows; row++) {
+      for (let out = 0; out < outFeatures; out++) y[row * outFeatures + out] = y[row * outFeatures + out]! + bias[out]!;
     }
   }
   return y;
 }
 
 /**
- * The backward pass of linearForward: adds dL/dW (and dL/dbias) into `weightGradient` (and
- * `biasGradient`) and returns dL/dx. Sums run over rows in row order, so the result is the same
- * on every run.
+ * The backward pass of linearForward: adds dL/dW = dy^T x (and dL/dbias, dy summed over rows) into
+ * `weightGradient` (and `biasGradient`) and returns dL/dx = dy W. Each element is one sum in a
+ * fixed order, so the result is the same on every run.
  */
 export function linearBackward(
   dy: FloatArray,
@@ -38,25 +34,15 @@ export function linearBackward(
   biasGradient: FloatArray | undefined,
 ): FloatArray {
   const { rows, inFeatures, outFeatures } = size;
-  const dx = zerosLike(x, rows * inFeatures);
-  for (let row = 0; row < rows; row++) {
-    const xBase = row * inFeatures;
-    for (let out = 0; out < outFeatures; out++) {
-      const g = dy[row * outFeatures + out]!;
-      if (g === 0) continue;
-      const wBase = out * inFeatures;
-      for (let i = 0; i < inFeatures; i++) {
-        dx[xBase + i] = dx[xBase + i]! + g * weight[wBase + i]!;
-        weightGradient[wBase + i] = weightGradient[wBase + i]! + g * x[xBase + i]!;
-      }
-    }
-  }
+  const dyTransposed = transpose(dy, rows, outFeatures);
+  const dWeight = multiplyTransposed(dyTransposed, outFeatures, transpose(x, rows, inFeatures), inFeatures, rows);
+  for (let i = 0; i < dWeight.length; i++) weightGradient[i] = weightGradient[i]! + dWeight[i]!;
   if (biasGradient !== undefined) {
     for (let out = 0; out < outFeatures; out++) {
       let sum = 0;
-      for (let row = 0; row < rows; row++) sum += dy[row * outFeatures + out]!;
+      for (let row = 0; row < rows; row++) sum += dyTransposed[out * rows + row]!;
       biasGradient[out] = biasGradient[out]! + sum;
     }
   }
-  return dx;
+  return multiplyTransposed(dy, rows, transpose(weight, outFeatures, inFeatures), inFeatures, outFeatures);
 }
