@@ -5,6 +5,7 @@ import { causalAttentionBackward, causalAttentionForward } from "../src/testmode
 import { embeddingBackward, embeddingForward } from "../src/testmodels/training/embedding.ts";
 import type { FloatArray } from "../src/testmodels/training/floatArrays.ts";
 import { linearBackward, linearForward } from "../src/testmodels/training/linear.ts";
+import { multiplyTransposed } from "../src/testmodels/training/matrixProducts.ts";
 import { packSequences } from "../src/testmodels/training/packSequences.ts";
 import { qwen2LossAndGradients } from "../src/testmodels/training/qwen2Model.ts";
 import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
@@ -61,6 +62,30 @@ function expectGradientClose(analytic: FloatArray, numeric: Float64Array, what: 
   expect(scale, `${what}: the gradient is not all zero`).toBeGreaterThan(1e-6);
   expect(difference / scale, `${what}: max |analytic - numeric| ${difference} against a gradient scale of ${scale}`).toBeLessThanOrEqual(RELATIVE_BOUND);
 }
+
+describe("the blocked matrix product", () => {
+  it("equals a plain triple loop bit for bit at every edge of its 2 x 4 blocks (float32 and float64)", () => {
+    for (const arrayType of [Float32Array, Float64Array]) {
+      for (let m = 1; m <= 5; m++) {
+        for (let n = 1; n <= 9; n++) {
+          for (const k of [1, 3, 8]) {
+            const a = arrayType.from(randomArray(m * k, m * 100 + n * 10 + k));
+            const b = arrayType.from(randomArray(n * k, m * 100 + n * 10 + k + 5000));
+            const expected = new arrayType(m * n);
+            for (let i = 0; i < m; i++) {
+              for (let j = 0; j < n; j++) {
+                let sum = 0;
+                for (let p = 0; p < k; p++) sum += a[i * k + p]! * b[j * k + p]!;
+                expected[i * n + j] = sum;
+              }
+            }
+            expect(multiplyTransposed(a, m, b, n, k), `${arrayType.name} ${m}x${k} times (${n}x${k})^T`).toEqual(expected);
+          }
+        }
+      }
+    }
+  });
+});
 
 describe("backward passes against central finite differences (float64)", () => {
   it("embedding: the table's gradient, with a repeated id", () => {
