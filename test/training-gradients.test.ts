@@ -151,6 +151,20 @@ describe("backward passes against central finite differences (float64)", () => {
     expectGradientClose(dv, numericGradient(v, loss), "attention v");
   });
 
+  it("tied lm_head: one table as the embedding and as the output projection collects both gradients", () => {
+    const width = 4;
+    const vocab = 6;
+    const table = randomArray(vocab * width, 22);
+    const ids = Int32Array.from([5, 1, 1]);
+    const r = randomArray(ids.length * vocab, 23);
+    const size = { rows: ids.length, inFeatures: width, outFeatures: vocab };
+    const loss = () => weightedSum(linearForward(embeddingForward(table, ids, width), table, undefined, size), r);
+    const gradient = new Float64Array(table.length);
+    const dEmbedded = linearBackward(r, embeddingForward(table, ids, width), table, size, gradient, undefined);
+    embeddingBackward(dEmbedded, ids, width, gradient);
+    expectGradientClose(gradient, numericGradient(table, loss), "tied table");
+  });
+
   it("SwiGLU: gate and up", () => {
     const gate = randomArray(10, 16, 3);
     const up = randomArray(10, 17);
