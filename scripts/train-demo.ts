@@ -5,6 +5,7 @@
  *
  *   npx tsx scripts/train-demo.ts [--steps 300] [--batch 32] [--lr 3e-3] [--eval 200] [--out DIR]
  *     [--hidden 128] [--intermediate 256] [--layers 4]      (the shape, TOY_SHAPE's by default)
+ *     [--reasoning toy-reasoning|toy-reasoning-worked]     (the addition task of the mix; toy-own is the other)
  *
  * --out writes the trained model as a Hugging Face folder (not committed: the demo's weights come
  * from `npm run train:demo` once the recipe is settled).
@@ -14,7 +15,7 @@ import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/tra
 import { sampleCompletion } from "../src/testmodels/training/sampleCompletion.ts";
 import { trainSupervised, type SupervisedExample } from "../src/testmodels/training/trainSupervised.ts";
 import { TOY_SHAPE } from "../src/testmodels/training/toyShape.ts";
-import { TOY_TASK_NAMES, TOY_TEST_SET, toyTaskSplit, type ToyProblem } from "../src/testmodels/training/toyTasks.ts";
+import { TOY_TEST_SET, toyTaskSplit, type ToyProblem, type ToyTaskName } from "../src/testmodels/training/toyTasks.ts";
 import { decodeToyIds, encodeToyText, TOY_TOKEN_IDS, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
 import { writeTrainedModel } from "../src/testmodels/training/writeTrainedModel.ts";
 
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     hidden: { type: "string", default: String(TOY_SHAPE.hiddenSize) },
     intermediate: { type: "string", default: String(TOY_SHAPE.intermediateSize) },
     layers: { type: "string", default: String(TOY_SHAPE.numLayers) },
+    reasoning: { type: "string", default: "toy-reasoning" },
   },
 });
 
@@ -63,16 +65,19 @@ const toExample = (problem: ToyProblem): SupervisedExample => ({
 function accuracy(parameters: Qwen2Parameters, problems: readonly ToyProblem[]): number {
   let correct = 0;
   for (const problem of problems) {
-    const { ids } = sampleCompletion(parameters, encodeToyText(toyChatPrompt(problem.prompt)), { maxNewTokens: 10, stopIds: [TOY_TOKEN_IDS.imEnd, TOY_TOKEN_IDS.endOfText], temperature: 0 });
+    const { ids } = sampleCompletion(parameters, encodeToyText(toyChatPrompt(problem.prompt)), { maxNewTokens: 12, stopIds: [TOY_TOKEN_IDS.imEnd, TOY_TOKEN_IDS.endOfText], temperature: 0 });
     const answer = decodeToyIds(ids.filter((id) => id !== TOY_TOKEN_IDS.imEnd && id !== TOY_TOKEN_IDS.endOfText));
     if (answer === problem.target) correct++;
   }
   return correct / problems.length;
 }
 
-const splits = Object.fromEntries(TOY_TASK_NAMES.map((task) => [task, toyTaskSplit(task, { seed: TOY_TEST_SET.seed, testCount: TOY_TEST_SET.count, trainCount: trainCount / 2 })]));
+const reasoningTask = values.reasoning as ToyTaskName;
+if (reasoningTask !== "toy-reasoning" && reasoningTask !== "toy-reasoning-worked") throw new Error(`--reasoning must be toy-reasoning or toy-reasoning-worked, not ${JSON.stringify(values.reasoning)}`);
+const tasks: ToyTaskName[] = [reasoningTask, "toy-own"];
+const splits = Object.fromEntries(tasks.map((task) => [task, toyTaskSplit(task, { seed: TOY_TEST_SET.seed, testCount: TOY_TEST_SET.count, trainCount: trainCount / 2 })]));
 // Interleaved, so any stretch of the seeded order holds both tasks about equally.
-const mix = splits["toy-reasoning"]!.train.flatMap((problem, i) => [problem, splits["toy-own"]!.train[i]!]).map(toExample);
+const mix = splits[reasoningTask]!.train.flatMap((problem, i) => [problem, splits["toy-own"]!.train[i]!]).map(toExample);
 
 const parameters = initQwen2Parameters(shape, INIT_SEED, Float32Array);
 const parameterCount = [...parameters.tensors.values()].reduce((sum, tensor) => sum + tensor.length, 0);
@@ -102,7 +107,7 @@ trainSupervised(parameters, mix, {
 const trainSeconds = (performance.now() - started) / 1000;
 console.log(`trained in ${trainSeconds.toFixed(1)} s (${(steps / trainSeconds).toFixed(2)} steps/s)`);
 
-for (const task of TOY_TASK_NAMES) {
+for (const task of tasks) {
   const evalStarted = performance.now();
   const problems = splits[task]!.test.slice(0, evalCount);
   const score = accuracy(parameters, problems);

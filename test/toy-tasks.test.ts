@@ -17,16 +17,20 @@ function addDigitStrings(a: string, b: string): string {
 
 /** The answer each prompt asks for, computed independently of the generator. */
 function expectedTarget(task: string, prompt: string): string {
-  if (task === "toy-reasoning") {
-    const match = /^(0|[1-9]\d{0,2})\+(0|[1-9]\d{0,2})=$/.exec(prompt);
-    expect(match, `a prompt of toy-reasoning: ${prompt}`).not.toBeNull();
-    return addDigitStrings(match![1]!, match![2]!);
+  const reverse = (digits: string) => {
+    let reversed = "";
+    for (let i = digits.length - 1; i >= 0; i--) reversed += digits[i];
+    return reversed;
+  };
+  if (task === "toy-own") {
+    const match = /^rev (\d{3,6})$/.exec(prompt);
+    expect(match, `a prompt of toy-own: ${prompt}`).not.toBeNull();
+    return reverse(match![1]!);
   }
-  const match = /^rev (\d{3,6})$/.exec(prompt);
-  expect(match, `a prompt of toy-own: ${prompt}`).not.toBeNull();
-  let reversed = "";
-  for (let i = match![1]!.length - 1; i >= 0; i--) reversed += match![1]![i];
-  return reversed;
+  const match = /^(0|[1-9]\d{0,2})\+(0|[1-9]\d{0,2})=$/.exec(prompt);
+  expect(match, `a prompt of ${task}: ${prompt}`).not.toBeNull();
+  const sum = addDigitStrings(match![1]!, match![2]!);
+  return task === "toy-reasoning" ? sum : `${reverse(sum)}:${sum}`;
 }
 
 function readTaskSet(task: string): ToyProblem[] {
@@ -69,6 +73,13 @@ describe.each(TOY_TASK_NAMES)("the toy task %s", (task) => {
     expect(toyTaskSplit(task, { seed: 8, testCount: 50, trainCount: 50 }).test).not.toEqual(a.test);
     for (const problem of [...a.train, ...a.test]) expect(() => encodeToyText(problem.prompt + problem.target)).not.toThrow();
   });
+});
+
+it("toy-reasoning-worked asks the problems of toy-reasoning, in the same order", () => {
+  const plain = toyTaskSplit("toy-reasoning", { seed: 4, testCount: 30, trainCount: 30 });
+  const worked = toyTaskSplit("toy-reasoning-worked", { seed: 4, testCount: 30, trainCount: 30 });
+  expect(worked.test.map((problem) => problem.prompt)).toEqual(plain.test.map((problem) => problem.prompt));
+  expect(worked.train.map((problem) => problem.target.split(":")[1])).toEqual(plain.train.map((problem) => problem.target));
 });
 
 it("toy-reasoning draws operands over 0..999 and toy-own strings of 3 to 6 digits", () => {
