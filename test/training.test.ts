@@ -117,6 +117,13 @@ describe("supervised training of a toy-vocabulary Qwen2 model (float32)", () => 
   });
 });
 
+it("refuses a sequence longer than the model's positions, and a token outside its vocabulary, naming them", () => {
+  const parameters = initQwen2Parameters({ ...SMALL, maxPositionEmbeddings: 4 }, 1, Float32Array);
+  const sequence = (ids: number[]) => packSequences([{ ids, lossWeights: new Array<number>(ids.length).fill(0) }]);
+  expect(() => qwen2Forward(parameters, sequence([1, 2, 3, 4, 5]))).toThrow("a sequence of 5 tokens is longer than the model's 4 positions (max_position_embeddings)");
+  expect(() => qwen2Forward(parameters, sequence([1, 47]))).toThrow("token id 47 at position 1 is outside the vocabulary of 47 rows");
+});
+
 describe("AdamW and gradient clipping, against the formulas", () => {
   it("two AdamW steps with decoupled weight decay on a matrix, none on a norm or a bias", () => {
     const settings: AdamWSettings = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.5 };

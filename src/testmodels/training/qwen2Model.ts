@@ -63,7 +63,11 @@ export function qwen2Forward(parameters: Qwen2Parameters, batch: PackedBatch): Q
   const headDim = headDimOf(shape);
   const rows = batch.ids.length;
   const p = (name: string) => parameter(parameters, name);
-  const rope = ropeTables(Math.max(...batch.positions, 0) + 1, headDim, shape.ropeTheta);
+  const positions = batch.positions.reduce((largest, position) => Math.max(largest, position), 0) + 1;
+  if (positions > shape.maxPositionEmbeddings) {
+    throw new Error(`a sequence of ${positions} tokens is longer than the model's ${shape.maxPositionEmbeddings} positions (max_position_embeddings)`);
+  }
+  const rope = ropeTables(positions, headDim, shape.ropeTheta);
   const layers: LayerTape[] = [];
   let states = embeddingForward(p("model.embed_tokens.weight"), batch.ids, hidden);
   for (let layer = 0; layer < shape.numLayers; layer++) {
