@@ -61,14 +61,15 @@ const toExample = (problem: ToyProblem): SupervisedExample => ({
   answerIds: encodeToyText(`${problem.target}<|im_end|>`),
 });
 
-/** Greedy exact match: the completion up to <|im_end|> must be the target. */
+/** Greedy exact match: the completion up to <|im_end|> must be the target. Prints the first few answers. */
 function accuracy(parameters: Qwen2Parameters, problems: readonly ToyProblem[]): number {
   let correct = 0;
-  for (const problem of problems) {
+  problems.forEach((problem, index) => {
     const { ids } = sampleCompletion(parameters, encodeToyText(toyChatPrompt(problem.prompt)), { maxNewTokens: 12, stopIds: [TOY_TOKEN_IDS.imEnd, TOY_TOKEN_IDS.endOfText], temperature: 0 });
     const answer = decodeToyIds(ids.filter((id) => id !== TOY_TOKEN_IDS.imEnd && id !== TOY_TOKEN_IDS.endOfText));
     if (answer === problem.target) correct++;
-  }
+    if (index < 4) console.log(`  ${problem.prompt} -> ${JSON.stringify(answer)} (target ${problem.target})`);
+  });
   return correct / problems.length;
 }
 
