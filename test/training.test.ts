@@ -18,7 +18,7 @@ import { packSequences } from "../src/testmodels/training/packSequences.ts";
 import { qwen2Forward } from "../src/testmodels/training/qwen2Model.ts";
 import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { sampleCompletion } from "../src/testmodels/training/sampleCompletion.ts";
-import { trainSupervised, type SupervisedExample, type SupervisedTrainingOptions } from "../src/testmodels/training/trainSupervised.ts";
+import { scheduledLearningRate, trainSupervised, type SupervisedExample, type SupervisedTrainingOptions } from "../src/testmodels/training/trainSupervised.ts";
 import { toyTaskSplit } from "../src/testmodels/training/toyTasks.ts";
 import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
 import { writeTrainedModel } from "../src/testmodels/training/writeTrainedModel.ts";
@@ -159,6 +159,14 @@ describe("AdamW and gradient clipping, against the formulas", () => {
         values.forEach((value, i) => expect(value).toBeCloseTo(expected[i]!, 12));
       }
     }
+  });
+
+  it("schedules the learning rate: linear warm-up to the peak, then a cosine down to the floor at the last step", () => {
+    const schedule = { steps: 110, warmupSteps: 10, minLearningRateFraction: 0.1, peak: 2 };
+    expect(scheduledLearningRate(1, schedule)).toBeCloseTo(0.2, 12);
+    expect(scheduledLearningRate(10, schedule)).toBeCloseTo(2, 12);
+    expect(scheduledLearningRate(60, schedule)).toBeCloseTo(0.2 + 1.8 * 0.5, 12);
+    expect(scheduledLearningRate(110, schedule)).toBeCloseTo(0.2, 12);
   });
 
   it("clips the global norm of all gradients together, and leaves a smaller one alone", () => {

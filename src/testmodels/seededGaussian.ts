@@ -65,7 +65,7 @@ export function addGaussian(out: Float32Array, count: number, rng: SplitMix32, s
 }
 
 /** The next draw of `rng` as an unsigned 32-bit integer (the same stream addGaussian draws from). */
-export function nextUint32(rng: SplitMix32): number {
+function nextUint32(rng: SplitMix32): number {
   rng.state = (rng.state + 0x9e3779b9) | 0;
   return fmix32(rng.state);
 }

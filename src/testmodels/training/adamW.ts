@@ -10,8 +10,6 @@ export interface AdamWSettings {
   weightDecay: number;
 }
 
-export const ADAMW_DEFAULTS: AdamWSettings = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
-
 /** AdamW's state: first and second moments of every parameter and the steps taken. */
 export interface AdamWState {
   step: number;

@@ -13,8 +13,3 @@ export type FloatArrayType = Float32ArrayConstructor | Float64ArrayConstructor;
 export function zerosLike(like: FloatArray, length: number = like.length): FloatArray {
   return like instanceof Float32Array ? new Float32Array(length) : new Float64Array(length);
 }
-
-/** The constructor of `array`'s type. */
-export function arrayTypeOf(array: FloatArray): FloatArrayType {
-  return array instanceof Float32Array ? Float32Array : Float64Array;
-}
