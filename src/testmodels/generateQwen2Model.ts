@@ -30,15 +30,21 @@ export interface GenerateQwen2Options {
 const WEIGHT_STD = 0.02;
 
 /** Mean and standard deviation of the initial values of each kind of tensor. */
-const INIT: Record<Qwen2TensorKind, { mean: number; std: number }> = {
+export const QWEN2_INIT: Readonly<Record<Qwen2TensorKind, { mean: number; std: number }>> = {
   weight: { mean: 0, std: WEIGHT_STD },
   bias: { mean: 0, std: WEIGHT_STD / 4 },
   norm: { mean: 1, std: WEIGHT_STD },
 };
 
-const BOS_TOKEN_ID = 151643;
-const EOS_TOKEN_ID = 151645;
-const PAD_TOKEN_ID = 151643;
+/** The special token ids config.json and generation_config.json name. */
+export interface SpecialTokenIds {
+  bos: number;
+  eos: number;
+  pad: number;
+}
+
+/** Qwen2.5's: <|endoftext|> (BOS and padding) and <|im_end|> (end of an instruct model's turn). */
+const QWEN_TOKEN_IDS: SpecialTokenIds = { bos: 151643, eos: 151645, pad: 151643 };
 
 /** Elements generated per write: 4 MiB of float32 scratch, whatever the model's size. Even, so draws stay paired. */
 const CHUNK_ELEMENTS = 2 ** 20;
@@ -99,7 +105,7 @@ async function writeTensor(
   initSeed: number,
   variant: { seed: number; scale: number } | undefined,
 ): Promise<void> {
-  const { mean, std } = INIT[tensor.kind];
+  const { mean, std } = QWEN2_INIT[tensor.kind];
   const base = splitMix32(deriveSeed(initSeed, `init ${tensor.name}`));
   const noise = variant && { rng: splitMix32(deriveSeed(initSeed, `variant ${variant.seed} ${tensor.name}`)), std: variant.scale * WEIGHT_STD };
   const total = tensor.shape.reduce((product, dim) => product * dim, 1);
@@ -139,12 +145,12 @@ function sortedJson(object: Record<string, unknown>): string {
 }
 
 /** config.json as transformers writes it for Qwen2ForCausalLM (fields of Qwen2.5-0.5B-Instruct's file). */
-export function renderQwen2Config(shape: Qwen2Shape, dtype: FloatDtype): string {
+export function renderQwen2Config(shape: Qwen2Shape, dtype: FloatDtype, tokenIds: SpecialTokenIds = QWEN_TOKEN_IDS): string {
   return sortedJson({
     architectures: ["Qwen2ForCausalLM"],
     attention_dropout: 0,
-    bos_token_id: BOS_TOKEN_ID,
-    eos_token_id: EOS_TOKEN_ID,
+    bos_token_id: tokenIds.bos,
+    eos_token_id: tokenIds.eos,
     hidden_act: "silu",
     hidden_size: shape.hiddenSize,
     initializer_range: WEIGHT_STD,
@@ -169,12 +175,12 @@ export function renderQwen2Config(shape: Qwen2Shape, dtype: FloatDtype): string 
 }
 
 /** generation_config.json of an instruct model, greedy so evaluations are deterministic. */
-function renderGenerationConfig(): string {
+export function renderGenerationConfig(tokenIds: SpecialTokenIds = QWEN_TOKEN_IDS): string {
   return sortedJson({
-    bos_token_id: BOS_TOKEN_ID,
+    bos_token_id: tokenIds.bos,
     do_sample: false,
-    eos_token_id: [EOS_TOKEN_ID, BOS_TOKEN_ID],
-    pad_token_id: PAD_TOKEN_ID,
+    eos_token_id: [tokenIds.eos, tokenIds.bos],
+    pad_token_id: tokenIds.pad,
     transformers_version: "4.43.1",
   });
 }

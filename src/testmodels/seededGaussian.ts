@@ -63,3 +63,20 @@ export function addGaussian(out: Float32Array, count: number, rng: SplitMix32, s
   }
   rng.state = state;
 }
+
+/** The next draw of `rng` as an unsigned 32-bit integer (the same stream addGaussian draws from). */
+function nextUint32(rng: SplitMix32): number {
+  rng.state = (rng.state + 0x9e3779b9) | 0;
+  return fmix32(rng.state);
+}
+
+/** A uniform number in [0, 1) with 32 random bits. */
+export function nextUniform(rng: SplitMix32): number {
+  return nextUint32(rng) / 2 ** 32;
+}
+
+/** A uniform integer in [0, count), count at most 2^32 (by multiply-shift: bias below 2^-32 * count). */
+export function nextBelow(rng: SplitMix32, count: number): number {
+  if (!Number.isInteger(count) || count <= 0 || count > 2 ** 32) throw new RangeError(`nextBelow: count ${count} must be an integer in [1, 2^32]`);
+  return Math.floor(nextUniform(rng) * count);
+}
