@@ -9,6 +9,7 @@ import type { EvaluatedTask } from "../src/eval/report/EvalReport.ts";
 import type { ProblemResult } from "../src/eval/runGsm8kEvaluation.ts";
 import { EVAL_REPORT_FILE_NAME, recordedMergeFiles } from "../src/ui/merge/recordedMergeFiles.ts";
 import { describeMergeEvaluation, mergeEvaluation, STUDIO_REPORT_SOURCE } from "../src/ui/state/mergeEvaluation.ts";
+import { localFolderSpecs } from "../src/ui/state/modelInput.ts";
 import { pinnedRequestParts } from "../src/ui/state/pinnedRequestParts.ts";
 import { planSweepModels } from "../src/ui/state/sweepModels.ts";
 
@@ -184,5 +185,14 @@ describe("recordedMergeFiles", () => {
     expect(front["model-index"][0]!.name).toBe("merged");
     expect(front["model-index"][0]!.results[0]!.metrics.map((metric) => metric.value)).toEqual([0.6667, 0.6667]);
 
+  });
+});
+
+describe("localFolderSpecs (the GPU job's note on models known by folder name only)", () => {
+  it("lists the spec of each model picked from disk, as the recipe names it, and no Hub repo", () => {
+    const folder = (label: string) => ({ kind: "files" as const, label, files: [] });
+    const inputs = { "org/target@abc": { kind: "hub" as const, repo: "org/target", revision: "abc" }, grpo: folder("grpo"), sft: folder("sft"), "grpo (2)": folder("grpo") };
+    expect(localFolderSpecs(inputs)).toEqual(["grpo", "sft", "grpo (2)"]);
+    expect(localFolderSpecs({ "org/a": { kind: "hub", repo: "org/a" } })).toEqual([]);
   });
 });

@@ -21,9 +21,11 @@ export function GpuJobExport() {
   const exportJob = async () => {
     setExported({ status: "exporting" });
     try {
-      const { options, problemsFrom } = await buildGpuJobRequest(useStudioStore.getState(), () => loadGsm8kSplit("test"));
+      const { options, problemsFrom, localFolders } = await buildGpuJobRequest(useStudioStore.getState(), () => loadGsm8kSplit("test"));
       await downloadGpuJob(renderGpuJob(options));
-      setExported({ status: "done", message: `Downloading ${GPU_JOB_FOLDER}.zip: ${options.tasks.join(", ")} on the target and alpha ${options.alphas.join(", ")}, ${problemsFrom}.` });
+      const folders =
+        localFolders.length === 0 ? "" : ` The job names ${localFolders.map((name) => `"${name}"`).join(", ")} by folder name only: put those models there on the GPU machine, or edit the paths in configs/ and run.sh.`;
+      setExported({ status: "done", message: `Downloading ${GPU_JOB_FOLDER}.zip: ${options.tasks.join(", ")} on the target and alpha ${options.alphas.join(", ")}, ${problemsFrom}.${folders}` });
     } catch (error) {
       setExported({ status: "failed", error: oneLineMessage(error instanceof Error ? error.message : String(error)) });
     }

@@ -5,6 +5,7 @@ import type { GpuJobOptions, LmEvalTaskName } from "../../eval/job/renderGpuJob.
 import { parseAlphaList } from "../../eval/sweep/parseAlphaList.ts";
 import { parseProblemIds, type EvalRunData } from "./evalSlice.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
+import { localFolderSpecs } from "./modelInput.ts";
 import { pinnedRequestParts } from "./pinnedRequestParts.ts";
 import { oneVectorAlpha } from "./recipeDraft.ts";
 import { selectMergePlan } from "./selectMergePlan.ts";
@@ -26,10 +27,12 @@ function lastRunData(state: Pick<StudioState, "evalRun">): EvalRunData | undefin
   return run.status === "failed" ? run.data : run;
 }
 
-/** A GPU job's options from the Evaluate panel, and words for where its problems come from. */
+/** A GPU job's options from the Evaluate panel, words for where its problems come from, and the local folders it names. */
 export interface GpuJobRequest {
   options: GpuJobOptions;
   problemsFrom: string;
+  /** Models picked from local folders: a page knows them by their folder's name only, which the job's configs and run.sh use as their path. */
+  localFolders: string[];
 }
 
 /**
@@ -54,18 +57,19 @@ export async function buildGpuJobRequest(state: StudioState, loadTestSet: () => 
     throw new Error(`Alphas: ${error instanceof Error ? error.message : String(error)}.`, { cause: error });
   }
   if (alphas.length === 0) alphas = [oneVectorAlpha(recipe) ?? 1];
+  const localFolders = localFolderSpecs(built.request.inputs);
   const options = { recipe: sweepBaseRecipe(recipe), alphas, tasks: [chosen.task], chatTemplate: state.evalChatTemplate, maxGenToks: state.evalMaxNewTokens, toolVersion: TOOL_VERSION };
   const run = lastRunData(state);
   if (run?.task.dataset.kind === "hub") {
-    return { options: { ...options, problemIndices: run.task.problemIndices }, problemsFrom: `the ${run.task.problemIndices.length} problems of the last run` };
+    return { options: { ...options, problemIndices: run.task.problemIndices }, problemsFrom: `the ${run.task.problemIndices.length} problems of the last run`, localFolders };
   }
   const all = await loadTestSet();
   if (state.evalPickedIds.trim() !== "") {
     const ids = parseProblemIds(state.evalPickedIds);
     if ("error" in ids) throw new Error(`Problems: ${ids.error}.`);
-    return { options: { ...options, problemIndices: selectProblems(all, ids).map((problem) => problem.index) }, problemsFrom: `the ${ids.length} problems picked` };
+    return { options: { ...options, problemIndices: selectProblems(all, ids).map((problem) => problem.index) }, problemsFrom: `the ${ids.length} problems picked`, localFolders };
   }
   if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) throw new Error(`The number of problems must be between 1 and ${all.length}.`);
   const problemIndices = sampleProblems(all, state.evalCount, state.evalSeed).map((problem) => problem.index);
-  return { options: { ...options, problemIndices }, problemsFrom: `the panel's sample of ${state.evalCount} problems (seed ${state.evalSeed})` };
+  return { options: { ...options, problemIndices }, problemsFrom: `the panel's sample of ${state.evalCount} problems (seed ${state.evalSeed})`, localFolders };
 }

@@ -8,6 +8,15 @@ export function inputTitle(input: ModelInput): string {
   return input.revision ? `${input.repo}@${input.revision}` : input.repo;
 }
 
+/**
+ * The model specs (keys of a request's inputs, as the recipe names them) of the models picked from
+ * disk: a folder is known to the page by its name only (distinctModelSpecs), so that is the path an
+ * exported recipe gives it; a Hub input is a repo id any machine can fetch.
+ */
+export function localFolderSpecs(inputs: Readonly<Record<string, ModelInput>>): string[] {
+  return Object.entries(inputs).flatMap(([spec, input]) => (input.kind === "files" ? [spec] : []));
+}
+
 /** Whether two picked inputs are one model: the same pick, or the same Hub repo and revision. */
 const sameModel = (a: ModelInput, b: ModelInput) => a === b || (a.kind === "hub" && b.kind === "hub" && inputTitle(a) === inputTitle(b));
 
