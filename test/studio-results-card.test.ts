@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import type { MergePlan } from "../src/core/plan/planMerge.ts";
-import { defaultRecipeParameters, type MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
+import type { MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
 import { buildEvalReport } from "../src/eval/report/buildEvalReport.ts";
 import type { EvalReport } from "../src/eval/report/EvalReport.ts";
 import type { EvaluatedTask } from "../src/eval/report/EvalReport.ts";
@@ -12,6 +12,7 @@ import { describeMergeEvaluation, mergeEvaluation, STUDIO_REPORT_SOURCE } from "
 import { localFolderSpecs } from "../src/ui/state/modelInput.ts";
 import { pinnedRequestParts } from "../src/ui/state/pinnedRequestParts.ts";
 import { planSweepModels } from "../src/ui/state/sweepModels.ts";
+import { sliderRecipe } from "./helpers/sliderRecipe.ts";
 
 /*
  * Which evaluation a saved merge carries: a run's merged model matches the merge only when its
@@ -22,14 +23,6 @@ import { planSweepModels } from "../src/ui/state/sweepModels.ts";
 const SHA = { target: "a".repeat(40), plus: "b".repeat(40), minus: "c".repeat(40) };
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
 
-/** The studio's one-vector recipe with the slider at `alpha`, as the page's specs name the models (unpinned). */
-const sliderRecipe = (alpha: number): MergeRecipe => ({
-  target: "demo/T",
-  method: "task_arithmetic",
-  parameters: defaultRecipeParameters("task_arithmetic"),
-  vectors: [{ plus: "demo/P", minus: "demo/M", weight: alpha }],
-  vocab: "exact",
-});
 const pinnedSliderRecipe = (alpha: number): MergeRecipe => ({
   ...sliderRecipe(alpha),
   target: `demo/T@${SHA.target}`,

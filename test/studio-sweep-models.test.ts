@@ -1,15 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { defaultRecipeParameters, type MergeRecipe } from "../src/core/recipe/MergeRecipe.ts";
 import { planSweepModels, type SweepSettings } from "../src/ui/state/sweepModels.ts";
+import { sliderRecipe } from "./helpers/sliderRecipe.ts";
 
-/** The studio's reasoning-vector recipe with the slider at `alpha`. */
-const sliderRecipe = (alpha: number): MergeRecipe => ({
-  target: "demo/T",
-  method: "task_arithmetic",
-  parameters: defaultRecipeParameters("task_arithmetic"),
-  vectors: [{ plus: "demo/P", minus: "demo/M", weight: alpha }],
-  vocab: "exact",
-});
 const settings = (changes: Partial<SweepSettings> = {}): SweepSettings => ({
   models: { target: true, merged: true, plus: false, minus: false },
   alphas: [],
