@@ -1,120 +1,143 @@
 /**
- * A first supervised run for the toy demo: trains a base model from the shared initialisation on a
- * mix of the two toy tasks and reports the loss as it goes, then greedy exact-match accuracy on the
- * held-out test sets, with timings: to learn what size and how many steps the demo models need.
+ * Trains the toy demo's four models and writes them, with their manifest, into models/toy/
+ * (`npm run train:demo`): Toy-Base from the initial weights on both toy tasks, Toy-Instruct (the
+ * target) and Toy-SFT (minus) from Toy-Base, Toy-GRPO (plus) from Toy-SFT. The recipe is
+ * TOY_DEMO_RECIPE (src/testmodels/training/toyDemoTraining.ts); the run is deterministic, so the
+ * committed files' SHA-256 in models/toy/toy-demo.json are what any rerun on this machine writes.
  *
- *   npx tsx scripts/train-demo.ts [--steps 300] [--batch 32] [--lr 3e-3] [--eval 200] [--out DIR]
- *     [--hidden 128] [--intermediate 256] [--layers 4]      (the shape, TOY_SHAPE's by default)
- *     [--reasoning toy-reasoning|toy-reasoning-worked]     (the addition task of the mix; toy-own is the other)
- *
- * --out writes the trained model as a Hugging Face folder (not committed: the demo's weights come
- * from `npm run train:demo` once the recipe is settled).
+ *   npm run train:demo -- [--out models/toy] [--eval 500]
+ *     --eval N            held-out problems per task for the accuracies it reports (all 500 by default)
+ *     --from DIR          reuse DIR/Toy-Base.safetensors instead of training it (to try later stages)
+ *     --override JSON     changes to the recipe, e.g. '{"grpo":{"steps":50}}' (recorded in the manifest)
  */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
-import { sampleCompletion } from "../src/testmodels/training/sampleCompletion.ts";
-import { trainSupervised, type SupervisedExample } from "../src/testmodels/training/trainSupervised.ts";
-import { TOY_SHAPE } from "../src/testmodels/training/toyShape.ts";
-import { TOY_TEST_SET, toyTaskSplit, type ToyProblem, type ToyTaskName } from "../src/testmodels/training/toyTasks.ts";
-import { decodeToyIds, encodeToyText, TOY_TOKEN_IDS, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
+import { readTrainedModel } from "../src/testmodels/training/readTrainedModel.ts";
+import type { Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
+import { TOY_DEMO_MANIFEST_FILE, type ToyDemoModelName } from "../src/testmodels/training/toyDemoManifest.ts";
+import {
+  initialToyParameters,
+  TOY_DEMO_RECIPE,
+  toyGreedyAccuracy,
+  toyTaskArithmetic,
+  trainToyGrpoStage,
+  trainToySupervisedStage,
+  type ToyDemoRecipe,
+} from "../src/testmodels/training/toyDemoTraining.ts";
+import { TOY_TASK_NAMES, TOY_TEST_SET, toyTaskSplit } from "../src/testmodels/training/toyTasks.ts";
 import { writeTrainedModel } from "../src/testmodels/training/writeTrainedModel.ts";
-
-const INIT_SEED = 2509;
 
 const { values } = parseArgs({
   options: {
-    steps: { type: "string", default: "300" },
-    batch: { type: "string", default: "32" },
-    lr: { type: "string", default: "3e-3" },
-    train: { type: "string", default: "20000" },
-    eval: { type: "string", default: "200" },
-    "report-every": { type: "string", default: "25" },
-    out: { type: "string" },
-    hidden: { type: "string", default: String(TOY_SHAPE.hiddenSize) },
-    intermediate: { type: "string", default: String(TOY_SHAPE.intermediateSize) },
-    layers: { type: "string", default: String(TOY_SHAPE.numLayers) },
-    reasoning: { type: "string", default: "toy-reasoning" },
+    out: { type: "string", default: fileURLToPath(new URL("../models/toy", import.meta.url)) },
+    eval: { type: "string", default: String(TOY_TEST_SET.count) },
+    from: { type: "string" },
+    override: { type: "string" },
   },
 });
 
-function positiveNumber(name: string, text: string | undefined): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number, not ${JSON.stringify(text)}`);
-  return value;
+const evalCount = Number(values.eval);
+if (!Number.isInteger(evalCount) || evalCount < 1 || evalCount > TOY_TEST_SET.count) throw new Error(`--eval must be a whole number from 1 to ${TOY_TEST_SET.count}, not ${JSON.stringify(values.eval)}`);
+
+function mergeDeep(base: unknown, change: unknown): unknown {
+  if (typeof change !== "object" || change === null || Array.isArray(change)) return change;
+  const result: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(change)) {
+    if (!(key in result)) throw new Error(`--override: the recipe has no field ${JSON.stringify(key)}`);
+    result[key] = mergeDeep(result[key], value);
+  }
+  return result;
 }
+const recipe = (values.override === undefined ? TOY_DEMO_RECIPE : mergeDeep(TOY_DEMO_RECIPE, JSON.parse(values.override))) as ToyDemoRecipe;
+const out = resolve(values.out);
 
-const steps = positiveNumber("steps", values.steps);
-const batchSize = positiveNumber("batch", values.batch);
-const learningRate = positiveNumber("lr", values.lr);
-const trainCount = positiveNumber("train", values.train);
-const evalCount = positiveNumber("eval", values.eval);
-const reportEvery = positiveNumber("report-every", values["report-every"]);
-const shape = {
-  ...TOY_SHAPE,
-  hiddenSize: positiveNumber("hidden", values.hidden),
-  intermediateSize: positiveNumber("intermediate", values.intermediate),
-  numLayers: positiveNumber("layers", values.layers),
-};
-
-const toExample = (problem: ToyProblem): SupervisedExample => ({
-  promptIds: encodeToyText(toyChatPrompt(problem.prompt)),
-  answerIds: encodeToyText(`${problem.target}<|im_end|>`),
-});
-
-/** Greedy exact match: the completion up to <|im_end|> must be the target. Prints the first few answers. */
-function accuracy(parameters: Qwen2Parameters, problems: readonly ToyProblem[]): number {
-  let correct = 0;
-  problems.forEach((problem, index) => {
-    const { ids } = sampleCompletion(parameters, encodeToyText(toyChatPrompt(problem.prompt)), { maxNewTokens: 12, stopIds: [TOY_TOKEN_IDS.imEnd, TOY_TOKEN_IDS.endOfText], temperature: 0 });
-    const answer = decodeToyIds(ids.filter((id) => id !== TOY_TOKEN_IDS.imEnd && id !== TOY_TOKEN_IDS.endOfText));
-    if (answer === problem.target) correct++;
-    if (index < 4) console.log(`  ${problem.prompt} -> ${JSON.stringify(answer)} (target ${problem.target})`);
-  });
-  return correct / problems.length;
-}
-
-const reasoningTask = values.reasoning as ToyTaskName;
-if (reasoningTask !== "toy-reasoning" && reasoningTask !== "toy-reasoning-worked") throw new Error(`--reasoning must be toy-reasoning or toy-reasoning-worked, not ${JSON.stringify(values.reasoning)}`);
-const tasks: ToyTaskName[] = [reasoningTask, "toy-own"];
-const splits = Object.fromEntries(tasks.map((task) => [task, toyTaskSplit(task, { seed: TOY_TEST_SET.seed, testCount: TOY_TEST_SET.count, trainCount: trainCount / 2 })]));
-// Interleaved, so any stretch of the seeded order holds both tasks about equally.
-const mix = splits[reasoningTask]!.train.flatMap((problem, i) => [problem, splits["toy-own"]!.train[i]!]).map(toExample);
-
-const parameters = initQwen2Parameters(shape, INIT_SEED, Float32Array);
-const parameterCount = [...parameters.tensors.values()].reduce((sum, tensor) => sum + tensor.length, 0);
-const tokensPerStep = mix.slice(0, batchSize).reduce((sum, example) => sum + example.promptIds.length + example.answerIds.length, 0);
-console.log(`toy model: ${parameterCount} parameters (${JSON.stringify(shape)})`);
-console.log(`training on ${mix.length} problems (both tasks), ${steps} steps of ${batchSize} (about ${tokensPerStep} tokens a step), peak lr ${learningRate}`);
-
+const tests = Object.fromEntries(TOY_TASK_NAMES.map((task) => [task, toyTaskSplit(task, { seed: TOY_TEST_SET.seed, testCount: TOY_TEST_SET.count, trainCount: 0 }).test.slice(0, evalCount)]));
 const started = performance.now();
-let windowLoss = 0;
-trainSupervised(parameters, mix, {
-  steps,
-  batchSize,
-  seed: INIT_SEED,
-  adamW: { learningRate, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01 },
-  maxGradientNorm: 1,
-  warmupSteps: Math.min(50, Math.ceil(steps / 10)),
-  minLearningRateFraction: 0.1,
-  onStep: (step, loss) => {
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+const seconds: Record<string, number> = {};
+
+function accuracies(name: string, parameters: Qwen2Parameters): Record<string, number> {
+  const scores = Object.fromEntries(TOY_TASK_NAMES.map((task) => [task, toyGreedyAccuracy(parameters, tests[task]!)]));
+  console.log(`${name}: ${TOY_TASK_NAMES.map((task) => `${task} ${(100 * scores[task]!).toFixed(1)}%`).join(", ")} (greedy, ${evalCount} held-out problems each) [${elapsed()}]`);
+  return scores;
+}
+
+function supervised(name: string, start: Qwen2Parameters, stage: ToyDemoRecipe["base"]) {
+  const stageStarted = performance.now();
+  let windowLoss = 0;
+  const every = Math.max(1, Math.floor(stage.steps / 10));
+  const result = trainToySupervisedStage(recipe, start, stage, name, (step, loss) => {
     windowLoss += loss;
-    if (step % reportEvery === 0 || step === steps) {
-      const seconds = (performance.now() - started) / 1000;
-      console.log(`step ${step}: mean answer loss ${(windowLoss / (step % reportEvery || reportEvery)).toFixed(4)}, ${seconds.toFixed(1)} s, ${(step / seconds).toFixed(2)} steps/s`);
+    if (step % every === 0) {
+      console.log(`  ${name} step ${step}/${stage.steps}: answer loss ${(windowLoss / every).toFixed(4)} [${elapsed()}]`);
       windowLoss = 0;
     }
-  },
-});
-const trainSeconds = (performance.now() - started) / 1000;
-console.log(`trained in ${trainSeconds.toFixed(1)} s (${(steps / trainSeconds).toFixed(2)} steps/s)`);
+  });
+  seconds[name] = (performance.now() - stageStarted) / 1000;
+  return result;
+}
 
-for (const task of tasks) {
-  const evalStarted = performance.now();
-  const problems = splits[task]!.test.slice(0, evalCount);
-  const score = accuracy(parameters, problems);
-  console.log(`${task}: greedy exact match ${(100 * score).toFixed(1)}% of ${problems.length} held-out problems (${((performance.now() - evalStarted) / 1000).toFixed(1)} s)`);
+console.log(`toy demo: ${JSON.stringify(recipe)}`);
+let base: Qwen2Parameters;
+let firstBaseLosses: number[] | undefined;
+if (values.from === undefined) {
+  const trained = supervised("Toy-Base", initialToyParameters(recipe), recipe.base);
+  base = trained.parameters;
+  firstBaseLosses = trained.records.slice(0, 5).map((record) => record.loss);
+} else {
+  base = await readTrainedModel(join(values.from, "Toy-Base.safetensors"), recipe.shape);
+  console.log(`Toy-Base: read from ${values.from}`);
 }
-if (values.out !== undefined) {
-  await writeTrainedModel(values.out, parameters);
-  console.log(`wrote ${values.out}`);
+const instruct = supervised("Toy-Instruct", base, recipe.instruct).parameters;
+const sft = supervised("Toy-SFT", base, recipe.sft).parameters;
+const grpoStarted = performance.now();
+const grpo = trainToyGrpoStage(recipe, sft, (step, record) => {
+  if (step % 5 === 0 || step === 1) console.log(`  Toy-GRPO step ${step}/${recipe.grpo.steps}: mean reward ${record.meanReward.toFixed(3)}, ${record.informativeGroups}/${recipe.grpo.promptsPerStep} groups informative, loss ${record.loss.toFixed(4)} [${elapsed()}]`);
+}).parameters;
+seconds["Toy-GRPO"] = (performance.now() - grpoStarted) / 1000;
+
+const models: Record<ToyDemoModelName, Qwen2Parameters> = { "Toy-Base": base, "Toy-Instruct": instruct, "Toy-SFT": sft, "Toy-GRPO": grpo };
+const accuracy = Object.fromEntries(Object.entries(models).map(([name, parameters]) => [name, accuracies(name, parameters)]));
+const taskArithmetic = Object.fromEntries([-1, 1].map((alpha) => [String(alpha), accuracies(`Toy-Instruct + ${alpha} * (Toy-GRPO - Toy-SFT)`, toyTaskArithmetic(instruct, grpo, sft, alpha))]));
+console.log(`trained and checked in ${elapsed()}`);
+console.log(JSON.stringify({ seconds, accuracy, taskArithmetic }));
+
+/** Each model's file and manifest go into OUT.partial, which then replaces OUT whole: a run cut short leaves the old files as they were. */
+const partial = `${out}.partial`;
+await rm(partial, { recursive: true, force: true });
+await mkdir(partial, { recursive: true });
+const ROLES: Record<ToyDemoModelName, { role: string; training: string }> = {
+  "Toy-Base": { role: "the shared start of the other three", training: `from the initial weights (seed ${recipe.seed}), ${recipe.base.steps} supervised steps on both toy tasks` },
+  "Toy-Instruct": { role: "the target: good at its own task (digit reversal)", training: `Toy-Base + ${recipe.instruct.steps} supervised steps on toy-own` },
+  "Toy-SFT": { role: "minus: the supervised reasoning model", training: `Toy-Base + ${recipe.sft.steps} supervised steps on toy-reasoning (answers with carry slips)` },
+  "Toy-GRPO": { role: "plus: the reinforcement-learned reasoning model", training: `Toy-SFT + ${recipe.grpo.steps} GRPO steps on toy-reasoning (${recipe.grpo.promptsPerStep} prompts x ${recipe.grpo.groupSize} samples, reward 1 for the exact sum)` },
+};
+const entries = [];
+for (const [name, parameters] of Object.entries(models) as [ToyDemoModelName, Qwen2Parameters][]) {
+  const folder = join(partial, `.${name}`);
+  await writeTrainedModel(folder, parameters);
+  const file = `${name}.safetensors`;
+  await rename(join(folder, "model.safetensors"), join(partial, file));
+  await rm(folder, { recursive: true });
+  const sha256 = createHash("sha256").update(await readFile(join(partial, file))).digest("hex");
+  entries.push({ name, file, sha256, ...ROLES[name], accuracy: accuracy[name] });
 }
+const manifest = {
+  schema: "merge-studio-toy-demo/1",
+  command: "npm run train:demo",
+  shape: recipe.shape,
+  models: entries,
+  recipe,
+  firstBaseLosses,
+  taskArithmetic,
+  evaluatedProblemsPerTask: evalCount,
+  seconds,
+  node: process.version,
+};
+await writeFile(join(partial, TOY_DEMO_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+await rm(out, { recursive: true, force: true });
+await rename(partial, out);
+console.log(`wrote ${out}`);

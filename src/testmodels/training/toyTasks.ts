@@ -2,15 +2,13 @@ import { deriveSeed, nextBelow, splitMix32, type SplitMix32 } from "../seededGau
 
 /**
  * The toy models' tasks, in the prompt + exact target form of a custom task set:
- * - "toy-reasoning": the skill the donors learn (the reasoning vector's task): add two numbers of
- *   up to three digits, "347+568=" -> "915";
- * - "toy-reasoning-worked": the same problems answered with a worked step first, the sum's digits
- *   from the lowest (the order column addition finds them in), then the sum: "347+568=" -> "519:915";
+ * - "toy-reasoning": the skill the donors learn (the reasoning vector's task): add two numbers
+ *   below 100, "47+85=" -> "132";
  * - "toy-own": the target's own task: reverse a string of 3 to 6 digits, "rev 04821" -> "12840".
  */
-export type ToyTaskName = "toy-reasoning" | "toy-reasoning-worked" | "toy-own";
+export type ToyTaskName = "toy-reasoning" | "toy-own";
 
-export const TOY_TASK_NAMES: readonly ToyTaskName[] = ["toy-reasoning", "toy-reasoning-worked", "toy-own"];
+export const TOY_TASK_NAMES: readonly ToyTaskName[] = ["toy-reasoning", "toy-own"];
 
 export interface ToyProblem {
   prompt: string;
@@ -25,26 +23,14 @@ export interface ToyTaskSplit {
 /** The seed of the shipped held-out sets and their size. */
 export const TOY_TEST_SET = { seed: 2509, count: 500 } as const;
 
-const drawAddition = (rng: SplitMix32) => {
-  const a = nextBelow(rng, 1000);
-  const b = nextBelow(rng, 1000);
-  return { prompt: `${a}+${b}=`, sum: String(a + b) };
-};
-
-/** How each task draws a problem, and the label of its random stream (the two addition tasks share theirs: the same problems). */
+/** How each task draws a problem, and the label of its random stream. */
 const TASKS: Record<ToyTaskName, { stream: string; draw: (rng: SplitMix32) => ToyProblem }> = {
   "toy-reasoning": {
     stream: "toy-reasoning",
     draw: (rng) => {
-      const { prompt, sum } = drawAddition(rng);
-      return { prompt, target: sum };
-    },
-  },
-  "toy-reasoning-worked": {
-    stream: "toy-reasoning",
-    draw: (rng) => {
-      const { prompt, sum } = drawAddition(rng);
-      return { prompt, target: `${[...sum].reverse().join("")}:${sum}` };
+      const a = nextBelow(rng, 100);
+      const b = nextBelow(rng, 100);
+      return { prompt: `${a}+${b}=`, target: String(a + b) };
     },
   },
   "toy-own": {

@@ -11,7 +11,10 @@ export interface SupervisedExample {
 }
 
 export interface SupervisedTrainingOptions {
+  /** The schedule's length. */
   steps: number;
+  /** Steps actually run, from the first (all of them by default): a prefix of the full run, e.g. to check its first losses. */
+  runSteps?: number;
   batchSize: number;
   /** Seeds the order of the examples (reshuffled every pass over them). */
   seed: number;
@@ -64,7 +67,7 @@ export function trainSupervised(parameters: Qwen2Parameters, examples: readonly 
   let cursor = order.length;
   const state = createAdamWState(parameters);
   const records: StepRecord[] = [];
-  for (let step = 1; step <= options.steps; step++) {
+  for (let step = 1; step <= (options.runSteps ?? options.steps); step++) {
     const batch: SupervisedExample[] = [];
     while (batch.length < options.batchSize) {
       if (cursor === order.length) {
