@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Qwen2Shape } from "../src/testmodels/qwen2Shape.ts";
 import { packSequences } from "../src/testmodels/training/packSequences.ts";
 import { qwen2Forward } from "../src/testmodels/training/qwen2Model.ts";
+import { decodeWithCache, emptyKeyValueCache } from "../src/testmodels/training/qwen2Decoder.ts";
 import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { sampleCompletion, sampleCompletions, type Completion } from "../src/testmodels/training/sampleCompletion.ts";
 import { groupAdvantages, grpoSequences, trainGrpo, type GrpoOptions, type GrpoProblem } from "../src/testmodels/training/trainGrpo.ts";
@@ -84,6 +85,21 @@ describe("GRPO's pieces against the formulas", () => {
 
 describe("sampling in batches", () => {
   const parameters = initQwen2Parameters(SMALL, 21, Float32Array);
+
+  it("the key/value cache gives the training forward pass's logits bit for bit, whether tokens come in one pass or one by one", () => {
+    const ids = prompts[0]!;
+    const full = qwen2Forward(parameters, packSequences([{ ids, lossWeights: new Array<number>(ids.length).fill(0) }])).logits;
+    const rowOf = (t: number) => Array.from(full.subarray(t * TOY_VOCAB_SIZE, (t + 1) * TOY_VOCAB_SIZE));
+    const cache = emptyKeyValueCache(SMALL);
+    const other = emptyKeyValueCache(SMALL);
+    const [first, alongside] = decodeWithCache(parameters, [cache, other], [ids.slice(0, 5), prompts[1]!]);
+    expect(Array.from(first!)).toEqual(rowOf(4));
+    expect(other.length).toBe(prompts[1]!.length);
+    for (let t = 5; t < ids.length; t++) expect(Array.from(decodeWithCache(parameters, [cache], [[ids[t]!]])[0]!), `token ${t}`).toEqual(rowOf(t));
+    expect(cache.length).toBe(ids.length);
+    const alone = qwen2Forward(parameters, packSequences([{ ids: prompts[1]!, lossWeights: new Array<number>(prompts[1]!.length).fill(0) }])).logits;
+    expect(Array.from(alongside!)).toEqual(Array.from(alone.subarray(alone.length - TOY_VOCAB_SIZE)));
+  });
 
   it("greedy: each prompt's completion is the one it gets alone, whatever else is in the batch", () => {
     const options = { maxNewTokens: 5, stopIds: [TOY_TOKEN_IDS.imEnd, 3], temperature: 0 };

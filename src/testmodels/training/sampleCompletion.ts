@@ -1,6 +1,5 @@
 import { nextUniform, type SplitMix32 } from "../seededGaussian.ts";
-import { packSequences } from "./packSequences.ts";
-import { qwen2Forward } from "./qwen2Model.ts";
+import { copyKeyValueCache, decodeWithCache, emptyKeyValueCache } from "./qwen2Decoder.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
 
 export interface SampleOptions {
@@ -27,10 +26,10 @@ export function sampleCompletion(parameters: Qwen2Parameters, promptIds: readonl
 }
 
 /**
- * Continues every prompt token by token, the unfinished ones packed into one forward pass per step.
- * Simple rather than fast: each step runs the whole sequences through the forward pass (no KV cache),
- * which for the toy models' short answers costs little. A completion depends only on its prompt, the
- * weights and its own draws, whatever else is in the batch.
+ * Continues every prompt token by token, the unfinished ones in one forward pass per step, with a
+ * key/value cache: each distinct prompt is run once and its cache copied to every completion of it
+ * (a GRPO group). A completion depends only on its prompt, the weights and its own draws, whatever
+ * else is in the batch.
  */
 export function sampleCompletions(parameters: Qwen2Parameters, prompts: readonly (readonly number[])[], options: SampleOptions): Completion[] {
   const { maxNewTokens, stopIds, temperature, rng } = options;
@@ -39,26 +38,29 @@ export function sampleCompletions(parameters: Qwen2Parameters, prompts: readonly
   prompts.forEach((prompt, index) => {
     if (prompt.length === 0) throw new Error(`prompt ${index} is empty; a completion needs at least one token to continue`);
   });
-  const vocab = parameters.shape.vocabSize;
-  const sequences = prompts.map((prompt) => [...prompt]);
   const completions: Completion[] = prompts.map(() => ({ ids: [], logProbabilities: [], stopped: false }));
-  for (let step = 0; step < maxNewTokens; step++) {
-    const open = completions.flatMap((completion, index) => (completion.stopped ? [] : [index]));
-    if (open.length === 0) break;
-    const batch = packSequences(open.map((index) => ({ ids: sequences[index]!, lossWeights: new Array<number>(sequences[index]!.length).fill(0) })));
-    const { logits } = qwen2Forward(parameters, batch);
+  if (maxNewTokens <= 0 || prompts.length === 0) return completions;
+  const distinct = [...new Map(prompts.map((prompt) => [prompt.join(","), prompt])).values()];
+  const distinctCaches = distinct.map(() => emptyKeyValueCache(parameters.shape));
+  const distinctLogits = decodeWithCache(parameters, distinctCaches, distinct);
+  const indexOf = new Map(distinct.map((prompt, index) => [prompt.join(","), index]));
+  const caches = prompts.map((prompt) => copyKeyValueCache(distinctCaches[indexOf.get(prompt.join(","))!]!));
+  let logits = prompts.map((prompt) => distinctLogits[indexOf.get(prompt.join(","))!]!);
+  let open = prompts.map((_, index) => index);
+  for (let step = 0; ; step++) {
     open.forEach((index, slot) => {
-      const lastRow = batch.segmentStarts[slot + 1]! - 1;
-      const last = Array.from(logits.subarray(lastRow * vocab, (lastRow + 1) * vocab));
+      const last = Array.from(logits[slot]!);
       const token = pickToken(last, temperature, rng);
       const max = Math.max(...last);
       const logTotal = Math.log(last.reduce((sum, logit) => sum + Math.exp(logit - max), 0));
       const completion = completions[index]!;
       completion.ids.push(token);
       completion.logProbabilities.push(last[token]! - max - logTotal);
-      sequences[index]!.push(token);
       if (stopIds.includes(token)) completion.stopped = true;
     });
+    open = open.filter((index) => !completions[index]!.stopped);
+    if (open.length === 0 || step + 1 === maxNewTokens) break;
+    logits = decodeWithCache(parameters, open.map((index) => caches[index]!), open.map((index) => completions[index]!.ids.slice(-1)));
   }
   return completions;
 }
