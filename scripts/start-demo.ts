@@ -3,19 +3,23 @@ import { rename, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { createServer } from "vite";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
-import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { demoHubIsCurrent, writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 
 const HUB_PORT = 5181;
 const STUDIO_PORT = 5173;
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const demoHubRoot = fileURLToPath(new URL("../demo-hub", import.meta.url));
+const toyModels = fileURLToPath(new URL("../models/toy", import.meta.url));
 
-if (!existsSync(demoHubRoot)) {
+// A demo Hub written before the toy repos existed, or from other toy weights, is written again; the old one is replaced only once the new one is complete.
+const exists = existsSync(demoHubRoot);
+if (!exists || !(await demoHubIsCurrent(demoHubRoot, toyModels))) {
   const partial = `${demoHubRoot}.partial`;
-  console.log(`Writing the demo models into ${demoHubRoot} …`);
+  console.log(`${exists ? "Rewriting the outdated" : "Writing the"} demo models into ${demoHubRoot} …`);
   await rm(partial, { recursive: true, force: true });
-  await writeDemoHub(partial);
+  await writeDemoHub(partial, toyModels);
+  await rm(demoHubRoot, { recursive: true, force: true });
   await rename(partial, demoHubRoot);
 }
 

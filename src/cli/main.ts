@@ -136,8 +136,9 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   demo: {
     usage: `merge-studio demo --root DIR
 
-  Writes the generated demo repos (demo/Qwen2-Small-Instruct, -GRPO, -SFT, -BigVocab) into DIR,
-  ready for "merge-studio hub --root DIR".`,
+  Writes the generated demo repos (demo/Qwen2-Small-Instruct, -GRPO, -SFT, -BigVocab) and the
+  trained toy models of models/toy/ (demo/Toy-Base, -Instruct, -SFT, -GRPO, checked against its
+  toy-demo.json) into DIR, ready for "merge-studio hub --root DIR".`,
     run: async (args) => (await import("./demoCommand.ts")).demoCommand(args),
   },
 };
