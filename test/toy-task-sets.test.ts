@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEvalTask, describeEvaluatedTask } from "../src/eval/tasks/createEvalTask.ts";
 import type { EvalTask } from "../src/eval/tasks/EvalTask.ts";
-import { TOY_TASK_MAX_NEW_TOKENS, TOY_TASK_SET_NAMES, type ToyTaskSetName } from "../src/eval/tasks/toyTaskSets.ts";
+import { TOY_TASK_MAX_NEW_TOKENS, TOY_TASK_SET_LINES, TOY_TASK_SET_NAMES, type ToyTaskSetName } from "../src/eval/tasks/toyTaskSets.ts";
 import { loadTokenizer, type EvalTokenizer } from "../src/eval/tokenizer/loadTokenizer.ts";
 import { TOY_TASK_NAMES } from "../src/testmodels/training/toyTasks.ts";
 import { encodeToyText, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
@@ -31,6 +31,7 @@ describe("the evaluator's table of toy tasks", () => {
     expect([...TOY_TASK_SET_NAMES].sort()).toEqual([...shipped].sort());
     const files = (await readdir(TOY_DATA)).filter((file) => file.endsWith(".jsonl"));
     expect(files.sort()).toEqual(shipped.map((name) => `${name}.jsonl`).sort());
+    for (const name of shipped) expect(await setLines(name), name).toHaveLength(TOY_TASK_SET_LINES);
   });
 });
 

@@ -9,6 +9,7 @@ import { ModelCard } from "./components/ModelCard.tsx";
 import { OutputSettings } from "./components/OutputSettings.tsx";
 import { PaperPresetButton } from "./components/PaperPresetButton.tsx";
 import { ShareLink } from "./components/ShareLink.tsx";
+import { ToyPresetButton } from "./components/ToyPresetButton.tsx";
 import { secondaryButtonClass, sectionClass, sectionTitleClass } from "./components/styles.ts";
 import { VectorCard } from "./components/VectorCard.tsx";
 import { VectorInspector } from "./components/VectorInspector.tsx";
@@ -47,6 +48,7 @@ export function App() {
               <h2 id="models-title" className={sectionTitleClass}>
                 Models
               </h2>
+              <ToyPresetButton />
               <PaperPresetButton />
             </div>
             <div className="grid gap-4 lg:grid-cols-3">

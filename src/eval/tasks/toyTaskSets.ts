@@ -20,5 +20,8 @@ export function toyTaskSetPath(name: ToyTaskSetName): string {
   return `data/toy/${name}.jsonl`;
 }
 
+/** Lines in each shipped set (the trainer's held-out count). */
+export const TOY_TASK_SET_LINES = 500;
+
 /** The toy models answer a few characters and then <|im_end|>: 16 new tokens are room enough. */
 export const TOY_TASK_MAX_NEW_TOKENS = 16;
