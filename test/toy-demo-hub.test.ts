@@ -11,6 +11,7 @@ import type { Qwen2Shape } from "../src/testmodels/qwen2Shape.ts";
 import { initQwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { toyTokenizerFiles } from "../src/testmodels/training/toyTokenizer.ts";
 import { writeTrainedModel } from "../src/testmodels/training/writeTrainedModel.ts";
+import { ensureCurrentDemoHub } from "../src/testmodels/ensureCurrentDemoHub.ts";
 import { demoHubIsCurrent, writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
 import { readTestModel } from "./helpers/readTestModel.ts";
 
@@ -165,5 +166,43 @@ describe("demoHubIsCurrent (npm start rewrites a demo-hub/ that is not)", () => 
     await writeDemoHub(rewritten, folder);
     expect(await demoHubIsCurrent(rewritten, folder)).toBe(true);
     expect(await demoHubIsCurrent(rewritten, TOY_MODELS)).toBe(false);
+  });
+});
+
+describe("ensureCurrentDemoHub (npm start's demo-hub/)", () => {
+  it("writes a missing demo Hub, keeps a current one as it is, and replaces an outdated one whole, through ROOT.partial", async () => {
+    const root = join(scratch, "demo-hub");
+    const heard: boolean[] = [];
+    expect(await ensureCurrentDemoHub(root, TOY_MODELS, (replacing) => heard.push(replacing))).toBe("written");
+    expect(await demoHubIsCurrent(root, TOY_MODELS)).toBe(true);
+
+    // A current Hub is not touched: a file of its own survives.
+    await writeFile(join(root, "kept.txt"), "mine");
+    expect(await ensureCurrentDemoHub(root, TOY_MODELS, (replacing) => heard.push(replacing))).toBe("kept");
+    expect(await readFile(join(root, "kept.txt"), "utf8")).toBe("mine");
+
+    // Written before the toy repos existed: rewritten whole, with them.
+    for (const name of TOY_REPOS) await rm(join(root, "demo", name), { recursive: true });
+    expect(await ensureCurrentDemoHub(root, TOY_MODELS, (replacing) => heard.push(replacing))).toBe("rewritten");
+    await expect(readFile(join(root, "kept.txt"))).rejects.toThrow(/ENOENT/);
+    expect(await demoHubIsCurrent(root, TOY_MODELS)).toBe(true);
+
+    // Other toy weights: rewritten from them; nothing is left beside it.
+    const folder = join(scratch, "retrained-for-start");
+    await toyCopyWithChangedWeights(folder, "Toy-GRPO", true);
+    expect(await ensureCurrentDemoHub(root, folder, (replacing) => heard.push(replacing))).toBe("rewritten");
+    expect(await demoHubIsCurrent(root, folder)).toBe(true);
+    expect(heard).toEqual([false, true, true]);
+    expect((await readdir(scratch)).filter((name) => name.startsWith("demo-hub"))).toEqual(["demo-hub"]);
+  });
+
+  it("leaves an outdated demo Hub in place when the toy models cannot be read", async () => {
+    const root = join(scratch, "demo-hub-kept");
+    await cp(hub, root, { recursive: true });
+    for (const name of TOY_REPOS) await rm(join(root, "demo", name), { recursive: true });
+    const folder = join(scratch, "broken-for-start");
+    await toyCopyWithChangedWeights(folder, "Toy-SFT", false);
+    await expect(ensureCurrentDemoHub(root, folder)).rejects.toThrow(/Toy-SFT\.safetensors: its SHA-256 is/);
+    expect((await readdir(join(root, "demo"))).sort()).toEqual(["Qwen2-Small-BigVocab", "Qwen2-Small-GRPO", "Qwen2-Small-Instruct", "Qwen2-Small-SFT"]);
   });
 });
