@@ -135,6 +135,18 @@ describe("writeDemoHub refuses toy models that are not the manifest's, before wr
     await expect(readdir(root)).rejects.toThrow(/ENOENT/);
   });
 
+  it("names a file whose tensors do not have the manifest's shape", async () => {
+    const folder = join(scratch, "reshaped");
+    await cp(TOY_MODELS, folder, { recursive: true });
+    const { hiddenSize } = manifest.shape;
+    await writeFile(join(folder, "toy-demo.json"), JSON.stringify({ ...manifest, shape: { ...manifest.shape, intermediateSize: manifest.shape.intermediateSize * 2 } }));
+    await expect(writeDemoHub(join(scratch, "hub-reshaped"), folder)).rejects.toThrow(
+      `${join(folder, manifest.models[0]!.file)}: tensor "model.layers.0.mlp.gate_proj.weight" is F32 [${manifest.shape.intermediateSize}, ${hiddenSize}], toy-demo.json's shape needs F32 [${manifest.shape.intermediateSize * 2}, ${hiddenSize}]; regenerate the toy models with \`npm run train:demo\``,
+    );
+    await writeFile(join(folder, "toy-demo.json"), JSON.stringify({ ...manifest, shape: { ...manifest.shape, vocabSize: 151936 } }));
+    await expect(writeDemoHub(join(scratch, "hub-reshaped"), folder)).rejects.toThrow("shape.vocabSize is 151936, the toy tokenizer has 47 tokens");
+  });
+
   it("names a missing model file and a missing manifest, with the command that writes them", async () => {
     const folder = join(scratch, "missing");
     await cp(TOY_MODELS, folder, { recursive: true });
