@@ -186,14 +186,14 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     } catch (error) {
       return fail(`Batch: ${message(error)}.`);
     }
-    let selection: ProblemSelection;
-    if (state.evalPickedIds.trim() !== "") {
-      const ids = parseProblemIds(state.evalPickedIds);
-      if ("error" in ids) return fail(`Problems: ${ids.error}.`);
-      selection = { ids };
-    } else {
-      if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1)) return fail("The number of problems must be a whole number of at least 1.");
-      selection = { count: state.evalCount, seed: state.evalSeed };
+    // The problems of a GSM8K or toy task (a custom set answers all its lines).
+    let selection: ProblemSelection = { count: state.evalCount, seed: state.evalSeed };
+    if (state.evalTask.kind !== "custom") {
+      if (state.evalPickedIds.trim() !== "") {
+        const ids = parseProblemIds(state.evalPickedIds);
+        if ("error" in ids) return fail(`Problems: ${ids.error}.`);
+        selection = { ids };
+      } else if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1)) return fail("The number of problems must be a whole number of at least 1.");
     }
     let taskSpec: Awaited<ReturnType<typeof buildEvalTaskSpec>>;
     try {
