@@ -19,6 +19,7 @@ test("the toy preset fills the toy trio, toy-reasoning and alphas -1, 0, 1; the 
   await expect(page.getByTestId("model-card-minus").getByTestId("model-name")).toHaveText("demo/Toy-SFT");
   await expect(page.getByTestId("compat-report")).toHaveAttribute("data-verdict", "ok");
   await expect(page.getByTestId("eval-task")).toHaveValue("toy:toy-reasoning");
+  await expect(page.getByRole("heading", { name: "Evaluate on a toy task" })).toBeVisible();
   await expect(page.getByTestId("eval-chat-template")).toBeChecked();
   const panel = page.getByTestId("eval-panel");
   await expect(panel.getByLabel("Max new tokens")).toHaveValue("16");
