@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { expect, test } from "@playwright/test";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { TOY_MODELS_FOLDER } from "./toyModelsFolder.ts";
 
 let root: string;
 test.beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "hub-faults-e2e-"));
-  await writeDemoHub(root);
+  await writeDemoHub(root, TOY_MODELS_FOLDER);
 });
 test.afterAll(async () => {
   await rm(root, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { TOY_MODELS_FOLDER } from "./toyModelsFolder.ts";
 import { DEMO_TRIO, expectSameAsCli } from "./cliReference.ts";
 import { listOpfsMerges, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
 
@@ -36,7 +37,7 @@ async function mergeWithCliThrough(hubUrl: string): Promise<Map<string, Buffer>>
 
 test.beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "studio-real-hub-e2e-"));
-  await writeDemoHub(join(root, "hub"));
+  await writeDemoHub(join(root, "hub"), TOY_MODELS_FOLDER);
   // What huggingface.co does, at test scale: LFS files 302 to a CDN origin with URLs that expire after 2 s,
   // small files 307 to resolve-cache, a quota of 4 resolver requests per 2 s, trees in pages of 3.
   hub = await startHubServer({

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { expect, test } from "@playwright/test";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { TOY_MODELS_FOLDER } from "./toyModelsFolder.ts";
 import { DEMO_TRIO, expectSameAsCli, readTree } from "./cliReference.ts";
 import { openMergeApiPageOnStudio } from "./mergeApiPage.ts";
 import { readOpfsFolder, saveMergeToPickedFolder } from "./readOpfsFolder.ts";
@@ -25,7 +26,7 @@ let cliFiles: Map<string, Buffer>;
 test.describe.configure({ timeout: 180_000 });
 test.beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "studio-resume-e2e-"));
-  await writeDemoHub(join(root, "hub"));
+  await writeDemoHub(join(root, "hub"), TOY_MODELS_FOLDER);
   slowHub = await startHubServer({ root: join(root, "hub"), port: 0, faults: { delayMs: 500 } });
   const fastHub = await startHubServer({ root: join(root, "hub"), port: 0 });
   try {

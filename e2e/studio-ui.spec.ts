@@ -39,7 +39,8 @@ test("models picked through the UI, and alpha, go into the URL", async ({ page }
   await page.screenshot({ path: `${SHOTS}/studio-2-empty.png`, fullPage: true });
 
   const target = page.getByTestId("model-card-target");
-  await target.getByRole("combobox").fill("instruct");
+  // The demo Hub also has demo/Toy-Instruct: "small-instruct" finds one model.
+  await target.getByRole("combobox").fill("small-instruct");
   await expect(target.getByRole("option")).toHaveText([new RegExp(INSTRUCT)]);
   await expect(target.getByRole("option")).toContainText(/↓ .*♥/);
   await page.screenshot({ path: `${SHOTS}/studio-3-search.png`, fullPage: true });
@@ -49,7 +50,7 @@ test("models picked through the UI, and alpha, go into the URL", async ({ page }
   // The keyboard path: search, arrow down, Enter.
   const plus = page.getByTestId("model-card-plus");
   const plusSearch = plus.getByRole("combobox");
-  await plusSearch.fill("GRPO");
+  await plusSearch.fill("Small-GRPO");
   await expect(plus.getByRole("option")).toHaveCount(1);
   await plusSearch.press("ArrowDown");
   await plusSearch.press("Enter");

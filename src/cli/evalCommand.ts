@@ -17,6 +17,7 @@ import { modelTensorLoader } from "../eval/onnx/modelTensorLoader.ts";
 import { readQwen2Config } from "../eval/onnx/readQwen2Config.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import { createEvalTask, describeEvaluatedTask } from "../eval/tasks/createEvalTask.ts";
+import type { ProblemSelection } from "../eval/tasks/createToyTask.ts";
 import type { EvalTask, ItemScore } from "../eval/tasks/EvalTask.ts";
 import { missingChatTemplateWarning } from "../eval/tokenizer/missingChatTemplateWarning.ts";
 import { buildEvalReport } from "../eval/report/buildEvalReport.ts";
@@ -91,9 +92,15 @@ export async function evalCommand(args: string[]): Promise<void> {
     }
     const chatTemplate = values["chat-template"];
     if (chatTemplate !== "on" && chatTemplate !== "off") throw new UsageError(`--chat-template must be on or off, got "${chatTemplate}"`);
-    const taskSpec = await readTaskArgs(values.task);
-    // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
-    const { problems, sampleSeed } = taskSpec.kind === "custom" ? { problems: [], sampleSeed: null } : await chooseProblems(values.problems, values.n, values.seed);
+    const selection = () => problemSelection(values.problems, values.n, values.seed);
+    const taskSpec = await readTaskArgs(values.task, selection);
+    // GSM8K tasks answer a sample of the test set, a toy task one of its set (in its spec); a custom set answers all its lines.
+    const { problems, sampleSeed } =
+      taskSpec.kind === "custom"
+        ? { problems: [], sampleSeed: null }
+        : taskSpec.kind === "toy"
+          ? { problems: [], sampleSeed: "seed" in taskSpec.selection ? taskSpec.selection.seed : null }
+          : await chooseProblems(selection());
     const task = await createEvalTask(taskSpec, problems);
     const chatTemplates: boolean[] = [];
     const load = (model: ModelInfo, loadTensor: () => TensorLoader) => async (signal?: AbortSignal, onPhase?: (phase: LoadPhase) => void) => {
@@ -201,13 +208,18 @@ export async function evalCommand(args: string[]): Promise<void> {
   }
 }
 
-/** The problems named by --problems, or a random sample of --n with --seed (the seed null when the problems are named or the sample is the whole set). */
-async function chooseProblems(ids: string | undefined, count: string, seed: string): Promise<{ problems: Gsm8kProblem[]; sampleSeed: number | null }> {
+/** The problems named by --problems, or a random sample of --n with --seed. */
+function problemSelection(ids: string | undefined, count: string, seed: string): ProblemSelection {
+  if (ids !== undefined) return { ids: parseIds(ids, "--problems") };
+  return { count: positiveInteger(count, "--n"), seed: nonNegativeInteger(seed, "--seed") };
+}
+
+/** The GSM8K test problems of `selection` (the seed null when the problems are named or the sample is the whole set). */
+async function chooseProblems(selection: ProblemSelection): Promise<{ problems: Gsm8kProblem[]; sampleSeed: number | null }> {
   const all = parseGsm8k(await readFile(GSM8K_FILE, "utf8"));
-  if (ids !== undefined) return { problems: selectProblems(all, parseIds(ids, "--problems")), sampleSeed: null };
-  const sampleSeed = nonNegativeInteger(seed, "--seed");
-  const problems = sampleProblems(all, positiveInteger(count, "--n"), sampleSeed);
-  return { problems, sampleSeed: problems.length < all.length ? sampleSeed : null };
+  if ("ids" in selection) return { problems: selectProblems(all, selection.ids), sampleSeed: null };
+  const problems = sampleProblems(all, selection.count, selection.seed);
+  return { problems, sampleSeed: problems.length < all.length ? selection.seed : null };
 }
 
 /** The prompt's last-position logits and `steps` greedy tokens, for numeric checks against another implementation. */

@@ -33,7 +33,7 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   eval: {
     usage: `merge-studio eval (--model M | --config RECIPE | --target T --plus P --minus M [--alpha A | --alphas LIST]) [options]
 
-  Runs a task (GSM8K test problems, or a custom set) with greedy decoding under onnxruntime-node
+  Runs a task (GSM8K test problems, a toy task, or a custom set) with greedy decoding under onnxruntime-node
   and prints each model's answers and accuracy; with a recipe, the target and the merge side by
   side (paired comparison).
   --alphas LIST       a sweep: the target once, then the merge at each alpha (computed as it loads,
@@ -47,14 +47,16 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   --task T            zero-shot-boxed (default) | think-step-by-step | eight-shot-cot (presets) |
                       gsm8k | gsm8k_cot | gsm8k_cot_zeroshot (lm-evaluation-harness v0.4.12 formats,
                       strict-match and flexible-extract) | PATH.jsonl | URL (a custom set: lines
-                      {"question", "answer": number} or {"prompt", "target"[, "match": "regex"]})
+                      {"question", "answer": number} or {"prompt", "target"[, "match": "regex"]}) |
+                      toy-reasoning | toy-reasoning-worked | toy-own (the toy demo's held-out sets
+                      in public/data/toy/, exact match, 16 new tokens by default)
   --chat-template on|off
                       prompts through the model's chat template (default on, where it has one)
   --fewshot-as-multiturn
                       with the chat template, few-shot examples as separate turns
   --n N               problems drawn at random (default 20), --seed S (default 2509)
-  --problems 1,2,3    these problems (0-based lines of the test set) instead
-  --max-new-tokens N  (default: the task's, 256 for lm-eval tasks, 512 otherwise)
+  --problems 1,2,3    these problems (0-based lines of the test set or toy set) instead
+  --max-new-tokens N  (default: the task's, 256 for lm-eval tasks, 16 for toy tasks, 512 otherwise)
   --format F          q8 (default: int8 weights and activations; CPU) | f32 | f16 | q4 (4-bit MatMulNBits, block 32; for WebGPU)
   --batch N           problems answered at once, 1 to 256, or auto (default: from the model's
                       size, the prompts' length and the machine's memory, at most 16)
@@ -136,8 +138,9 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
   demo: {
     usage: `merge-studio demo --root DIR
 
-  Writes the generated demo repos (demo/Qwen2-Small-Instruct, -GRPO, -SFT, -BigVocab) into DIR,
-  ready for "merge-studio hub --root DIR".`,
+  Writes the generated demo repos (demo/Qwen2-Small-Instruct, -GRPO, -SFT, -BigVocab) and the
+  trained toy models of models/toy/ (demo/Toy-Base, -Instruct, -SFT, -GRPO, checked against its
+  toy-demo.json) into DIR, ready for "merge-studio hub --root DIR".`,
     run: async (args) => (await import("./demoCommand.ts")).demoCommand(args),
   },
 };

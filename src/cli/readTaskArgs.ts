@@ -3,25 +3,32 @@ import { basename } from "node:path";
 import { GSM8K_TRAIN_SET_PATH, parseGsm8k } from "../eval/gsm8k/parseGsm8k.ts";
 import { PROMPT_PRESETS } from "../eval/prompt/promptPresets.ts";
 import type { EvalTaskSpec } from "../eval/tasks/createEvalTask.ts";
+import type { ProblemSelection } from "../eval/tasks/createToyTask.ts";
 import { fetchCustomTaskSet } from "../eval/tasks/fetchCustomTaskSet.ts";
 import { LM_EVAL_GSM8K_TASK_NAMES, type LmEvalGsm8kTaskName } from "../eval/tasks/lmEvalGsm8kTasks.ts";
 import { CUSTOM_TASK_SET_MAX_BYTES } from "../eval/tasks/parseCustomTaskSet.ts";
+import { TOY_TASK_SET_NAMES, toyTaskSetPath, type ToyTaskSetName } from "../eval/tasks/toyTaskSets.ts";
 import { UsageError } from "./format.ts";
 
-const TASK_CHOICES = `${LM_EVAL_GSM8K_TASK_NAMES.join(" | ")} | ${PROMPT_PRESETS.map((preset) => preset.id).join(" | ")} | PATH.jsonl | URL`;
+const TASK_CHOICES = `${LM_EVAL_GSM8K_TASK_NAMES.join(" | ")} | ${PROMPT_PRESETS.map((preset) => preset.id).join(" | ")} | ${TOY_TASK_SET_NAMES.join(" | ")} | PATH.jsonl | URL`;
 
-/** The GSM8K train split shipped with the app (public/ is served as the web root). */
-const GSM8K_TRAIN_FILE = new URL(`../../public/${GSM8K_TRAIN_SET_PATH}`, import.meta.url);
+/** public/, served as the web root, with the GSM8K splits and the toy tasks' sets. */
+const PUBLIC_FOLDER = new URL("../../public/", import.meta.url);
 
 /**
  * The task of `--task`: an lm-eval GSM8K task (gsm8k draws its examples from the shipped train
- * split), a prompt preset, or a custom JSONL set from a file or an http(s) URL (its question/answer
- * lines through the zero-shot preset's template).
+ * split), a prompt preset, a toy task by name (its shipped set, answering the lines `selection`
+ * gives: the one --n/--seed or --problems describe), or a custom JSONL set from a file or an
+ * http(s) URL (its question/answer lines through the zero-shot preset's template).
  */
-export async function readTaskArgs(task: string): Promise<EvalTaskSpec> {
+export async function readTaskArgs(task: string, selection: () => ProblemSelection): Promise<EvalTaskSpec> {
   if ((LM_EVAL_GSM8K_TASK_NAMES as readonly string[]).includes(task)) {
     const name = task as LmEvalGsm8kTaskName;
-    return name === "gsm8k" ? { kind: "lm-eval", name, fewShotPool: parseGsm8k(await readFile(GSM8K_TRAIN_FILE, "utf8")) } : { kind: "lm-eval", name };
+    return name === "gsm8k" ? { kind: "lm-eval", name, fewShotPool: parseGsm8k(await readFile(new URL(GSM8K_TRAIN_SET_PATH, PUBLIC_FOLDER), "utf8")) } : { kind: "lm-eval", name };
+  }
+  if ((TOY_TASK_SET_NAMES as readonly string[]).includes(task)) {
+    const name = task as ToyTaskSetName;
+    return { kind: "toy", name, bytes: new Uint8Array(await readFile(new URL(toyTaskSetPath(name), PUBLIC_FOLDER))), selection: selection() };
   }
   const preset = PROMPT_PRESETS.find((candidate) => candidate.id === task);
   if (preset) return { kind: "preset", id: preset.id, template: preset.template };

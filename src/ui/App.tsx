@@ -9,6 +9,7 @@ import { ModelCard } from "./components/ModelCard.tsx";
 import { OutputSettings } from "./components/OutputSettings.tsx";
 import { PaperPresetButton } from "./components/PaperPresetButton.tsx";
 import { ShareLink } from "./components/ShareLink.tsx";
+import { ToyPresetButton } from "./components/ToyPresetButton.tsx";
 import { secondaryButtonClass, sectionClass, sectionTitleClass } from "./components/styles.ts";
 import { VectorCard } from "./components/VectorCard.tsx";
 import { VectorInspector } from "./components/VectorInspector.tsx";
@@ -19,6 +20,7 @@ export function App() {
   const linkProblems = useStudioStore((state) => state.linkProblems);
   const vectors = useStudioStore((state) => state.vectors);
   const addVector = useStudioStore((state) => state.addVector);
+  const toyTask = useStudioStore((state) => state.evalTask.kind === "toy");
 
   return (
     <div className="min-h-screen bg-slate-50 text-slate-900">
@@ -47,6 +49,7 @@ export function App() {
               <h2 id="models-title" className={sectionTitleClass}>
                 Models
               </h2>
+              <ToyPresetButton />
               <PaperPresetButton />
             </div>
             <div className="grid gap-4 lg:grid-cols-3">
@@ -90,9 +93,13 @@ export function App() {
         <section aria-labelledby="eval-title" className={sectionClass}>
           <div className="flex flex-col gap-1">
             <h2 id="eval-title" className={sectionTitleClass}>
-              Evaluate on GSM8K
+              {toyTask ? "Evaluate on a toy task" : "Evaluate on GSM8K"}
             </h2>
-            <p className="text-sm text-slate-600">Grade-school math word problems (GSM8K test set, MIT licence): does the merge answer more of them than the target?</p>
+            <p className="text-sm text-slate-600">
+              {toyTask
+                ? "Held-out problems of the toy demo's tasks: does the merge answer more of them than the target?"
+                : "Grade-school math word problems (GSM8K test set, MIT licence): does the merge answer more of them than the target?"}
+            </p>
           </div>
           <EvalPanel />
         </section>

@@ -10,7 +10,7 @@ export const DEFAULT_SAMPLE_SEED = 2509;
  * 0x6d2b79f5 through a multiply-xorshift mix). So a larger sample with the same seed contains every
  * problem of a smaller one, and the same seed gives the same problems on every machine.
  */
-export function sampleProblems(problems: readonly Gsm8kProblem[], count: number, seed: number): Gsm8kProblem[] {
+export function sampleProblems<Problem = Gsm8kProblem>(problems: readonly Problem[], count: number, seed: number): Problem[] {
   if (!Number.isInteger(count) || count < 0 || count > problems.length) {
     throw new RangeError(`cannot sample ${count} problems from ${problems.length}: the count must be an integer from 0 to ${problems.length}`);
   }
@@ -29,16 +29,16 @@ export function sampleProblems(problems: readonly Gsm8kProblem[], count: number,
 }
 
 /**
- * The problems with the given ids (Gsm8kProblem.index), in the order given: a sample picked by
- * hand. Throws on an unknown or repeated id.
+ * The problems with the given ids (Gsm8kProblem.index, a toy set's line index), in the order
+ * given: a sample picked by hand. Throws on an unknown or repeated id; `what` names a problem there.
  */
-export function selectProblems(problems: readonly Gsm8kProblem[], ids: readonly number[]): Gsm8kProblem[] {
+export function selectProblems<Problem extends { index: number } = Gsm8kProblem>(problems: readonly Problem[], ids: readonly number[], what = "GSM8K problem"): Problem[] {
   const byId = new Map(problems.map((problem) => [problem.index, problem]));
   const seen = new Set<number>();
   return ids.map((id) => {
     const problem = byId.get(id);
-    if (problem === undefined) throw new RangeError(`no GSM8K problem has id ${id}`);
-    if (seen.has(id)) throw new RangeError(`GSM8K problem ${id} is chosen twice`);
+    if (problem === undefined) throw new RangeError(`no ${what} has id ${id}`);
+    if (seen.has(id)) throw new RangeError(`${what} ${id} is chosen twice`);
     seen.add(id);
     return problem;
   });

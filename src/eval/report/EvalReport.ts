@@ -33,7 +33,7 @@ export interface EvaluatorSettings {
 }
 
 export interface EvaluatedTask {
-  /** "gsm8k", "gsm8k_cot", "gsm8k_cot_zeroshot", a prompt preset's id, or "custom". */
+  /** "gsm8k", "gsm8k_cot", "gsm8k_cot_zeroshot", a prompt preset's id, "custom", or a toy task's name ("toy-reasoning"). */
   name: string;
   /** Human words for the prompt format: "5-shot Question/Answer (lm-eval gsm8k)". */
   promptFormat: string;

@@ -40,7 +40,7 @@ export interface PromptOptions {
  * output is scored. The report's task fields (EvaluatedTask) come from it.
  */
 export interface EvalTask<Item extends EvalItem = EvalItem> {
-  /** "gsm8k", "gsm8k_cot", "gsm8k_cot_zeroshot", a prompt preset's id, or "custom". */
+  /** "gsm8k", "gsm8k_cot", "gsm8k_cot_zeroshot", a prompt preset's id, "custom", or a toy task's name ("toy-reasoning"). */
   name: string;
   /** Human words for the prompt format: "5-shot Question/Answer (lm-eval gsm8k)". */
   promptFormat: string;

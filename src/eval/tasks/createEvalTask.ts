@@ -4,12 +4,15 @@ import type { EvaluatedTask } from "../report/EvalReport.ts";
 import type { EvalTask } from "./EvalTask.ts";
 import { createCustomTask } from "./createCustomTask.ts";
 import { createPresetTask } from "./createPresetTask.ts";
+import { createToyTask, type ProblemSelection } from "./createToyTask.ts";
+import type { ToyTaskSetName } from "./toyTaskSets.ts";
 import { createLmEvalGsm8kCotTask, createLmEvalGsm8kCotZeroshotTask, createLmEvalGsm8kTask, LM_EVAL_GSM8K_TASK_NAMES, type LmEvalGsm8kTaskName } from "./lmEvalGsm8kTasks.ts";
 
 /**
  * A task as plain data (it crosses to the evaluation worker and back): an lm-eval GSM8K task, a
- * prompt preset with its (possibly edited) template, or a custom set's bytes. GSM8K tasks answer
- * the problems given to createEvalTask; a custom set answers all its lines.
+ * prompt preset with its (possibly edited) template, a custom set's bytes, or a toy task's shipped
+ * set (public/data/toy/NAME.jsonl) with the lines to answer. GSM8K tasks answer the problems given
+ * to createEvalTask; a custom set answers all its lines.
  */
 export type EvalTaskSpec =
   | {
@@ -19,10 +22,12 @@ export type EvalTaskSpec =
       fewShotPool?: Gsm8kProblem[];
     }
   | { kind: "preset"; id: PromptPreset["id"]; template: string }
-  | { kind: "custom"; source: string; bytes: Uint8Array<ArrayBuffer>; questionTemplate: string };
+  | { kind: "custom"; source: string; bytes: Uint8Array<ArrayBuffer>; questionTemplate: string }
+  | { kind: "toy"; name: ToyTaskSetName; bytes: Uint8Array<ArrayBuffer>; selection: ProblemSelection };
 
 export async function createEvalTask(spec: EvalTaskSpec, problems: readonly Gsm8kProblem[]): Promise<EvalTask> {
   if (spec.kind === "custom") return createCustomTask(spec);
+  if (spec.kind === "toy") return createToyTask(spec);
   if (spec.kind === "preset") {
     const preset = PROMPT_PRESETS.find((candidate) => candidate.id === spec.id);
     if (!preset) throw new Error(`no prompt preset is named "${spec.id}": ${PROMPT_PRESETS.map((candidate) => candidate.id).join(", ")}`);

@@ -2,6 +2,7 @@ import { useId } from "react";
 import type { Qwen2OnnxFormat } from "../../eval/onnx/buildQwen2Onnx.ts";
 import { EVAL_ROLES, type EvalExecutionProvider, type EvalRole } from "../../browser/evalWorkerMessages.ts";
 import { formatBytes } from "../format.ts";
+import { TOY_TASK_SET_LINES } from "../../eval/tasks/toyTaskSets.ts";
 import { buildMergeRequest } from "../state/mergeSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { ErrorMessage } from "./ErrorMessage.tsx";
@@ -49,13 +50,13 @@ export function EvalPanel() {
             data-testid="eval-n"
             type="number"
             min={1}
-            max={1319}
+            max={state.evalTask.kind === "toy" ? TOY_TASK_SET_LINES : 1319}
             value={Number.isNaN(state.evalCount) ? "" : state.evalCount}
             disabled={state.evalPickedIds.trim() !== ""}
             onChange={(event) => state.setEvalSettings({ evalCount: event.target.valueAsNumber })}
             className={inputClass}
           />
-          <p className="text-xs text-slate-500">Drawn from the 1319 test problems.</p>
+          <p className="text-xs text-slate-500">{state.evalTask.kind === "toy" ? `Drawn from the toy task's ${TOY_TASK_SET_LINES} held-out problems.` : "Drawn from the 1319 test problems."}</p>
         </div>
         <div className="flex flex-col gap-1.5">
           <label htmlFor={`${id}-seed`} className="text-sm font-medium text-slate-700">

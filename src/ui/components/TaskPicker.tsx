@@ -1,6 +1,7 @@
 import { useId, useState } from "react";
 import { PROMPT_PRESETS, type PromptPreset } from "../../eval/prompt/promptPresets.ts";
 import { LM_EVAL_GSM8K_TASK_NAMES, type LmEvalGsm8kTaskName } from "../../eval/tasks/lmEvalGsm8kTasks.ts";
+import { TOY_TASK_SET_LINES, TOY_TASK_SETS, toyTaskSetPath, type ToyTaskSetName } from "../../eval/tasks/toyTaskSets.ts";
 import type { EvalTaskChoice, Loadable } from "../state/evalTaskSlice.ts";
 import { useStudioStore } from "../state/studioStore.ts";
 import { inputClass, secondaryButtonClass } from "./styles.ts";
@@ -11,15 +12,15 @@ const LM_EVAL_LABELS: Record<LmEvalGsm8kTaskName, string> = {
   gsm8k_cot_zeroshot: "gsm8k_cot_zeroshot: \"Let's think step by step.\", strict and flexible",
 };
 
-/** The select's value of a choice: "preset:ID", "lm-eval:NAME" or "custom". */
+/** The select's value of a choice: "preset:ID", "lm-eval:NAME", "toy:NAME" or "custom". */
 function choiceValue(choice: EvalTaskChoice, presetId: PromptPreset["id"]): string {
-  return choice.kind === "preset" ? `preset:${presetId}` : choice.kind === "lm-eval" ? `lm-eval:${choice.name}` : "custom";
+  return choice.kind === "preset" ? `preset:${presetId}` : choice.kind === "custom" ? "custom" : `${choice.kind}:${choice.name}`;
 }
 
 /**
  * The task of the Evaluate panel: lm-evaluation-harness's GSM8K formats, the studio's prompt presets
- * (their template editable), or a custom JSONL set from a file or a URL; and whether prompts go
- * through the models' chat templates.
+ * (their template editable), the toy demo's tasks, or a custom JSONL set from a file or a URL; and
+ * whether prompts go through the models' chat templates.
  */
 export function TaskPicker() {
   const state = useStudioStore();
@@ -34,6 +35,7 @@ export function TaskPicker() {
       state.setEvalTask({ kind: "preset" });
       state.setEvalPreset(name as PromptPreset["id"]);
     } else if (kind === "lm-eval") state.setEvalTask({ kind: "lm-eval", name: name as LmEvalGsm8kTaskName });
+    else if (kind === "toy") state.setEvalTask({ kind: "toy", name: name as ToyTaskSetName });
     else state.setEvalTask({ kind: "custom" });
   };
 
@@ -57,6 +59,13 @@ export function TaskPicker() {
             </option>
           ))}
         </optgroup>
+        <optgroup label="Toy tasks (the toy demo's models)">
+          {TOY_TASK_SETS.map((set) => (
+            <option key={set.name} value={`toy:${set.name}`}>
+              {`${set.name}: ${set.description}`}
+            </option>
+          ))}
+        </optgroup>
         <option value="custom">Custom set (JSONL file or URL)</option>
       </select>
 
@@ -65,6 +74,13 @@ export function TaskPicker() {
       )}
       {choice.kind === "lm-eval" && choice.name === "gsm8k" && (
         <p className="text-xs text-slate-500">Its 5 examples per problem are drawn from GSM8K's train split as lm-eval draws them (seed 1234); the split is fetched when the run starts.</p>
+      )}
+
+      {choice.kind === "toy" && (
+        <p className="text-xs text-slate-500">
+          The held-out set <code>{toyTaskSetPath(choice.name)}</code> ({TOY_TASK_SET_LINES} lines): each prompt as the toy models were trained on it, through their chat template; the
+          answer must equal the target exactly.
+        </p>
       )}
 
       {choice.kind === "custom" && (

@@ -12,6 +12,7 @@ import { loadGsm8kSplit } from "../eval/loadGsm8kSplit.ts";
 import { startBrowserEval } from "../eval/startBrowserEval.ts";
 import type { EvaluatedTask } from "../../eval/report/EvalReport.ts";
 import { createEvalTask, describeEvaluatedTask } from "../../eval/tasks/createEvalTask.ts";
+import type { ProblemSelection } from "../../eval/tasks/createToyTask.ts";
 import { buildEvalTaskSpec } from "./evalTaskSlice.ts";
 import { buildMergeRequest } from "./mergeSlice.ts";
 import { pinnedRequestParts } from "./pinnedRequestParts.ts";
@@ -185,32 +186,38 @@ export const createEvalSlice: StateCreator<StudioState, [], [], EvalSlice> = (se
     } catch (error) {
       return fail(`Batch: ${message(error)}.`);
     }
+    // The problems of a GSM8K or toy task (a custom set answers all its lines).
+    let selection: ProblemSelection = { count: state.evalCount, seed: state.evalSeed };
+    if (state.evalTask.kind !== "custom") {
+      if (state.evalPickedIds.trim() !== "") {
+        const ids = parseProblemIds(state.evalPickedIds);
+        if ("error" in ids) return fail(`Problems: ${ids.error}.`);
+        selection = { ids };
+      } else if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1)) return fail("The number of problems must be a whole number of at least 1.");
+    }
     let taskSpec: Awaited<ReturnType<typeof buildEvalTaskSpec>>;
     try {
-      taskSpec = await buildEvalTaskSpec(state);
+      taskSpec = await buildEvalTaskSpec(state, selection);
     } catch (error) {
       return fail(message(error));
     }
     if ("error" in taskSpec) return fail(taskSpec.error);
-    // GSM8K tasks answer a sample of the test set; a custom set answers all its lines.
+    // GSM8K tasks answer a sample of the test set, a toy task one of its set (in its spec); a custom set answers all its lines.
     let problems: Gsm8kProblem[] = [];
     let items: EvalRunItem[];
     let evaluatedTask: EvaluatedTask;
     try {
-      if (taskSpec.kind !== "custom") {
+      if (taskSpec.kind === "lm-eval" || taskSpec.kind === "preset") {
         const all = await loadGsm8kSplit("test");
-        if (state.evalPickedIds.trim() !== "") {
-          const ids = parseProblemIds(state.evalPickedIds);
-          if ("error" in ids) return fail(`Problems: ${ids.error}.`);
-          problems = selectProblems(all, ids);
-        } else {
-          if (!(Number.isInteger(state.evalCount) && state.evalCount >= 1 && state.evalCount <= all.length)) return fail(`The number of problems must be between 1 and ${all.length}.`);
-          problems = sampleProblems(all, state.evalCount, state.evalSeed);
+        if ("ids" in selection) problems = selectProblems(all, selection.ids);
+        else {
+          if (selection.count > all.length) return fail(`The number of problems must be between 1 and ${all.length}.`);
+          problems = sampleProblems(all, selection.count, selection.seed);
         }
       }
       const task = await createEvalTask(taskSpec, problems);
       items = task.items.map((item) => ({ index: item.index, question: item.question, reference: task.reference(item) }));
-      const sampleSeed = taskSpec.kind === "custom" || state.evalPickedIds.trim() !== "" ? null : state.evalSeed;
+      const sampleSeed = taskSpec.kind === "custom" || "ids" in selection ? null : selection.seed;
       evaluatedTask = describeEvaluatedTask(task, sampleSeed);
     } catch (error) {
       return fail(message(error));

@@ -16,7 +16,7 @@ import { sweepBaseRecipe } from "./sweepModels.ts";
 export function gpuJobTask(state: Pick<StudioState, "evalTask">): { task: LmEvalTaskName } | { reason: string } {
   const choice = state.evalTask;
   if (choice.kind === "lm-eval") return { task: choice.name };
-  const what = choice.kind === "custom" ? "A custom set" : "A prompt preset";
+  const what = choice.kind === "custom" ? "A custom set" : choice.kind === "toy" ? "A toy task" : "A prompt preset";
   return { reason: `${what} has no lm-evaluation-harness task: choose gsm8k, gsm8k_cot or gsm8k_cot_zeroshot in the task picker to export a GPU job.` };
 }
 

@@ -35,7 +35,16 @@ export interface ModelsSlice {
   reinspectHubModels: () => void;
   /** Fills the one-vector recipe with an Instruct / GRPO / SFT trio of one family, found on the current Hub (weight 1). */
   applyPaperPreset: () => Promise<void>;
+  /**
+   * The toy demo in one click: target demo/Toy-Instruct, plus demo/Toy-GRPO, minus demo/Toy-SFT
+   * (weight 1), and the Evaluate panel on toy-reasoning at alphas -1, 0, 1 in float32 (the toy
+   * models' own arithmetic; they are tiny).
+   */
+  applyToyPreset: () => void;
 }
+
+/** The demo Hub's toy trio (writeDemoHub): a target trained on its own task, and a GRPO donor with the SFT model it started from. */
+const TOY_PRESET_TRIO = { target: "demo/Toy-Instruct", plus: "demo/Toy-GRPO", minus: "demo/Toy-SFT" } as const;
 
 const EMPTY_SLOT: ModelSlot = { status: "empty" };
 
@@ -172,6 +181,16 @@ export const createModelsSlice =
         } catch (error) {
           set({ preset: { status: "failed", error: describeFailure(error) } });
         }
+      },
+
+      applyToyPreset: () => {
+        const vectorId = get().resetToOneVector();
+        get().pickModel("target", { kind: "hub", repo: TOY_PRESET_TRIO.target });
+        get().pickModel(plusSlot(vectorId), { kind: "hub", repo: TOY_PRESET_TRIO.plus });
+        get().pickModel(minusSlot(vectorId), { kind: "hub", repo: TOY_PRESET_TRIO.minus });
+        get().setEvalTask({ kind: "toy", name: "toy-reasoning" });
+        get().setEvalSettings({ evalAlphas: "-1, 0, 1", evalFormat: "f32" });
+        set({ preset: { status: "idle" } });
       },
     };
   };
