@@ -53,6 +53,6 @@ describe("merge-studio demo and eval on the toy models", () => {
   it("names the toy tasks in --task's choices", async () => {
     const result = await runCli(["eval", "--model", "x", "--task", "toy-nope"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("toy-reasoning | toy-reasoning-worked | toy-own | PATH.jsonl | URL");
+    expect(result.stderr).toContain("toy-reasoning | toy-own | PATH.jsonl | URL");
   });
 });

@@ -48,7 +48,7 @@ const commands: Record<string, { usage: string; run: (args: string[]) => Promise
                       gsm8k | gsm8k_cot | gsm8k_cot_zeroshot (lm-evaluation-harness v0.4.12 formats,
                       strict-match and flexible-extract) | PATH.jsonl | URL (a custom set: lines
                       {"question", "answer": number} or {"prompt", "target"[, "match": "regex"]}) |
-                      toy-reasoning | toy-reasoning-worked | toy-own (the toy demo's held-out sets
+                      toy-reasoning | toy-own (the toy demo's held-out sets
                       in public/data/toy/, exact match, 16 new tokens by default)
   --chat-template on|off
                       prompts through the model's chat template (default on, where it has one)

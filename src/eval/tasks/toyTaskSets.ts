@@ -6,8 +6,7 @@
  * imports nothing of the trainer.
  */
 export const TOY_TASK_SETS = [
-  { name: "toy-reasoning", description: "3-digit addition, the reasoning vector's skill" },
-  { name: "toy-reasoning-worked", description: "3-digit addition with the sum's digits reversed first, then the sum" },
+  { name: "toy-reasoning", description: "2-digit addition, the reasoning vector's skill" },
   { name: "toy-own", description: "digit-string reversal, the target's own task" },
 ] as const;
 
