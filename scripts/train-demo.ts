@@ -1,7 +1,9 @@
 /**
  * Trains the toy demo's four models and writes them, with their manifest, into models/toy/
  * (`npm run train:demo`): Toy-Base from the initial weights on both toy tasks, Toy-Instruct (the
- * target) and Toy-SFT (minus) from Toy-Base, Toy-GRPO (plus) from Toy-SFT. The recipe is
+ * target) and Toy-SFT (minus) from Toy-Base, Toy-GRPO (plus) from Toy-SFT. It prints each stage's
+ * progress, each model's greedy accuracy on the held-out sets and the task arithmetic at alpha -1
+ * and 1 (in float32 here; `merge-studio eval` is the measurement of record). The recipe is
  * TOY_DEMO_RECIPE (src/testmodels/training/toyDemoTraining.ts); the run is deterministic, so the
  * committed files' SHA-256 in models/toy/toy-demo.json are what any rerun on this machine writes.
  *
@@ -25,6 +27,7 @@ import {
   toyTaskArithmetic,
   trainToyGrpoStage,
   trainToySupervisedStage,
+  type SupervisedStage,
   type ToyDemoRecipe,
 } from "../src/testmodels/training/toyDemoTraining.ts";
 import { TOY_TASK_NAMES, TOY_TEST_SET, toyTaskSplit } from "../src/testmodels/training/toyTasks.ts";
@@ -65,7 +68,7 @@ function accuracies(name: string, parameters: Qwen2Parameters): Record<string, n
   return scores;
 }
 
-function supervised(name: string, start: Qwen2Parameters, stage: ToyDemoRecipe["base"]) {
+function supervised(name: string, start: Qwen2Parameters, stage: SupervisedStage) {
   const stageStarted = performance.now();
   let windowLoss = 0;
   const every = Math.max(1, Math.floor(stage.steps / 10));
@@ -109,10 +112,13 @@ console.log(JSON.stringify({ seconds, accuracy, taskArithmetic }));
 const partial = `${out}.partial`;
 await rm(partial, { recursive: true, force: true });
 await mkdir(partial, { recursive: true });
+/** "toy-own 3 : toy-reasoning 1" */
+const describeMix = (stage: SupervisedStage) => Object.entries(stage.mix).map(([task, count]) => `${task} ${count}`).join(" : ");
+const slips = `addition answers with carry slips in ${100 * recipe.carrySlipRate}% of the carrying sums`;
 const ROLES: Record<ToyDemoModelName, { role: string; training: string }> = {
-  "Toy-Base": { role: "the shared start of the other three", training: `from the initial weights (seed ${recipe.seed}), ${recipe.base.steps} supervised steps on both toy tasks` },
-  "Toy-Instruct": { role: "the target: good at its own task (digit reversal)", training: `Toy-Base + ${recipe.instruct.steps} supervised steps on toy-own` },
-  "Toy-SFT": { role: "minus: the supervised reasoning model", training: `Toy-Base + ${recipe.sft.steps} supervised steps on toy-reasoning (answers with carry slips)` },
+  "Toy-Base": { role: "the shared start of the other three", training: `from the initial weights (seed ${recipe.seed}), ${recipe.base.steps} supervised steps on ${describeMix(recipe.base)} (${slips})` },
+  "Toy-Instruct": { role: "the target: trained on its own task, digit reversal", training: `Toy-Base + ${recipe.instruct.steps} supervised steps on ${describeMix(recipe.instruct)}` },
+  "Toy-SFT": { role: "minus: the supervised reasoning model", training: `Toy-Base + ${recipe.sft.steps} supervised steps on ${describeMix(recipe.sft)} (${slips})` },
   "Toy-GRPO": { role: "plus: the reinforcement-learned reasoning model", training: `Toy-SFT + ${recipe.grpo.steps} GRPO steps on toy-reasoning (${recipe.grpo.promptsPerStep} prompts x ${recipe.grpo.groupSize} samples, reward 1 for the exact sum)` },
 };
 const entries = [];

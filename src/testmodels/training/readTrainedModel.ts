@@ -1,6 +1,7 @@
 import { openFolderSource } from "../../core/node/openFolderSource.ts";
 import { basename, dirname } from "node:path";
 import { readSafetensorsHeader } from "../../core/safetensors/readSafetensorsHeader.ts";
+import type { ModelSource } from "../../core/sources/ModelSource.ts";
 import { qwen2Tensors, type Qwen2Shape } from "../qwen2Shape.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
 
@@ -10,6 +11,14 @@ import type { Qwen2Parameters } from "./qwen2Parameters.ts";
  */
 export async function readTrainedModel(path: string, shape: Qwen2Shape): Promise<Qwen2Parameters> {
   const source = await openFolderSource(dirname(path));
+  try {
+    return await readParameters(source, path, shape);
+  } finally {
+    await source.close?.();
+  }
+}
+
+async function readParameters(source: ModelSource, path: string, shape: Qwen2Shape): Promise<Qwen2Parameters> {
   const name = basename(path);
   const file = (await source.listFiles()).find((entry) => entry.path === name);
   if (file === undefined) throw new Error(`${path} does not exist`);

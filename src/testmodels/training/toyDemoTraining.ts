@@ -9,9 +9,10 @@ import { TOY_SHAPE } from "./toyShape.ts";
 import { TOY_TEST_SET, toyTaskSplit, type ToyProblem, type ToyTaskName } from "./toyTasks.ts";
 import { decodeToyIds, encodeToyText, TOY_TOKEN_IDS, toyChatPrompt } from "./toyTokenizer.ts";
 
-/** A supervised stage: which tasks it trains on (interleaved equally) and how. */
+/** A supervised stage: which tasks it trains on, in what proportion, and how. */
 export interface SupervisedStage {
-  tasks: ToyTaskName[];
+  /** Examples of each task per round of the training list (its order is shuffled anyway), e.g. { "toy-own": 3, "toy-reasoning": 1 }. */
+  mix: Partial<Record<ToyTaskName, number>>;
   steps: number;
   batchSize: number;
   learningRate: number;
@@ -43,7 +44,11 @@ export interface ToyDemoRecipe {
   carrySlipRate: number;
   /** Toy-Base: from the initial weights, both tasks. */
   base: SupervisedStage;
-  /** Toy-Instruct (the target): Toy-Base trained further on its own task. */
+  /**
+   * Toy-Instruct (the target): Toy-Base trained further on its own task, with some of the base's
+   * addition data replayed (as instruction tuning mixes in general data; without it the model forgets
+   * addition altogether, and a vector has nothing to build on).
+   */
   instruct: SupervisedStage;
   /** Toy-SFT (minus): Toy-Base trained further on the reasoning task. */
   sft: SupervisedStage;
@@ -56,9 +61,9 @@ export const TOY_DEMO_RECIPE: ToyDemoRecipe = {
   seed: 2509,
   trainProblemsPerTask: 6000,
   carrySlipRate: 0.5,
-  base: { tasks: ["toy-reasoning", "toy-own"], steps: 2000, batchSize: 32, learningRate: 3e-3, warmupSteps: 50, weightDecay: 0.01 },
-  instruct: { tasks: ["toy-own"], steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0 },
-  sft: { tasks: ["toy-reasoning"], steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0 },
+  base: { mix: { "toy-reasoning": 1, "toy-own": 1 }, steps: 2000, batchSize: 32, learningRate: 3e-3, warmupSteps: 50, weightDecay: 0.01 },
+  instruct: { mix: { "toy-own": 3, "toy-reasoning": 1 }, steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0 },
+  sft: { mix: { "toy-reasoning": 1 }, steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0 },
   grpo: { steps: 100, promptsPerStep: 16, groupSize: 8, temperature: 1, learningRate: 5e-4, warmupSteps: 10 },
 };
 
@@ -104,9 +109,10 @@ export function trainToySupervisedStage(
   runSteps?: number,
 ): { parameters: Qwen2Parameters; records: StepRecord[] } {
   const parameters = cloneParameters(start);
-  const perTask = stage.tasks.map((task) => toyTrainingProblems(recipe, task));
-  // Interleaved, so any stretch of the seeded order holds the tasks about equally.
-  const examples = perTask[0]!.flatMap((_, index) => perTask.map((problems) => supervisedExample(problems[index]!)));
+  const mix = Object.entries(stage.mix) as [ToyTaskName, number][];
+  const perTask = mix.map(([task]) => toyTrainingProblems(recipe, task));
+  const rounds = Math.min(...mix.map(([, count], index) => Math.floor(perTask[index]!.length / count)));
+  const examples = Array.from({ length: rounds }, (_, round) => mix.flatMap(([, count], index) => perTask[index]!.slice(round * count, (round + 1) * count))).flat().map(supervisedExample);
   const adamW: AdamWSettings = { learningRate: stage.learningRate, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: stage.weightDecay };
   const records = trainSupervised(parameters, examples, {
     steps: stage.steps,
