@@ -85,7 +85,7 @@ export function EvalPanel() {
             onChange={(event) => state.setEvalSettings({ evalPickedIds: event.target.value })}
             className={inputClass}
           />
-          <p className="text-xs text-slate-500">Line numbers of the test set, from 0.</p>
+          <p className="text-xs text-slate-500">Line numbers of the set (GSM8K test set or toy set), from 0.</p>
         </div>
         <TaskPicker />
         <fieldset className="flex flex-col gap-1.5">

@@ -122,7 +122,7 @@ const presetOf = (id: PromptPreset["id"]) => PROMPT_PRESETS.find((preset) => pre
 export function parseProblemIds(text: string): number[] | { error: string } {
   const parts = text.split(/[\s,]+/).filter((part) => part !== "");
   const bad = parts.find((part) => !/^\d+$/.test(part));
-  if (bad !== undefined) return { error: `"${bad}" is not a problem number (0 to 1318)` };
+  if (bad !== undefined) return { error: `"${bad}" is not a problem number (a line number of the set, from 0)` };
   return parts.map(Number);
 }
 
