@@ -170,13 +170,17 @@ export function toyGreedyAccuracy(parameters: Qwen2Parameters, problems: readonl
   return correct / problems.length;
 }
 
-/** target + alpha * (plus - minus) in float32, for the training script's own quick look (the app's merge engine is what users run). */
+/**
+ * target + alpha * (plus - minus) by the numeric contract (d = p - m, s = d * alpha, r = t + s, each
+ * rounded to float32), for the training script's own quick look; the app's merge engine is what
+ * users run, and computes the same floats.
+ */
 export function toyTaskArithmetic(target: Qwen2Parameters, plus: Qwen2Parameters, minus: Qwen2Parameters, alpha: number): Qwen2Parameters {
   const merged = cloneParameters(target);
   for (const [name, values] of merged.tensors) {
     const p = plus.tensors.get(name)!;
     const m = minus.tensors.get(name)!;
-    for (let i = 0; i < values.length; i++) values[i] = values[i]! + alpha * (p[i]! - m[i]!);
+    for (let i = 0; i < values.length; i++) values[i] = values[i]! + Math.fround(Math.fround(p[i]! - m[i]!) * alpha);
   }
   return merged;
 }
