@@ -136,6 +136,16 @@ describe("data-parallel gradients on two threads", () => {
     expectCloseGradients(workers.lossAndGradients(parameters, sequences), qwen2LossAndGradients(parameters, packSequences(sequences)));
   });
 
+  it("reports an error of the calling thread's half after the worker has answered; the worker's error of that call does not linger", () => {
+    const sequences = batchOf(4);
+    const withToken = (sequence: WeightedSequence, id: number) => ({ ids: [...sequence.ids.slice(0, -1), id], lossWeights: sequence.lossWeights });
+    const bothBad = [withToken(sequences[0]!, TOY_VOCAB_SIZE + 1), ...sequences.slice(1, 3), withToken(sequences[3]!, TOY_VOCAB_SIZE + 2)];
+    expect(() => workers.lossAndGradients(parameters, bothBad)).toThrow(/^token id 48 .*outside the vocabulary of 47/);
+    const workerBad = [...sequences.slice(0, 3), withToken(sequences[3]!, TOY_VOCAB_SIZE + 3)];
+    expect(() => workers.lossAndGradients(parameters, workerBad)).toThrow(/gradient worker failed on sequences 2 to 3: token id 50 /);
+    expectCloseGradients(workers.lossAndGradients(parameters, sequences), qwen2LossAndGradients(parameters, packSequences(sequences)));
+  });
+
   it("refuses parameters it was not started for, naming the tensor", () => {
     const float64 = initQwen2Parameters(SMALL, 7, Float64Array);
     expect(() => workers.lossAndGradients(float64, batchOf(4))).toThrow(/float32 parameters; model\.embed_tokens\.weight is a Float64Array/);

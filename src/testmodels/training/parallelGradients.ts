@@ -167,11 +167,10 @@ export function startGradientWorkers(shape: Qwen2Shape, options: GradientWorkerO
       ownError = error;
     }
     awaitAnswer(request);
+    // Read the worker's error whatever happens here, so that it cannot be taken for a later request's.
+    const workerError = Atomics.load(control, CONTROL.STATUS) === STATUS_ERROR ? describeError(readWorkerError()) : undefined;
     if (own === undefined) throw ownError;
-    const firstOfWorker = halves[0].segmentStarts.length - 1;
-    if (Atomics.load(control, CONTROL.STATUS) === STATUS_ERROR) {
-      throw new Error(`the gradient worker failed on sequences ${firstOfWorker} to ${sequences.length - 1}: ${describeError(readWorkerError())}`);
-    }
+    if (workerError !== undefined) throw new Error(`the gradient worker failed on sequences ${halves[0].segmentStarts.length - 1} to ${sequences.length - 1}: ${workerError}`);
     for (const [name, values] of own.gradients) {
       const addend = sharedGradients.get(name)!;
       for (let i = 0; i < values.length; i++) values[i] = values[i]! + addend[i]!;
