@@ -3,7 +3,7 @@ import { causalAttentionBackward, causalAttentionForward, type AttentionOutput, 
 import { embeddingBackward, embeddingForward } from "./embedding.ts";
 import type { FloatArray } from "./floatArrays.ts";
 import { linearBackward, linearForward } from "./linear.ts";
-import type { PackedBatch } from "./packSequences.ts";
+import { packSequences, type PackedBatch, type WeightedSequence } from "./packSequences.ts";
 import { parameter, zerosLikeParameters, type Qwen2Parameters } from "./qwen2Parameters.ts";
 import { rmsNormBackward, rmsNormForward, type RmsNormOutput } from "./rmsNorm.ts";
 import { applyRope, ropeTables, type RopeTables } from "./rope.ts";
@@ -152,3 +152,9 @@ export function qwen2LossAndGradients(parameters: Qwen2Parameters, batch: Packed
   const { loss, dLogits } = weightedCrossEntropy(tape.logits, batch.targets, batch.weights, parameters.shape.vocabSize);
   return { loss, gradients: qwen2Backward(parameters, tape, dLogits) };
 }
+
+/** The loss and gradients of a batch of sequences: what a trainer's step needs, on one thread or more. */
+export type SequencesLossAndGradients = (parameters: Qwen2Parameters, sequences: readonly WeightedSequence[]) => LossAndGradients;
+
+/** The batch packed whole and computed on the calling thread: the trainers' default. */
+export const singleThreadLossAndGradients: SequencesLossAndGradients = (parameters, sequences) => qwen2LossAndGradients(parameters, packSequences(sequences));

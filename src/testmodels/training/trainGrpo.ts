@@ -1,7 +1,7 @@
 import { deriveSeed, nextBelow, splitMix32 } from "../seededGaussian.ts";
 import { adamWStep, clipGradientNorm, createAdamWState, type AdamWSettings } from "./adamW.ts";
-import { packSequences, type WeightedSequence } from "./packSequences.ts";
-import { qwen2LossAndGradients } from "./qwen2Model.ts";
+import type { WeightedSequence } from "./packSequences.ts";
+import { singleThreadLossAndGradients, type SequencesLossAndGradients } from "./qwen2Model.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
 import { sampleCompletions, type Completion } from "./sampleCompletion.ts";
 import { scheduledLearningRate } from "./trainSupervised.ts";
@@ -27,6 +27,8 @@ export interface GrpoOptions {
   maxGradientNorm: number;
   warmupSteps: number;
   minLearningRateFraction: number;
+  /** Computes each step's loss and gradients: singleThreadLossAndGradients by default, or startGradientWorkers(...).lossAndGradients (two threads; equal within float32 round-off, not bit for bit). */
+  lossAndGradients?: SequencesLossAndGradients;
   onStep?: (step: number, record: GrpoStepRecord) => void;
 }
 
@@ -108,7 +110,7 @@ export function trainGrpo(parameters: Qwen2Parameters, problems: readonly GrpoPr
     const informativeGroups = groups.filter((group) => group.advantages.some((advantage) => advantage !== 0)).length;
     const record: GrpoStepRecord = { meanReward, informativeGroups, loss: 0, gradientNorm: 0 };
     if (informativeGroups > 0) {
-      const { loss, gradients } = qwen2LossAndGradients(parameters, packSequences(grpoSequences(groups)));
+      const { loss, gradients } = (options.lossAndGradients ?? singleThreadLossAndGradients)(parameters, grpoSequences(groups));
       record.loss = loss;
       record.gradientNorm = clipGradientNorm(gradients, options.maxGradientNorm);
       adamWStep(parameters, gradients, state, options.adamW, scheduledLearningRate(step, { ...options, peak: options.adamW.learningRate }));

@@ -1,7 +1,7 @@
 import { deriveSeed, nextBelow, splitMix32 } from "../seededGaussian.ts";
 import { adamWStep, clipGradientNorm, createAdamWState, type AdamWSettings } from "./adamW.ts";
-import { packSequences, type WeightedSequence } from "./packSequences.ts";
-import { qwen2LossAndGradients } from "./qwen2Model.ts";
+import type { WeightedSequence } from "./packSequences.ts";
+import { singleThreadLossAndGradients, type SequencesLossAndGradients } from "./qwen2Model.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
 
 /** A prompt and the answer the model should learn to continue it with; the loss counts answer tokens only. */
@@ -24,6 +24,8 @@ export interface SupervisedTrainingOptions {
   /** Learning rate: linear warm-up over these steps, then cosine decay to minLearningRateFraction of the peak. */
   warmupSteps: number;
   minLearningRateFraction: number;
+  /** Computes each step's loss and gradients: singleThreadLossAndGradients by default, or startGradientWorkers(...).lossAndGradients (two threads; equal within float32 round-off, not bit for bit). */
+  lossAndGradients?: SequencesLossAndGradients;
   /** Called after every step (step from 1) with the batch's mean answer-token loss and the gradient norm before clipping. */
   onStep?: (step: number, loss: number, gradientNorm: number) => void;
 }
@@ -79,7 +81,7 @@ export function trainSupervised(parameters: Qwen2Parameters, examples: readonly 
       }
       batch.push(examples[order[cursor++]!]!);
     }
-    const { loss, gradients } = qwen2LossAndGradients(parameters, packSequences(supervisedBatch(batch)));
+    const { loss, gradients } = (options.lossAndGradients ?? singleThreadLossAndGradients)(parameters, supervisedBatch(batch));
     const gradientNorm = clipGradientNorm(gradients, options.maxGradientNorm);
     adamWStep(parameters, gradients, state, options.adamW, scheduledLearningRate(step, { ...options, peak: options.adamW.learningRate }));
     records.push({ loss, gradientNorm });
