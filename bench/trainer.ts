@@ -1,11 +1,10 @@
-import { deriveSeed } from "../src/testmodels/seededGaussian.ts";
 import { sharedTensorLength } from "../src/testmodels/training/gradientWorker.ts";
 import { packSequences, type PackedBatch, type WeightedSequence } from "../src/testmodels/training/packSequences.ts";
 import { splitPackedBatch, startGradientWorkers } from "../src/testmodels/training/parallelGradients.ts";
 import { qwen2LossAndGradients, singleThreadLossAndGradients, type SequencesLossAndGradients } from "../src/testmodels/training/qwen2Model.ts";
-import { initialToyParameters, TOY_DEMO_RECIPE, toyPromptIds, toyTrainingProblems } from "../src/testmodels/training/toyDemoTraining.ts";
+import { initialToyParameters, TOY_DEMO_RECIPE, toyPromptIds, toyTrainingProblems, trainToySupervisedStage } from "../src/testmodels/training/toyDemoTraining.ts";
 import { encodeToyText } from "../src/testmodels/training/toyTokenizer.ts";
-import { supervisedBatch, trainSupervised, type StepRecord, type SupervisedExample } from "../src/testmodels/training/trainSupervised.ts";
+import { supervisedBatch, type StepRecord } from "../src/testmodels/training/trainSupervised.ts";
 
 /**
  * Toy trainer throughput (npm run bench:trainer): the first STEPS steps of TOY_DEMO_RECIPE's
@@ -24,11 +23,6 @@ const HALF_TIMED_BATCHES = 5;
 const recipe = TOY_DEMO_RECIPE;
 const stage = recipe.base;
 
-const perTask = stage.tasks.map((task) => toyTrainingProblems(recipe, task));
-const examples: SupervisedExample[] = perTask[0]!.flatMap((_, index) =>
-  perTask.map((problems) => ({ promptIds: toyPromptIds(problems[index]!), answerIds: encodeToyText(`${problems[index]!.target}<|im_end|>`) })),
-);
-
 const firstBatches: (readonly WeightedSequence[])[] = [];
 const recordFirstBatches: SequencesLossAndGradients = (parameters, sequences) => {
   if (firstBatches.length < HALF_TIMED_BATCHES) firstBatches.push(sequences);
@@ -36,19 +30,8 @@ const recordFirstBatches: SequencesLossAndGradients = (parameters, sequences) =>
 };
 
 function run(lossAndGradients: SequencesLossAndGradients): { seconds: number; records: StepRecord[] } {
-  const parameters = initialToyParameters(recipe);
   const started = performance.now();
-  const records = trainSupervised(parameters, examples, {
-    steps: stage.steps,
-    runSteps: STEPS,
-    batchSize: stage.batchSize,
-    seed: deriveSeed(recipe.seed, "Toy-Base"),
-    adamW: { learningRate: stage.learningRate, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: stage.weightDecay },
-    maxGradientNorm: 1,
-    warmupSteps: stage.warmupSteps,
-    minLearningRateFraction: 0.1,
-    lossAndGradients,
-  });
+  const { records } = trainToySupervisedStage(recipe, initialToyParameters(recipe), stage, "Toy-Base", { runSteps: STEPS, lossAndGradients });
   return { seconds: (performance.now() - started) / 1000, records };
 }
 
@@ -88,7 +71,8 @@ function copyMicroseconds(): number {
 
 const workers = startGradientWorkers(recipe.shape);
 // The worker's start (loading TypeScript) is not part of a step: one small batch first.
-workers.lossAndGradients(initialToyParameters(recipe), supervisedBatch(examples.slice(0, 2)));
+const warmUp = toyTrainingProblems(recipe, "toy-own").slice(0, 2).map((problem) => ({ promptIds: toyPromptIds(problem), answerIds: encodeToyText(`${problem.target}<|im_end|>`) }));
+workers.lossAndGradients(initialToyParameters(recipe), supervisedBatch(warmUp));
 let single = Infinity;
 let parallel = Infinity;
 let singleRecords: StepRecord[] = [];

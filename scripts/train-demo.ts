@@ -4,7 +4,8 @@
  * target) and Toy-SFT (minus) from Toy-Base, Toy-GRPO (plus) from Toy-SFT. It prints each stage's
  * progress, each model's greedy accuracy on the held-out sets and the task arithmetic at alpha -1
  * and 1 (in float32 here; `merge-studio eval` is the measurement of record). The recipe is
- * TOY_DEMO_RECIPE (src/testmodels/training/toyDemoTraining.ts); the run is deterministic, so the
+ * TOY_DEMO_RECIPE (src/testmodels/training/toyDemoTraining.ts), each step's gradients on two
+ * threads (parallelGradients.ts); the run is deterministic, so the
  * committed files' SHA-256 in models/toy/toy-demo.json are what any rerun on this machine writes.
  *
  *   npm run train:demo -- [--out models/toy] [--eval 500]
@@ -17,6 +18,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startGradientWorkers } from "../src/testmodels/training/parallelGradients.ts";
 import { readTrainedModel } from "../src/testmodels/training/readTrainedModel.ts";
 import type { Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { TOY_DEMO_MANIFEST_FILE, type ToyDemoModelName } from "../src/testmodels/training/toyDemoManifest.ts";
@@ -72,18 +74,23 @@ function supervised(name: string, start: Qwen2Parameters, stage: SupervisedStage
   const stageStarted = performance.now();
   let windowLoss = 0;
   const every = Math.max(1, Math.floor(stage.steps / 10));
-  const result = trainToySupervisedStage(recipe, start, stage, name, (step, loss) => {
-    windowLoss += loss;
-    if (step % every === 0) {
-      console.log(`  ${name} step ${step}/${stage.steps}: answer loss ${(windowLoss / every).toFixed(4)} [${elapsed()}]`);
-      windowLoss = 0;
-    }
+  const result = trainToySupervisedStage(recipe, start, stage, name, {
+    lossAndGradients: workers.lossAndGradients,
+    onStep: (step, { loss }) => {
+      windowLoss += loss;
+      if (step % every === 0) {
+        console.log(`  ${name} step ${step}/${stage.steps}: answer loss ${(windowLoss / every).toFixed(4)} [${elapsed()}]`);
+        windowLoss = 0;
+      }
+    },
   });
   seconds[name] = (performance.now() - stageStarted) / 1000;
   return result;
 }
 
 console.log(`toy demo: ${JSON.stringify(recipe)}`);
+// Every step's loss and gradients on two threads (the batch split at a fixed rule, so the bytes do not depend on the machine's cores).
+const workers = startGradientWorkers(recipe.shape);
 let base: Qwen2Parameters;
 let firstBaseLosses: number[] | undefined;
 if (values.from === undefined) {
@@ -97,9 +104,13 @@ if (values.from === undefined) {
 const instruct = supervised("Toy-Instruct", base, recipe.instruct).parameters;
 const sft = supervised("Toy-SFT", base, recipe.sft).parameters;
 const grpoStarted = performance.now();
-const grpo = trainToyGrpoStage(recipe, sft, (step, record) => {
-  if (step % 5 === 0 || step === 1) console.log(`  Toy-GRPO step ${step}/${recipe.grpo.steps}: mean reward ${record.meanReward.toFixed(3)}, ${record.informativeGroups}/${recipe.grpo.promptsPerStep} groups informative, loss ${record.loss.toFixed(4)} [${elapsed()}]`);
+const grpo = trainToyGrpoStage(recipe, sft, {
+  lossAndGradients: workers.lossAndGradients,
+  onStep: (step, record) => {
+    if (step % 5 === 0 || step === 1) console.log(`  Toy-GRPO step ${step}/${recipe.grpo.steps}: mean reward ${record.meanReward.toFixed(3)}, ${record.informativeGroups}/${recipe.grpo.promptsPerStep} groups informative, loss ${record.loss.toFixed(4)} [${elapsed()}]`);
+  },
 }).parameters;
+await workers.close();
 seconds["Toy-GRPO"] = (performance.now() - grpoStarted) / 1000;
 
 const models: Record<ToyDemoModelName, Qwen2Parameters> = { "Toy-Base": base, "Toy-Instruct": instruct, "Toy-SFT": sft, "Toy-GRPO": grpo };

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { startGradientWorkers } from "../src/testmodels/training/parallelGradients.ts";
 import { initQwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { readTrainedModel } from "../src/testmodels/training/readTrainedModel.ts";
 import { parseToyDemoManifest, TOY_DEMO_MODEL_NAMES } from "../src/testmodels/training/toyDemoManifest.ts";
@@ -69,10 +70,15 @@ describe("the committed toy demo models (models/toy, from `npm run train:demo`)"
     expect(manifest.shape).toEqual(TOY_DEMO_RECIPE.shape);
   });
 
-  it("reproduce: the trainer's first five Toy-Base steps give the recorded losses", () => {
-    const { records } = trainToySupervisedStage(TOY_DEMO_RECIPE, initialToyParameters(TOY_DEMO_RECIPE), TOY_DEMO_RECIPE.base, "Toy-Base", undefined, 5);
-    expect(recorded.firstBaseLosses).toHaveLength(5);
-    records.forEach((record, index) => expect(record.loss, `step ${index + 1}`).toBeCloseTo(recorded.firstBaseLosses[index]!, 9));
+  it("reproduce: the trainer's first five Toy-Base steps, on two threads as the script runs them, give the recorded losses", async () => {
+    const workers = startGradientWorkers(TOY_DEMO_RECIPE.shape);
+    try {
+      const { records } = trainToySupervisedStage(TOY_DEMO_RECIPE, initialToyParameters(TOY_DEMO_RECIPE), TOY_DEMO_RECIPE.base, "Toy-Base", { runSteps: 5, lossAndGradients: workers.lossAndGradients });
+      expect(recorded.firstBaseLosses).toHaveLength(5);
+      records.forEach((record, index) => expect(record.loss, `step ${index + 1}`).toBeCloseTo(recorded.firstBaseLosses[index]!, 12));
+    } finally {
+      await workers.close();
+    }
   });
 
   it.each(TOY_DEMO_MODEL_NAMES)("%s: the file's SHA-256 is the one the script recorded, and it holds a model of the recorded shape", async (name) => {

@@ -1,6 +1,7 @@
 import { deriveSeed, nextUniform, splitMix32 } from "../seededGaussian.ts";
 import type { Qwen2Shape } from "../qwen2Shape.ts";
 import type { AdamWSettings } from "./adamW.ts";
+import type { SequencesLossAndGradients } from "./qwen2Model.ts";
 import { initQwen2Parameters, type Qwen2Parameters } from "./qwen2Parameters.ts";
 import { sampleCompletions, type Completion } from "./sampleCompletion.ts";
 import { trainGrpo, type GrpoProblem, type GrpoStepRecord } from "./trainGrpo.ts";
@@ -61,10 +62,10 @@ export const TOY_DEMO_RECIPE: ToyDemoRecipe = {
   seed: 2509,
   trainProblemsPerTask: 6000,
   carrySlipRate: 0.5,
-  base: { mix: { "toy-reasoning": 1, "toy-own": 1 }, steps: 2000, batchSize: 32, learningRate: 3e-3, warmupSteps: 50, weightDecay: 0.01 },
+  base: { mix: { "toy-reasoning": 1, "toy-own": 1 }, steps: 4000, batchSize: 32, learningRate: 3e-3, warmupSteps: 50, weightDecay: 0.01 },
   instruct: { mix: { "toy-own": 3, "toy-reasoning": 1 }, steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0 },
   sft: { mix: { "toy-reasoning": 1 }, steps: 200, batchSize: 32, learningRate: 1e-3, warmupSteps: 20, weightDecay: 0 },
-  grpo: { steps: 100, promptsPerStep: 16, groupSize: 8, temperature: 1, learningRate: 5e-4, warmupSteps: 10 },
+  grpo: { steps: 50, promptsPerStep: 16, groupSize: 8, temperature: 1, learningRate: 5e-4, warmupSteps: 10 },
 };
 
 /** The answers end the assistant's turn, as the chat template's <|im_end|>. */
@@ -99,14 +100,21 @@ export function cloneParameters(parameters: Qwen2Parameters): Qwen2Parameters {
 
 export const initialToyParameters = (recipe: ToyDemoRecipe): Qwen2Parameters => initQwen2Parameters(recipe.shape, recipe.seed, Float32Array);
 
+/** How a stage runs: progress, a prefix of its steps, and the loss and gradients (npm run train:demo: two threads). */
+export interface ToyStageRun<Record> {
+  onStep?: (step: number, record: Record) => void;
+  /** Supervised stages only: run the first runSteps of the stage's schedule. */
+  runSteps?: number;
+  lossAndGradients?: SequencesLossAndGradients;
+}
+
 /** Trains a copy of `start` by a supervised stage; `label` seeds its data order. */
 export function trainToySupervisedStage(
   recipe: ToyDemoRecipe,
   start: Qwen2Parameters,
   stage: SupervisedStage,
   label: string,
-  onStep?: (step: number, loss: number) => void,
-  runSteps?: number,
+  run: ToyStageRun<StepRecord> = {},
 ): { parameters: Qwen2Parameters; records: StepRecord[] } {
   const parameters = cloneParameters(start);
   const mix = Object.entries(stage.mix) as [ToyTaskName, number][];
@@ -116,14 +124,15 @@ export function trainToySupervisedStage(
   const adamW: AdamWSettings = { learningRate: stage.learningRate, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: stage.weightDecay };
   const records = trainSupervised(parameters, examples, {
     steps: stage.steps,
-    runSteps,
+    runSteps: run.runSteps,
     batchSize: stage.batchSize,
     seed: deriveSeed(recipe.seed, label),
     adamW,
     maxGradientNorm: 1,
     warmupSteps: stage.warmupSteps,
     minLearningRateFraction: 0.1,
-    onStep,
+    onStep: run.onStep === undefined ? undefined : (step, loss, gradientNorm) => run.onStep!(step, { loss, gradientNorm }),
+    lossAndGradients: run.lossAndGradients,
   });
   return { parameters, records };
 }
@@ -135,7 +144,7 @@ export function toyAnswer(completion: Completion): string | undefined {
 }
 
 /** Trains a copy of `sft` by GRPO on the (correct) addition training problems. */
-export function trainToyGrpoStage(recipe: ToyDemoRecipe, sft: Qwen2Parameters, onStep?: (step: number, record: GrpoStepRecord) => void): { parameters: Qwen2Parameters; records: GrpoStepRecord[] } {
+export function trainToyGrpoStage(recipe: ToyDemoRecipe, sft: Qwen2Parameters, run: ToyStageRun<GrpoStepRecord> = {}): { parameters: Qwen2Parameters; records: GrpoStepRecord[] } {
   const parameters = cloneParameters(sft);
   const { train } = toyTaskSplit("toy-reasoning", { seed: TOY_TEST_SET.seed, testCount: TOY_TEST_SET.count, trainCount: recipe.trainProblemsPerTask });
   const problems: GrpoProblem[] = train.map((problem) => ({ promptIds: toyPromptIds(problem), reward: (completion) => (toyAnswer(completion) === problem.target ? 1 : 0) }));
@@ -152,7 +161,8 @@ export function trainToyGrpoStage(recipe: ToyDemoRecipe, sft: Qwen2Parameters, o
     maxGradientNorm: 1,
     warmupSteps: grpo.warmupSteps,
     minLearningRateFraction: 0.1,
-    onStep,
+    onStep: run.onStep,
+    lossAndGradients: run.lossAndGradients,
   });
   return { parameters, records };
 }
