@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { Qwen2Shape } from "../src/testmodels/qwen2Shape.ts";
 import { packSequences } from "../src/testmodels/training/packSequences.ts";
 import { qwen2Forward } from "../src/testmodels/training/qwen2Model.ts";
 import { decodeWithCache, emptyKeyValueCache } from "../src/testmodels/training/qwen2Decoder.ts";
@@ -8,19 +7,9 @@ import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/tra
 import { sampleCompletion, sampleCompletions, type Completion } from "../src/testmodels/training/sampleCompletion.ts";
 import { groupAdvantages, grpoSequences, trainGrpo, type GrpoOptions, type GrpoProblem } from "../src/testmodels/training/trainGrpo.ts";
 import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
+import { SMALL_TOY_SHAPE } from "./helpers/smallToyShape.ts";
 
-const SMALL: Qwen2Shape = {
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  vocabSize: TOY_VOCAB_SIZE,
-  tieWordEmbeddings: true,
-  ropeTheta: 10_000,
-  rmsNormEps: 1e-6,
-  maxPositionEmbeddings: 64,
-};
+const SMALL = SMALL_TOY_SHAPE;
 
 const completion = (ids: number[]): Completion => ({ ids, logProbabilities: ids.map(() => -1), stopped: false });
 const bytesOf = (parameters: Qwen2Parameters) => createHash("sha256").update(Buffer.concat([...parameters.tensors.values()].map((values) => Buffer.from(values.buffer, values.byteOffset, values.byteLength)))).digest("hex");

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Qwen2Shape } from "../src/testmodels/qwen2Shape.ts";
 import type { FloatArray } from "../src/testmodels/training/floatArrays.ts";
 import { packSequences, type WeightedSequence } from "../src/testmodels/training/packSequences.ts";
 import { splitPackedBatch, startGradientWorkers, type GradientWorkers } from "../src/testmodels/training/parallelGradients.ts";
@@ -16,19 +15,9 @@ import { trainGrpo, type GrpoProblem } from "../src/testmodels/training/trainGrp
 import { supervisedBatch, trainSupervised, type SupervisedExample } from "../src/testmodels/training/trainSupervised.ts";
 import { toyTaskSplit } from "../src/testmodels/training/toyTasks.ts";
 import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
+import { SMALL_TOY_SHAPE } from "./helpers/smallToyShape.ts";
 
-const SMALL: Qwen2Shape = {
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  vocabSize: TOY_VOCAB_SIZE,
-  tieWordEmbeddings: true,
-  ropeTheta: 10_000,
-  rmsNormEps: 1e-6,
-  maxPositionEmbeddings: 128,
-};
+const SMALL = SMALL_TOY_SHAPE;
 
 const examples: SupervisedExample[] = toyTaskSplit("toy-own", { seed: 11, testCount: 0, trainCount: 24 }).train.map((problem) => ({
   promptIds: encodeToyText(toyChatPrompt(problem.prompt)),

@@ -24,20 +24,9 @@ import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../
 import { writeTrainedModel } from "../src/testmodels/training/writeTrainedModel.ts";
 import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
 import { readTestModel } from "./helpers/readTestModel.ts";
+import { SMALL_TOY_SHAPE } from "./helpers/smallToyShape.ts";
 
-/** A small toy-vocabulary model: fast enough for tens of steps in a test. */
-const SMALL: Qwen2Shape = {
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  vocabSize: TOY_VOCAB_SIZE,
-  tieWordEmbeddings: true,
-  ropeTheta: 10_000,
-  rmsNormEps: 1e-6,
-  maxPositionEmbeddings: 128,
-};
+const SMALL = SMALL_TOY_SHAPE;
 
 const referenceShape = (shape: Qwen2Shape): ReferenceShape => ({ ...shape, headDim: shape.hiddenSize / shape.numHeads });
 const asFloat64 = (parameters: Qwen2Parameters) => (name: string) => Float64Array.from(parameters.tensors.get(name)!);

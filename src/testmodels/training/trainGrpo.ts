@@ -1,9 +1,10 @@
-import { deriveSeed, nextBelow, splitMix32 } from "../seededGaussian.ts";
+import { deriveSeed, splitMix32 } from "../seededGaussian.ts";
 import { adamWStep, clipGradientNorm, createAdamWState, type AdamWSettings } from "./adamW.ts";
 import type { WeightedSequence } from "./packSequences.ts";
 import { singleThreadLossAndGradients, type SequencesLossAndGradients } from "./qwen2Model.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
 import { sampleCompletions, type Completion } from "./sampleCompletion.ts";
+import { seededPasses } from "./seededPasses.ts";
 import { scheduledLearningRate } from "./trainSupervised.ts";
 
 /** A prompt and the reward of a completion of it (1 for a correct answer, 0 otherwise, in the toy demo). */
@@ -80,22 +81,11 @@ export function trainGrpo(parameters: Qwen2Parameters, problems: readonly GrpoPr
   if (!(options.temperature > 0)) throw new Error(`temperature ${options.temperature} must be above 0: a group of greedy completions would be identical`);
   const orderRng = splitMix32(deriveSeed(options.seed, "grpo order"));
   const sampleRng = splitMix32(deriveSeed(options.seed, "grpo samples"));
-  const order = problems.map((_, index) => index);
-  let cursor = order.length;
+  const nextProblem = seededPasses(problems.length, orderRng);
   const state = createAdamWState(parameters);
   const records: GrpoStepRecord[] = [];
   for (let step = 1; step <= options.steps; step++) {
-    const chosen: GrpoProblem[] = [];
-    while (chosen.length < options.promptsPerStep) {
-      if (cursor === order.length) {
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = nextBelow(orderRng, i + 1);
-          [order[i], order[j]] = [order[j]!, order[i]!];
-        }
-        cursor = 0;
-      }
-      chosen.push(problems[order[cursor++]!]!);
-    }
+    const chosen = Array.from({ length: options.promptsPerStep }, () => problems[nextProblem()]!);
     const completions = sampleCompletions(
       parameters,
       chosen.flatMap((problem) => new Array<readonly number[]>(options.groupSize).fill(problem.promptIds)),

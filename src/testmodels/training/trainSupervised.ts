@@ -1,8 +1,9 @@
-import { deriveSeed, nextBelow, splitMix32 } from "../seededGaussian.ts";
+import { deriveSeed, splitMix32 } from "../seededGaussian.ts";
 import { adamWStep, clipGradientNorm, createAdamWState, type AdamWSettings } from "./adamW.ts";
 import type { WeightedSequence } from "./packSequences.ts";
 import { singleThreadLossAndGradients, type SequencesLossAndGradients } from "./qwen2Model.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
+import { seededPasses } from "./seededPasses.ts";
 
 /** A prompt and the answer the model should learn to continue it with; the loss counts answer tokens only. */
 export interface SupervisedExample {
@@ -65,22 +66,11 @@ export function trainSupervised(parameters: Qwen2Parameters, examples: readonly 
   if (examples.length === 0) throw new Error("no training examples");
   if (!(options.batchSize >= 1 && options.batchSize <= examples.length)) throw new Error(`batch size ${options.batchSize} must be between 1 and the ${examples.length} examples`);
   const rng = splitMix32(deriveSeed(options.seed, "supervised order"));
-  const order = examples.map((_, index) => index);
-  let cursor = order.length;
+  const nextExample = seededPasses(examples.length, rng);
   const state = createAdamWState(parameters);
   const records: StepRecord[] = [];
   for (let step = 1; step <= (options.runSteps ?? options.steps); step++) {
-    const batch: SupervisedExample[] = [];
-    while (batch.length < options.batchSize) {
-      if (cursor === order.length) {
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = nextBelow(rng, i + 1);
-          [order[i], order[j]] = [order[j]!, order[i]!];
-        }
-        cursor = 0;
-      }
-      batch.push(examples[order[cursor++]!]!);
-    }
+    const batch = Array.from({ length: options.batchSize }, () => examples[nextExample()]!);
     const { loss, gradients } = (options.lossAndGradients ?? singleThreadLossAndGradients)(parameters, supervisedBatch(batch));
     const gradientNorm = clipGradientNorm(gradients, options.maxGradientNorm);
     adamWStep(parameters, gradients, state, options.adamW, scheduledLearningRate(step, { ...options, peak: options.adamW.learningRate }));
