@@ -5,9 +5,9 @@ import { qwen2Forward } from "../src/testmodels/training/qwen2Model.ts";
 import { decodeWithCache, emptyKeyValueCache } from "../src/testmodels/training/qwen2Decoder.ts";
 import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { sampleCompletion, sampleCompletions, type Completion } from "../src/testmodels/training/sampleCompletion.ts";
-import { groupAdvantages, grpoSequences, trainGrpo, type GrpoOptions, type GrpoProblem } from "../src/testmodels/training/trainGrpo.ts";
+import { groupAdvantages, grpoSequences, trainGrpo, type GrpoProblem } from "../src/testmodels/training/trainGrpo.ts";
 import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
-import { SMALL_TOY_SHAPE } from "./helpers/smallToyShape.ts";
+import { SMALL_GRPO_OPTIONS, SMALL_TOY_SHAPE } from "./helpers/toyTrainingFixtures.ts";
 
 const SMALL = SMALL_TOY_SHAPE;
 
@@ -19,19 +19,7 @@ const EVEN_DIGITS = encodeToyText("02468");
 const prompts = ["rev 123", "rev 4567", "9+9=", "rev 00", "12+3=", "rev 98"].map((text) => encodeToyText(toyChatPrompt(text)));
 const evenFirstProblems: GrpoProblem[] = prompts.map((promptIds) => ({ promptIds, reward: (sampled) => (EVEN_DIGITS.includes(sampled.ids[0]!) ? 1 : 0) }));
 
-const OPTIONS: GrpoOptions = {
-  steps: 3,
-  promptsPerStep: 3,
-  groupSize: 6,
-  temperature: 1,
-  maxNewTokens: 2,
-  stopIds: [TOY_TOKEN_IDS.imEnd],
-  seed: 5,
-  adamW: { learningRate: 1e-2, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0 },
-  maxGradientNorm: 1,
-  warmupSteps: 0,
-  minLearningRateFraction: 1,
-};
+const OPTIONS = SMALL_GRPO_OPTIONS;
 
 /** The probability the model gives an even digit as the first answer token, averaged over the prompts. */
 function evenFirstProbability(parameters: Qwen2Parameters): number {

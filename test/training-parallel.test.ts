@@ -14,8 +14,8 @@ import { initQwen2Parameters, type Qwen2Parameters } from "../src/testmodels/tra
 import { trainGrpo, type GrpoProblem } from "../src/testmodels/training/trainGrpo.ts";
 import { supervisedBatch, trainSupervised, type SupervisedExample } from "../src/testmodels/training/trainSupervised.ts";
 import { toyTaskSplit } from "../src/testmodels/training/toyTasks.ts";
-import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
-import { SMALL_TOY_SHAPE } from "./helpers/smallToyShape.ts";
+import { encodeToyText, TOY_VOCAB_SIZE, toyChatPrompt } from "../src/testmodels/training/toyTokenizer.ts";
+import { SMALL_GRPO_OPTIONS, SMALL_TOY_SHAPE } from "./helpers/toyTrainingFixtures.ts";
 
 const SMALL = SMALL_TOY_SHAPE;
 
@@ -235,19 +235,7 @@ describe("the trainers' lossAndGradients option", () => {
   it("trainGrpo computes every informative step with it, and by default with the single-threaded pass", () => {
     const prompts = ["rev 123", "rev 4567", "9+9=", "rev 00"].map((text) => encodeToyText(toyChatPrompt(text)));
     const problems: GrpoProblem[] = prompts.map((promptIds) => ({ promptIds, reward: (sampled) => (sampled.ids[0]! % 2 === 0 ? 1 : 0) }));
-    const options = {
-      steps: 3,
-      promptsPerStep: 2,
-      groupSize: 4,
-      temperature: 1,
-      maxNewTokens: 2,
-      stopIds: [TOY_TOKEN_IDS.imEnd],
-      seed: 5,
-      adamW: { learningRate: 1e-2, beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0 },
-      maxGradientNorm: 1,
-      warmupSteps: 0,
-      minLearningRateFraction: 1,
-    };
+    const options = { ...SMALL_GRPO_OPTIONS, promptsPerStep: 2, groupSize: 4 };
     const byDefault = trainGrpo(initQwen2Parameters(SMALL, 9, Float32Array), problems, options);
     let calls = 0;
     const counted = trainGrpo(initQwen2Parameters(SMALL, 9, Float32Array), problems, {

@@ -24,7 +24,7 @@ import { encodeToyText, TOY_TOKEN_IDS, TOY_VOCAB_SIZE, toyChatPrompt } from "../
 import { writeTrainedModel } from "../src/testmodels/training/writeTrainedModel.ts";
 import { referenceLogits, type ReferenceShape } from "./helpers/qwen2Reference.ts";
 import { readTestModel } from "./helpers/readTestModel.ts";
-import { SMALL_TOY_SHAPE } from "./helpers/smallToyShape.ts";
+import { SMALL_TOY_SHAPE } from "./helpers/toyTrainingFixtures.ts";
 
 const SMALL = SMALL_TOY_SHAPE;
 

@@ -1,11 +1,11 @@
 import { deriveSeed, splitMix32 } from "../seededGaussian.ts";
-import { adamWStep, clipGradientNorm, createAdamWState, type AdamWSettings } from "./adamW.ts";
+import { adamWStep, clipGradientNorm, createAdamWState } from "./adamW.ts";
 import type { WeightedSequence } from "./packSequences.ts";
-import { singleThreadLossAndGradients, type SequencesLossAndGradients } from "./qwen2Model.ts";
+import { singleThreadLossAndGradients } from "./qwen2Model.ts";
 import type { Qwen2Parameters } from "./qwen2Parameters.ts";
 import { sampleCompletions, type Completion } from "./sampleCompletion.ts";
 import { seededPasses } from "./seededPasses.ts";
-import { scheduledLearningRate } from "./trainSupervised.ts";
+import { scheduledLearningRate, type OptimizationOptions } from "./trainSupervised.ts";
 
 /** A prompt and the reward of a completion of it (1 for a correct answer, 0 otherwise, in the toy demo). */
 export interface GrpoProblem {
@@ -13,8 +13,7 @@ export interface GrpoProblem {
   reward: (completion: Completion) => number;
 }
 
-export interface GrpoOptions {
-  steps: number;
+export interface GrpoOptions extends OptimizationOptions {
   /** Prompts per step, each sampled groupSize times. */
   promptsPerStep: number;
   groupSize: number;
@@ -24,12 +23,6 @@ export interface GrpoOptions {
   stopIds: readonly number[];
   /** Seeds the order of the prompts and every sampled token. */
   seed: number;
-  adamW: AdamWSettings;
-  maxGradientNorm: number;
-  warmupSteps: number;
-  minLearningRateFraction: number;
-  /** Computes each step's loss and gradients: singleThreadLossAndGradients by default, or startGradientWorkers(...).lossAndGradients (two threads; equal within float32 round-off, not bit for bit). */
-  lossAndGradients?: SequencesLossAndGradients;
   onStep?: (step: number, record: GrpoStepRecord) => void;
 }
 

@@ -11,14 +11,10 @@ export interface SupervisedExample {
   answerIds: readonly number[];
 }
 
-export interface SupervisedTrainingOptions {
+/** How a trainer takes its steps: the optimizer, the clip, the learning-rate schedule and where the gradients come from. */
+export interface OptimizationOptions {
   /** The schedule's length. */
   steps: number;
-  /** Steps actually run, from the first (all of them by default): a prefix of the full run, e.g. to check its first losses. */
-  runSteps?: number;
-  batchSize: number;
-  /** Seeds the order of the examples (reshuffled every pass over them). */
-  seed: number;
   adamW: AdamWSettings;
   /** Global gradient norm clip. */
   maxGradientNorm: number;
@@ -27,6 +23,14 @@ export interface SupervisedTrainingOptions {
   minLearningRateFraction: number;
   /** Computes each step's loss and gradients: singleThreadLossAndGradients by default, or startGradientWorkers(...).lossAndGradients (two threads; equal within float32 round-off, not bit for bit). */
   lossAndGradients?: SequencesLossAndGradients;
+}
+
+export interface SupervisedTrainingOptions extends OptimizationOptions {
+  /** Steps actually run, from the first (all of them by default): a prefix of the full run, e.g. to check its first losses. */
+  runSteps?: number;
+  batchSize: number;
+  /** Seeds the order of the examples (reshuffled every pass over them). */
+  seed: number;
   /** Called after every step (step from 1) with the batch's mean answer-token loss and the gradient norm before clipping. */
   onStep?: (step: number, loss: number, gradientNorm: number) => void;
 }
