@@ -13,12 +13,12 @@
  *     --from DIR          reuse DIR/Toy-Base.safetensors instead of training it (to try later stages)
  *     --override JSON     changes to the recipe, e.g. '{"grpo":{"steps":50}}' (recorded in the manifest)
  */
-import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startGradientWorkers } from "../src/testmodels/training/parallelGradients.ts";
+import { sha256Hex } from "../src/testmodels/training/readToyDemoModels.ts";
 import { readTrainedModel } from "../src/testmodels/training/readTrainedModel.ts";
 import type { Qwen2Parameters } from "../src/testmodels/training/qwen2Parameters.ts";
 import { TOY_DEMO_MANIFEST_FILE, type ToyDemoModelName } from "../src/testmodels/training/toyDemoManifest.ts";
@@ -139,7 +139,7 @@ for (const [name, parameters] of Object.entries(models) as [ToyDemoModelName, Qw
   const file = `${name}.safetensors`;
   await rename(join(folder, "model.safetensors"), join(partial, file));
   await rm(folder, { recursive: true });
-  const sha256 = createHash("sha256").update(await readFile(join(partial, file))).digest("hex");
+  const sha256 = sha256Hex(await readFile(join(partial, file)));
   entries.push({ name, file, sha256, ...ROLES[name], accuracy: accuracy[name] });
 }
 const manifest = {
