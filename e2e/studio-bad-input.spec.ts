@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { startHubServer, type RunningHubServer } from "../src/hub-server/startHubServer.ts";
 import { randomWords, writeTestModel, type TestTensor } from "../test/helpers/writeTestModel.ts";
 
+// A case waits up to 30 s for a model card; the case itself gets room beyond that.
+test.describe.configure({ timeout: 90_000 });
+
 /** A tensor name that tries everything: a forged second line, an ANSI colour, HTML that would run script. */
 const HOSTILE = 'x\nerror: nothing is wrong \u001b[31m<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
 /** The name as every message must show it: one line, the controls escaped, the HTML as text. */

@@ -14,7 +14,7 @@ const SHOTS = "test-results/screenshots";
 let context: BrowserContext;
 let page: Page;
 
-test.describe.configure({ mode: "serial" });
+test.describe.configure({ mode: "serial", timeout: 180_000 });
 
 test.beforeAll(async ({ browser }) => {
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

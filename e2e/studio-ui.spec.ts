@@ -6,6 +6,9 @@ const SFT = "demo/Qwen2-Small-SFT";
 const BIG_VOCAB = "demo/Qwen2-Small-BigVocab";
 const SHOTS = "test-results/screenshots";
 
+// One case merges the demo trio in the page, which a slow machine takes more than the default 30 s over.
+test.describe.configure({ timeout: 180_000 });
+
 const recipeUrl = (plus: string) => `/?hub=${HUB}&target=${INSTRUCT}&plus=${plus}&minus=${SFT}&alpha=1`;
 
 async function expectCardFilled(page: Page, role: string, repo: string) {

@@ -71,21 +71,26 @@ function mergeLosingGpuInPage(page: Page, mergeRequest: MergeRequest, afterSubmi
   );
 }
 
-/** The demo trio's files as a 2-vector recipe of `method`: a layer gradient, densities below 1, the second vector another pair. */
+/**
+ * A 2-vector recipe of `method` on the toy models (200,704 parameters each: a light case, as
+ * SwiftShader computes a TIES recipe's emulated float arithmetic at a few microseconds per element):
+ * a layer gradient, densities below 1, the second vector another pair.
+ */
 function twoVectorRecipe(method: "ties" | "dare_ties"): MergeRequest {
-  const { recipe, inputs } = demoTrioRecipe(1);
+  const [base, target, sft, grpo] = ["demo/Toy-Base", "demo/Toy-Instruct", "demo/Toy-SFT", "demo/Toy-GRPO"];
   return {
     hubUrl: DEMO_HUB_URL,
     recipe: {
-      ...recipe,
+      target,
       method,
-      parameters: { ...recipe.parameters, normalize: method === "ties", density: 0.5, seed: 11 },
+      parameters: { normalize: method === "ties", rescale: true, density: 0.5, gamma: 0.01, seed: 11 },
       vectors: [
-        { plus: DEMO_TRIO.plus, minus: DEMO_TRIO.minus, weight: [0.5, 1] },
-        { plus: DEMO_TRIO.minus, minus: DEMO_TRIO.target, weight: 0.3, density: 0.7 },
+        { plus: grpo, minus: sft, weight: [0.5, 1] },
+        { plus: sft, minus: base, weight: 0.3, density: 0.7 },
       ],
+      vocab: "exact",
     },
-    inputs,
+    inputs: Object.fromEntries([base, target, sft, grpo].map((repo) => [repo, { kind: "hub", repo }])),
     shardSize: SHARD_BYTES,
     backend: "gpu",
   };
@@ -95,16 +100,17 @@ function twoVectorRecipe(method: "ties" | "dare_ties"): MergeRequest {
 const fingerprints = (files: Record<string, { size: number; sha256: string }>) =>
   Object.fromEntries(Object.entries(files).filter(([path]) => path !== RECIPE_FILE).map(([path, file]) => [path, `${file.size} ${file.sha256}`]));
 
+/** The fingerprints of a folder the CLI wrote. */
+const cliFileFingerprints = (files: Map<string, Buffer>) =>
+  fingerprints(Object.fromEntries([...files].map(([path, bytes]) => [path, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") }])));
+
 let cliFingerprints: Record<string, string>;
 let mergeApiPage: { url: string; close(): Promise<void> };
 
 test.describe.configure({ timeout: 180_000 });
 
 test.beforeAll(async () => {
-  const cliFiles = await mergeWithCli(["--shard-size", String(SHARD_BYTES)]);
-  cliFingerprints = fingerprints(
-    Object.fromEntries([...cliFiles].map(([path, bytes]) => [path, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") }])),
-  );
+  cliFingerprints = cliFileFingerprints(await mergeWithCli(["--shard-size", String(SHARD_BYTES)]));
   mergeApiPage = await serveMergeApiPage();
 });
 
@@ -133,10 +139,10 @@ for (const method of ["ties", "dare_ties"] as const) {
   test(`a 2-vector ${method} recipe merged on the GPU (its recipe kernel), on the CPU and on a GPU lost mid-way: the bytes of the CLI's merge --config`, async ({ page }) => {
     const gpuRequest = twoVectorRecipe(method);
     const cliFiles = await mergeRecipeWithCli(gpuRequest.recipe, ["--shard-size", String(SHARD_BYTES)]);
-    const cli = fingerprints(
-      Object.fromEntries([...cliFiles].map(([path, bytes]) => [path, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") }])),
-    );
-    expect(cli).not.toEqual(cliFingerprints);
+    const cli = cliFileFingerprints(cliFiles);
+    // The method matters: the same vectors added by task arithmetic give other bytes.
+    const taskArithmetic = await mergeRecipeWithCli({ ...gpuRequest.recipe, method: "task_arithmetic" }, ["--shard-size", String(SHARD_BYTES)]);
+    expect(cliFileFingerprints(taskArithmetic)).not.toEqual(cli);
     const onGpu = await mergeInPage(page, gpuRequest);
     expect(onGpu.reports.map((report) => report.backend.kind)).toEqual(["gpu"]);
     expect(onGpu.result.backend.fallback).toBeUndefined();

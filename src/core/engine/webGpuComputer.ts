@@ -2,6 +2,7 @@
 import { DTYPE_BYTES } from "../dtypes.ts";
 import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
 import { createSlotQueue } from "../numeric/webgpu/createSlotQueue.ts";
+import { GPU_STALL_MS, GpuStallError, mapForReading } from "../numeric/webgpu/mapForReading.ts";
 import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../numeric/webgpu/mergeKernelWgsl.ts";
 import type { WebGpuMergeKernel } from "../numeric/webgpu/requestWebGpuMergeKernel.ts";
 import type { TensorRecipe } from "../recipe/TensorRecipe.ts";
@@ -11,12 +12,14 @@ import type { FloatChunk } from "./mergeChunk.ts";
 export interface WebGpuComputerOptions {
   /** Computes a task the GPU failed on, and every task once the GPU has failed. */
   fallback: ChunkComputer;
-  /** Called once, when the GPU fails (device lost, out of memory, an error it reports); later tasks run on `fallback`. */
+  /** Called once, when the GPU fails (device lost, out of memory, an error it reports, no answer in `stallMs`); later tasks run on `fallback`. */
   onGpuFailure?: (reason: string) => void;
   /** Dispatches in flight at once (default 3): one uploading, one computing, one read back. */
   slots?: number;
   /** Elements per dispatch at most (default and upper bound: the kernel's maxElements); a larger task is split. */
   maxElementsPerDispatch?: number;
+  /** How long a dispatch may go without a result before the GPU counts as failed (default GPU_STALL_MS). */
+  stallMs?: number;
 }
 
 /**
@@ -158,7 +161,7 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     const errors = [device.popErrorScope(), device.popErrorScope()];
 
     const readback = slot.readback!;
-    await Promise.race([readback.mapAsync(GPUMapMode.READ, 0, alignTo4(outBytes)), lost]);
+    await mapForReading(readback, alignTo4(outBytes), lost, options.stallMs ?? GPU_STALL_MS);
     try {
       for (const error of await Promise.all(errors)) if (error) throw new Error(`the GPU reported: ${error.message}`);
       out.set(new Uint8Array(readback.getMappedRange(0, alignTo4(outBytes)), 0, outBytes));
@@ -239,7 +242,9 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
           return await computeTaskOnGpu(task);
         } catch (error) {
           if (closed) throw error;
-          const lostInfo = await Promise.race([device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);
+          // A stalled GPU is not lost: nothing is worth waiting for.
+          const lostInfo =
+            error instanceof GpuStallError ? undefined : await Promise.race([device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);
           fail(lostInfo ? lostReason(lostInfo) : error instanceof Error ? error.message : String(error));
         }
       }

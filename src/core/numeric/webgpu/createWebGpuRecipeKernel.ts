@@ -7,6 +7,7 @@ import type { TensorRecipe } from "../../recipe/TensorRecipe.ts";
 import { outputBytes } from "../wasm/wasmKernelModule.ts";
 import { packRecipeDispatch, type RecipeInputDtypes } from "./packRecipeDispatch.ts";
 import { createSlotQueue } from "./createSlotQueue.ts";
+import { GPU_STALL_MS, mapForReading } from "./mapForReading.ts";
 import {
   KEEP_KIND,
   RECIPE_ELEMENTS_PER_INVOCATION,
@@ -21,6 +22,8 @@ export interface WebGpuRecipeKernelOptions {
   slots?: number;
   /** Elements per dispatch at most (default and upper bound: what the device's limits allow); a larger chunk is split. */
   maxElementsPerDispatch?: number;
+  /** How long a dispatch may go without a result before it fails as a stalled GPU (default GPU_STALL_MS). */
+  stallMs?: number;
 }
 
 /** The recipe kernel compiled on one GPU device. */
@@ -28,7 +31,7 @@ export interface WebGpuRecipeKernel {
   /**
    * mergeRecipeChunk of src/core/recipe on the GPU: the same arguments, the same bytes. Calls may
    * overlap (each dispatch takes one of the slots); a chunk larger than a dispatch is split.
-   * Rejects when the GPU reports an error or the device is lost: the caller computes the chunk
+   * Rejects when the GPU reports an error, the device is lost or it stalls: the caller computes the chunk
    * elsewhere (its inputs are only read).
    */
   mergeRecipeChunk(...args: Parameters<RecipeChunkMerge>): Promise<Uint8Array>;
@@ -201,7 +204,7 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     const scopes = [device.popErrorScope(), device.popErrorScope()];
 
     const readback = slot.readback.buffer!;
-    await Promise.race([readback.mapAsync(GPUMapMode.READ, 0, alignTo4(outBytes)), lost]);
+    await mapForReading(readback, alignTo4(outBytes), lost, options.stallMs ?? GPU_STALL_MS);
     try {
       for (const error of await Promise.all(scopes)) if (error) throw new Error(`the GPU reported: ${error.message}`);
       out.set(new Uint8Array(readback.getMappedRange(0, alignTo4(outBytes)), 0, outBytes));

@@ -26,6 +26,12 @@ export type WebGpuMergeKernelRequest = { kernel: WebGpuMergeKernel } | { unavail
  * input) fit in one dispatch.
  */
 const MAX_ELEMENTS = 2 ** 22;
+/**
+ * Elements per dispatch at most on a software adapter, which computes on the CPU: SwiftShader takes
+ * seconds over 2^22 elements of a TIES recipe (emulated float arithmetic), and a browser may lose a
+ * device whose work runs that long; 2^18 keeps each dispatch near a tenth of that.
+ */
+const SOFTWARE_MAX_ELEMENTS = 2 ** 18;
 
 /**
  * Opens a GPU device and compiles the merge kernels on it, or says why there is none. `gpu` is the
@@ -56,20 +62,21 @@ export async function requestWebGpuMergeKernel(gpu: GPU | undefined = globalThis
   const [merge, convert] = await Promise.all(
     ["merge", "convert"].map((entryPoint) => device.createComputePipelineAsync({ label: entryPoint, layout: pipelineLayout, compute: { module, entryPoint } })),
   );
+  const { info } = adapter;
+  const software = info.isFallbackAdapter === true;
   const { limits } = device;
   const maxElements = Math.min(
-    MAX_ELEMENTS,
+    software ? SOFTWARE_MAX_ELEMENTS : MAX_ELEMENTS,
     Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 4),
     limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * ELEMENTS_PER_INVOCATION,
   );
-  const { info } = adapter;
   const adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || "unnamed adapter";
   let recipe: WebGpuRecipeKernel;
   try {
-    recipe = await createWebGpuRecipeKernel(device);
+    recipe = await createWebGpuRecipeKernel(device, software ? { maxElementsPerDispatch: SOFTWARE_MAX_ELEMENTS } : {});
   } catch (error) {
     device.destroy();
     throw error;
   }
-  return { kernel: { device, adapterName, software: info.isFallbackAdapter === true, layout, merge: merge!, convert: convert!, maxElements, recipe } };
+  return { kernel: { device, adapterName, software, layout, merge: merge!, convert: convert!, maxElements, recipe } };
 }
