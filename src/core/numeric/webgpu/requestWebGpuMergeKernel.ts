@@ -29,7 +29,7 @@ const MAX_ELEMENTS = 2 ** 22;
 /**
  * Elements per dispatch at most on a software adapter, which computes on the CPU: SwiftShader takes
  * seconds over 2^22 elements of a TIES recipe (emulated float arithmetic), and a browser may lose a
- * device whose work runs that long; 2^18 keeps each dispatch near a tenth of that.
+ * device whose work runs that long; 2^18 keeps each dispatch to a sixteenth of that.
  */
 const SOFTWARE_MAX_ELEMENTS = 2 ** 18;
 
