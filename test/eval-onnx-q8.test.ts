@@ -266,6 +266,29 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
     }
   });
 
+  it("asks onnxruntime for exact int8 products on x86 CPUs without VNNI (session.x64quantprecision), keeping the caller's other entries", async () => {
+    // On such a CPU (an AVX2 EPYC here) the cases above fail without it: the u8s8 kernel saturates pairs of products.
+    const seen: ort.InferenceSession.SessionOptions[] = [];
+    const recording = {
+      Tensor: ort.Tensor,
+      InferenceSession: {
+        create: async (model: Uint8Array | string, options?: ort.InferenceSession.SessionOptions) => {
+          seen.push(options!);
+          return ort.InferenceSession.create(model, options);
+        },
+      },
+    } as unknown as Parameters<typeof OnnxCausalDecoder.create>[0];
+    const weights = randomQwen2Weights(GQA3_TIED, 4);
+    const built = await buildQwen2Onnx(qwen2ConfigJson(GQA3_TIED), { format: "q8", loadTensor: async (name) => weights.get(name)! });
+    const extra = { session: { set_denormal_as_zero: "1" }, memory: { enable_memory_arena_shrinkage: "cpu:0" } };
+    const decoder = await OnnxCausalDecoder.create(recording, built, { sessionOptions: { intraOpNumThreads: 1, extra } });
+    await decoder.release();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.intraOpNumThreads).toBe(1);
+    expect(seen[0]!.extra).toEqual({ session: { set_denormal_as_zero: "1", x64quantprecision: "1" }, memory: { enable_memory_arena_shrinkage: "cpu:0" } });
+    expect(extra.session).toEqual({ set_denormal_as_zero: "1" });
+  });
+
   it("a session keeps computing after the built files are released (onnxruntime holds its own copy)", async () => {
     const weights = randomQwen2Weights(GQA3_TIED, 9);
     const built = await buildQwen2Onnx(qwen2ConfigJson(GQA3_TIED), { format: "q8", loadTensor: async (name) => weights.get(name)! });

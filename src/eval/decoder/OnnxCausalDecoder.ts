@@ -137,6 +137,12 @@ export class OnnxCausalDecoder {
     if (model.format === "f16" && providers.includes("webgpu")) await assertWebGpuFloat16();
     const kvCacheOnGpu = options.kvCacheOnGpu ?? false;
     const sessionOptions: InferenceSession.SessionOptions = { ...options.sessionOptions };
+    // q8's MatMulInteger runs onnxruntime's u8s8 kernel, which on x86 CPUs without VNNI (AVX2, AVX-512)
+    // adds pairs of uint8 x int8 products in 16 bits with saturation: logits off by a third of their
+    // scale on such a CPU here. This entry has onnxruntime turn the int8 weights into uint8 there, for
+    // its exact (slower) u8u8 kernel; on other CPUs and in wasm it changes nothing.
+    const extraSession = (sessionOptions.extra?.session ?? {}) as Record<string, unknown>;
+    sessionOptions.extra = { ...sessionOptions.extra, session: { ...extraSession, x64quantprecision: "1" } };
     if ("externalData" in model) sessionOptions.externalData = model.externalData;
     if (kvCacheOnGpu) {
       const locations: Record<string, "gpu-buffer"> = {};

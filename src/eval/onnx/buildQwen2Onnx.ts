@@ -36,8 +36,11 @@ import { readQwen2Config, type Qwen2Config } from "./readQwen2Config.ts";
  *   three int8 forms tie; MatMulInteger is standard ONNX. On wasm an int8 decode step is 1.3x
  *   slower than f32's (its int8 kernel, not memory, is the limit) but prefill is 2.3x faster, the
  *   session loads 6x faster and the weights take a quarter of the memory: a 1.5B model fits wasm32
- *   only so. On x86 CPUs without VNNI, onnxruntime's u8s8 kernel (VPMADDUBSW) may saturate a pair of
- *   large products (onnxruntime's quantization docs);
+ *   only so. On x86 CPUs without VNNI, onnxruntime's u8s8 kernel (VPMADDUBSW) saturates pairs of
+ *   large products (logits off by up to 0.9 of their scale on an AVX2 EPYC), so OnnxCausalDecoder
+ *   sets session.x64quantprecision: onnxruntime then turns the int8 weights into uint8 on such a
+ *   CPU for its exact u8u8 kernel (0.5B q8 decode there 23.7 / 92.0 tok/s at batch 1 / 16 against
+ *   25.2 / 89.7 saturating; peak memory 2.09 GB against 1.57: a second copy of the weights);
  * - q4 (for WebGPU): linear layers and lm_head as com.microsoft MatMulNBits (4 bits, blocks of 32,
  *   see quantizeMatMulNBits) with float32 activations; the embedding table stays float32 for Gather.
  *   Slow on CPU (microsoft/onnxruntime#23004).
