@@ -272,7 +272,7 @@ describe("q8 Qwen2 graph on onnxruntime-node against a float64 forward pass", ()
     const recording = {
       Tensor: ort.Tensor,
       InferenceSession: {
-        create: async (model: Uint8Array | string, options?: ort.InferenceSession.SessionOptions) => {
+        create: async (model: Uint8Array, options?: ort.InferenceSession.SessionOptions) => {
           seen.push(options!);
           return ort.InferenceSession.create(model, options);
         },
