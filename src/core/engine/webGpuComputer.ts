@@ -2,7 +2,7 @@
 import { DTYPE_BYTES } from "../dtypes.ts";
 import { outputBytes } from "../numeric/wasm/wasmKernelModule.ts";
 import { createSlotQueue } from "../numeric/webgpu/createSlotQueue.ts";
-import { GPU_STALL_MS, GpuStallError, mapForReading } from "../numeric/webgpu/mapForReading.ts";
+import { awaitGpu, describeLoss, deviceLost, GPU_STALL_MS, GpuStallError, mapForReading } from "../numeric/webgpu/awaitGpu.ts";
 import { ELEMENTS_PER_INVOCATION, PARAMS_BYTES, WGSL_DTYPE_CODE, WORKGROUP_SIZE } from "../numeric/webgpu/mergeKernelWgsl.ts";
 import type { WebGpuMergeKernel } from "../numeric/webgpu/requestWebGpuMergeKernel.ts";
 import type { TensorRecipe } from "../recipe/TensorRecipe.ts";
@@ -92,14 +92,8 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     failure = reason;
     options.onGpuFailure?.(reason);
   };
-  const lostReason = (info: GPUDeviceLostInfo) => `the GPU device was lost (${info.message || info.reason})`;
-  const lost = device.lost.then((info) => {
-    fail(lostReason(info));
-    throw new Error(lostReason(info));
-  });
-  // Awaited by every read-back; this keeps the rejection from being reported as unhandled when none waits.
-  lost.catch(() => undefined);
-
+  const lost = deviceLost(device);
+  lost.catch((error: Error) => fail(error.message));
 
   const ensureCapacity = (slot: Slot, elements: number) => {
     if (slot.capacity >= elements) return;
@@ -161,9 +155,10 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
     const errors = [device.popErrorScope(), device.popErrorScope()];
 
     const readback = slot.readback!;
-    await mapForReading(readback, alignTo4(outBytes), lost, options.stallMs ?? GPU_STALL_MS);
+    const stallMs = options.stallMs ?? GPU_STALL_MS;
+    await mapForReading(readback, alignTo4(outBytes), lost, stallMs);
     try {
-      for (const error of await Promise.all(errors)) if (error) throw new Error(`the GPU reported: ${error.message}`);
+      for (const error of await awaitGpu(Promise.all(errors), "a dispatch's error scopes", lost, stallMs)) if (error) throw new Error(`the GPU reported: ${error.message}`);
       out.set(new Uint8Array(readback.getMappedRange(0, alignTo4(outBytes)), 0, outBytes));
     } finally {
       readback.unmap();
@@ -245,7 +240,7 @@ export function createWebGpuComputer(kernel: WebGpuMergeKernel, options: WebGpuC
           // A stalled GPU is not lost: nothing is worth waiting for.
           const lostInfo =
             error instanceof GpuStallError ? undefined : await Promise.race([device.lost, new Promise<undefined>((resolve) => setTimeout(resolve, LOSS_GRACE_MS))]);
-          fail(lostInfo ? lostReason(lostInfo) : error instanceof Error ? error.message : String(error));
+          fail(lostInfo ? describeLoss(lostInfo) : error instanceof Error ? error.message : String(error));
         }
       }
       return options.fallback.compute(task);

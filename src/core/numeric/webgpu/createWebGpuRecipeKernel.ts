@@ -7,7 +7,7 @@ import type { TensorRecipe } from "../../recipe/TensorRecipe.ts";
 import { outputBytes } from "../wasm/wasmKernelModule.ts";
 import { packRecipeDispatch, type RecipeInputDtypes } from "./packRecipeDispatch.ts";
 import { createSlotQueue } from "./createSlotQueue.ts";
-import { GPU_STALL_MS, mapForReading } from "./mapForReading.ts";
+import { awaitGpu, deviceLost, GPU_STALL_MS, mapForReading } from "./awaitGpu.ts";
 import {
   KEEP_KIND,
   RECIPE_ELEMENTS_PER_INVOCATION,
@@ -22,7 +22,7 @@ export interface WebGpuRecipeKernelOptions {
   slots?: number;
   /** Elements per dispatch at most (default and upper bound: what the device's limits allow); a larger chunk is split. */
   maxElementsPerDispatch?: number;
-  /** How long a dispatch may go without a result before it fails as a stalled GPU (default GPU_STALL_MS). */
+  /** How long a GPU operation (a compile, a dispatch) may go without an answer before it fails as a stalled GPU (default GPU_STALL_MS). */
   stallMs?: number;
 }
 
@@ -72,8 +72,11 @@ const alignTo4 = (bytes: number) => Math.ceil(bytes / 4) * 4;
  * worker's, or Dawn's under Node) and the WebGPU globals (GPUBufferUsage, GPUMapMode, GPUShaderStage).
  */
 export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGpuRecipeKernelOptions = {}): Promise<WebGpuRecipeKernel> {
+  const stallMs = options.stallMs ?? GPU_STALL_MS;
+  const lost = deviceLost(device);
+
   const module = device.createShaderModule({ label: "recipe kernel", code: RECIPE_KERNEL_WGSL });
-  const errors = (await module.getCompilationInfo()).messages.filter((message) => message.type === "error");
+  const errors = (await awaitGpu(module.getCompilationInfo(), "compiling the recipe kernel", lost, stallMs)).messages.filter((message) => message.type === "error");
   if (errors.length > 0) {
     throw new Error(`internal: the recipe kernel does not compile: ${errors.map((error) => `${error.lineNum}:${error.linePos} ${error.message}`).join("; ")}`);
   }
@@ -83,9 +86,9 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     entries: [entry(0, "uniform"), entry(1, "read-only-storage"), entry(2, "read-only-storage"), entry(3, "storage")],
   });
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-  /** One pipeline per set of steps (RecipePipelineConstants), compiled on first use. */
+  /** One pipeline per set of steps (RecipePipelineConstants), compiled on first use; each wait for one is awaitGpu's. */
   const pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  const pipelineFor = (constants: RecipePipelineConstants) => {
+  const pipelineFor = (constants: RecipePipelineConstants): Promise<GPUComputePipeline> => {
     const key = JSON.stringify(constants);
     let pipeline = pipelines.get(key);
     if (!pipeline) {
@@ -96,7 +99,7 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
       });
       pipelines.set(key, pipeline);
     }
-    return pipeline;
+    return awaitGpu(pipeline, `compiling the recipe kernel (${key})`, lost, stallMs);
   };
   // The commonest one, so that a first error in the kernel shows here.
   await pipelineFor({ CONSENSUS: 0, NORMALIZE: 0, SPARSE_KEEP: KEEP_KIND.all });
@@ -112,13 +115,6 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
       Math.floor(maxBinding / (4 * (1 + 2 * termCount))),
       maxInvocations * RECIPE_ELEMENTS_PER_INVOCATION,
     );
-
-  const lostReason = (info: GPUDeviceLostInfo) => `the GPU device was lost (${info.message || info.reason})`;
-  const lost = device.lost.then((info) => {
-    throw new Error(lostReason(info));
-  });
-  // Awaited by every read-back; this keeps the rejection from being reported as unhandled when none waits.
-  lost.catch(() => undefined);
 
   const slots: Slot[] = Array.from({ length: options.slots ?? DEFAULT_SLOTS }, () => ({
     params: device.createBuffer({ label: "recipe parameters", size: RECIPE_PARAMS_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
@@ -204,9 +200,9 @@ export async function createWebGpuRecipeKernel(device: GPUDevice, options: WebGp
     const scopes = [device.popErrorScope(), device.popErrorScope()];
 
     const readback = slot.readback.buffer!;
-    await mapForReading(readback, alignTo4(outBytes), lost, options.stallMs ?? GPU_STALL_MS);
+    await mapForReading(readback, alignTo4(outBytes), lost, stallMs);
     try {
-      for (const error of await Promise.all(scopes)) if (error) throw new Error(`the GPU reported: ${error.message}`);
+      for (const error of await awaitGpu(Promise.all(scopes), "a dispatch's error scopes", lost, stallMs)) if (error) throw new Error(`the GPU reported: ${error.message}`);
       out.set(new Uint8Array(readback.getMappedRange(0, alignTo4(outBytes)), 0, outBytes));
     } finally {
       readback.unmap();

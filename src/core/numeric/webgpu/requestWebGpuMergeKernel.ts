@@ -1,4 +1,5 @@
 /// <reference types="@webgpu/types" />
+import { awaitGpu, deviceLost, GPU_STALL_MS, GpuLostError, GpuStallError, NOT_LOST } from "./awaitGpu.ts";
 import { createWebGpuRecipeKernel, type WebGpuRecipeKernel } from "./createWebGpuRecipeKernel.ts";
 import { ELEMENTS_PER_INVOCATION, MERGE_KERNEL_WGSL, WORKGROUP_SIZE } from "./mergeKernelWgsl.ts";
 
@@ -36,21 +37,41 @@ const SOFTWARE_MAX_ELEMENTS = 2 ** 18;
 /**
  * Opens a GPU device and compiles the merge kernels on it, or says why there is none. `gpu` is the
  * page's or worker's `navigator.gpu`; undefined where WebGPU does not exist (Node, older browsers).
+ * A GPU that gives no answer within `stallMs` (default GPU_STALL_MS) while it opens or compiles, or
+ * whose device is lost meanwhile, is unavailable too: the merge then runs on the CPU. A kernel that
+ * does not compile is an internal error, thrown.
  */
-export async function requestWebGpuMergeKernel(gpu: GPU | undefined = globalThis.navigator?.gpu): Promise<WebGpuMergeKernelRequest> {
+export async function requestWebGpuMergeKernel(
+  gpu: GPU | undefined = globalThis.navigator?.gpu,
+  options: { stallMs?: number } = {},
+): Promise<WebGpuMergeKernelRequest> {
   if (!gpu) return { unavailable: "this browser has no WebGPU" };
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) return { unavailable: "no GPU adapter was found" };
+  const stallMs = options.stallMs ?? GPU_STALL_MS;
+  let adapter: GPUAdapter | null;
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice();
+    adapter = await awaitGpu(gpu.requestAdapter(), "the request for an adapter", NOT_LOST, stallMs);
+    if (!adapter) return { unavailable: "no GPU adapter was found" };
+    device = await awaitGpu(adapter.requestDevice(), "the request for a device", NOT_LOST, stallMs);
   } catch (error) {
+    if (error instanceof GpuStallError) return { unavailable: error.message };
     return { unavailable: `the GPU refused a device: ${error instanceof Error ? error.message : String(error)}` };
   }
-  const module = device.createShaderModule({ label: "merge kernels", code: MERGE_KERNEL_WGSL });
-  const errors = (await module.getCompilationInfo()).messages.filter((message) => message.type === "error");
-  if (errors.length > 0) {
+  try {
+    return { kernel: await compileMergeKernels(adapter.info, device, stallMs) };
+  } catch (error) {
     device.destroy();
+    if (error instanceof GpuStallError || error instanceof GpuLostError) return { unavailable: error.message };
+    throw error;
+  }
+}
+
+/** The merge kernels (one-term merge and convert, the recipe kernel) compiled on `device`. */
+async function compileMergeKernels(info: GPUAdapterInfo, device: GPUDevice, stallMs: number): Promise<WebGpuMergeKernel> {
+  const lost = deviceLost(device);
+  const module = device.createShaderModule({ label: "merge kernels", code: MERGE_KERNEL_WGSL });
+  const errors = (await awaitGpu(module.getCompilationInfo(), "compiling the merge kernels", lost, stallMs)).messages.filter((message) => message.type === "error");
+  if (errors.length > 0) {
     throw new Error(`internal: the merge kernels do not compile: ${errors.map((error) => `${error.lineNum}:${error.linePos} ${error.message}`).join("; ")}`);
   }
   const storage = (type: GPUBufferBindingType, binding: number): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
@@ -59,10 +80,12 @@ export async function requestWebGpuMergeKernel(gpu: GPU | undefined = globalThis
     entries: [storage("uniform", 0), storage("read-only-storage", 1), storage("read-only-storage", 2), storage("read-only-storage", 3), storage("storage", 4)],
   });
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-  const [merge, convert] = await Promise.all(
-    ["merge", "convert"].map((entryPoint) => device.createComputePipelineAsync({ label: entryPoint, layout: pipelineLayout, compute: { module, entryPoint } })),
+  const [merge, convert] = await awaitGpu(
+    Promise.all(["merge", "convert"].map((entryPoint) => device.createComputePipelineAsync({ label: entryPoint, layout: pipelineLayout, compute: { module, entryPoint } }))),
+    "compiling the merge kernels",
+    lost,
+    stallMs,
   );
-  const { info } = adapter;
   const software = info.isFallbackAdapter === true;
   const { limits } = device;
   const maxElements = Math.min(
@@ -71,12 +94,6 @@ export async function requestWebGpuMergeKernel(gpu: GPU | undefined = globalThis
     limits.maxComputeWorkgroupsPerDimension ** 2 * WORKGROUP_SIZE * ELEMENTS_PER_INVOCATION,
   );
   const adapterName = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || "unnamed adapter";
-  let recipe: WebGpuRecipeKernel;
-  try {
-    recipe = await createWebGpuRecipeKernel(device, software ? { maxElementsPerDispatch: SOFTWARE_MAX_ELEMENTS } : {});
-  } catch (error) {
-    device.destroy();
-    throw error;
-  }
-  return { kernel: { device, adapterName, software, layout, merge: merge!, convert: convert!, maxElements, recipe } };
+  const recipe = await createWebGpuRecipeKernel(device, { stallMs, ...(software ? { maxElementsPerDispatch: SOFTWARE_MAX_ELEMENTS } : {}) });
+  return { device, adapterName, software, layout, merge: merge!, convert: convert!, maxElements, recipe };
 }
