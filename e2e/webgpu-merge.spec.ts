@@ -136,7 +136,7 @@ test("the demo trio merged on the GPU and on the CPU: identical folders, the CLI
 });
 
 test.describe("2-vector recipes on the GPU", () => {
-  // Four times in about a dozen runs of these files here, and once in CI, the first ties merge
+  // Three times in about a dozen runs of these files here, and once in CI, the first ties merge
   // after the demo-trio test stopped for good. Logged here: at a shard boundary, the GPU having
   // answered every dispatch; the merge worker's last step was writing a finished chunk into its
   // OPFS shard before opening the next file, and nothing was read from the Hub again. The same
