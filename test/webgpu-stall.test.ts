@@ -181,8 +181,11 @@ describe("a GPU that stops answering", () => {
 });
 
 describe("requestWebGpuMergeKernel on a GPU that stops answering or is lost while it opens", () => {
-  /** navigator.gpu over a hungDevice("compile") whose first compile also hangs when `compileHangs`; `requestAdapter` may hang instead. */
-  function fakeGpu(options: { adapterHangs?: boolean; compileHangs?: boolean; lose?: boolean; compileError?: boolean }) {
+  /**
+   * navigator.gpu over a hungDevice whose adapter request hangs or fails, whose device's compiles hang
+   * (the device lost meanwhile when `lose`), or whose merge kernels do not compile, as asked.
+   */
+  function fakeGpu(options: { adapterHangs?: boolean; adapterFails?: boolean; deviceFails?: boolean; compileHangs?: boolean; lose?: boolean; compileError?: boolean }) {
     const { device } = hungDevice();
     let destroyed = false;
     let loseDevice: (info: GPUDeviceLostInfo) => void = () => undefined;
@@ -196,8 +199,18 @@ describe("requestWebGpuMergeKernel on a GPU that stops answering or is lost whil
       if (options.lose) setTimeout(() => loseDevice({ reason: "unknown", message: "GPU process exited" } as GPUDeviceLostInfo), 5);
       return options.compileHangs || options.lose ? new Promise(() => undefined) : Promise.resolve({});
     };
-    const adapter = { info: { isFallbackAdapter: true, description: "fake", vendor: "", architecture: "", device: "" }, requestDevice: async () => device };
-    const gpu = { requestAdapter: () => (options.adapterHangs ? new Promise(() => undefined) : Promise.resolve(adapter)) } as unknown as GPU;
+    const adapter = {
+      info: { isFallbackAdapter: true, description: "fake", vendor: "", architecture: "", device: "" },
+      requestDevice: async () => {
+        if (options.deviceFails) throw new Error("limits not supported");
+        return device;
+      },
+    };
+    const requestAdapter = () => {
+      if (options.adapterHangs) return new Promise(() => undefined);
+      return options.adapterFails ? Promise.reject(new Error("blocklisted")) : Promise.resolve(adapter);
+    };
+    const gpu = { requestAdapter } as unknown as GPU;
     return { gpu, destroyed: () => destroyed };
   }
 
@@ -207,6 +220,11 @@ describe("requestWebGpuMergeKernel on a GPU that stops answering or is lost whil
     const hangingCompile = fakeGpu({ compileHangs: true });
     expect(await requestWebGpuMergeKernel(hangingCompile.gpu, { stallMs: STALL_MS })).toEqual({ unavailable: "the GPU gave no answer to compiling the merge kernels in 0.04 s" });
     expect(hangingCompile.destroyed()).toBe(true);
+  });
+
+  it("says which request the GPU refused", async () => {
+    expect(await requestWebGpuMergeKernel(fakeGpu({ adapterFails: true }).gpu, { stallMs: STALL_MS })).toEqual({ unavailable: "the GPU refused an adapter: blocklisted" });
+    expect(await requestWebGpuMergeKernel(fakeGpu({ deviceFails: true }).gpu, { stallMs: STALL_MS })).toEqual({ unavailable: "the GPU refused a device: limits not supported" });
   });
 
   it("says the GPU is unavailable when the device is lost during a compile that never answers", async () => {

@@ -47,7 +47,7 @@ export async function requestWebGpuMergeKernel(
 ): Promise<WebGpuMergeKernelRequest> {
   if (!gpu) return { unavailable: "this browser has no WebGPU" };
   const stallMs = options.stallMs ?? GPU_STALL_MS;
-  let adapter: GPUAdapter | null;
+  let adapter: GPUAdapter | null = null;
   let device: GPUDevice;
   try {
     adapter = await awaitGpu(gpu.requestAdapter(), "the request for an adapter", NOT_LOST, stallMs);
@@ -55,7 +55,7 @@ export async function requestWebGpuMergeKernel(
     device = await awaitGpu(adapter.requestDevice(), "the request for a device", NOT_LOST, stallMs);
   } catch (error) {
     if (error instanceof GpuStallError) return { unavailable: error.message };
-    return { unavailable: `the GPU refused a device: ${error instanceof Error ? error.message : String(error)}` };
+    return { unavailable: `the GPU refused ${adapter ? "a device" : "an adapter"}: ${error instanceof Error ? error.message : String(error)}` };
   }
   try {
     return { kernel: await compileMergeKernels(adapter.info, device, stallMs) };
